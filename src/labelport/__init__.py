@@ -1,0 +1,89 @@
+"""labelport: a self-hostable label store for computer-vision annotation, with lossless COCO import and export.
+
+>>> import labelport
+>>> "UserClient" in labelport.__all__
+True
+"""
+
+from labelport.client import FrameIndex, Project, UserClient
+from labelport.data import DataType, DataUnit, Member
+from labelport.errors import (
+    AuthError,
+    CocoError,
+    DataError,
+    ImportFailed,
+    KeyFileError,
+    LabelError,
+    LabelportError,
+    NotFoundError,
+    OntologyError,
+    PermissionDenied,
+    StoreError,
+)
+from labelport.formats.coco.report import ImportReport, Problem
+from labelport.labels import (
+    BoundingBox,
+    Bitmask,
+    ClassificationInstance,
+    LabelRow,
+    ObjectInstance,
+    Point,
+    Polygon,
+    Polyline,
+    RotatableBoundingBox,
+    Skeleton,
+)
+from labelport.ontology import (
+    Attribute,
+    AttributeType,
+    Classification,
+    Object,
+    OntologyStructure,
+    Option,
+    Shape,
+)
+
+EncordUserClient = UserClient
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Attribute",
+    "AttributeType",
+    "AuthError",
+    "Bitmask",
+    "BoundingBox",
+    "Classification",
+    "ClassificationInstance",
+    "CocoError",
+    "DataError",
+    "DataType",
+    "DataUnit",
+    "EncordUserClient",
+    "FrameIndex",
+    "ImportFailed",
+    "ImportReport",
+    "KeyFileError",
+    "LabelError",
+    "LabelRow",
+    "LabelportError",
+    "Member",
+    "NotFoundError",
+    "Object",
+    "ObjectInstance",
+    "OntologyError",
+    "OntologyStructure",
+    "Option",
+    "PermissionDenied",
+    "Point",
+    "Polygon",
+    "Polyline",
+    "Problem",
+    "Project",
+    "RotatableBoundingBox",
+    "Shape",
+    "Skeleton",
+    "StoreError",
+    "UserClient",
+    "__version__",
+]

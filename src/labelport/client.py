@@ -1,0 +1,381 @@
+"""The Python API: :class:`UserClient` and :class:`Project`, in the platform SDK's vocabulary.
+
+A script written for the brief's SDK ports by changing its import lines::
+
+    from labelport import UserClient as EncordUserClient, FrameIndex
+    user_client = EncordUserClient.create_with_ssh_private_key(ssh_private_key_path="~/.ssh/id_ed25519")
+    project = user_client.get_project(project_hash)
+    project.import_coco_labels(labels_dict, category_id_to_feature_hash, image_id_to_frame_index)
+
+With no ``domain`` the client works on the embedded store (one SQLite file under ``LABELPORT_HOME``,
+default ``~/.labelport``); with ``domain="http://host:port"`` it speaks to a labelport server.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from labelport.data import DataType, DataUnit, Member, image_from_file
+from labelport.errors import DataError, LabelError
+from labelport.keys import Identity
+from labelport.labels import (
+    MAIN_BRANCH,
+    ClassificationInstance,
+    LabelRow,
+    ObjectFrame,
+    ObjectInstance,
+    Origin,
+    coordinates_from_json,
+)
+from labelport.ontology import Classification, Object, OntologyStructure
+from labelport.service import LocalService, Progress, Service
+from labelport.store._json import dumps, loads
+from labelport.store.base import ClassificationRecord, LabelRowRecord, ObjectRecord, ProjectRecord
+
+
+def default_home() -> Path:
+    """``LABELPORT_HOME``, or ``~/.labelport``."""
+    return Path(os.environ.get("LABELPORT_HOME") or Path.home() / ".labelport").expanduser()
+
+
+def open_store(home: str | Path | None = None) -> Any:
+    """The embedded store under ``home`` (created on first use)."""
+    from labelport.store.sqlite import SqliteStore
+
+    return SqliteStore(Path(home or default_home()).expanduser() / "labelport.db")
+
+
+@dataclass(frozen=True)
+class FrameIndex:
+    """Where a COCO image's labels go: a data unit and a frame in it."""
+
+    data_hash: str
+    frame: int = 0
+
+
+class UserClient:
+    """The entry point: who you are (an SSH key) and where your labels live."""
+
+    def __init__(self, service: Service, identity: Identity | None = None) -> None:
+        self.service = service
+        self.identity = identity
+
+    @classmethod
+    def create_with_ssh_private_key(
+        cls,
+        ssh_private_key_path: str | Path | None = None,
+        ssh_private_key: str | None = None,
+        password: str | None = None,
+        domain: str | None = None,
+        *,
+        home: str | Path | None = None,
+    ) -> UserClient:
+        """Authenticate with an SSH private key (Ed25519, RSA or ECDSA; OpenSSH or PEM).
+
+        No ``domain``: the embedded store under ``home`` (or ``LABELPORT_HOME``). A ``domain``: a
+        labelport server, every request signed with the key.
+        """
+        path = None if ssh_private_key_path is None else Path(ssh_private_key_path).expanduser()
+        identity = Identity.load(path, text=ssh_private_key, password=password)
+        if domain is not None:
+            from labelport.server.remote import RemoteService
+
+            return cls(RemoteService(domain, identity), identity)
+        name = os.environ.get("USER") or identity.fingerprint[7:15]
+        service = LocalService.embedded(open_store(home), name=name, fingerprint=identity.fingerprint,
+                                        public_key=identity.public_text)
+        return cls(service, identity)
+
+    def create_ontology(self, title: str, structure: OntologyStructure | dict[str, Any]) -> str:
+        """Store an ontology; returns its hash."""
+        if isinstance(structure, dict):
+            structure = OntologyStructure.from_dict(structure)
+        return self.service.create_ontology(title, structure)
+
+    def get_ontology(self, ontology_hash: str) -> OntologyStructure:
+        return self.service.get_ontology(ontology_hash).structure
+
+    def create_project(
+        self,
+        title: str,
+        *,
+        description: str = "",
+        ontology_hash: str | None = None,
+        ontology: OntologyStructure | None = None,
+        from_coco: Any = None,
+    ) -> Project:
+        """Create a project over an existing ontology, a new one, or one built from a COCO file's categories."""
+        if from_coco is not None:
+            from labelport.formats.coco.ontology import ontology_from_coco
+
+            ontology = ontology_from_coco(from_coco)
+        project_hash = self.service.create_project(
+            title, description=description, ontology_hash=ontology_hash, structure=ontology
+        )
+        return self.get_project(project_hash)
+
+    def get_project(self, project_hash: str) -> Project:
+        record, structure = self.service.get_project(project_hash)
+        return Project(self.service, record, structure)
+
+    def list_projects(self) -> list[ProjectRecord]:
+        return self.service.list_projects()
+
+
+class Project:
+    """A project: an ontology, its data units, and one label row per data unit and branch."""
+
+    def __init__(self, service: Service, record: ProjectRecord, structure: OntologyStructure) -> None:
+        self.service = service
+        self.record = record
+        self.ontology_structure = structure
+
+    def __repr__(self) -> str:
+        return f"Project({self.title!r}, project_hash={self.project_hash!r})"
+
+    @property
+    def project_hash(self) -> str:
+        return self.record.project_hash
+
+    @property
+    def title(self) -> str:
+        return self.record.title
+
+    @property
+    def ontology_hash(self) -> str:
+        return self.record.ontology_hash
+
+    def refresh(self) -> None:
+        """Re-read the project and its ontology (an import may have added to it)."""
+        self.record, self.ontology_structure = self.service.get_project(self.project_hash)
+
+    # -- data ------------------------------------------------------------------------------------
+
+    def add_data_units(self, units: Sequence[DataUnit]) -> list[DataUnit]:
+        """Add data units built in code."""
+        titles = [u.title for u in units]
+        if len(set(titles)) != len(titles):
+            raise DataError("two data units in one call have the same title.")
+        self.service.add_data_units(self.project_hash, units)
+        return list(units)
+
+    def add_images(self, paths: Iterable[str | Path]) -> list[DataUnit]:
+        """Add image files; sizes come from each file's header. One bad file adds nothing."""
+        return self.add_data_units([image_from_file(Path(p)) for p in paths])
+
+    def add_data(self, items: Iterable[tuple[Any, ...]]) -> list[DataUnit]:
+        """Add data units from ``(title, width, height[, frames])``: images, or videos when frames > 1."""
+        units = []
+        for item in items:
+            if len(item) not in (3, 4):
+                raise DataError(f"expected (title, width, height[, frames]), got {item!r}.")
+            title, width, height, *rest = item
+            frames = int(rest[0]) if rest else 1
+            if frames > 1:
+                units.append(DataUnit.video(str(title), width=int(width), height=int(height), frames=frames))
+            else:
+                units.append(DataUnit.image(str(title), width=int(width), height=int(height)))
+        return self.add_data_units(units)
+
+    def add_image_group(self, title: str, paths: Sequence[str | Path], *, data_type: str = "img_group") -> DataUnit:
+        """Add an image group, image sequence or DICOM series from files, in frame order."""
+        members = [Member(u.title, u.width, u.height, u.location) for u in (image_from_file(Path(p)) for p in paths)]
+        unit = DataUnit.group(title, members, DataType(data_type))
+        return self.add_data_units([unit])[0]
+
+    def list_data_units(self) -> list[DataUnit]:
+        return self.service.list_data_units(self.project_hash)
+
+    # -- labels ----------------------------------------------------------------------------------
+
+    def list_label_rows_v2(
+        self,
+        data_hashes: Sequence[str] | None = None,
+        data_title_eq: str | None = None,
+        data_title_like: str | None = None,
+        branch_name: str | None = None,
+        **_ignored: Any,
+    ) -> list[LabelRow]:
+        """The label rows of the project, one per data unit, on ``branch_name`` (default ``main``)."""
+        branch = branch_name or MAIN_BRANCH
+        units = {u.data_hash: u for u in self.list_data_units()}
+        if data_title_eq is not None:
+            data_hashes = [h for h, u in units.items() if u.title == data_title_eq and (data_hashes is None or h in data_hashes)]
+        if data_title_like is not None:
+            needle = data_title_like.strip("%").casefold()
+            data_hashes = [h for h, u in units.items() if needle in u.title.casefold() and (data_hashes is None or h in data_hashes)]
+        records = self.service.load_label_rows(self.project_hash, branch, data_hashes)
+        return [self._row(units[r.data_hash], r) for r in records]
+
+    def _row(self, unit: DataUnit, record: LabelRowRecord) -> LabelRow:
+        row = LabelRow(
+            label_hash=record.label_hash,
+            data_hash=unit.data_hash,
+            data_title=unit.title,
+            data_type=unit.data_type.value,
+            width=unit.width,
+            height=unit.height,
+            number_of_frames=unit.frames,
+            branch_name=record.branch,
+            _saver=self._save_row,
+        )
+        objects = self.ontology_structure.object_by_hash()
+        instances: dict[str, ObjectInstance] = {}
+        for o in record.objects:
+            ontology_object = objects.get(o.feature_hash)
+            if ontology_object is None:
+                raise LabelError(f"object {o.object_hash} refers to feature {o.feature_hash}, not in the ontology.")
+            instance = instances.get(o.object_hash)
+            if instance is None:
+                instance = instances[o.object_hash] = ObjectInstance(ontology_object, object_hash=o.object_hash)
+                instance.answers = loads(o.answers) if o.answers else {}
+            if o.geometry is not None:
+                coordinates = coordinates_from_json(ontology_object.shape, loads(o.geometry))
+            else:
+                from labelport.formats.coco.records import coordinates_from_record
+
+                assert o.record is not None
+                coordinates = coordinates_from_record(ontology_object.shape, o.record)
+            origin = None if o.source is None or o.record is None else Origin(o.source, o.source_key or 0, o.record, o.edited)
+            instance.frames[o.frame] = ObjectFrame(
+                o.frame, coordinates, o.confidence, o.manual, o.created_by, o.created_at, origin
+            )
+        row.object_instances = list(instances.values())
+        for c in record.classifications:
+            node = self.ontology_structure.get_child_by_hash(c.feature_hash, Classification)
+            ci = ClassificationInstance(node, classification_hash=c.classification_hash)
+            ci.frames = set(loads(c.frames))
+            ci.answer = loads(c.answer) if c.answer else None
+            ci.created_by, ci.created_at = c.created_by, c.created_at
+            row.classification_instances.append(ci)
+        return row
+
+    def _save_row(self, row: LabelRow) -> None:
+        objects: list[ObjectRecord] = []
+        hashes = {o.feature_node_hash for o in self.ontology_structure.objects}
+        for instance in row.object_instances:
+            if instance.feature_hash not in hashes:
+                raise LabelError(f"object {instance.ontology_item.title!r} is not in this project's ontology.")
+            answers = dumps(instance.answers) if instance.answers else None
+            for f in instance.get_annotations():
+                if f.frame >= row.number_of_frames:
+                    raise LabelError(f"frame {f.frame} is beyond {row.data_title!r}, which has {row.number_of_frames}.")
+                origin = f.origin
+                keep_record = origin is not None and not origin.geometry_edited
+                objects.append(
+                    ObjectRecord(
+                        row.data_hash, f.frame, instance.object_hash, instance.feature_hash,
+                        None if keep_record else dumps(f.coordinates.to_json()),
+                        f.confidence, f.manual_annotation, f.created_by, f.created_at, answers,
+                        None if origin is None else origin.source, None if origin is None else origin.key,
+                        None if origin is None else origin.record, bool(origin and origin.geometry_edited),
+                    )
+                )
+        classifications = [
+            ClassificationRecord(
+                row.data_hash, c.classification_hash, c.feature_hash, dumps(sorted(c.frames)),
+                None if c.answer is None else dumps(c.answer), c.created_by, c.created_at,
+            )
+            for c in row.classification_instances
+        ]
+        row.label_hash = self.service.save_label_row(
+            self.project_hash, row.branch_name, row.data_hash, objects, classifications
+        )
+
+    def list_branches(self) -> list[str]:
+        return self.service.list_branches(self.project_hash)
+
+    # -- COCO ------------------------------------------------------------------------------------
+
+    def import_coco_labels(
+        self,
+        labels_dict: dict[str, Any] | list[Any],
+        category_id_to_feature_hash: dict[Any, str],
+        image_id_to_frame_index: dict[Any, FrameIndex],
+        branch_name: str | None = None,
+        confidence_field_name: str | None = None,
+    ) -> Any:
+        """The brief's call: import with the caller's own maps. Returns the import report."""
+        report = self.import_coco(
+            labels_dict,
+            match={k: (v.data_hash, v.frame) for k, v in image_id_to_frame_index.items()},
+            categories=dict(category_id_to_feature_hash),
+            branch_name=branch_name,
+            confidence_field=confidence_field_name,
+        )
+        return report
+
+    def import_coco(
+        self,
+        source: Any,
+        *,
+        match: str | dict[Any, tuple[str, int]] = "auto",
+        categories: str | dict[Any, str] = "by-name",
+        on_error: str = "fail",
+        dry_run: bool = False,
+        branch_name: str | None = None,
+        confidence_field: str | None = None,
+        create_missing_data_units: bool = False,
+        replace: bool = False,
+        source_name: str | None = None,
+        progress: Progress | None = None,
+    ) -> Any:
+        """Import a COCO file, results list, dict or bytes. See README "Importing COCO"."""
+        options = {
+            "match": match,
+            "categories": categories,
+            "on_error": on_error,
+            "dry_run": dry_run,
+            "branch_name": branch_name,
+            "confidence_field": confidence_field,
+            "create_missing_data_units": create_missing_data_units,
+            "replace": replace,
+            "source_name": source_name,
+        }
+        report = self.service.import_coco(self.project_hash, source, options, progress)
+        if not dry_run:
+            self.refresh()
+        return report
+
+    def export_coco_labels(
+        self,
+        label_hashes: Sequence[str] | None = None,
+        include_object_feature_hashes: Sequence[str] | None = None,
+        include_classification_feature_hashes: Sequence[str] | None = None,
+        branch_name: str | None = None,
+        *,
+        rle: str = "compressed",
+        results: bool = False,
+    ) -> Any:
+        """The project's labels as a COCO dict (a list with ``results=True``)."""
+        return loads(
+            self.export_coco_bytes(
+                label_hashes=label_hashes,
+                include_object_feature_hashes=include_object_feature_hashes,
+                include_classification_feature_hashes=include_classification_feature_hashes,
+                branch_name=branch_name,
+                rle=rle,
+                results=results,
+            )
+        )
+
+    def export_coco_bytes(self, progress: Progress | None = None, **options: Any) -> bytes:
+        """The COCO file's bytes (the fast path: nothing is decoded into Python objects)."""
+        return self.service.export_coco(self.project_hash, options, progress)
+
+    def export_coco(self, path: str | Path, progress: Progress | None = None, **options: Any) -> Path:
+        """Write the COCO file to ``path`` (``.json`` or ``.json.gz``)."""
+        data = self.export_coco_bytes(progress, **options)
+        out = Path(path)
+        if out.name.endswith(".gz"):
+            import gzip
+
+            data = gzip.compress(data, compresslevel=6)
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(out)
+        return out

@@ -1,0 +1,138 @@
+"""Errors as types. Every error labelport raises on purpose is a :class:`LabelportError`.
+
+Each subclass carries the fields a caller needs (a JSON path, an id, a file) and renders one
+sentence through ``str()``. Faces (the CLI, the server) catch ``LabelportError`` once and show
+that sentence; they never branch on the text.
+
+>>> str(NotFoundError("project", "abc"))
+'No project with hash abc.'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LabelportError(Exception):
+    """Root of every error labelport raises on purpose."""
+
+    #: HTTP status the server answers with; the CLI's exit code is 1 for all of them.
+    status: int = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as JSON-ready data: its type name, its sentence and its fields."""
+        data: dict[str, Any] = {"error": type(self).__name__, "message": self.message}
+        for key, value in vars(self).items():
+            if key != "message" and not key.startswith("_") and isinstance(value, (str, int, float, type(None))):
+                data[key] = value
+        return data
+
+
+class OntologyError(LabelportError):
+    """An ontology node is missing, ambiguous, or an ontology document is malformed.
+
+    ``path`` names where in an ontology document the problem is, when it came from one.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message if path is None else f"{path}: {message}")
+        self.path = path
+
+
+class NotFoundError(LabelportError):
+    """A project, data unit, label row, ontology or user does not exist (or is not visible)."""
+
+    status = 404
+
+    def __init__(self, kind: str, ident: str) -> None:
+        super().__init__(f"No {kind} with hash {ident}.")
+        self.kind = kind
+        self.ident = ident
+
+
+class DataError(LabelportError):
+    """A data file cannot be added: not an image, unreadable, or the wrong size."""
+
+    def __init__(self, message: str, *, file: str | None = None) -> None:
+        super().__init__(message if file is None else f"{file}: {message}")
+        self.file = file
+
+
+class KeyFileError(LabelportError):
+    """An SSH private key cannot be read or is of a kind labelport does not accept."""
+
+    status = 401
+
+    def __init__(self, message: str, *, file: str | None = None) -> None:
+        super().__init__(message if file is None else f"{file}: {message}")
+        self.file = file
+
+
+class LabelError(LabelportError):
+    """A label change is invalid: wrong geometry for a shape, a frame out of range, a bad answer."""
+
+
+class StoreError(LabelportError):
+    """The store could not be opened or written: a wrapped sqlite3/psycopg error."""
+
+    status = 500
+
+
+class SchemaVersionError(StoreError):
+    """The store was written by a newer labelport than this one."""
+
+
+class CocoError(LabelportError):
+    """A COCO file cannot be read at all (not JSON, wrong top-level type, unreadable file)."""
+
+    def __init__(self, message: str, *, path: str | None = None, file: str | None = None) -> None:
+        where = " ".join(part for part in (file, path) if part)
+        super().__init__(f"{where}: {message}" if where else message)
+        self.path = path
+        self.file = file
+
+
+class ImportFailed(LabelportError):
+    """An import found problems under ``on_error="fail"``; nothing was written.
+
+    ``report`` is the full :class:`~labelport.formats.coco.report.ImportReport`.
+    """
+
+    status = 422
+
+    def __init__(self, message: str, report: Any) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class AuthError(LabelportError):
+    """A request could not be authenticated. Deliberately says nothing more."""
+
+    status = 401
+
+    def __init__(self, message: str = "Authentication failed.") -> None:
+        super().__init__(message)
+
+
+class PermissionDenied(LabelportError):
+    """The acting user's role in a project does not allow this operation."""
+
+    status = 403
+
+    def __init__(self, action: str, project_hash: str) -> None:
+        super().__init__(f"Your role in project {project_hash} does not allow {action}.")
+        self.action = action
+        self.project_hash = project_hash
+
+
+class TooLarge(LabelportError):
+    """A request body is over the server's size limit."""
+
+    status = 413

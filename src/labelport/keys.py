@@ -1,0 +1,95 @@
+"""SSH keys: load a private key (Ed25519, RSA or ECDSA; OpenSSH or PEM), name its owner by fingerprint.
+
+The fingerprint is OpenSSH's: ``SHA256:`` and the unpadded base64 of the public key blob's digest,
+the same text ``ssh-keygen -lf key.pub`` prints.
+
+>>> from cryptography.hazmat.primitives.asymmetric import ed25519
+>>> key = Identity(ed25519.Ed25519PrivateKey.generate())
+>>> key.fingerprint.startswith("SHA256:")
+True
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from labelport.errors import KeyFileError
+
+PrivateKey = ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+PublicKey = ed25519.Ed25519PublicKey | rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+
+
+def openssh_public_text(public_key: PublicKey) -> str:
+    """The ``ssh-ed25519 AAAA...`` line of a public key."""
+    return public_key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+
+
+def fingerprint_of(public_key: PublicKey) -> str:
+    """OpenSSH's SHA256 fingerprint of a public key."""
+    blob = base64.b64decode(openssh_public_text(public_key).split()[1])
+    return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+
+
+def load_public_key(text: str, *, file: str | None = None) -> PublicKey:
+    """Read one OpenSSH public key line (``ssh-ed25519 AAAA... comment``)."""
+    try:
+        key = serialization.load_ssh_public_key(text.strip().encode())
+    except (ValueError, UnsupportedAlgorithm):
+        raise KeyFileError("is not an OpenSSH public key (ssh-ed25519, ssh-rsa or ecdsa-sha2-*).", file=file) from None
+    if not isinstance(key, (ed25519.Ed25519PublicKey, rsa.RSAPublicKey, ec.EllipticCurvePublicKey)):
+        raise KeyFileError("is a kind of key labelport does not accept; use Ed25519, RSA or ECDSA.", file=file)
+    return key
+
+
+class Identity:
+    """A user's private key and the names derived from it."""
+
+    def __init__(self, private_key: PrivateKey) -> None:
+        self.private_key = private_key
+        self.public_key: PublicKey = private_key.public_key()
+        self.fingerprint = fingerprint_of(self.public_key)
+        self.public_text = openssh_public_text(self.public_key)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, *, text: str | None = None, password: str | None = None) -> Identity:
+        """Load a private key from a file or from its text; :class:`KeyFileError` names what is wrong."""
+        where = None if path is None else str(path)
+        if text is None:
+            if path is None:
+                raise KeyFileError("give an SSH private key: a path or the key's text.")
+            try:
+                data = Path(path).read_bytes()
+            except FileNotFoundError:
+                raise KeyFileError("no such key file.", file=where) from None
+            except (IsADirectoryError, PermissionError, OSError) as exc:
+                raise KeyFileError(f"cannot read the key file ({exc.strerror or exc}).", file=where) from None
+        else:
+            data = text.encode()
+        secret = password.encode() if password else None
+        key: object
+        try:
+            if b"BEGIN OPENSSH PRIVATE KEY" in data:
+                key = serialization.load_ssh_private_key(data, password=secret)
+            else:
+                key = serialization.load_pem_private_key(data, password=secret)
+        except TypeError:
+            raise KeyFileError(
+                "the key is encrypted; give its password." if secret is None else "the key is not encrypted; "
+                "give no password.",
+                file=where,
+            ) from None
+        except (ValueError, UnsupportedAlgorithm):
+            raise KeyFileError(
+                "is not an SSH private key labelport can read (OpenSSH or PEM; Ed25519, RSA or ECDSA), "
+                "or its password is wrong.",
+                file=where,
+            ) from None
+        if not isinstance(key, (ed25519.Ed25519PrivateKey, rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+            raise KeyFileError("is a kind of key labelport does not accept; use Ed25519, RSA or ECDSA.", file=where)
+        return cls(key)

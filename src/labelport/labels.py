@@ -1,0 +1,453 @@
+"""Labels: label rows, object instances with per-frame geometry, classification instances, branches.
+
+Geometry is kept in pixel coordinates exactly as given (ints stay ints, floats keep every digit);
+``normalised(width, height)`` gives the 0..1 views that the platform vocabulary uses.
+
+>>> from labelport.ontology import Object, Shape
+>>> car = Object(title="car", shape=Shape.BOUNDING_BOX)
+>>> instance = ObjectInstance(car)
+>>> instance.set_for_frames(BoundingBox(10, 20, 30, 40), frames=0)
+>>> instance.get_annotation(0).coordinates.normalised(100, 200)
+{'top_left_x': 0.1, 'top_left_y': 0.1, 'width': 0.3, 'height': 0.2}
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from labelport.errors import LabelError
+from labelport.hashing import new_feature_hash
+from labelport.ontology import Attribute, AttributeType, Classification, Object, Shape
+
+MAIN_BRANCH = "main"
+
+Number = int | float
+
+
+def _numbers(values: Any, what: str) -> tuple[Number, ...]:
+    if not isinstance(values, (list, tuple)):
+        raise LabelError(f"{what} must be a list of numbers.")
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise LabelError(f"{what} must hold finite numbers only, not {v!r}.")
+    return tuple(values)
+
+
+@dataclass(frozen=True)
+class BoundingBox:
+    """An axis-aligned box in pixels: top-left corner, width and height."""
+
+    x: Number
+    y: Number
+    w: Number
+    h: Number
+    shape: ClassVar[Shape] = Shape.BOUNDING_BOX
+
+    def to_json(self) -> list[Number]:
+        return [self.x, self.y, self.w, self.h]
+
+    def normalised(self, width: int, height: int) -> dict[str, float]:
+        return {
+            "top_left_x": self.x / width,
+            "top_left_y": self.y / height,
+            "width": self.w / width,
+            "height": self.h / height,
+        }
+
+
+@dataclass(frozen=True)
+class RotatableBoundingBox:
+    """A box in pixels turned by ``theta`` degrees clockwise about its centre."""
+
+    x: Number
+    y: Number
+    w: Number
+    h: Number
+    theta: Number
+    shape: ClassVar[Shape] = Shape.ROTATABLE_BOUNDING_BOX
+
+    def to_json(self) -> list[Number]:
+        return [self.x, self.y, self.w, self.h, self.theta]
+
+    def normalised(self, width: int, height: int) -> dict[str, float]:
+        box = BoundingBox(self.x, self.y, self.w, self.h).normalised(width, height)
+        return {**box, "theta": float(self.theta)}
+
+
+@dataclass(frozen=True)
+class Polygon:
+    """One or more rings, each a flat list ``[x1, y1, x2, y2, ...]`` in pixels."""
+
+    rings: tuple[tuple[Number, ...], ...]
+    shape: ClassVar[Shape] = Shape.POLYGON
+
+    def to_json(self) -> list[list[Number]]:
+        return [list(r) for r in self.rings]
+
+    def normalised(self, width: int, height: int) -> list[list[dict[str, float]]]:
+        return [[{"x": r[i] / width, "y": r[i + 1] / height} for i in range(0, len(r), 2)] for r in self.rings]
+
+
+@dataclass(frozen=True)
+class Polyline:
+    """An open line ``[x1, y1, x2, y2, ...]`` in pixels."""
+
+    points: tuple[Number, ...]
+    shape: ClassVar[Shape] = Shape.POLYLINE
+
+    def to_json(self) -> list[Number]:
+        return list(self.points)
+
+    def normalised(self, width: int, height: int) -> list[dict[str, float]]:
+        p = self.points
+        return [{"x": p[i] / width, "y": p[i + 1] / height} for i in range(0, len(p), 2)]
+
+
+@dataclass(frozen=True)
+class Point:
+    """A single point in pixels."""
+
+    x: Number
+    y: Number
+    shape: ClassVar[Shape] = Shape.POINT
+
+    def to_json(self) -> list[Number]:
+        return [self.x, self.y]
+
+    def normalised(self, width: int, height: int) -> dict[str, float]:
+        return {"x": self.x / width, "y": self.y / height}
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    """Keypoints as COCO writes them: ``[x1, y1, v1, ...]``; v is 0 (absent), 1 (hidden) or 2 (visible)."""
+
+    keypoints: tuple[Number, ...]
+    shape: ClassVar[Shape] = Shape.SKELETON
+
+    def to_json(self) -> list[Number]:
+        return list(self.keypoints)
+
+    def normalised(self, width: int, height: int) -> list[dict[str, float]]:
+        k = self.keypoints
+        return [
+            {"x": k[i] / width, "y": k[i + 1] / height, "visibility": float(k[i + 2])} for i in range(0, len(k), 3)
+        ]
+
+
+@dataclass(frozen=True)
+class Bitmask:
+    """A mask as run-length encoding: ``size_hw`` and COCO counts (a compressed string or a list)."""
+
+    size_hw: tuple[int, int]
+    counts: str | tuple[int, ...]
+    shape: ClassVar[Shape] = Shape.BITMASK
+
+    def to_json(self) -> dict[str, Any]:
+        counts = self.counts if isinstance(self.counts, str) else list(self.counts)
+        return {"size": list(self.size_hw), "counts": counts}
+
+    def normalised(self, width: int, height: int) -> dict[str, Any]:
+        return self.to_json()
+
+
+Coordinates = BoundingBox | RotatableBoundingBox | Polygon | Polyline | Point | Skeleton | Bitmask
+
+
+def coordinates_from_json(shape: Shape, value: Any) -> Coordinates:
+    """Rebuild coordinates of ``shape`` from their JSON form (``to_json``'s output).
+
+    >>> coordinates_from_json(Shape.POINT, [3, 4])
+    Point(x=3, y=4)
+    """
+    what = f"{shape.value} coordinates"
+    if shape is Shape.BOUNDING_BOX:
+        v = _numbers(value, what)
+        if len(v) != 4:
+            raise LabelError(f"{what} need 4 numbers [x, y, w, h], not {len(v)}.")
+        return BoundingBox(*v)
+    if shape is Shape.ROTATABLE_BOUNDING_BOX:
+        v = _numbers(value, what)
+        if len(v) != 5:
+            raise LabelError(f"{what} need 5 numbers [x, y, w, h, theta], not {len(v)}.")
+        return RotatableBoundingBox(*v)
+    if shape is Shape.POLYGON:
+        if not isinstance(value, list) or not value:
+            raise LabelError(f"{what} need a list of rings.")
+        if all(not isinstance(r, list) for r in value):
+            value = [value]
+        return Polygon(tuple(_numbers(r, what) for r in value))
+    if shape is Shape.POLYLINE:
+        return Polyline(_numbers(value, what))
+    if shape is Shape.POINT:
+        v = _numbers(value, what)
+        if len(v) != 2:
+            raise LabelError(f"{what} need 2 numbers [x, y], not {len(v)}.")
+        return Point(*v)
+    if shape is Shape.SKELETON:
+        v = _numbers(value, what)
+        if len(v) % 3:
+            raise LabelError(f"{what} need [x, y, v] triples; {len(v)} numbers is not a multiple of 3.")
+        return Skeleton(v)
+    if not isinstance(value, dict) or "size" not in value or "counts" not in value:
+        raise LabelError(f"{what} need an RLE object with 'size' and 'counts'.")
+    h, w = value["size"]
+    counts = value["counts"]
+    return Bitmask((int(h), int(w)), counts if isinstance(counts, str) else tuple(counts))
+
+
+def now_iso() -> str:
+    """The current UTC time, ISO 8601 to the second."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an annotation came from: a named import source, its key there, and the record as written.
+
+    ``record`` holds the source's own bytes (for COCO, the annotation object) so that an export can
+    give back everything that came in, including fields labelport does not model.
+    ``geometry_edited`` turns true once the coordinates were changed after the import.
+    """
+
+    source: str
+    key: int
+    record: bytes
+    geometry_edited: bool = False
+
+
+@dataclass
+class ObjectFrame:
+    """One object instance on one frame: its coordinates and who made them."""
+
+    frame: int
+    coordinates: Coordinates
+    confidence: float = 1.0
+    manual_annotation: bool = True
+    created_by: str | None = None
+    created_at: str | None = None
+    origin: Origin | None = None
+
+
+class ObjectInstance:
+    """An instance of an ontology object, followed across the frames it appears on."""
+
+    def __init__(self, ontology_object: Object, *, object_hash: str | None = None) -> None:
+        self.ontology_item = ontology_object
+        self.object_hash = object_hash or new_feature_hash()
+        self.frames: dict[int, ObjectFrame] = {}
+        self.answers: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"ObjectInstance({self.ontology_item.title!r}, object_hash={self.object_hash!r}, frames={sorted(self.frames)})"
+
+    @property
+    def feature_hash(self) -> str:
+        return self.ontology_item.feature_node_hash
+
+    def set_for_frames(
+        self,
+        coordinates: Coordinates,
+        frames: int | Iterable[int] = 0,
+        *,
+        confidence: float = 1.0,
+        manual_annotation: bool = True,
+        created_by: str | None = None,
+        created_at: str | None = None,
+        overwrite: bool = True,
+    ) -> None:
+        """Place the instance on one or more frames with these coordinates."""
+        if coordinates.shape is not self.ontology_item.shape:
+            raise LabelError(
+                f"object {self.ontology_item.title!r} is a {self.ontology_item.shape.value}; "
+                f"it cannot take {coordinates.shape.value} coordinates."
+            )
+        if not 0.0 <= confidence <= 1.0:
+            raise LabelError(f"confidence must be between 0 and 1, not {confidence}.")
+        for frame in [frames] if isinstance(frames, int) else list(frames):
+            if frame < 0:
+                raise LabelError(f"frame numbers start at 0, not {frame}.")
+            old = self.frames.get(frame)
+            if old is not None and not overwrite:
+                raise LabelError(f"object {self.object_hash} is already on frame {frame}; pass overwrite=True.")
+            origin = old.origin if old is not None else None
+            if origin is not None and old is not None and old.coordinates != coordinates:
+                origin = Origin(origin.source, origin.key, origin.record, geometry_edited=True)
+            self.frames[frame] = ObjectFrame(
+                frame, coordinates, confidence, manual_annotation, created_by, created_at or now_iso(), origin
+            )
+
+    def get_annotation(self, frame: int = 0) -> ObjectFrame:
+        """The instance on one frame; :class:`LabelError` when it is not there."""
+        try:
+            return self.frames[frame]
+        except KeyError:
+            raise LabelError(f"object {self.object_hash} is not on frame {frame}.") from None
+
+    def get_annotations(self) -> list[ObjectFrame]:
+        """The instance on every frame it appears on, in frame order."""
+        return [self.frames[f] for f in sorted(self.frames)]
+
+    def remove_from_frames(self, frames: int | Iterable[int]) -> None:
+        for frame in [frames] if isinstance(frames, int) else list(frames):
+            self.frames.pop(frame, None)
+
+    def set_answer(self, answer: Any, attribute: Attribute | None = None) -> None:
+        """Answer an attribute: text for text, an option for radio, a list of options for checklist."""
+        attribute = attribute or _only_attribute(self.ontology_item.attributes, self.ontology_item.title)
+        self.answers[attribute.feature_node_hash] = _answer_value(attribute, answer)
+
+    def get_answer(self, attribute: Attribute) -> Any:
+        """The answer given to an attribute, or None."""
+        return self.answers.get(attribute.feature_node_hash)
+
+
+class ClassificationInstance:
+    """A frame-level classification answered on some frames."""
+
+    def __init__(self, ontology_classification: Classification, *, classification_hash: str | None = None) -> None:
+        self.ontology_item = ontology_classification
+        self.classification_hash = classification_hash or new_feature_hash()
+        self.frames: set[int] = set()
+        self.answer: Any = None
+        self.created_by: str | None = None
+        self.created_at: str | None = None
+
+    @property
+    def feature_hash(self) -> str:
+        return self.ontology_item.feature_node_hash
+
+    def set_for_frames(self, frames: int | Iterable[int] = 0) -> None:
+        self.frames.update([frames] if isinstance(frames, int) else frames)
+
+    def set_answer(self, answer: Any) -> None:
+        self.answer = _answer_value(self.ontology_item.attribute, answer)
+
+    def get_answer(self) -> Any:
+        return self.answer
+
+
+def _only_attribute(attributes: list[Attribute], title: str) -> Attribute:
+    if len(attributes) != 1:
+        raise LabelError(f"object {title!r} has {len(attributes)} attributes; say which one to answer.")
+    return attributes[0]
+
+
+def _answer_value(attribute: Attribute, answer: Any) -> Any:
+    """The stored form of an answer: text stays itself, options become their feature hashes."""
+    if attribute.type is AttributeType.TEXT:
+        if isinstance(answer, (dict, list)):
+            raise LabelError(f"attribute {attribute.name!r} takes text, not {type(answer).__name__}.")
+        return answer
+    options = answer if attribute.type is AttributeType.CHECKLIST else [answer]
+    if not isinstance(options, list):
+        raise LabelError(f"checklist attribute {attribute.name!r} takes a list of options.")
+    hashes = []
+    for option in options:
+        label = getattr(option, "label", option)
+        hashes.append(attribute.option(str(label)).feature_node_hash)
+    return hashes if attribute.type is AttributeType.CHECKLIST else hashes[0]
+
+
+@dataclass
+class LabelRow:
+    """The labels of one data unit on one branch.
+
+    Read it with ``project.list_label_rows_v2()``, change it, then ``save()``.
+    """
+
+    label_hash: str
+    data_hash: str
+    data_title: str
+    data_type: str
+    width: int
+    height: int
+    number_of_frames: int
+    branch_name: str = MAIN_BRANCH
+    object_instances: list[ObjectInstance] = field(default_factory=list)
+    classification_instances: list[ClassificationInstance] = field(default_factory=list)
+    _saver: Callable[[LabelRow], None] | None = field(default=None, repr=False, compare=False)
+
+    def initialise_labels(self, *args: Any, **kwargs: Any) -> None:
+        """Kept for scripts written for the brief's SDK; rows arrive with their labels loaded."""
+
+    def get_object_instances(self, filter_ontology_object: Object | None = None) -> list[ObjectInstance]:
+        if filter_ontology_object is None:
+            return list(self.object_instances)
+        return [o for o in self.object_instances if o.ontology_item is filter_ontology_object]
+
+    def get_classification_instances(self) -> list[ClassificationInstance]:
+        return list(self.classification_instances)
+
+    def add_object_instance(self, instance: ObjectInstance) -> None:
+        for frame in instance.frames:
+            if frame >= self.number_of_frames:
+                raise LabelError(f"frame {frame} is beyond {self.data_title!r}, which has {self.number_of_frames}.")
+        if any(o.object_hash == instance.object_hash for o in self.object_instances):
+            raise LabelError(f"object {instance.object_hash} is already in this label row.")
+        self.object_instances.append(instance)
+
+    def remove_object(self, instance: ObjectInstance) -> None:
+        self.object_instances = [o for o in self.object_instances if o.object_hash != instance.object_hash]
+
+    def add_classification_instance(self, instance: ClassificationInstance) -> None:
+        for frame in instance.frames:
+            if frame >= self.number_of_frames:
+                raise LabelError(f"frame {frame} is beyond {self.data_title!r}, which has {self.number_of_frames}.")
+        self.classification_instances.append(instance)
+
+    def remove_classification(self, instance: ClassificationInstance) -> None:
+        self.classification_instances = [
+            c for c in self.classification_instances if c.classification_hash != instance.classification_hash
+        ]
+
+    def save(self) -> None:
+        """Write the row back to the store it came from, in one transaction."""
+        if self._saver is None:
+            raise LabelError("this label row is not attached to a project; it cannot be saved.")
+        self._saver(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, pixel coordinates."""
+        return {
+            "label_hash": self.label_hash,
+            "data_hash": self.data_hash,
+            "data_title": self.data_title,
+            "data_type": self.data_type,
+            "branch_name": self.branch_name,
+            "objects": [
+                {
+                    "object_hash": o.object_hash,
+                    "feature_hash": o.feature_hash,
+                    "title": o.ontology_item.title,
+                    "shape": o.ontology_item.shape.value,
+                    "answers": o.answers,
+                    "frames": [
+                        {
+                            "frame": f.frame,
+                            "coordinates": f.coordinates.to_json(),
+                            "confidence": f.confidence,
+                            "manual_annotation": f.manual_annotation,
+                            "created_by": f.created_by,
+                            "created_at": f.created_at,
+                        }
+                        for f in o.get_annotations()
+                    ],
+                }
+                for o in self.object_instances
+            ],
+            "classifications": [
+                {
+                    "classification_hash": c.classification_hash,
+                    "feature_hash": c.feature_hash,
+                    "title": c.ontology_item.title,
+                    "frames": sorted(c.frames),
+                    "answer": c.answer,
+                }
+                for c in self.classification_instances
+            ],
+        }

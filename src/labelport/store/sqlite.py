@@ -1,0 +1,511 @@
+"""The embedded store: one SQLite file, WAL, a versioned schema, one transaction per write.
+
+>>> store = SqliteStore(":memory:")
+>>> store.list_projects(None)
+[]
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from labelport.data import DataType, DataUnit, Member
+from labelport.errors import NotFoundError, SchemaVersionError, StoreError
+from labelport.hashing import new_uuid
+from labelport.labels import now_iso
+from labelport.ontology import OntologyStructure
+from labelport.store._json import dumps, loads
+from labelport.store.base import (
+    BulkRow,
+    ClassificationRecord,
+    LabelRowRecord,
+    ObjectRecord,
+    OntologyRecord,
+    ProjectRecord,
+    UserRecord,
+)
+from labelport.store.schema import LATEST, migrations
+
+CHUNK = 20_000
+
+_OBJECT_COLUMNS = (
+    "label_row_id, frame, object_hash, feature_hash, geometry, confidence, manual, created_by, created_at, "
+    "answers, source_key, record, source_id, edited"
+)
+
+
+def _unit_from_row(row: sqlite3.Row | tuple[Any, ...]) -> DataUnit:
+    data_hash, title, data_type, width, height, frames, fps, location, members, extra = row
+    return DataUnit(
+        title=title,
+        data_type=DataType(data_type),
+        width=width,
+        height=height,
+        frames=frames,
+        fps=fps,
+        location=location,
+        members=[Member(**m) for m in loads(members)] if members else [],
+        data_hash=data_hash,
+        extra=loads(extra) if extra else {},
+    )
+
+
+def _unit_to_row(project_id: int, unit: DataUnit) -> tuple[Any, ...]:
+    members = dumps([m.__dict__ for m in unit.members]) if unit.members else None
+    return (
+        project_id,
+        unit.data_hash,
+        unit.title,
+        unit.data_type.value,
+        unit.width,
+        unit.height,
+        unit.frames,
+        unit.fps,
+        unit.location,
+        members,
+        dumps(unit.extra) if unit.extra else None,
+    )
+
+
+_UNIT_COLUMNS = "data_hash, title, data_type, width, height, frames, fps, location, members, extra"
+
+
+class SqliteStore:
+    """A :class:`~labelport.store.base.LabelStore` in one SQLite file (or ``:memory:``)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.url = f"sqlite:///{path}"
+        self.path = str(path)
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA busy_timeout=30000")
+            self._db.execute("PRAGMA cache_size=-131072")
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the store at {self.path}: {exc}.") from exc
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > LATEST:
+            raise SchemaVersionError(
+                f"the store at {self.path} has schema version {version}; this labelport knows up to {LATEST}."
+            )
+        for number, sql in migrations("sqlite"):
+            if number > version:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in sql.split(";"):
+                        if statement.strip():
+                            self._db.execute(statement)
+                    self._db.execute(f"PRAGMA user_version={number}")
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; sqlite3 errors become :class:`StoreError`."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write to the store at {self.path}: {exc}.") from exc
+        try:
+            yield self._db
+        except sqlite3.Error as exc:
+            self._db.execute("ROLLBACK")
+            raise StoreError(f"the store at {self.path} refused a write: {exc}.") from exc
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            self._db.execute("COMMIT")
+
+    def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        try:
+            return self._db.execute(sql, args).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the store at {self.path}: {exc}.") from exc
+
+    def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        try:
+            return self._db.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the store at {self.path}: {exc}.") from exc
+
+    def _project_id(self, project_hash: str) -> int:
+        row = self._one("SELECT id FROM projects WHERE project_hash = ?", (project_hash,))
+        if row is None:
+            raise NotFoundError("project", project_hash)
+        return int(row[0])
+
+    def close(self) -> None:
+        self._db.close()
+
+    def schema_version(self) -> int:
+        return int(self._one("PRAGMA user_version")[0])
+
+    # -- users -----------------------------------------------------------------------------------
+
+    def upsert_user(self, name: str, fingerprint: str, public_key: str, *, is_admin: bool = False) -> UserRecord:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO users (name, fingerprint, public_key, is_admin, created_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (fingerprint) DO UPDATE SET name = excluded.name, "
+                "public_key = CASE WHEN excluded.public_key != '' THEN excluded.public_key ELSE public_key END, "
+                "is_admin = MAX(is_admin, excluded.is_admin)",
+                (name, fingerprint, public_key, int(is_admin), now_iso()),
+            )
+        user = self.user_by_fingerprint(fingerprint)
+        assert user is not None
+        return user
+
+    def user_by_fingerprint(self, fingerprint: str) -> UserRecord | None:
+        row = self._one("SELECT id, name, fingerprint, is_admin FROM users WHERE fingerprint = ?", (fingerprint,))
+        return None if row is None else UserRecord(row[0], row[1], row[2], bool(row[3]))
+
+    def public_key(self, fingerprint: str) -> str | None:
+        row = self._one("SELECT public_key FROM users WHERE fingerprint = ?", (fingerprint,))
+        return None if row is None else str(row[0])
+
+    def set_role(self, project_hash: str, user_id: int, role: str) -> None:
+        project_id = self._project_id(project_hash)
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO memberships (project_id, user_id, role) VALUES (?, ?, ?) "
+                "ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role",
+                (project_id, user_id, role),
+            )
+
+    def role(self, project_hash: str, user_id: int) -> str | None:
+        row = self._one(
+            "SELECT m.role FROM memberships m JOIN projects p ON p.id = m.project_id "
+            "WHERE p.project_hash = ? AND m.user_id = ?",
+            (project_hash, user_id),
+        )
+        return None if row is None else str(row[0])
+
+    def use_nonce(self, nonce: str, now: float, keep_seconds: float) -> bool:
+        with self._tx() as db:
+            db.execute("DELETE FROM nonces WHERE seen_at < ?", (now - keep_seconds,))
+            cursor = db.execute("INSERT OR IGNORE INTO nonces (nonce, seen_at) VALUES (?, ?)", (nonce, now))
+            return cursor.rowcount == 1
+
+    # -- ontologies and projects -----------------------------------------------------------------
+
+    def create_ontology(self, ontology_hash: str, title: str, structure: OntologyStructure) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO ontologies (ontology_hash, title, structure, created_at) VALUES (?, ?, ?, ?)",
+                (ontology_hash, title, dumps(structure.to_dict()), now_iso()),
+            )
+
+    def get_ontology(self, ontology_hash: str) -> OntologyRecord:
+        row = self._one("SELECT ontology_hash, title, structure FROM ontologies WHERE ontology_hash = ?", (ontology_hash,))
+        if row is None:
+            raise NotFoundError("ontology", ontology_hash)
+        return OntologyRecord(row[0], row[1], OntologyStructure.from_dict(loads(row[2])))
+
+    def list_ontologies(self) -> list[OntologyRecord]:
+        rows = self._all("SELECT ontology_hash, title, structure FROM ontologies ORDER BY id")
+        return [OntologyRecord(r[0], r[1], OntologyStructure.from_dict(loads(r[2]))) for r in rows]
+
+    def create_project(self, project: ProjectRecord, structure: OntologyStructure | None, owner_id: int) -> None:
+        with self._tx() as db:
+            if structure is not None:
+                db.execute(
+                    "INSERT INTO ontologies (ontology_hash, title, structure, created_at) VALUES (?, ?, ?, ?)",
+                    (project.ontology_hash, project.title, dumps(structure.to_dict()), project.created_at),
+                )
+            row = db.execute("SELECT id FROM ontologies WHERE ontology_hash = ?", (project.ontology_hash,)).fetchone()
+            if row is None:
+                raise NotFoundError("ontology", project.ontology_hash)
+            cursor = db.execute(
+                "INSERT INTO projects (project_hash, title, description, ontology_id, created_by, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (project.project_hash, project.title, project.description, row[0], project.created_by, project.created_at),
+            )
+            db.execute(
+                "INSERT INTO memberships (project_id, user_id, role) VALUES (?, ?, 'admin')", (cursor.lastrowid, owner_id)
+            )
+
+    _PROJECT_SELECT = (
+        "SELECT p.project_hash, p.title, p.description, o.ontology_hash, p.created_by, p.created_at "
+        "FROM projects p JOIN ontologies o ON o.id = p.ontology_id"
+    )
+
+    def get_project(self, project_hash: str) -> ProjectRecord:
+        row = self._one(self._PROJECT_SELECT + " WHERE p.project_hash = ?", (project_hash,))
+        if row is None:
+            raise NotFoundError("project", project_hash)
+        return ProjectRecord(*row)
+
+    def list_projects(self, user_id: int | None) -> list[ProjectRecord]:
+        if user_id is None:
+            rows = self._all(self._PROJECT_SELECT + " ORDER BY p.id")
+        else:
+            rows = self._all(
+                self._PROJECT_SELECT + " JOIN memberships m ON m.project_id = p.id WHERE m.user_id = ? ORDER BY p.id",
+                (user_id,),
+            )
+        return [ProjectRecord(*r) for r in rows]
+
+    # -- data units ------------------------------------------------------------------------------
+
+    def add_data_units(self, project_hash: str, units: Sequence[DataUnit]) -> None:
+        project_id = self._project_id(project_hash)
+        with self._tx() as db:
+            _insert_units(db, project_id, units)
+
+    def list_data_units(self, project_hash: str) -> list[DataUnit]:
+        project_id = self._project_id(project_hash)
+        rows = self._all(f"SELECT {_UNIT_COLUMNS} FROM data_units WHERE project_id = ? ORDER BY id", (project_id,))
+        return [_unit_from_row(r) for r in rows]
+
+    # -- labels ----------------------------------------------------------------------------------
+
+    def load_label_rows(
+        self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
+    ) -> list[LabelRowRecord]:
+        project_id = self._project_id(project_hash)
+        units = self._all(
+            "SELECT d.id, d.data_hash, l.id, l.label_hash FROM data_units d "
+            "LEFT JOIN label_rows l ON l.data_unit_id = d.id AND l.branch = ? WHERE d.project_id = ? ORDER BY d.id",
+            (branch, project_id),
+        )
+        wanted = None if data_hashes is None else set(data_hashes)
+        result = []
+        for _unit_id, data_hash, row_id, label_hash in units:
+            if wanted is not None and data_hash not in wanted:
+                continue
+            if row_id is None:
+                result.append(LabelRowRecord("", data_hash, branch, [], []))
+                continue
+            rows = self._all(
+                "SELECT o.frame, o.object_hash, o.feature_hash, o.geometry, o.confidence, o.manual, o.created_by, "
+                "o.created_at, o.answers, s.name, o.source_key, o.record, o.edited FROM objects o "
+                "LEFT JOIN sources s ON s.id = o.source_id WHERE o.label_row_id = ? ORDER BY o.id",
+                (row_id,),
+            )
+            objects = [
+                ObjectRecord(data_hash, r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8], r[9], r[10], r[11], bool(r[12]))
+                for r in rows
+            ]
+            classes = [
+                ClassificationRecord(data_hash, *r)
+                for r in self._all(
+                    "SELECT classification_hash, feature_hash, frames, answer, created_by, created_at "
+                    "FROM classifications WHERE label_row_id = ? ORDER BY id",
+                    (row_id,),
+                )
+            ]
+            result.append(LabelRowRecord(label_hash, data_hash, branch, objects, classes))
+        return result
+
+    def save_label_row(
+        self,
+        project_hash: str,
+        branch: str,
+        data_hash: str,
+        objects: Sequence[ObjectRecord],
+        classifications: Sequence[ClassificationRecord],
+    ) -> str:
+        project_id = self._project_id(project_hash)
+        with self._tx() as db:
+            unit = db.execute(
+                "SELECT id FROM data_units WHERE data_hash = ? AND project_id = ?", (data_hash, project_id)
+            ).fetchone()
+            if unit is None:
+                raise NotFoundError("data unit", data_hash)
+            row_id, label_hash = _label_row(db, unit[0], branch)
+            db.execute("DELETE FROM objects WHERE label_row_id = ?", (row_id,))
+            db.execute("DELETE FROM classifications WHERE label_row_id = ?", (row_id,))
+            source_ids: dict[str, int] = {}
+            rows = []
+            for o in objects:
+                source_id = None
+                if o.source is not None:
+                    if o.source not in source_ids:
+                        source_ids[o.source] = _source_id(db, project_id, branch, o.source)
+                    source_id = source_ids[o.source]
+                rows.append(
+                    (
+                        row_id, o.frame, o.object_hash, o.feature_hash, o.geometry, o.confidence, int(o.manual),
+                        o.created_by, o.created_at, o.answers, o.source_key, o.record, source_id, int(o.edited),
+                    )
+                )
+            db.executemany(f"INSERT INTO objects ({_OBJECT_COLUMNS}) VALUES ({', '.join('?' * 14)})", rows)
+            db.executemany(
+                "INSERT INTO classifications (label_row_id, classification_hash, feature_hash, frames, answer, "
+                "created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(row_id, *c[1:]) for c in classifications],
+            )
+            db.execute("UPDATE label_rows SET updated_at = ? WHERE id = ?", (now_iso(), row_id))
+        return label_hash
+
+    def iter_objects(self, project_hash: str, branch: str) -> Iterator[ObjectRecord]:
+        project_id = self._project_id(project_hash)
+        try:
+            cursor = self._db.execute(
+                "SELECT d.data_hash, o.frame, o.object_hash, o.feature_hash, o.geometry, o.confidence, o.manual, "
+                "o.created_by, o.created_at, o.answers, s.name, o.source_key, o.record, o.edited "
+                "FROM objects o JOIN label_rows l ON l.id = o.label_row_id JOIN data_units d ON d.id = l.data_unit_id "
+                "LEFT JOIN sources s ON s.id = o.source_id WHERE d.project_id = ? AND l.branch = ? ORDER BY o.id",
+                (project_id, branch),
+            )
+            while batch := cursor.fetchmany(CHUNK):
+                for r in batch:
+                    yield ObjectRecord._make(r)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the store at {self.path}: {exc}.") from exc
+
+    def list_branches(self, project_hash: str) -> list[str]:
+        project_id = self._project_id(project_hash)
+        rows = self._all(
+            "SELECT DISTINCT l.branch FROM label_rows l JOIN data_units d ON d.id = l.data_unit_id "
+            "WHERE d.project_id = ? ORDER BY l.branch",
+            (project_id,),
+        )
+        return [r[0] for r in rows]
+
+    def imports(self, project_hash: str) -> list[dict[str, Any]]:
+        project_id = self._project_id(project_hash)
+        rows = self._all(
+            "SELECT i.id, s.name, s.branch, i.created_by, i.created_at, i.report FROM imports i "
+            "LEFT JOIN sources s ON s.id = i.source_id WHERE i.project_id = ? ORDER BY i.id",
+            (project_id,),
+        )
+        return [
+            {"id": r[0], "source": r[1], "branch": r[2], "created_by": r[3], "created_at": r[4], "report": loads(r[5])}
+            for r in rows
+        ]
+
+    @contextmanager
+    def bulk(self, project_hash: str, branch: str, source: str, user: str) -> Iterator[SqliteBulk]:
+        project_id = self._project_id(project_hash)
+        with self._tx() as db:
+            session = SqliteBulk(db, project_id, branch, _source_id(db, project_id, branch, source), user)
+            yield session
+            if not session.committed:
+                raise StoreError("an import session ended without commit; nothing was written.")
+
+
+def _insert_units(db: sqlite3.Connection, project_id: int, units: Sequence[DataUnit]) -> None:
+    rows = [_unit_to_row(project_id, u) for u in units]
+    db.executemany(f"INSERT INTO data_units (project_id, {_UNIT_COLUMNS}) VALUES ({', '.join('?' * 11)})", rows)
+    now = now_iso()
+    db.executemany(
+        "INSERT INTO label_rows (label_hash, data_unit_id, branch, updated_at) "
+        "SELECT ?, id, 'main', ? FROM data_units WHERE data_hash = ?",
+        [(new_uuid(), now, u.data_hash) for u in units],
+    )
+
+
+def _label_row(db: sqlite3.Connection, unit_id: int, branch: str) -> tuple[int, str]:
+    row = db.execute("SELECT id, label_hash FROM label_rows WHERE data_unit_id = ? AND branch = ?", (unit_id, branch)).fetchone()
+    if row is not None:
+        return int(row[0]), str(row[1])
+    label_hash = new_uuid()
+    cursor = db.execute(
+        "INSERT INTO label_rows (label_hash, data_unit_id, branch, updated_at) VALUES (?, ?, ?, ?)",
+        (label_hash, unit_id, branch, now_iso()),
+    )
+    return int(cursor.lastrowid or 0), label_hash
+
+
+def _source_id(db: sqlite3.Connection, project_id: int, branch: str, name: str) -> int:
+    db.execute(
+        "INSERT OR IGNORE INTO sources (project_id, branch, name) VALUES (?, ?, ?)", (project_id, branch, name)
+    )
+    row = db.execute(
+        "SELECT id FROM sources WHERE project_id = ? AND branch = ? AND name = ?", (project_id, branch, name)
+    ).fetchone()
+    return int(row[0])
+
+
+class SqliteBulk:
+    """An import's transaction on the embedded store."""
+
+    def __init__(self, db: sqlite3.Connection, project_id: int, branch: str, source_id: int, user: str) -> None:
+        self._db = db
+        self._project_id = project_id
+        self._branch = branch
+        self._source_id = source_id
+        self._user = user
+        self.committed = False
+
+    def existing_keys(self) -> dict[int, tuple[str, int]]:
+        rows = self._db.execute(
+            "SELECT source_key, object_hash, label_row_id FROM objects WHERE source_id = ?", (self._source_id,)
+        )
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def label_row_ids(self, data_hashes: Sequence[str]) -> dict[str, int]:
+        wanted = set(data_hashes)
+        found: dict[str, int] = {}
+        rows = self._db.execute(
+            "SELECT d.data_hash, d.id, l.id FROM data_units d LEFT JOIN label_rows l "
+            "ON l.data_unit_id = d.id AND l.branch = ? WHERE d.project_id = ?",
+            (self._branch, self._project_id),
+        )
+        missing = []
+        for data_hash, unit_id, row_id in rows:
+            if data_hash in wanted:
+                if row_id is None:
+                    missing.append((data_hash, unit_id))
+                else:
+                    found[data_hash] = row_id
+        for data_hash, unit_id in missing:
+            found[data_hash] = _label_row(self._db, unit_id, self._branch)[0]
+        return found
+
+    def clear(self, label_row_ids: Sequence[int]) -> int:
+        removed = 0
+        for row_id in label_row_ids:
+            removed += self._db.execute("DELETE FROM objects WHERE label_row_id = ?", (row_id,)).rowcount
+            self._db.execute("DELETE FROM classifications WHERE label_row_id = ?", (row_id,))
+        return removed
+
+    def write(self, rows: Sequence[BulkRow]) -> None:
+        source_id = self._source_id
+        self._db.executemany(
+            f"INSERT INTO objects ({_OBJECT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {source_id}, 0) "
+            "ON CONFLICT (source_id, source_key) DO UPDATE SET label_row_id = excluded.label_row_id, "
+            "frame = excluded.frame, feature_hash = excluded.feature_hash, geometry = excluded.geometry, "
+            "confidence = excluded.confidence, manual = excluded.manual, created_by = excluded.created_by, "
+            "created_at = excluded.created_at, answers = excluded.answers, record = excluded.record, edited = 0",
+            rows,
+        )
+
+    def add_data_units(self, units: Sequence[DataUnit]) -> None:
+        _insert_units(self._db, self._project_id, units)
+
+    def set_data_unit_extra(self, extras: dict[str, dict[str, Any]]) -> None:
+        self._db.executemany(
+            "UPDATE data_units SET extra = ? WHERE data_hash = ? AND project_id = ?",
+            [(dumps(extra), data_hash, self._project_id) for data_hash, extra in extras.items()],
+        )
+
+    def save_ontology(self, structure: OntologyStructure) -> None:
+        self._db.execute(
+            "UPDATE ontologies SET structure = ? WHERE id = (SELECT ontology_id FROM projects WHERE id = ?)",
+            (dumps(structure.to_dict()), self._project_id),
+        )
+
+    def commit(self, report: bytes) -> None:
+        self._db.execute(
+            "INSERT INTO imports (project_id, source_id, created_by, created_at, report) VALUES (?, ?, ?, ?, ?)",
+            (self._project_id, self._source_id, self._user, now_iso(), report),
+        )
+        self.committed = True

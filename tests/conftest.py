@@ -1,0 +1,58 @@
+"""Shared fixtures: a throw-away LABELPORT_HOME, SSH keys of each kind, an embedded client, the shared fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from labelport import UserClient
+
+SHARED_FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+
+
+def write_key(path: Path, kind: str = "ed25519", fmt: str = "openssh", password: bytes | None = None) -> Path:
+    """Write a new private key of ``kind`` (ed25519, rsa, ecdsa) in ``fmt`` (openssh, pem) to ``path``."""
+    key: ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+    if kind == "ed25519":
+        key = ed25519.Ed25519PrivateKey.generate()
+    elif kind == "rsa":
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    else:
+        key = ec.generate_private_key(ec.SECP256R1())
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
+    )
+    private_format = serialization.PrivateFormat.OpenSSH if fmt == "openssh" else serialization.PrivateFormat.PKCS8
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, private_format, encryption))
+    path.chmod(0o600)
+    return path
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh LABELPORT_HOME for one test."""
+    path = tmp_path / "home"
+    monkeypatch.setenv("LABELPORT_HOME", str(path))
+    return path
+
+
+@pytest.fixture
+def key_path(tmp_path: Path) -> Path:
+    return write_key(tmp_path / "id_ed25519")
+
+
+@pytest.fixture
+def client(home: Path, key_path: Path) -> UserClient:
+    """An embedded client on a fresh store."""
+    return UserClient.create_with_ssh_private_key(ssh_private_key_path=key_path)
+
+
+@pytest.fixture
+def shared_fixtures() -> Path:
+    """../shared/fixtures; tests that need it skip with a reason when it is absent."""
+    if not SHARED_FIXTURES.is_dir():
+        pytest.skip(f"the shared fixtures folder {SHARED_FIXTURES} is absent")
+    return SHARED_FIXTURES
