@@ -25,7 +25,9 @@ def write_key(path: Path, kind: str = "ed25519", fmt: str = "openssh", password:
     encryption: serialization.KeySerializationEncryption = (
         serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
     )
-    private_format = serialization.PrivateFormat.OpenSSH if fmt == "openssh" else serialization.PrivateFormat.PKCS8
+    private_format = (
+        serialization.PrivateFormat.OpenSSH if fmt == "openssh" else serialization.PrivateFormat.PKCS8
+    )
     path.write_bytes(key.private_bytes(serialization.Encoding.PEM, private_format, encryption))
     path.chmod(0o600)
     return path

@@ -22,8 +22,8 @@ from labelport.errors import (
 )
 from labelport.formats.coco.report import ImportReport, Problem
 from labelport.labels import (
-    BoundingBox,
     Bitmask,
+    BoundingBox,
     ClassificationInstance,
     LabelRow,
     ObjectInstance,

@@ -31,7 +31,7 @@ from labelport.labels import (
     Origin,
     coordinates_from_json,
 )
-from labelport.ontology import Classification, Object, OntologyStructure
+from labelport.ontology import Classification, OntologyStructure
 from labelport.service import LocalService, Progress, Service
 from labelport.store._json import dumps, loads
 from labelport.store.base import ClassificationRecord, LabelRowRecord, ObjectRecord, ProjectRecord
@@ -86,8 +86,9 @@ class UserClient:
 
             return cls(RemoteService(domain, identity), identity)
         name = os.environ.get("USER") or identity.fingerprint[7:15]
-        service = LocalService.embedded(open_store(home), name=name, fingerprint=identity.fingerprint,
-                                        public_key=identity.public_text)
+        service = LocalService.embedded(
+            open_store(home), name=name, fingerprint=identity.fingerprint, public_key=identity.public_text
+        )
         return cls(service, identity)
 
     def create_ontology(self, title: str, structure: OntologyStructure | dict[str, Any]) -> str:
@@ -181,9 +182,13 @@ class Project:
                 units.append(DataUnit.image(str(title), width=int(width), height=int(height)))
         return self.add_data_units(units)
 
-    def add_image_group(self, title: str, paths: Sequence[str | Path], *, data_type: str = "img_group") -> DataUnit:
+    def add_image_group(
+        self, title: str, paths: Sequence[str | Path], *, data_type: str = "img_group"
+    ) -> DataUnit:
         """Add an image group, image sequence or DICOM series from files, in frame order."""
-        members = [Member(u.title, u.width, u.height, u.location) for u in (image_from_file(Path(p)) for p in paths)]
+        members = [
+            Member(u.title, u.width, u.height, u.location) for u in (image_from_file(Path(p)) for p in paths)
+        ]
         unit = DataUnit.group(title, members, DataType(data_type))
         return self.add_data_units([unit])[0]
 
@@ -204,10 +209,18 @@ class Project:
         branch = branch_name or MAIN_BRANCH
         units = {u.data_hash: u for u in self.list_data_units()}
         if data_title_eq is not None:
-            data_hashes = [h for h, u in units.items() if u.title == data_title_eq and (data_hashes is None or h in data_hashes)]
+            data_hashes = [
+                h
+                for h, u in units.items()
+                if u.title == data_title_eq and (data_hashes is None or h in data_hashes)
+            ]
         if data_title_like is not None:
             needle = data_title_like.strip("%").casefold()
-            data_hashes = [h for h, u in units.items() if needle in u.title.casefold() and (data_hashes is None or h in data_hashes)]
+            data_hashes = [
+                h
+                for h, u in units.items()
+                if needle in u.title.casefold() and (data_hashes is None or h in data_hashes)
+            ]
         records = self.service.load_label_rows(self.project_hash, branch, data_hashes)
         return [self._row(units[r.data_hash], r) for r in records]
 
@@ -228,10 +241,14 @@ class Project:
         for o in record.objects:
             ontology_object = objects.get(o.feature_hash)
             if ontology_object is None:
-                raise LabelError(f"object {o.object_hash} refers to feature {o.feature_hash}, not in the ontology.")
+                raise LabelError(
+                    f"object {o.object_hash} refers to feature {o.feature_hash}, not in the ontology."
+                )
             instance = instances.get(o.object_hash)
             if instance is None:
-                instance = instances[o.object_hash] = ObjectInstance(ontology_object, object_hash=o.object_hash)
+                instance = instances[o.object_hash] = ObjectInstance(
+                    ontology_object, object_hash=o.object_hash
+                )
                 instance.answers = loads(o.answers) if o.answers else {}
             if o.geometry is not None:
                 coordinates = coordinates_from_json(ontology_object.shape, loads(o.geometry))
@@ -239,8 +256,15 @@ class Project:
                 from labelport.formats.coco.records import coordinates_from_record
 
                 assert o.record is not None
-                coordinates = coordinates_from_record(ontology_object.shape, o.record)
-            origin = None if o.source is None or o.record is None else Origin(o.source, o.source_key or 0, o.record, o.edited)
+                width, height = (
+                    unit.frame_size(o.frame) if o.frame < unit.frames else (unit.width, unit.height)
+                )
+                coordinates = coordinates_from_record(ontology_object.shape, o.record, width, height)
+            origin = (
+                None
+                if o.source is None or o.record is None
+                else Origin(o.source, o.source_key or 0, o.record, o.edited)
+            )
             instance.frames[o.frame] = ObjectFrame(
                 o.frame, coordinates, o.confidence, o.manual, o.created_by, o.created_at, origin
             )
@@ -259,26 +283,44 @@ class Project:
         hashes = {o.feature_node_hash for o in self.ontology_structure.objects}
         for instance in row.object_instances:
             if instance.feature_hash not in hashes:
-                raise LabelError(f"object {instance.ontology_item.title!r} is not in this project's ontology.")
+                raise LabelError(
+                    f"object {instance.ontology_item.title!r} is not in this project's ontology."
+                )
             answers = dumps(instance.answers) if instance.answers else None
             for f in instance.get_annotations():
                 if f.frame >= row.number_of_frames:
-                    raise LabelError(f"frame {f.frame} is beyond {row.data_title!r}, which has {row.number_of_frames}.")
+                    raise LabelError(
+                        f"frame {f.frame} is beyond {row.data_title!r}, which has {row.number_of_frames}."
+                    )
                 origin = f.origin
                 keep_record = origin is not None and not origin.geometry_edited
                 objects.append(
                     ObjectRecord(
-                        row.data_hash, f.frame, instance.object_hash, instance.feature_hash,
+                        row.data_hash,
+                        f.frame,
+                        instance.object_hash,
+                        instance.feature_hash,
                         None if keep_record else dumps(f.coordinates.to_json()),
-                        f.confidence, f.manual_annotation, f.created_by, f.created_at, answers,
-                        None if origin is None else origin.source, None if origin is None else origin.key,
-                        None if origin is None else origin.record, bool(origin and origin.geometry_edited),
+                        f.confidence,
+                        f.manual_annotation,
+                        f.created_by,
+                        f.created_at,
+                        answers,
+                        None if origin is None else origin.source,
+                        None if origin is None else origin.key,
+                        None if origin is None else origin.record,
+                        bool(origin and origin.geometry_edited),
                     )
                 )
         classifications = [
             ClassificationRecord(
-                row.data_hash, c.classification_hash, c.feature_hash, dumps(sorted(c.frames)),
-                None if c.answer is None else dumps(c.answer), c.created_by, c.created_at,
+                row.data_hash,
+                c.classification_hash,
+                c.feature_hash,
+                dumps(sorted(c.frames)),
+                None if c.answer is None else dumps(c.answer),
+                c.created_by,
+                c.created_at,
             )
             for c in row.classification_instances
         ]
@@ -348,7 +390,7 @@ class Project:
         include_classification_feature_hashes: Sequence[str] | None = None,
         branch_name: str | None = None,
         *,
-        rle: str = "compressed",
+        rle: str | None = None,
         results: bool = False,
     ) -> Any:
         """The project's labels as a COCO dict (a list with ``results=True``)."""

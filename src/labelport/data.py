@@ -11,7 +11,7 @@ member or slice. Members of groups and series keep their own titles and sizes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from labelport.errors import DataError
 from labelport.hashing import new_uuid
 
 
-class DataType(str, Enum):
+class DataType(StrEnum):
     """The kinds of data unit."""
 
     IMAGE = "image"
@@ -65,7 +65,9 @@ class DataUnit:
         if self.frames < 1:
             raise DataError(f"data unit {self.title!r} must have at least one frame, not {self.frames}.")
         if self.width < 1 or self.height < 1:
-            raise DataError(f"data unit {self.title!r} must have a positive size, not {self.width}x{self.height}.")
+            raise DataError(
+                f"data unit {self.title!r} must have a positive size, not {self.width}x{self.height}."
+            )
 
     @classmethod
     def image(cls, title: str, *, width: int, height: int, location: str = "") -> DataUnit:
@@ -73,7 +75,9 @@ class DataUnit:
         return cls(title=title, data_type=DataType.IMAGE, width=width, height=height, location=location)
 
     @classmethod
-    def video(cls, title: str, *, width: int, height: int, frames: int, fps: float = 25.0, location: str = "") -> DataUnit:
+    def video(
+        cls, title: str, *, width: int, height: int, frames: int, fps: float = 25.0, location: str = ""
+    ) -> DataUnit:
         """A video of ``frames`` frames."""
         return cls(title, DataType.VIDEO, width, height, frames=frames, fps=fps, location=location)
 
@@ -108,7 +112,8 @@ class DataUnit:
             data["fps"] = self.fps
         if self.members:
             data["members"] = [
-                {"title": m.title, "width": m.width, "height": m.height, "location": m.location} for m in self.members
+                {"title": m.title, "width": m.width, "height": m.height, "location": m.location}
+                for m in self.members
             ]
         return data
 

@@ -30,7 +30,11 @@ class LabelportError(Exception):
         """The error as JSON-ready data: its type name, its sentence and its fields."""
         data: dict[str, Any] = {"error": type(self).__name__, "message": self.message}
         for key, value in vars(self).items():
-            if key != "message" and not key.startswith("_") and isinstance(value, (str, int, float, type(None))):
+            if (
+                key != "message"
+                and not key.startswith("_")
+                and isinstance(value, (str, int, float, type(None)))
+            ):
                 data[key] = value
         return data
 

@@ -27,7 +27,9 @@ PublicKey = ed25519.Ed25519PublicKey | rsa.RSAPublicKey | ec.EllipticCurvePublic
 
 def openssh_public_text(public_key: PublicKey) -> str:
     """The ``ssh-ed25519 AAAA...`` line of a public key."""
-    return public_key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+    return public_key.public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    ).decode()
 
 
 def fingerprint_of(public_key: PublicKey) -> str:
@@ -41,9 +43,13 @@ def load_public_key(text: str, *, file: str | None = None) -> PublicKey:
     try:
         key = serialization.load_ssh_public_key(text.strip().encode())
     except (ValueError, UnsupportedAlgorithm):
-        raise KeyFileError("is not an OpenSSH public key (ssh-ed25519, ssh-rsa or ecdsa-sha2-*).", file=file) from None
+        raise KeyFileError(
+            "is not an OpenSSH public key (ssh-ed25519, ssh-rsa or ecdsa-sha2-*).", file=file
+        ) from None
     if not isinstance(key, (ed25519.Ed25519PublicKey, rsa.RSAPublicKey, ec.EllipticCurvePublicKey)):
-        raise KeyFileError("is a kind of key labelport does not accept; use Ed25519, RSA or ECDSA.", file=file)
+        raise KeyFileError(
+            "is a kind of key labelport does not accept; use Ed25519, RSA or ECDSA.", file=file
+        )
     return key
 
 
@@ -57,7 +63,9 @@ class Identity:
         self.public_text = openssh_public_text(self.public_key)
 
     @classmethod
-    def load(cls, path: str | Path | None = None, *, text: str | None = None, password: str | None = None) -> Identity:
+    def load(
+        cls, path: str | Path | None = None, *, text: str | None = None, password: str | None = None
+    ) -> Identity:
         """Load a private key from a file or from its text; :class:`KeyFileError` names what is wrong."""
         where = None if path is None else str(path)
         if text is None:
@@ -80,8 +88,9 @@ class Identity:
                 key = serialization.load_pem_private_key(data, password=secret)
         except TypeError:
             raise KeyFileError(
-                "the key is encrypted; give its password." if secret is None else "the key is not encrypted; "
-                "give no password.",
+                "the key is encrypted; give its password."
+                if secret is None
+                else "the key is not encrypted; give no password.",
                 file=where,
             ) from None
         except (ValueError, UnsupportedAlgorithm):
@@ -91,5 +100,7 @@ class Identity:
                 file=where,
             ) from None
         if not isinstance(key, (ed25519.Ed25519PrivateKey, rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
-            raise KeyFileError("is a kind of key labelport does not accept; use Ed25519, RSA or ECDSA.", file=where)
+            raise KeyFileError(
+                "is a kind of key labelport does not accept; use Ed25519, RSA or ECDSA.", file=where
+            )
         return cls(key)

@@ -89,7 +89,9 @@ class Polygon:
         return [list(r) for r in self.rings]
 
     def normalised(self, width: int, height: int) -> list[list[dict[str, float]]]:
-        return [[{"x": r[i] / width, "y": r[i + 1] / height} for i in range(0, len(r), 2)] for r in self.rings]
+        return [
+            [{"x": r[i] / width, "y": r[i + 1] / height} for i in range(0, len(r), 2)] for r in self.rings
+        ]
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,8 @@ class Skeleton:
     def normalised(self, width: int, height: int) -> list[dict[str, float]]:
         k = self.keypoints
         return [
-            {"x": k[i] / width, "y": k[i + 1] / height, "visibility": float(k[i + 2])} for i in range(0, len(k), 3)
+            {"x": k[i] / width, "y": k[i + 1] / height, "visibility": float(k[i + 2])}
+            for i in range(0, len(k), 3)
         ]
 
 
@@ -273,7 +276,9 @@ class ObjectInstance:
                 raise LabelError(f"frame numbers start at 0, not {frame}.")
             old = self.frames.get(frame)
             if old is not None and not overwrite:
-                raise LabelError(f"object {self.object_hash} is already on frame {frame}; pass overwrite=True.")
+                raise LabelError(
+                    f"object {self.object_hash} is already on frame {frame}; pass overwrite=True."
+                )
             origin = old.origin if old is not None else None
             if origin is not None and old is not None and old.coordinates != coordinates:
                 origin = Origin(origin.source, origin.key, origin.record, geometry_edited=True)
@@ -309,7 +314,9 @@ class ObjectInstance:
 class ClassificationInstance:
     """A frame-level classification answered on some frames."""
 
-    def __init__(self, ontology_classification: Classification, *, classification_hash: str | None = None) -> None:
+    def __init__(
+        self, ontology_classification: Classification, *, classification_hash: str | None = None
+    ) -> None:
         self.ontology_item = ontology_classification
         self.classification_hash = classification_hash or new_feature_hash()
         self.frames: set[int] = set()
@@ -386,7 +393,9 @@ class LabelRow:
     def add_object_instance(self, instance: ObjectInstance) -> None:
         for frame in instance.frames:
             if frame >= self.number_of_frames:
-                raise LabelError(f"frame {frame} is beyond {self.data_title!r}, which has {self.number_of_frames}.")
+                raise LabelError(
+                    f"frame {frame} is beyond {self.data_title!r}, which has {self.number_of_frames}."
+                )
         if any(o.object_hash == instance.object_hash for o in self.object_instances):
             raise LabelError(f"object {instance.object_hash} is already in this label row.")
         self.object_instances.append(instance)
@@ -397,7 +406,9 @@ class LabelRow:
     def add_classification_instance(self, instance: ClassificationInstance) -> None:
         for frame in instance.frames:
             if frame >= self.number_of_frames:
-                raise LabelError(f"frame {frame} is beyond {self.data_title!r}, which has {self.number_of_frames}.")
+                raise LabelError(
+                    f"frame {frame} is beyond {self.data_title!r}, which has {self.number_of_frames}."
+                )
         self.classification_instances.append(instance)
 
     def remove_classification(self, instance: ClassificationInstance) -> None:

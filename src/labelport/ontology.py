@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from labelport.errors import OntologyError
 from labelport.hashing import new_feature_hash
 
 
-class Shape(str, Enum):
+class Shape(StrEnum):
     """The geometry an ontology object's instances carry."""
 
     BOUNDING_BOX = "bounding_box"
@@ -33,7 +33,7 @@ class Shape(str, Enum):
     BITMASK = "bitmask"
 
 
-class AttributeType(str, Enum):
+class AttributeType(StrEnum):
     """The kinds of attribute a node can carry."""
 
     RADIO = "radio"
@@ -76,7 +76,8 @@ class Attribute:
 
     def option(self, label: str) -> Option:
         """The option with this label (exact, then case- and space-insensitive)."""
-        return _one(self.options, label, lambda o: o.label, f"option of attribute {self.name!r}")
+        found: Option = _one(self.options, label, lambda o: o.label, f"option of attribute {self.name!r}")
+        return found
 
 
 @dataclass(eq=False)
@@ -286,10 +287,12 @@ def _object_from_dict(data: Any, path: str) -> Object:
         raise OntologyError("an object must be a JSON object.", path=path)
     shape_name = data.get("shape")
     try:
-        shape = Shape(shape_name)
+        shape = Shape(str(shape_name))
     except ValueError:
         names = ", ".join(s.value for s in Shape)
-        raise OntologyError(f"unknown shape {shape_name!r}; expected one of {names}.", path=f"{path}.shape") from None
+        raise OntologyError(
+            f"unknown shape {shape_name!r}; expected one of {names}.", path=f"{path}.shape"
+        ) from None
     keypoints = data.get("keypoints", [])
     if not isinstance(keypoints, list) or not all(isinstance(k, str) for k in keypoints):
         raise OntologyError("'keypoints' must be a list of names.", path=f"{path}.keypoints")
@@ -305,7 +308,10 @@ def _object_from_dict(data: Any, path: str) -> Object:
         title=_title(data, path, "name", "title"),
         shape=shape,
         feature_node_hash=_hash(data, path),
-        attributes=[_attribute_from_dict(a, f"{path}.attributes[{i}]") for i, a in enumerate(_list(data, "attributes", path))],
+        attributes=[
+            _attribute_from_dict(a, f"{path}.attributes[{i}]")
+            for i, a in enumerate(_list(data, "attributes", path))
+        ],
         keypoints=list(keypoints),
         skeleton=[(e[0], e[1]) for e in edges],
         color=str(data.get("color", "")),
@@ -338,7 +344,7 @@ def _attribute_from_dict(data: Any, path: str) -> Attribute:
     if not isinstance(data, dict):
         raise OntologyError("an attribute must be a JSON object.", path=path)
     try:
-        kind = AttributeType(data.get("type"))
+        kind = AttributeType(str(data.get("type")))
     except ValueError:
         names = ", ".join(t.value for t in AttributeType)
         raise OntologyError(
@@ -354,7 +360,10 @@ def _attribute_from_dict(data: Any, path: str) -> Attribute:
                 label=_title(o, opath, "label", "name"),
                 value=str(o.get("value", "")),
                 feature_node_hash=_hash(o, opath),
-                attributes=[_attribute_from_dict(a, f"{opath}.options[{j}]") for j, a in enumerate(_list(o, "options", opath))],
+                attributes=[
+                    _attribute_from_dict(a, f"{opath}.options[{j}]")
+                    for j, a in enumerate(_list(o, "options", opath))
+                ],
             )
         )
     return Attribute(

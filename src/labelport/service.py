@@ -50,7 +50,11 @@ class Service(Protocol):
     def get_ontology(self, ontology_hash: str) -> OntologyRecord: ...
     def list_ontologies(self) -> list[OntologyRecord]: ...
     def create_project(
-        self, title: str, *, description: str = "", ontology_hash: str | None = None,
+        self,
+        title: str,
+        *,
+        description: str = "",
+        ontology_hash: str | None = None,
         structure: OntologyStructure | None = None,
     ) -> str: ...
     def get_project(self, project_hash: str) -> tuple[ProjectRecord, OntologyStructure]: ...
@@ -62,12 +66,20 @@ class Service(Protocol):
         self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
     ) -> list[LabelRowRecord]: ...
     def save_label_row(
-        self, project_hash: str, branch: str, data_hash: str,
-        objects: Sequence[ObjectRecord], classifications: Sequence[ClassificationRecord],
+        self,
+        project_hash: str,
+        branch: str,
+        data_hash: str,
+        objects: Sequence[ObjectRecord],
+        classifications: Sequence[ClassificationRecord],
     ) -> str: ...
     def list_branches(self, project_hash: str) -> list[str]: ...
-    def import_coco(self, project_hash: str, source: Any, options: dict[str, Any], progress: Progress | None = None) -> Any: ...
-    def export_coco(self, project_hash: str, options: dict[str, Any], progress: Progress | None = None) -> bytes: ...
+    def import_coco(
+        self, project_hash: str, source: Any, options: dict[str, Any], progress: Progress | None = None
+    ) -> Any: ...
+    def export_coco(
+        self, project_hash: str, options: dict[str, Any], progress: Progress | None = None
+    ) -> bytes: ...
 
 
 class LocalService:
@@ -78,7 +90,9 @@ class LocalService:
         self.user = user
 
     @classmethod
-    def embedded(cls, store: LabelStore, *, name: str, fingerprint: str, public_key: str = "") -> LocalService:
+    def embedded(
+        cls, store: LabelStore, *, name: str, fingerprint: str, public_key: str = ""
+    ) -> LocalService:
         """The embedded store's owner: whoever holds a key is its administrator (one person, one file)."""
         return cls(store, store.upsert_user(name, fingerprint, public_key, is_admin=True))
 
@@ -93,7 +107,10 @@ class LocalService:
         if role is None:
             raise NotFoundError("project", project_hash)
         if role not in _CAN[action]:
-            raise PermissionDenied({"write": "changing labels or data", "admin": "managing members"}.get(action, action), project_hash)
+            raise PermissionDenied(
+                {"write": "changing labels or data", "admin": "managing members"}.get(action, action),
+                project_hash,
+            )
 
     # -- ontologies and projects -----------------------------------------------------------------
 
@@ -109,7 +126,11 @@ class LocalService:
         return self.store.list_ontologies()
 
     def create_project(
-        self, title: str, *, description: str = "", ontology_hash: str | None = None,
+        self,
+        title: str,
+        *,
+        description: str = "",
+        ontology_hash: str | None = None,
         structure: OntologyStructure | None = None,
     ) -> str:
         if not title.strip():
@@ -163,8 +184,12 @@ class LocalService:
         return self.store.load_label_rows(project_hash, branch, data_hashes)
 
     def save_label_row(
-        self, project_hash: str, branch: str, data_hash: str,
-        objects: Sequence[ObjectRecord], classifications: Sequence[ClassificationRecord],
+        self,
+        project_hash: str,
+        branch: str,
+        data_hash: str,
+        objects: Sequence[ObjectRecord],
+        classifications: Sequence[ClassificationRecord],
     ) -> str:
         self._check(project_hash, "write")
         return self.store.save_label_row(project_hash, branch, data_hash, objects, classifications)
@@ -179,14 +204,20 @@ class LocalService:
 
     # -- COCO ------------------------------------------------------------------------------------
 
-    def import_coco(self, project_hash: str, source: Any, options: dict[str, Any], progress: Progress | None = None) -> Any:
+    def import_coco(
+        self, project_hash: str, source: Any, options: dict[str, Any], progress: Progress | None = None
+    ) -> Any:
         """Run a COCO import (see :func:`labelport.formats.coco.importer.import_coco`)."""
         from labelport.formats.coco.importer import import_coco
 
         self._check(project_hash, "read" if options.get("dry_run") else "write")
-        return import_coco(self.store, project_hash, source, user=self.user.name, progress=progress, **options)
+        return import_coco(
+            self.store, project_hash, source, user=self.user.name, progress=progress, **options
+        )
 
-    def export_coco(self, project_hash: str, options: dict[str, Any], progress: Progress | None = None) -> bytes:
+    def export_coco(
+        self, project_hash: str, options: dict[str, Any], progress: Progress | None = None
+    ) -> bytes:
         """Write a COCO file (see :func:`labelport.formats.coco.exporter.export_coco`)."""
         from labelport.formats.coco.exporter import export_coco
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 from labelport.data import DataUnit
@@ -47,6 +47,8 @@ class ProjectRecord:
     ontology_hash: str
     created_by: str
     created_at: str
+    #: what source formats said of the whole project (COCO ``info`` and ``licenses``), for exports
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class ObjectRecord(NamedTuple):
@@ -93,7 +95,9 @@ class LabelRowRecord:
 
 #: A bulk object row: (label_row_id, frame, object_hash, feature_hash, geometry, confidence, manual,
 #: created_by, created_at, answers, source_key, record). ``source_id`` is the session's own.
-BulkRow = tuple[int, int, str, str, bytes | None, float, int, str | None, str | None, bytes | None, int, bytes | None]
+BulkRow = tuple[
+    int, int, str, str, bytes | None, float, int, str | None, str | None, bytes | None, int, bytes | None
+]
 
 
 class BulkSession(Protocol):
@@ -121,6 +125,8 @@ class BulkSession(Protocol):
 
     def save_ontology(self, structure: OntologyStructure) -> None: ...
 
+    def set_project_extra(self, extra: dict[str, Any]) -> None: ...
+
     def commit(self, report: bytes) -> None: ...
 
 
@@ -134,7 +140,9 @@ class LabelStore(Protocol):
     def schema_version(self) -> int: ...
 
     # users and roles
-    def upsert_user(self, name: str, fingerprint: str, public_key: str, *, is_admin: bool = False) -> UserRecord: ...
+    def upsert_user(
+        self, name: str, fingerprint: str, public_key: str, *, is_admin: bool = False
+    ) -> UserRecord: ...
 
     def user_by_fingerprint(self, fingerprint: str) -> UserRecord | None: ...
 
@@ -155,7 +163,9 @@ class LabelStore(Protocol):
 
     def list_ontologies(self) -> list[OntologyRecord]: ...
 
-    def create_project(self, project: ProjectRecord, structure: OntologyStructure | None, owner_id: int) -> None:
+    def create_project(
+        self, project: ProjectRecord, structure: OntologyStructure | None, owner_id: int
+    ) -> None:
         """Create a project; with ``structure`` its ontology is created too under ``project.ontology_hash``."""
         ...
 
@@ -194,6 +204,8 @@ class LabelStore(Protocol):
 
     def imports(self, project_hash: str) -> list[dict[str, Any]]: ...
 
-    def bulk(self, project_hash: str, branch: str, source: str, user: str) -> AbstractContextManager[BulkSession]:
+    def bulk(
+        self, project_hash: str, branch: str, source: str, user: str
+    ) -> AbstractContextManager[BulkSession]:
         """Open one transaction for an import from ``source`` onto ``branch``."""
         ...

@@ -158,7 +158,9 @@ class SqliteStore:
 
     # -- users -----------------------------------------------------------------------------------
 
-    def upsert_user(self, name: str, fingerprint: str, public_key: str, *, is_admin: bool = False) -> UserRecord:
+    def upsert_user(
+        self, name: str, fingerprint: str, public_key: str, *, is_admin: bool = False
+    ) -> UserRecord:
         with self._tx() as db:
             db.execute(
                 "INSERT INTO users (name, fingerprint, public_key, is_admin, created_at) VALUES (?, ?, ?, ?, ?) "
@@ -172,7 +174,9 @@ class SqliteStore:
         return user
 
     def user_by_fingerprint(self, fingerprint: str) -> UserRecord | None:
-        row = self._one("SELECT id, name, fingerprint, is_admin FROM users WHERE fingerprint = ?", (fingerprint,))
+        row = self._one(
+            "SELECT id, name, fingerprint, is_admin FROM users WHERE fingerprint = ?", (fingerprint,)
+        )
         return None if row is None else UserRecord(row[0], row[1], row[2], bool(row[3]))
 
     def public_key(self, fingerprint: str) -> str | None:
@@ -212,7 +216,9 @@ class SqliteStore:
             )
 
     def get_ontology(self, ontology_hash: str) -> OntologyRecord:
-        row = self._one("SELECT ontology_hash, title, structure FROM ontologies WHERE ontology_hash = ?", (ontology_hash,))
+        row = self._one(
+            "SELECT ontology_hash, title, structure FROM ontologies WHERE ontology_hash = ?", (ontology_hash,)
+        )
         if row is None:
             raise NotFoundError("ontology", ontology_hash)
         return OntologyRecord(row[0], row[1], OntologyStructure.from_dict(loads(row[2])))
@@ -221,27 +227,39 @@ class SqliteStore:
         rows = self._all("SELECT ontology_hash, title, structure FROM ontologies ORDER BY id")
         return [OntologyRecord(r[0], r[1], OntologyStructure.from_dict(loads(r[2]))) for r in rows]
 
-    def create_project(self, project: ProjectRecord, structure: OntologyStructure | None, owner_id: int) -> None:
+    def create_project(
+        self, project: ProjectRecord, structure: OntologyStructure | None, owner_id: int
+    ) -> None:
         with self._tx() as db:
             if structure is not None:
                 db.execute(
                     "INSERT INTO ontologies (ontology_hash, title, structure, created_at) VALUES (?, ?, ?, ?)",
                     (project.ontology_hash, project.title, dumps(structure.to_dict()), project.created_at),
                 )
-            row = db.execute("SELECT id FROM ontologies WHERE ontology_hash = ?", (project.ontology_hash,)).fetchone()
+            row = db.execute(
+                "SELECT id FROM ontologies WHERE ontology_hash = ?", (project.ontology_hash,)
+            ).fetchone()
             if row is None:
                 raise NotFoundError("ontology", project.ontology_hash)
             cursor = db.execute(
                 "INSERT INTO projects (project_hash, title, description, ontology_id, created_by, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (project.project_hash, project.title, project.description, row[0], project.created_by, project.created_at),
+                (
+                    project.project_hash,
+                    project.title,
+                    project.description,
+                    row[0],
+                    project.created_by,
+                    project.created_at,
+                ),
             )
             db.execute(
-                "INSERT INTO memberships (project_id, user_id, role) VALUES (?, ?, 'admin')", (cursor.lastrowid, owner_id)
+                "INSERT INTO memberships (project_id, user_id, role) VALUES (?, ?, 'admin')",
+                (cursor.lastrowid, owner_id),
             )
 
     _PROJECT_SELECT = (
-        "SELECT p.project_hash, p.title, p.description, o.ontology_hash, p.created_by, p.created_at "
+        "SELECT p.project_hash, p.title, p.description, o.ontology_hash, p.created_by, p.created_at, p.extra "
         "FROM projects p JOIN ontologies o ON o.id = p.ontology_id"
     )
 
@@ -249,17 +267,18 @@ class SqliteStore:
         row = self._one(self._PROJECT_SELECT + " WHERE p.project_hash = ?", (project_hash,))
         if row is None:
             raise NotFoundError("project", project_hash)
-        return ProjectRecord(*row)
+        return _project(row)
 
     def list_projects(self, user_id: int | None) -> list[ProjectRecord]:
         if user_id is None:
             rows = self._all(self._PROJECT_SELECT + " ORDER BY p.id")
         else:
             rows = self._all(
-                self._PROJECT_SELECT + " JOIN memberships m ON m.project_id = p.id WHERE m.user_id = ? ORDER BY p.id",
+                self._PROJECT_SELECT
+                + " JOIN memberships m ON m.project_id = p.id WHERE m.user_id = ? ORDER BY p.id",
                 (user_id,),
             )
-        return [ProjectRecord(*r) for r in rows]
+        return [_project(r) for r in rows]
 
     # -- data units ------------------------------------------------------------------------------
 
@@ -270,7 +289,9 @@ class SqliteStore:
 
     def list_data_units(self, project_hash: str) -> list[DataUnit]:
         project_id = self._project_id(project_hash)
-        rows = self._all(f"SELECT {_UNIT_COLUMNS} FROM data_units WHERE project_id = ? ORDER BY id", (project_id,))
+        rows = self._all(
+            f"SELECT {_UNIT_COLUMNS} FROM data_units WHERE project_id = ? ORDER BY id", (project_id,)
+        )
         return [_unit_from_row(r) for r in rows]
 
     # -- labels ----------------------------------------------------------------------------------
@@ -299,7 +320,22 @@ class SqliteStore:
                 (row_id,),
             )
             objects = [
-                ObjectRecord(data_hash, r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8], r[9], r[10], r[11], bool(r[12]))
+                ObjectRecord(
+                    data_hash,
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    bool(r[5]),
+                    r[6],
+                    r[7],
+                    r[8],
+                    r[9],
+                    r[10],
+                    r[11],
+                    bool(r[12]),
+                )
                 for r in rows
             ]
             classes = [
@@ -341,8 +377,20 @@ class SqliteStore:
                     source_id = source_ids[o.source]
                 rows.append(
                     (
-                        row_id, o.frame, o.object_hash, o.feature_hash, o.geometry, o.confidence, int(o.manual),
-                        o.created_by, o.created_at, o.answers, o.source_key, o.record, source_id, int(o.edited),
+                        row_id,
+                        o.frame,
+                        o.object_hash,
+                        o.feature_hash,
+                        o.geometry,
+                        o.confidence,
+                        int(o.manual),
+                        o.created_by,
+                        o.created_at,
+                        o.answers,
+                        o.source_key,
+                        o.record,
+                        source_id,
+                        int(o.edited),
                     )
                 )
             db.executemany(f"INSERT INTO objects ({_OBJECT_COLUMNS}) VALUES ({', '.join('?' * 14)})", rows)
@@ -387,7 +435,14 @@ class SqliteStore:
             (project_id,),
         )
         return [
-            {"id": r[0], "source": r[1], "branch": r[2], "created_by": r[3], "created_at": r[4], "report": loads(r[5])}
+            {
+                "id": r[0],
+                "source": r[1],
+                "branch": r[2],
+                "created_by": r[3],
+                "created_at": r[4],
+                "report": loads(r[5]),
+            }
             for r in rows
         ]
 
@@ -401,9 +456,18 @@ class SqliteStore:
                 raise StoreError("an import session ended without commit; nothing was written.")
 
 
+def _project(row: tuple[Any, ...]) -> ProjectRecord:
+    project_hash, title, description, ontology_hash, created_by, created_at, extra = row
+    return ProjectRecord(
+        project_hash, title, description, ontology_hash, created_by, created_at, loads(extra) if extra else {}
+    )
+
+
 def _insert_units(db: sqlite3.Connection, project_id: int, units: Sequence[DataUnit]) -> None:
     rows = [_unit_to_row(project_id, u) for u in units]
-    db.executemany(f"INSERT INTO data_units (project_id, {_UNIT_COLUMNS}) VALUES ({', '.join('?' * 11)})", rows)
+    db.executemany(
+        f"INSERT INTO data_units (project_id, {_UNIT_COLUMNS}) VALUES ({', '.join('?' * 11)})", rows
+    )
     now = now_iso()
     db.executemany(
         "INSERT INTO label_rows (label_hash, data_unit_id, branch, updated_at) "
@@ -413,7 +477,9 @@ def _insert_units(db: sqlite3.Connection, project_id: int, units: Sequence[DataU
 
 
 def _label_row(db: sqlite3.Connection, unit_id: int, branch: str) -> tuple[int, str]:
-    row = db.execute("SELECT id, label_hash FROM label_rows WHERE data_unit_id = ? AND branch = ?", (unit_id, branch)).fetchone()
+    row = db.execute(
+        "SELECT id, label_hash FROM label_rows WHERE data_unit_id = ? AND branch = ?", (unit_id, branch)
+    ).fetchone()
     if row is not None:
         return int(row[0]), str(row[1])
     label_hash = new_uuid()
@@ -426,7 +492,8 @@ def _label_row(db: sqlite3.Connection, unit_id: int, branch: str) -> tuple[int, 
 
 def _source_id(db: sqlite3.Connection, project_id: int, branch: str, name: str) -> int:
     db.execute(
-        "INSERT OR IGNORE INTO sources (project_id, branch, name) VALUES (?, ?, ?)", (project_id, branch, name)
+        "INSERT OR IGNORE INTO sources (project_id, branch, name) VALUES (?, ?, ?)",
+        (project_id, branch, name),
     )
     row = db.execute(
         "SELECT id FROM sources WHERE project_id = ? AND branch = ? AND name = ?", (project_id, branch, name)
@@ -437,7 +504,9 @@ def _source_id(db: sqlite3.Connection, project_id: int, branch: str, name: str) 
 class SqliteBulk:
     """An import's transaction on the embedded store."""
 
-    def __init__(self, db: sqlite3.Connection, project_id: int, branch: str, source_id: int, user: str) -> None:
+    def __init__(
+        self, db: sqlite3.Connection, project_id: int, branch: str, source_id: int, user: str
+    ) -> None:
         self._db = db
         self._project_id = project_id
         self._branch = branch
@@ -447,7 +516,8 @@ class SqliteBulk:
 
     def existing_keys(self) -> dict[int, tuple[str, int]]:
         rows = self._db.execute(
-            "SELECT source_key, object_hash, label_row_id FROM objects WHERE source_id = ?", (self._source_id,)
+            "SELECT source_key, object_hash, label_row_id FROM objects WHERE source_id = ?",
+            (self._source_id,),
         )
         return {r[0]: (r[1], r[2]) for r in rows}
 
@@ -502,6 +572,9 @@ class SqliteBulk:
             "UPDATE ontologies SET structure = ? WHERE id = (SELECT ontology_id FROM projects WHERE id = ?)",
             (dumps(structure.to_dict()), self._project_id),
         )
+
+    def set_project_extra(self, extra: dict[str, Any]) -> None:
+        self._db.execute("UPDATE projects SET extra = ? WHERE id = ?", (dumps(extra), self._project_id))
 
     def commit(self, report: bytes) -> None:
         self._db.execute(

@@ -125,7 +125,11 @@ class ImportReport(msgspec.Struct, kw_only=True):
             f"({c.created:,} new, {c.updated:,} updated, {c.skipped:,} skipped).",
             f"images: {c.images_matched:,} matched, {c.images_unmatched:,} unmatched, {c.images_ambiguous:,} ambiguous"
             + (f", {c.data_units_created:,} data units created" if c.data_units_created else "")
-            + (" (" + ", ".join(f"{k} {v:,}" for k, v in sorted(self.image_matches.items())) + ")" if self.image_matches else "")
+            + (
+                " (" + ", ".join(f"{k} {v:,}" for k, v in sorted(self.image_matches.items())) + ")"
+                if self.image_matches
+                else ""
+            )
             + ".",
             f"categories: {c.categories_matched:,} matched, {c.categories_unmatched:,} unmatched"
             + (f", {c.categories_created:,} created" if c.categories_created else "")
@@ -134,7 +138,9 @@ class ImportReport(msgspec.Struct, kw_only=True):
         if c.replaced:
             lines.append(f"replaced: {c.replaced:,} earlier objects removed.")
         if self.conversions:
-            lines.append("converted: " + ", ".join(f"{k} {v:,}" for k, v in sorted(self.conversions.items())) + ".")
+            lines.append(
+                "converted: " + ", ".join(f"{k} {v:,}" for k, v in sorted(self.conversions.items())) + "."
+            )
         lines.append(f"{c.errors:,} errors, {c.warnings:,} warnings.")
         for label, problems in (("error", self.errors), ("warning", self.warnings)):
             for p in problems[:10]:

@@ -21,7 +21,8 @@ CREATE TABLE projects (
     description TEXT NOT NULL DEFAULT '',
     ontology_id INTEGER NOT NULL REFERENCES ontologies(id),
     created_by TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    extra BLOB
 );
 CREATE TABLE memberships (
     project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,

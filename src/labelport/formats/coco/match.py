@@ -1,0 +1,133 @@
+"""Match COCO images to data units and COCO categories to ontology objects, with no user code.
+
+Images, in this order (the first strategy with any candidate decides; two or more candidates is
+*ambiguous* and is reported, never guessed):
+
+1. ``video_title``  — a video/sequence titled so; the frame from ``frame`` or the number in ``file_name``.
+2. ``image_title`` — a data unit or a group member titled so (``data_title`` + ``frame`` for groups).
+3. ``file_name``   — a data unit or group member whose title is exactly the file name.
+4. ``path_suffix`` — the file name's last component, or a data unit whose location ends with the file name.
+5. ``stem``        — the same name without extension (``cat.jpg`` ~ ``cat.png``).
+6. ``video_frame`` — ``<video>/<n>.jpg``, ``<video>/frame_<n>.jpg``, ``<video>_<n>.jpg``: frame n of that video.
+
+Categories: ``by-name`` matches the ontology object titled exactly like the category, then
+case- and space-insensitively; an explicit mapping (category id or name -> feature hash or title) wins.
+
+>>> from labelport.data import DataUnit
+>>> index = UnitIndex([DataUnit.image("cat.png", width=4, height=4)])
+>>> index.match({"file_name": "imgs/cat.jpg"})[0]
+'stem'
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Any
+
+from labelport.data import DataType, DataUnit
+
+Target = tuple[DataUnit, int]
+
+_FRAME_PATTERNS = (
+    re.compile(r"^(?P<video>.+)/(?:frame_?)?(?P<n>\d+)\.[A-Za-z0-9]+$"),
+    re.compile(r"^(?P<video>.+?)_(?:frame_?)?(?P<n>\d+)\.[A-Za-z0-9]+$"),
+    re.compile(r"^(?P<video>.+)/frame_(?P<n>\d+)$"),
+)
+
+STRATEGIES = ("video_title", "image_title", "file_name", "path_suffix", "stem", "video_frame")
+
+
+def fold(text: str) -> str:
+    """Case- and space-insensitive form of a name."""
+    return "".join(text.split()).casefold()
+
+
+def _stem(name: str) -> str:
+    base = name.rsplit("/", 1)[-1]
+    return base.rsplit(".", 1)[0] if "." in base else base
+
+
+def frame_number(image: dict[str, Any]) -> int | None:
+    """The frame of a COCO image: its ``frame`` field, else the number that ends its file name."""
+    frame = image.get("frame")
+    if isinstance(frame, int) and not isinstance(frame, bool):
+        return frame
+    name = str(image.get("file_name") or "")
+    found = re.search(r"(\d+)(?:\.[A-Za-z0-9]+)?$", name.rsplit("/", 1)[-1])
+    return int(found.group(1)) if found else None
+
+
+class UnitIndex:
+    """Look-ups over a project's data units and group members."""
+
+    def __init__(self, units: list[DataUnit]) -> None:
+        self.by_title: dict[str, list[Target]] = defaultdict(list)
+        self.by_stem: dict[str, list[Target]] = defaultdict(list)
+        self.by_location: dict[str, list[Target]] = defaultdict(list)
+        self.videos: dict[str, list[DataUnit]] = defaultdict(list)
+        for unit in units:
+            if unit.members:
+                for frame, member in enumerate(unit.members):
+                    self._add(member.title, member.location, (unit, frame))
+            self._add(unit.title, unit.location, (unit, 0))
+            if unit.data_type is not DataType.IMAGE:
+                self.videos[unit.title].append(unit)
+                if _stem(unit.title) != unit.title:
+                    self.videos[_stem(unit.title)].append(unit)
+
+    def _add(self, title: str, location: str, target: Target) -> None:
+        self.by_title[title].append(target)
+        self.by_stem[_stem(title)].append(target)
+        if location:
+            parts = location.replace("\\", "/").split("/")
+            for k in range(1, min(len(parts), 6) + 1):
+                self.by_location[("/".join(parts[-k:]))].append(target)
+
+    def match(self, image: dict[str, Any]) -> tuple[str, list[Target]]:
+        """(strategy, candidates) for one COCO image; ("unmatched", []) when nothing fits."""
+        file_name = str(image.get("file_name") or "").replace("\\", "/")
+        video_title = image.get("video_title")
+        if isinstance(video_title, str) and video_title:
+            frame = frame_number(image)
+            units = self.videos.get(video_title, [])
+            return "video_title", [(u, frame if frame is not None else 0) for u in units]
+        for key in ("image_title", "data_title"):
+            title = image.get(key)
+            if isinstance(title, str) and title:
+                found = self.by_title.get(title, [])
+                if key == "data_title" and found:
+                    frame = frame_number(image) or 0
+                    found = [(u, frame) for u, _ in found if u.title == title]
+                if found:
+                    return "image_title", found
+        if not file_name:
+            return "unmatched", []
+        found = self.by_title.get(file_name, [])
+        if found:
+            return "file_name", _unique(found)
+        base = file_name.rsplit("/", 1)[-1]
+        found = (self.by_title.get(base, []) if base != file_name else []) + self.by_location.get(
+            file_name.lstrip("/"), []
+        )
+        if found:
+            return "path_suffix", _unique(found)
+        found = self.by_stem.get(_stem(file_name), [])
+        if found:
+            return "stem", _unique(found)
+        for pattern in _FRAME_PATTERNS:
+            m = pattern.match(file_name)
+            if m:
+                units = self.videos.get(m.group("video"), []) or self.videos.get(
+                    m.group("video").rsplit("/", 1)[-1], []
+                )
+                if units:
+                    return "video_frame", [(u, int(m.group("n"))) for u in units]
+        return "unmatched", []
+
+
+def _unique(targets: list[Target]) -> list[Target]:
+    seen: dict[tuple[str, int], Target] = {}
+    for unit, frame in targets:
+        seen.setdefault((unit.data_hash, frame), (unit, frame))
+    return list(seen.values())

@@ -1,0 +1,70 @@
+"""The COCO file as typed msgspec Structs: one pass decodes it, keeping each record's original bytes.
+
+These mirror the JSON; they are not the domain model. Fields are typed loosely (``Any``) on purpose:
+validation (:mod:`labelport.formats.coco.validate`) checks every value and reports a JSON path,
+rather than stopping at the first bad one as a strict decoder would. Geometry arrays stay
+``msgspec.Raw`` (the original bytes) until something needs their numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+#: Marks a field that is absent from the JSON (as opposed to ``null``).
+MISSING: Any = msgspec.UNSET
+
+
+class Document(msgspec.Struct):
+    """The top level of an instances or person_keypoints file; sections stay raw."""
+
+    images: msgspec.Raw = msgspec.Raw(b"")
+    annotations: msgspec.Raw = msgspec.Raw(b"")
+    categories: msgspec.Raw = msgspec.Raw(b"")
+    info: msgspec.Raw = msgspec.Raw(b"")
+    licenses: msgspec.Raw = msgspec.Raw(b"")
+
+
+class Image(msgspec.Struct):
+    id: Any = MISSING
+    file_name: Any = MISSING
+    width: Any = MISSING
+    height: Any = MISSING
+    image_title: Any = MISSING
+    video_title: Any = MISSING
+    data_title: Any = MISSING
+    frame: Any = MISSING
+
+
+class Category(msgspec.Struct):
+    id: Any = MISSING
+    name: Any = MISSING
+    supercategory: Any = MISSING
+    keypoints: Any = MISSING
+    skeleton: Any = MISSING
+
+
+class Annotation(msgspec.Struct):
+    id: Any = MISSING
+    image_id: Any = MISSING
+    category_id: Any = MISSING
+    bbox: Any = MISSING
+    segmentation: msgspec.Raw = msgspec.Raw(b"")
+    keypoints: Any = MISSING
+    area: Any = MISSING
+    iscrowd: Any = MISSING
+    score: Any = MISSING
+    track_id: Any = MISSING
+    attributes: Any = MISSING
+
+
+raw_list = msgspec.json.Decoder(list[msgspec.Raw])
+images_decoder = msgspec.json.Decoder(list[Image])
+categories_decoder = msgspec.json.Decoder(list[Category])
+annotations_decoder = msgspec.json.Decoder(list[Annotation])
+document_decoder = msgspec.json.Decoder(Document)
+any_decoder = msgspec.json.Decoder()
+rings_decoder = msgspec.json.Decoder(list[list[Any]])
+flat_decoder = msgspec.json.Decoder(list[Any])
+encoder = msgspec.json.Encoder()

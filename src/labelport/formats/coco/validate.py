@@ -1,0 +1,226 @@
+"""Checks on one COCO annotation's fields, each problem reported with its JSON path.
+
+The functions take a field's value and return nothing; they call ``fail(code, field_path, message)``
+for errors and ``warn(...)`` for warnings. :mod:`labelport.formats.coco.importer` runs them over every
+annotation in one pass.
+
+Rules (see README "Validation"): bbox is 4 finite numbers with width and height > 0; a polygon ring
+has an even number of numbers and at least 3 points; an RLE's size equals the image's [height, width]
+and its counts sum to height x width; keypoints are [x, y, v] triples (v in 0, 1, 2), as many as the
+category names; coordinates outside the image are *kept* and warned about (never clamped: clamping
+would change what the file said).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from labelport.geometry import compressed_counts_total
+
+Report = Callable[[str, str, str], None]
+
+_rings = msgspec.json.Decoder(list[list[float]])
+_flat = msgspec.json.Decoder(list[float])
+_any = msgspec.json.Decoder()
+_WS = b" \t\r\n"
+ISCROWD_VALUES = (0, 1, "0", "1", "true", "false")
+
+
+def _number(v: Any) -> bool:
+    return type(v) is int or type(v) is float
+
+
+def _where(exc: msgspec.ValidationError, prefix: str) -> str:
+    """Turn msgspec's ``$[0][3]`` into ``prefix[0][3]``."""
+    text = str(exc)
+    at = text.rfind("- at `$")
+    return prefix + text[at + 7 : -1] if at >= 0 else prefix
+
+
+_NUMBER = (int, float)
+
+
+def check_bbox(bbox: Any, width: int, height: int, fail: Report, warn: Report) -> bool:
+    """True when ``bbox`` is usable."""
+    if type(bbox) is not list or len(bbox) != 4:
+        fail("bbox_type", "bbox", f"bbox must be 4 numbers [x, y, width, height], not {_short(bbox)}.")
+        return False
+    x, y, w, h = bbox
+    if type(x) not in _NUMBER or type(y) not in _NUMBER or type(w) not in _NUMBER or type(h) not in _NUMBER:
+        fail("bbox_type", "bbox", f"bbox must be 4 numbers [x, y, width, height], not {_short(bbox)}.")
+        return False
+    if not math.isfinite(x + y + w + h):
+        fail("bbox_nonfinite", "bbox", f"bbox must hold finite numbers, not {_short(bbox)}.")
+        return False
+    if w <= 0 or h <= 0:
+        fail("bbox_size", "bbox", f"bbox width and height must be > 0, not {w} x {h}.")
+        return False
+    if x < 0 or y < 0 or x + w > width or y + h > height:
+        warn(
+            "outside_image",
+            "bbox",
+            f"bbox {_short(bbox)} reaches outside the {width}x{height} image; kept as given.",
+        )
+    return True
+
+
+def segmentation_form(raw: msgspec.Raw) -> str | None:
+    """polygon, flat_polygon, rle (counts list), rle_compressed, empty, null, or None when absent."""
+    if not len(raw):
+        return None
+    head = bytes(memoryview(raw)[:24]).translate(None, _WS)
+    first = head[:1]
+    if first == b"[":
+        second = head[1:2]
+        if second == b"]":
+            return "empty"
+        return "polygon" if second == b"[" else "flat_polygon"
+    if first == b"{":
+        return "rle_compressed" if b'"counts":"' in bytes(memoryview(raw)).translate(None, _WS) else "rle"
+    if head == b"null":
+        return "null"
+    return "other"
+
+
+def check_segmentation(
+    raw: msgspec.Raw, form: str, width: int, height: int, fail: Report, warn: Report
+) -> bool:
+    """True when the segmentation (already known to be of ``form``) is usable."""
+    if form in ("polygon", "flat_polygon"):
+        try:
+            rings = _rings.decode(raw) if form == "polygon" else [_flat.decode(raw)]
+        except msgspec.ValidationError as exc:
+            fail("polygon_type", _where(exc, "segmentation"), "a polygon must hold numbers only.")
+            return False
+        except msgspec.DecodeError:
+            fail("polygon_type", "segmentation", "the polygon is not valid JSON.")
+            return False
+        ok = True
+        outside = False
+        for r, ring in enumerate(rings):
+            where = f"segmentation[{r}]" if form == "polygon" else "segmentation"
+            n = len(ring)
+            if n % 2:
+                fail("polygon_odd", where, f"a polygon needs x, y pairs; {n} numbers is odd.")
+                ok = False
+            elif n < 6:
+                fail("polygon_short", where, f"a polygon needs at least 3 points, not {n // 2}.")
+                ok = False
+            else:
+                lo, hi_x, hi_y = min(ring), max(ring[0::2]), max(ring[1::2])
+                if not math.isfinite(lo + hi_x + hi_y):
+                    fail("polygon_nonfinite", where, "a polygon must hold finite numbers.")
+                    ok = False
+                elif lo < 0 or hi_x > width or hi_y > height:
+                    outside = True
+        if outside and ok:
+            warn(
+                "outside_image",
+                "segmentation",
+                f"the polygon reaches outside the {width}x{height} image; kept as given.",
+            )
+        return ok
+    if form in ("rle", "rle_compressed"):
+        try:
+            rle = _any.decode(raw)
+        except msgspec.DecodeError:
+            fail("rle_type", "segmentation", "the RLE is not valid JSON.")
+            return False
+        size = rle.get("size")
+        counts = rle.get("counts")
+        if type(size) is not list or len(size) != 2 or not all(type(v) is int for v in size):
+            fail(
+                "rle_type", "segmentation.size", f"an RLE needs 'size': [height, width], not {_short(size)}."
+            )
+            return False
+        if size != [height, width]:
+            fail(
+                "rle_size",
+                "segmentation.size",
+                f"RLE size {size} differs from the image's [height, width] [{height}, {width}].",
+            )
+            return False
+        if type(counts) is list:
+            if not all(type(v) is int and v >= 0 for v in counts):
+                fail("rle_counts", "segmentation.counts", "RLE counts must be whole numbers >= 0.")
+                return False
+            total = sum(counts)
+        elif type(counts) is str:
+            try:
+                total = compressed_counts_total(counts)
+            except ValueError as exc:
+                fail("rle_counts", "segmentation.counts", f"the compressed RLE counts are corrupt: {exc}.")
+                return False
+        else:
+            fail(
+                "rle_type",
+                "segmentation.counts",
+                "RLE counts must be a list of numbers or a compressed string.",
+            )
+            return False
+        if total != height * width:
+            fail(
+                "rle_counts",
+                "segmentation.counts",
+                f"RLE counts sum to {total}, not height x width = {height * width}.",
+            )
+            return False
+        return True
+    if form == "other":
+        fail(
+            "segmentation_type", "segmentation", "segmentation must be a polygon list, an RLE object, or []."
+        )
+        return False
+    return True
+
+
+def check_keypoints(
+    keypoints: Any, expected: int | None, width: int, height: int, fail: Report, warn: Report
+) -> bool:
+    """True when keypoints are usable; ``expected`` is the category's keypoint count when it names them."""
+    if type(keypoints) is not list or not all(_number(v) for v in keypoints):
+        fail("keypoints_type", "keypoints", "keypoints must be a list of numbers [x1, y1, v1, ...].")
+        return False
+    n = len(keypoints)
+    if n % 3:
+        fail(
+            "keypoints_length",
+            "keypoints",
+            f"keypoints come in [x, y, v] triples; {n} numbers is not a multiple of 3.",
+        )
+        return False
+    if expected and n != 3 * expected:
+        fail(
+            "keypoints_length",
+            "keypoints",
+            f"the category names {expected} keypoints, so 3 x {expected} = {3 * expected} numbers are needed, not {n}.",
+        )
+        return False
+    if not set(keypoints[2::3]) <= {0, 1, 2}:
+        fail("keypoints_visibility", "keypoints", "keypoint visibility must be 0, 1 or 2.")
+        return False
+    visible = [i for i in range(0, n, 3) if keypoints[i + 2]]
+    if any(
+        keypoints[i] < 0 or keypoints[i] > width or keypoints[i + 1] < 0 or keypoints[i + 1] > height
+        for i in visible
+    ):
+        warn(
+            "outside_image",
+            "keypoints",
+            f"keypoints reach outside the {width}x{height} image; kept as given.",
+        )
+    return True
+
+
+def iscrowd_ok(value: Any) -> bool:
+    """iscrowd as 0/1, true/false, or their strings (some tools write "false")."""
+    return value is True or value is False or (type(value) in (int, str) and value in ISCROWD_VALUES)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

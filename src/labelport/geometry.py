@@ -1,0 +1,236 @@
+"""Pure functions on boxes, polygons and masks. pycocotools does the RLE and mask maths.
+
+Masks are ``uint8`` arrays of shape (height, width). RLE objects are COCO's: ``{"size": [h, w],
+"counts": ...}``, counts either a compressed string or a list of run lengths (column-major).
+
+>>> rle = rle_from_polygons([[0, 0, 4, 0, 4, 2, 0, 2]], height=5, width=6)
+>>> rle_area(rle), rle_bbox(rle)
+(8, [0.0, 0.0, 4.0, 2.0])
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from pycocotools import mask as mask_utils
+
+Rle = dict[str, Any]
+
+
+def _compressed(rle: Rle) -> Rle:
+    """A compressed RLE (bytes counts, as pycocotools wants) from either form."""
+    counts = rle["counts"]
+    h, w = rle["size"]
+    if isinstance(counts, list):
+        return dict(mask_utils.frPyObjects({"size": [h, w], "counts": counts}, h, w))
+    return {"size": [h, w], "counts": counts.encode() if isinstance(counts, str) else counts}
+
+
+def rle_to_json(rle: Rle) -> Rle:
+    """An RLE with a text counts string, ready for JSON."""
+    counts = rle["counts"]
+    return {
+        "size": [int(v) for v in rle["size"]],
+        "counts": counts.decode() if isinstance(counts, bytes) else counts,
+    }
+
+
+def rle_from_polygons(rings: Sequence[Sequence[float]], height: int, width: int) -> Rle:
+    """Rasterise polygon rings (flat xy lists) into one compressed RLE, as pycocotools does."""
+    parts = mask_utils.frPyObjects([list(map(float, r)) for r in rings], height, width)
+    return rle_to_json(mask_utils.merge(parts))
+
+
+def rle_from_box(bbox_xywh: Sequence[float], height: int, width: int) -> Rle:
+    """Rasterise an axis-aligned box into a compressed RLE."""
+    x, y, w, h = map(float, bbox_xywh)
+    return rle_from_polygons([[x, y, x + w, y, x + w, y + h, x, y + h]], height, width)
+
+
+def rle_from_mask(mask: npt.NDArray[np.uint8]) -> Rle:
+    """Compressed RLE of a (height, width) mask."""
+    return rle_to_json(mask_utils.encode(np.asfortranarray(mask.astype(np.uint8))))
+
+
+def rle_to_mask(rle: Rle) -> npt.NDArray[np.uint8]:
+    """The (height, width) mask of an RLE in either form."""
+    return np.asarray(mask_utils.decode(_compressed(rle)), dtype=np.uint8)
+
+
+def rle_compress(rle: Rle) -> Rle:
+    """The compressed (string counts) form of an RLE."""
+    return rle_to_json(_compressed(rle))
+
+
+def rle_uncompress(rle: Rle) -> Rle:
+    """The uncompressed (list counts) form of an RLE: column-major runs starting with zeros."""
+    if isinstance(rle["counts"], list):
+        return rle
+    flat = rle_to_mask(rle).flatten(order="F")
+    changes = np.flatnonzero(np.diff(flat)) + 1
+    bounds = np.concatenate(([0], changes, [flat.size]))
+    runs = np.diff(bounds).tolist()
+    if flat.size and flat[0] == 1:
+        runs = [0, *runs]
+    return {"size": [int(v) for v in rle["size"]], "counts": runs}
+
+
+def rle_area(rle: Rle) -> int:
+    """Pixel area of an RLE, as pycocotools computes it."""
+    return int(mask_utils.area(_compressed(rle)))
+
+
+def rle_bbox(rle: Rle) -> list[float]:
+    """[x, y, w, h] of an RLE's pixels, as pycocotools computes it."""
+    return [float(v) for v in mask_utils.toBbox(_compressed(rle))]
+
+
+def polygon_area(rings: Sequence[Sequence[float]], height: int, width: int) -> int:
+    """Pixel area of polygon rings after rasterisation (what COCO tools report)."""
+    return rle_area(rle_from_polygons(rings, height, width))
+
+
+def polygons_bbox(rings: Sequence[Sequence[float]]) -> list[float]:
+    """[x, y, w, h] of the points of polygon rings."""
+    xs = [v for r in rings for v in r[0::2]]
+    ys = [v for r in rings for v in r[1::2]]
+    x0, y0 = min(xs), min(ys)
+    return [x0, y0, max(xs) - x0, max(ys) - y0]
+
+
+def compressed_counts_total(counts: str) -> int:
+    """Sum of the run lengths in a compressed RLE counts string (pycocotools' LEB128-like code).
+
+    >>> compressed_counts_total(rle_from_polygons([[0, 0, 2, 0, 2, 2]], 4, 4)["counts"])
+    16
+    """
+    total = 0
+    index = 0
+    previous: list[int] = []
+    data = counts.encode()
+    n = len(data)
+    while index < n:
+        value = 0
+        shift = 0
+        more = True
+        while more:
+            if index >= n:
+                raise ValueError("the counts string ends in the middle of a run")
+            c = data[index] - 48
+            if c < 0 or c > 63:
+                raise ValueError(f"byte {index} of the counts string is not an RLE character")
+            value |= (c & 0x1F) << (5 * shift)
+            more = bool(c & 0x20)
+            index += 1
+            shift += 1
+            if not more and (c & 0x10):
+                value |= -1 << (5 * shift)
+        if len(previous) > 2:
+            value += previous[-2]
+        previous.append(value)
+        if value < 0:
+            raise ValueError("the counts string decodes to a negative run")
+        total += value
+    return total
+
+
+def rotated_corners(x: float, y: float, w: float, h: float, theta_degrees: float) -> list[float]:
+    """The four corners (flat xy) of a box turned by theta degrees clockwise about its centre."""
+    cx, cy = x + w / 2, y + h / 2
+    t = math.radians(theta_degrees)
+    cos_t, sin_t = math.cos(t), math.sin(t)
+    out: list[float] = []
+    for dx, dy in ((-w / 2, -h / 2), (w / 2, -h / 2), (w / 2, h / 2), (-w / 2, h / 2)):
+        out += [cx + dx * cos_t - dy * sin_t, cy + dx * sin_t + dy * cos_t]
+    return out
+
+
+def mask_to_polygons(mask: npt.NDArray[np.uint8]) -> list[list[float]]:
+    """Outline polygons of a mask: one ring per 4-connected region, tracing pixel borders.
+
+    Each ring follows the outer border of a region along pixel edges, so rasterising it again gives
+    the region back (holes are not represented: a polygon cannot carry them; the report says so).
+
+    >>> m = np.zeros((4, 4), np.uint8); m[1:3, 1:3] = 1
+    >>> mask_to_polygons(m)
+    [[1.0, 1.0, 3.0, 1.0, 3.0, 3.0, 1.0, 3.0]]
+    """
+    binary = np.pad(mask.astype(bool), 1)
+    labels = _label_regions(binary)
+    rings = []
+    for region in range(1, int(labels.max()) + 1):
+        ring = _trace(labels == region)
+        if len(ring) >= 6:
+            rings.append(ring)
+    return rings
+
+
+def _label_regions(binary: npt.NDArray[np.bool_]) -> npt.NDArray[np.int32]:
+    """4-connected component labels (a small flood fill; masks here are object-sized)."""
+    labels = np.zeros(binary.shape, np.int32)
+    current = 0
+    ys, xs = np.nonzero(binary)
+    for y0, x0 in zip(ys.tolist(), xs.tolist(), strict=True):
+        if labels[y0, x0]:
+            continue
+        current += 1
+        stack = [(y0, x0)]
+        labels[y0, x0] = current
+        while stack:
+            y, x = stack.pop()
+            for ny, nx in ((y - 1, x), (y + 1, x), (y, x - 1), (y, x + 1)):
+                if binary[ny, nx] and not labels[ny, nx]:
+                    labels[ny, nx] = current
+                    stack.append((ny, nx))
+    return labels
+
+
+def _trace(region: npt.NDArray[np.bool_]) -> list[float]:
+    """Walk the outer border of one region along pixel edges (padded coordinates, shifted back)."""
+    ys, xs = np.nonzero(region)
+    start_y, start_x = int(ys.min()), int(xs[ys == ys.min()].min())
+
+    def filled(y: int, x: int) -> bool:
+        return bool(region[y, x])
+
+    # Corner coordinates: pixel (y, x) spans corners (x, y)..(x+1, y+1). Walk with the region on the right.
+    x, y = start_x, start_y
+    direction = (1, 0)
+    points: list[tuple[int, int]] = [(x, y)]
+    turns = {
+        (1, 0): ((0, -1), (0, 1)),
+        (0, 1): ((1, 0), (-1, 0)),
+        (-1, 0): ((0, 1), (0, -1)),
+        (0, -1): ((-1, 0), (1, 0)),
+    }
+    for _ in range(4 * region.size + 4):
+        dx, dy = direction
+        # Pixels ahead-left and ahead-right of the edge we stand on, in walking direction.
+        if direction == (1, 0):
+            left, right = filled(y - 1, x), filled(y, x)
+        elif direction == (0, 1):
+            left, right = filled(y, x), filled(y, x - 1)
+        elif direction == (-1, 0):
+            left, right = filled(y, x - 1), filled(y - 1, x - 1)
+        else:
+            left, right = filled(y - 1, x - 1), filled(y - 1, x)
+        if left:
+            direction = turns[direction][0]
+        elif not right:
+            direction = turns[direction][1]
+        dx, dy = direction
+        x, y = x + dx, y + dy
+        if (x, y) == points[0]:
+            break
+        points.append((x, y))
+    simplified = [p for i, p in enumerate(points) if _is_corner(points, i)]
+    return [float(v - 1) for p in simplified for v in p]
+
+
+def _is_corner(points: list[tuple[int, int]], i: int) -> bool:
+    a, b, c = points[i - 1], points[i], points[(i + 1) % len(points)]
+    return (b[0] - a[0], b[1] - a[1]) != (c[0] - b[0], c[1] - b[1])
