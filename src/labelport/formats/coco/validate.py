@@ -72,13 +72,20 @@ def segmentation_form(raw: msgspec.Raw) -> str | None:
     """polygon, flat_polygon, rle (counts list), rle_compressed, empty, null, or None when absent."""
     if not len(raw):
         return None
-    head = bytes(memoryview(raw)[:24]).translate(None, _WS)
+    view = memoryview(raw)
+    if view[0] == 91 and len(view) > 1:  # "[", the common case: no space after the bracket
+        after = view[1]
+        if after == 91:
+            return "polygon"
+        if 48 <= after <= 57 or after == 45:
+            return "flat_polygon"
+    head = bytes(view[:24]).translate(None, _WS)
     first = head[:1]
     if first == b"[":
-        second = head[1:2]
-        if second == b"]":
+        inner = head[1:2]
+        if inner == b"]":
             return "empty"
-        return "polygon" if second == b"[" else "flat_polygon"
+        return "polygon" if inner == b"[" else "flat_polygon"
     if first == b"{":
         return "rle_compressed" if b'"counts":"' in bytes(memoryview(raw)).translate(None, _WS) else "rle"
     if head == b"null":
@@ -182,8 +189,12 @@ def check_keypoints(
     keypoints: Any, expected: int | None, width: int, height: int, fail: Report, warn: Report
 ) -> bool:
     """True when keypoints are usable; ``expected`` is the category's keypoint count when it names them."""
-    if type(keypoints) is not list or not all(_number(v) for v in keypoints):
-        fail("keypoints_type", "keypoints", "keypoints must be a list of numbers [x1, y1, v1, ...].")
+    if (
+        type(keypoints) is not list
+        or not all(_number(v) for v in keypoints)
+        or not math.isfinite(sum(keypoints))
+    ):
+        fail("keypoints_type", "keypoints", "keypoints must be a list of finite numbers [x1, y1, v1, ...].")
         return False
     n = len(keypoints)
     if n % 3:

@@ -1,0 +1,485 @@
+"""The one pass over a file's annotations: validate each, then assemble and write rows in file order.
+
+:func:`validate_chunk` is pure: given a slice of raw annotations and the matching plan it returns
+the rows it would write and every problem it found, touching nothing shared. :class:`Pass` feeds it
+slices (in forked worker processes when the file is large and the machine has a second core, since
+validation is Python work that holds the GIL), then, in file order, checks annotation ids for
+duplicates across the whole file, gives each row its object hash, and hands batches to a writer
+thread (the store's driver releases the GIL while it writes).
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import queue
+import secrets
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import msgspec
+
+from labelport.formats.coco import schema
+from labelport.formats.coco.match import fold
+from labelport.formats.coco.plan import CategoryTarget, Plan
+from labelport.formats.coco.read import ParsedCoco, join_raw
+from labelport.formats.coco.records import conversion
+from labelport.formats.coco.report import ImportReport
+from labelport.formats.coco.validate import (
+    check_bbox,
+    check_keypoints,
+    check_segmentation,
+    iscrowd_ok,
+    segmentation_form,
+)
+from labelport.labels import now_iso
+from labelport.ontology import AttributeType, Shape
+from labelport.service import Progress
+from labelport.store._json import dumps
+from labelport.store.base import BulkRow, BulkSession
+
+CHUNK = 20_000
+#: Files with fewer annotations than this are validated in-process (forking costs more than it saves).
+PARALLEL_FROM = 4 * CHUNK
+_POLYGON_FORMS = ("polygon", "flat_polygon", "other")
+_RLE_FORMS = ("rle", "rle_compressed")
+_NUMBERS = (int, float)
+
+#: (index in file, code, field path below the annotation, message, is error, annotation id)
+Problem = tuple[int, str, str, str, bool, Any]
+#: (index in chunk, key, label row id, frame, feature hash, confidence, manual, answers, track id)
+PendingRow = tuple[int, int, int, int, str, float, int, bytes | None, Any]
+
+
+class ChunkResult(NamedTuple):
+    start: int
+    rows: list[PendingRow]
+    ids: list[tuple[int, int]]
+    problems: list[Problem]
+    skipped: int
+    conversions: Counter[str]
+    unmatched: Counter[Any]
+    unknown_attributes: Counter[tuple[str, str]]
+
+
+@dataclass
+class Context:
+    """What validating a chunk needs; shared with forked workers by inheritance, never pickled."""
+
+    raws: list[msgspec.Raw]
+    plan: Plan
+    results: bool
+    confidence_field: str
+
+
+def validate_chunk(ctx: Context, start: int) -> ChunkResult:
+    """Validate ``ctx.raws[start:start + CHUNK]``; return the rows to write and every problem found."""
+    chunk = ctx.raws[start : start + CHUNK]
+    problems: list[Problem] = []
+    here: list[Any] = [0, None]  # current index and annotation id, for fail/warn
+
+    def fail(code: str, where: str, message: str) -> None:
+        problems.append((here[0], code, where, message, True, here[1]))
+
+    def warn(code: str, where: str, message: str) -> None:
+        problems.append((here[0], code, where, message, False, here[1]))
+
+    anns = _decode(chunk, start, problems, ctx.results)
+    plan = ctx.plan
+    missing = schema.MISSING
+    images_get, cats_get = plan.images.get, plan.cats.get
+    known_images, known_cats = plan.known_images, plan.known_cats
+    results, confidence_field = ctx.results, ctx.confidence_field
+    custom_confidence = confidence_field != "score"
+    conversions: Counter[str] = Counter()
+    conversion_cache: dict[tuple[Shape, str | None, bool, bool], str | None] = {}
+    unmatched: Counter[Any] = Counter()
+    unknown_attributes: Counter[tuple[str, str]] = Counter()
+    rows: list[PendingRow] = []
+    ids: list[tuple[int, int]] = []
+    skipped = 0
+    for j, a in enumerate(anns):
+        if a is None:
+            skipped += 1
+            continue
+        i = start + j
+        mark = len(problems)
+        ann_id = a.id
+        here[0], here[1] = i, ann_id if type(ann_id) is int or type(ann_id) is str else None
+        if results:
+            key = i + 1
+        elif type(ann_id) is int:
+            key = ann_id
+            ids.append((j, ann_id))
+        else:
+            key = 0
+            if ann_id is missing:
+                fail("id_missing", "id", "the annotation has no 'id'.")
+            else:
+                fail("id_type", "id", f"an annotation id must be a whole number, not {ann_id!r}.")
+        image_id = a.image_id
+        hashable = type(image_id) is int or type(image_id) is str
+        img = images_get(image_id) if hashable else None
+        if img is None:
+            if hashable and image_id in known_images:
+                unmatched[image_id] += 1
+                skipped += 1
+                continue
+            fail("image_unknown", "image_id", f"image id {image_id!r} is not among the file's images.")
+            width = height = 1 << 30
+        else:
+            width, height = img.width, img.height
+        cat_id = a.category_id
+        cat = cats_get(cat_id) if type(cat_id) is int or type(cat_id) is str else None
+        if cat is None:
+            if type(cat_id) is int and cat_id in known_cats:
+                fail("category_unmatched", "category_id", f"category {cat_id} matches no ontology object.")
+            else:
+                fail(
+                    "category_unknown",
+                    "category_id",
+                    f"category id {cat_id!r} is not among the file's categories.",
+                )
+        seg = a.segmentation
+        seg_form = segmentation_form(seg)
+        good_form = None
+        # An RLE can only be checked against a known image's size.
+        if (
+            seg_form in _POLYGON_FORMS or (seg_form in _RLE_FORMS and img is not None)
+        ) and check_segmentation(seg, seg_form or "", width, height, fail, warn):
+            good_form = seg_form
+        kp = a.keypoints
+        good_keypoints = (
+            kp is not missing
+            and kp is not None
+            and kp != []
+            and check_keypoints(kp, cat.keypoints if cat else None, width, height, fail, warn)
+        )
+        bbox = a.bbox
+        good_bbox = False
+        if bbox is not missing and bbox is not None:
+            good_bbox = check_bbox(bbox, width, height, fail, warn)
+        elif good_form is None and not good_keypoints and not _has_error(problems, mark):
+            fail("no_geometry", "bbox", "the annotation has no bbox, segmentation or keypoints.")
+        if cat is not None and cat.skeleton and not good_keypoints and not _has_error(problems, mark):
+            fail(
+                "no_keypoints",
+                "keypoints",
+                f"object {cat.obj.title!r} is a skeleton; the annotation has no keypoints.",
+            )
+        iscrowd = a.iscrowd
+        if iscrowd is not missing and iscrowd != 0 and iscrowd != 1 and not iscrowd_ok(iscrowd):
+            fail("iscrowd_type", "iscrowd", f"iscrowd must be 0, 1, true or false, not {iscrowd!r}.")
+        area = a.area
+        if (
+            area is not missing
+            and area is not None
+            and (type(area) not in _NUMBERS or not math.isfinite(area))
+        ):
+            fail("area_type", "area", f"area must be a number, not {area!r}.")
+        confidence = 1.0
+        score = a.score if not custom_confidence else _field(chunk[j], confidence_field)
+        if score is not missing and score is not None:
+            if type(score) not in _NUMBERS or not 0.0 <= score <= 1.0:
+                fail(
+                    "score_range",
+                    confidence_field,
+                    f"{confidence_field} must be a number from 0 to 1, not {score!r}.",
+                )
+            else:
+                confidence = float(score)
+        elif results:
+            fail("score_missing", "score", "a results entry needs a 'score'.")
+        track = a.track_id
+        if track is not missing and type(track) is not int and type(track) is not str:
+            fail("track_id_type", "track_id", f"track_id must be a number or a string, not {track!r}.")
+        answers = None
+        attributes = a.attributes
+        if attributes is not missing and attributes is not None:
+            if type(attributes) is not dict:
+                fail("attributes_type", "attributes", "attributes must be a JSON object.")
+            elif cat is not None and attributes:
+                answers = _answers(cat, attributes, warn, unknown_attributes)
+        if len(problems) > mark and _has_error(problems, mark):
+            skipped += 1
+            continue
+        assert img is not None and cat is not None
+        shape = cat.obj.shape
+        conversion_key = (shape, good_form, good_keypoints, good_bbox)
+        if conversion_key not in conversion_cache:
+            forms = [
+                f
+                for f, ok in ((good_form, good_form), ("keypoints", good_keypoints), ("bbox", good_bbox))
+                if ok
+            ]
+            conversion_cache[conversion_key] = conversion(shape, [str(f) for f in forms])
+        converted = conversion_cache[conversion_key]
+        if converted is not None:
+            conversions[converted] += 1
+        rows.append(
+            (
+                j,
+                key,
+                img.row_id,
+                img.frame,
+                cat.feature_hash,
+                confidence,
+                0 if score is not missing else 1,
+                answers,
+                None if track is missing else track,
+            )
+        )
+    return ChunkResult(start, rows, ids, problems, skipped, conversions, unmatched, unknown_attributes)
+
+
+def _has_error(problems: list[Problem], since: int) -> bool:
+    return any(p[4] for p in problems[since:])
+
+
+def _decode(chunk: list[msgspec.Raw], start: int, problems: list[Problem], results: bool) -> list[Any]:
+    try:
+        return list(schema.annotations_decoder.decode(join_raw(chunk)))
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        out: list[Any] = []
+        for j, raw in enumerate(chunk):
+            try:
+                out.append(msgspec.json.decode(raw, type=schema.Annotation))
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                problems.append(
+                    (start + j, "annotation_type", "", "an annotation must be a JSON object.", True, None)
+                )
+                out.append(None)
+        return out
+
+
+def _field(raw: msgspec.Raw, name: str) -> Any:
+    record = schema.any_decoder.decode(raw)
+    return record.get(name, schema.MISSING) if isinstance(record, dict) else schema.MISSING
+
+
+def _answers(
+    cat: CategoryTarget, attributes: dict[str, Any], warn: Any, unknown: Counter[tuple[str, str]]
+) -> bytes | None:
+    answers: dict[str, Any] = {}
+    for name, value in attributes.items():
+        attribute = cat.attributes.get(name) or cat.attributes.get(fold(str(name)))
+        if attribute is None:
+            if not (name == "rotation" and cat.obj.shape is Shape.ROTATABLE_BOUNDING_BOX):
+                unknown[(cat.obj.title, str(name))] += 1
+            continue
+        if attribute.type is AttributeType.TEXT:
+            answers[attribute.feature_node_hash] = value
+            continue
+        labels = value if isinstance(value, list) else [value]
+        hashes = []
+        for label in labels:
+            options = [
+                o for o in attribute.options if o.label == str(label) or fold(o.label) == fold(str(label))
+            ]
+            if options:
+                hashes.append(options[0].feature_node_hash)
+            else:
+                warn(
+                    "attribute_option",
+                    f"attributes.{name}",
+                    f"attribute {name!r} has no option {label!r}; kept only in the source record.",
+                )
+        if hashes:
+            answers[attribute.feature_node_hash] = (
+                hashes if attribute.type is AttributeType.CHECKLIST else hashes[0]
+            )
+    return dumps(answers) if answers else None
+
+
+# -- running the pass ----------------------------------------------------------------------------
+
+_CONTEXT: Context | None = None
+
+
+def _validate_in_worker(start: int) -> ChunkResult:
+    assert _CONTEXT is not None, "workers inherit the context by fork"
+    return validate_chunk(_CONTEXT, start)
+
+
+def _workers(total: int) -> int:
+    """How many worker processes to validate with: 0 (in-process) unless it pays and is safe."""
+    wanted = os.environ.get("LABELPORT_IMPORT_WORKERS")
+    if wanted is not None:
+        return max(0, int(wanted))
+    if total < PARALLEL_FROM or (os.cpu_count() or 1) < 2 or threading.active_count() > 1:
+        return 0  # forking a process that runs other threads could copy their locks mid-use
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 0
+    return min(2, os.cpu_count() or 1)
+
+
+class _Writer:
+    """Writes row batches on a second thread, so the store works while the next batch is validated.
+
+    At most two batches wait, which bounds memory. The first failure stops the writer; the importing
+    thread raises it.
+    """
+
+    def __init__(self, session: BulkSession) -> None:
+        self.session = session
+        self.queue: queue.Queue[list[BulkRow] | None] = queue.Queue(maxsize=2)
+        self.failure: BaseException | None = None
+        self.thread = threading.Thread(target=self._work, name="labelport-import-writer", daemon=True)
+        self.thread.start()
+
+    def _work(self) -> None:
+        while (rows := self.queue.get()) is not None:
+            if self.failure is None:
+                try:
+                    self.session.write(rows)
+                except BaseException as exc:  # handed to the importing thread, raised there
+                    self.failure = exc
+
+    def put(self, rows: list[BulkRow]) -> None:
+        if self.failure is not None:
+            raise self.failure
+        self.queue.put(rows)
+
+    def close(self) -> BaseException | None:
+        self.queue.put(None)
+        self.thread.join()
+        return self.failure
+
+
+class Pass:
+    """Validate every annotation and write the good ones, in file order."""
+
+    def __init__(
+        self, parsed: ParsedCoco, plan: Plan, report: ImportReport, user: str, confidence_field: str | None
+    ) -> None:
+        self.context = Context(
+            parsed.annotations, plan, parsed.kind == "results", confidence_field or "score"
+        )
+        self.plan = plan
+        self.report = report
+        self.user = user
+        self.prefix = "" if self.context.results else "annotations"
+        self.unknown_attributes: Counter[tuple[str, str]] = Counter()
+
+    def run(self, session: BulkSession | None, progress: Progress | None) -> None:
+        raws = self.context.raws
+        total = len(raws)
+        self.report.counts.annotations = total
+        existing = session.existing_keys() if session is not None else {}
+        starts = range(0, total, CHUNK)
+        workers = _workers(total)
+        global _CONTEXT
+        pool = None
+        if workers:
+            _CONTEXT = self.context
+            pool = multiprocessing.get_context("fork").Pool(workers)
+        writer = _Writer(session) if session is not None else None
+        failure: BaseException | None = None
+        try:
+            chunks: Iterator[ChunkResult] = (
+                pool.imap(_validate_in_worker, starts)
+                if pool is not None
+                else (validate_chunk(self.context, s) for s in starts)
+            )
+            self._assemble(chunks, existing, writer, progress, total)
+        finally:
+            if pool is not None:
+                pool.terminate()
+                pool.join()
+                _CONTEXT = None
+            if writer is not None:
+                failure = writer.close()
+        if failure is not None:
+            raise failure
+        for (title, name), count in sorted(self.unknown_attributes.items()):
+            self.report.warning(
+                "attribute_unknown",
+                f"annotations[*].attributes.{name}",
+                f"object {title!r} has no attribute {name!r}; {count} answers kept only in the source records.",
+            )
+
+    def _assemble(
+        self,
+        chunks: Iterator[ChunkResult],
+        existing: dict[int, tuple[str, int]],
+        writer: _Writer | None,
+        progress: Progress | None,
+        total: int,
+    ) -> None:
+        report, raws, user, prefix = self.report, self.context.raws, self.user, self.prefix
+        counts = report.counts
+        seen: dict[int, int] = {}
+        tracks: dict[Any, str] = {}
+        now = now_iso()
+        for result in chunks:
+            start = result.start
+            duplicates: set[int] = set()
+            problems = result.problems
+            for j, ann_id in result.ids:
+                first = seen.setdefault(ann_id, start + j)
+                if first != start + j:
+                    duplicates.add(j)
+                    problems.append(
+                        (
+                            start + j,
+                            "id_duplicate",
+                            "id",
+                            f"annotation id {ann_id} is used again (first at annotations[{first}]).",
+                            True,
+                            ann_id,
+                        )
+                    )
+            if problems:
+                for i, code, where, message, is_error, ident in sorted(problems, key=lambda p: p[0]):
+                    path = f"{prefix}[{i}].{where}" if where else f"{prefix}[{i}]"
+                    (report.error if is_error else report.warning)(code, path, message, annotation_id=ident)
+            counts.skipped += result.skipped
+            for name, n in result.conversions.items():
+                report.conversions[name] = report.conversions.get(name, 0) + n
+            self.plan.unmatched_counts.update(result.unmatched)
+            self.unknown_attributes.update(result.unknown_attributes)
+            pool = secrets.token_hex(4 * len(result.rows))
+            rows: list[BulkRow] = []
+            created = updated = 0
+            for n, (j, key, row_id, frame, feature_hash, confidence, manual, answers, track) in enumerate(
+                result.rows
+            ):
+                if duplicates and j in duplicates:
+                    counts.skipped += 1
+                    continue
+                known = existing.get(key)
+                if known is not None:
+                    object_hash = known[0]
+                    updated += 1
+                else:
+                    object_hash = pool[8 * n : 8 * n + 8]
+                    created += 1
+                if track is not None:
+                    object_hash = tracks.setdefault(track, object_hash)
+                rows.append(
+                    (
+                        row_id,
+                        frame,
+                        object_hash,
+                        feature_hash,
+                        None,
+                        confidence,
+                        manual,
+                        user,
+                        now,
+                        answers,
+                        key,
+                        raws[start + j],
+                    )
+                )
+            counts.created += created
+            counts.updated += updated
+            counts.imported += len(rows)
+            if writer is not None and rows and not (report.errors and report.on_error == "fail"):
+                writer.put(rows)
+            if progress is not None:
+                progress(min(start + CHUNK, total), total)

@@ -1,0 +1,409 @@
+"""The matching plan: which data unit and frame each COCO image goes to, which ontology object each
+category becomes, and the data units to create. Made before anything is written, so a dry run can
+show it and a real run can act on it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from labelport.data import DataType, DataUnit, Member
+from labelport.errors import LabelportError
+from labelport.formats.coco import schema
+from labelport.formats.coco.match import UnitIndex, fold, frame_number
+from labelport.formats.coco.ontology import category_shapes, object_for_category
+from labelport.formats.coco.read import ParsedCoco, join_raw
+from labelport.formats.coco.report import CategoryMatch, ImageMatch, ImportReport
+from labelport.ontology import Attribute, Object, OntologyStructure, Shape
+
+EXAMPLES = 5
+
+
+@dataclass
+class CategoryTarget:
+    obj: Object
+    attributes: dict[str, Attribute]
+    keypoints: int | None
+    feature_hash: str = ""
+    skeleton: bool = False
+
+    def __post_init__(self) -> None:
+        self.feature_hash = self.obj.feature_node_hash
+        self.skeleton = self.obj.shape is Shape.SKELETON
+
+
+@dataclass
+class ImageTarget:
+    unit: DataUnit
+    frame: int
+    width: int
+    height: int
+    row_id: int = 0
+
+
+@dataclass
+class Plan:
+    """What matching decided, before anything is written."""
+
+    images: dict[Any, ImageTarget] = field(default_factory=dict)
+    known_images: dict[Any, int] = field(default_factory=dict)
+    image_records: dict[Any, dict[str, Any]] = field(default_factory=dict)
+    unmatched: dict[Any, int] = field(default_factory=dict)
+    new_units: list[DataUnit] = field(default_factory=list)
+    unit_extras: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cats: dict[Any, CategoryTarget] = field(default_factory=dict)
+    known_cats: dict[Any, int] = field(default_factory=dict)
+    ontology_changed: bool = False
+    unmatched_counts: Counter[Any] = field(default_factory=Counter)
+
+
+def load_mapping(value: Any, what: str) -> dict[Any, Any]:
+    if isinstance(value, dict):
+        return value
+    path = Path(str(value)).expanduser()
+    try:
+        data = schema.any_decoder.decode(path.read_bytes())
+    except FileNotFoundError:
+        raise LabelportError(f"{path}: no such {what} mapping file.") from None
+    except (OSError, msgspec.DecodeError) as exc:
+        raise LabelportError(f"{path}: the {what} mapping is not readable JSON ({exc}).") from None
+    if not isinstance(data, dict):
+        raise LabelportError(f"{path}: the {what} mapping must be a JSON object.")
+    return data
+
+
+def _lookup(mapping: dict[Any, Any], *keys: Any) -> Any:
+    for key in keys:
+        if key in mapping:
+            return mapping[key]
+        if str(key) in mapping:
+            return mapping[str(key)]
+    return None
+
+
+# -- categories ----------------------------------------------------------------------------------
+
+
+def plan_categories(
+    parsed: ParsedCoco, ontology: OntologyStructure, categories: Any, plan: Plan, report: ImportReport
+) -> None:
+    mapping = None if categories in ("by-name", "create") else load_mapping(categories, "category")
+    if parsed.kind == "results":
+        kept = {o.extra.get("coco", {}).get("id"): o for o in ontology.objects if "coco" in o.extra}
+        ids = mapping.keys() if mapping is not None else kept.keys()
+        for cat_id in ids:
+            key = int(cat_id) if isinstance(cat_id, str) and cat_id.lstrip("-").isdigit() else cat_id
+            found = _object_for(ontology, mapping[cat_id]) if mapping is not None else kept[cat_id]
+            if found is not None:
+                plan.cats[key] = category_target(found)
+                plan.known_cats[key] = -1
+        return
+    shapes: dict[Any, Shape] | None = None
+    for i, raw in enumerate(parsed.categories):
+        path = f"categories[{i}]"
+        category = schema.any_decoder.decode(raw)
+        if not isinstance(category, dict):
+            report.error("category_type", path, "a category must be a JSON object.")
+            continue
+        cat_id, name = category.get("id"), category.get("name")
+        if type(cat_id) is not int:
+            report.error(
+                "category_id", f"{path}.id", f"a category id must be a whole number, not {cat_id!r}."
+            )
+            continue
+        if cat_id in plan.known_cats:
+            report.error(
+                "category_duplicate",
+                f"{path}.id",
+                f"category id {cat_id} is used again (first at categories[{plan.known_cats[cat_id]}]).",
+            )
+            continue
+        if not isinstance(name, str) or not name:
+            report.error("category_name", f"{path}.name", "a category needs a non-empty name.")
+            continue
+        plan.known_cats[cat_id] = i
+        report.counts.categories += 1
+        method = "mapping"
+        obj: Object | None
+        if mapping is not None:
+            target = _lookup(mapping, cat_id, name)
+            obj = None if target is None else _object_for(ontology, target)
+        else:
+            obj, method = _object_by_name(ontology, name)
+        if obj is None and categories == "create":
+            if shapes is None:
+                shape_map, attribute_keys, kp_counts = category_shapes(parsed)
+                shapes = shape_map
+            obj = object_for_category(
+                category,
+                shapes.get(cat_id, Shape.BOUNDING_BOX),
+                attribute_keys.get(cat_id, []),
+                kp_counts.get(cat_id),
+            )
+            ontology.objects.append(obj)
+            plan.ontology_changed = True
+            report.counts.categories_created += 1
+            method = "created"
+        if obj is None:
+            report.counts.categories_unmatched += 1
+            report.categories.append(CategoryMatch(cat_id, name, "unmatched"))
+            continue
+        if "coco" not in obj.extra:
+            obj.extra["coco"] = category
+            plan.ontology_changed = True
+        report.counts.categories_matched += 1
+        report.categories.append(CategoryMatch(cat_id, name, method, obj.feature_node_hash, obj.title))
+        plan.cats[cat_id] = category_target(obj)
+
+
+def category_target(obj: Object) -> CategoryTarget:
+    return CategoryTarget(
+        obj,
+        {a.name: a for a in obj.attributes} | {fold(a.name): a for a in obj.attributes},
+        len(obj.keypoints) or None,
+    )
+
+
+def _object_for(ontology: OntologyStructure, target: Any) -> Object | None:
+    for obj in ontology.objects:
+        if target in (obj.feature_node_hash, obj.title):
+            return obj
+    return None
+
+
+def _object_by_name(ontology: OntologyStructure, name: str) -> tuple[Object | None, str]:
+    exact = [o for o in ontology.objects if o.title == name]
+    if len(exact) == 1:
+        return exact[0], "exact"
+    folded = [o for o in ontology.objects if fold(o.title) == fold(name)]
+    if len(folded) == 1:
+        return folded[0], "case_insensitive"
+    return None, "unmatched"
+
+
+# -- images --------------------------------------------------------------------------------------
+
+
+def plan_images(
+    parsed: ParsedCoco, units: list[DataUnit], match: Any, create: bool, plan: Plan, report: ImportReport
+) -> None:
+    by_hash = {u.data_hash: u for u in units}
+    if parsed.kind == "results":
+        for unit in units:
+            for frame, image in unit.extra.get("coco_images", {}).items():
+                plan.images[image.get("id")] = ImageTarget(unit, int(frame), *unit.frame_size(int(frame)))
+                plan.known_images[image.get("id")] = -1
+        if not isinstance(match, str):
+            for image_id, target in load_mapping(match, "image").items():
+                mapped, frame = _target(by_hash, target)
+                if mapped is not None:
+                    key = int(image_id) if isinstance(image_id, str) and image_id.isdigit() else image_id
+                    plan.images[key] = ImageTarget(mapped, frame, *mapped.frame_size(frame))
+                    plan.known_images[key] = -1
+        return
+    mapping = None if match == "auto" else load_mapping(match, "image")
+    index = UnitIndex(units) if mapping is None else None
+    images = schema.any_decoder.decode(join_raw(parsed.images))
+    creating: dict[tuple[str, str], list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+    for i, image in enumerate(images):
+        path = f"images[{i}]"
+        if not isinstance(image, dict):
+            report.error("image_type", path, "an image must be a JSON object.")
+            continue
+        image_id, width, height = image.get("id"), image.get("width"), image.get("height")
+        if type(image_id) is not int and type(image_id) is not str:
+            report.error(
+                "image_id", f"{path}.id", f"an image id must be a number or a string, not {image_id!r}."
+            )
+            continue
+        if image_id in plan.known_images:
+            report.error(
+                "image_duplicate",
+                f"{path}.id",
+                f"image id {image_id} is used again (first at images[{plan.known_images[image_id]}]).",
+            )
+            continue
+        plan.known_images[image_id] = i
+        report.counts.images += 1
+        plan.image_records[image_id] = image
+        sized = type(width) is int and type(height) is int and width > 0 and height > 0
+        if mapping is not None:
+            target = _lookup(mapping, image_id, image.get("file_name"))
+            mapped, frame = _target(by_hash, target) if target is not None else (None, 0)
+            method, found = ("mapping", [(mapped, frame)]) if mapped is not None else ("unmatched", [])
+        else:
+            assert index is not None
+            method, found = index.match(image)
+        if len(found) > 1:
+            report.counts.images_ambiguous += 1
+            plan.unmatched[image_id] = i
+            if len(report.ambiguous_images) < 1000:
+                report.ambiguous_images.append(
+                    ImageMatch(
+                        image_id,
+                        str(image.get("file_name")),
+                        method,
+                        candidates=[f"{u.title}#{f}" for u, f in found],
+                    )
+                )
+            continue
+        if not found:
+            if create and sized:
+                key = (
+                    ("video", image["video_title"])
+                    if isinstance(image.get("video_title"), str)
+                    else (
+                        ("group", image["data_title"])
+                        if isinstance(image.get("data_title"), str)
+                        else ("image", str(image.get("file_name") or image_id))
+                    )
+                )
+                creating[key].append((i, image))
+                continue
+            plan.unmatched[image_id] = i
+            if not sized:
+                report.error("image_size", path, "an image needs whole-number 'width' and 'height' > 0.")
+            continue
+        unit, frame = found[0]
+        if frame >= unit.frames or frame < 0:
+            report.error(
+                "frame_range",
+                path,
+                f"frame {frame} is beyond {unit.data_type.value} {unit.title!r}, which has {unit.frames} frames.",
+            )
+            plan.unmatched[image_id] = i
+            continue
+        uw, uh = unit.frame_size(frame)
+        if sized and (width, height) != (uw, uh):
+            report.warning(
+                "size_mismatch",
+                path,
+                f"the image is {width}x{height} but data unit {unit.title!r} is {uw}x{uh}; checked against the COCO size.",
+            )
+        _matched(
+            plan,
+            report,
+            image_id,
+            image,
+            unit,
+            frame,
+            method,
+            (width, height) if sized else (uw, uh),  # type: ignore[arg-type]
+        )
+    for (kind, title), members in creating.items():
+        _create_unit(plan, report, kind, title, members)
+    report.counts.images_unmatched = len(plan.unmatched) - report.counts.images_ambiguous
+
+
+def _target(by_hash: dict[str, DataUnit], target: Any) -> tuple[DataUnit | None, int]:
+    if isinstance(target, str):
+        return by_hash.get(target), 0
+    if isinstance(target, (list, tuple)) and len(target) == 2:
+        return by_hash.get(str(target[0])), int(target[1])
+    data_hash = getattr(target, "data_hash", None)
+    return (by_hash.get(data_hash), int(getattr(target, "frame", 0))) if data_hash else (None, 0)
+
+
+def _matched(
+    plan: Plan,
+    report: ImportReport,
+    image_id: Any,
+    image: dict[str, Any],
+    unit: DataUnit,
+    frame: int,
+    method: str,
+    size: tuple[int, int],
+) -> None:
+    plan.images[image_id] = ImageTarget(unit, frame, size[0], size[1])
+    report.counts.images_matched += 1
+    report.image_matches[method] = report.image_matches.get(method, 0) + 1
+    if len(report.matched_examples) < EXAMPLES:
+        report.matched_examples.append(
+            ImageMatch(image_id, str(image.get("file_name")), method, unit.data_hash, frame)
+        )
+    kept = unit.extra.setdefault("coco_images", {})
+    if str(frame) not in kept:
+        kept[str(frame)] = image
+        if method != "created":
+            plan.unit_extras[unit.data_hash] = unit.extra
+
+
+def _create_unit(
+    plan: Plan, report: ImportReport, kind: str, title: str, members: list[tuple[int, dict[str, Any]]]
+) -> None:
+    first = members[0][1]
+    if kind == "image":
+        units = [
+            (
+                DataUnit.image(title, width=first["width"], height=first["height"], location=title),
+                0,
+                members[0],
+            )
+        ]
+        for extra in members[1:]:  # the same file name twice: one unit each, told apart by image id
+            units.append(
+                (
+                    DataUnit.image(
+                        f"{title}#{extra[1]['id']}",
+                        width=extra[1]["width"],
+                        height=extra[1]["height"],
+                        location=title,
+                    ),
+                    0,
+                    extra,
+                )
+            )
+    elif kind == "video":
+        frames = [frame_number(m) or 0 for _, m in members]
+        unit = DataUnit.video(title, width=first["width"], height=first["height"], frames=max(frames) + 1)
+        units = [(unit, f, m) for f, m in zip(frames, members, strict=True)]
+    else:
+        ordered = sorted(members, key=lambda m: frame_number(m[1]) or 0)
+        unit = DataUnit.group(
+            title,
+            [
+                Member(str(m.get("image_title") or m.get("file_name") or i), m["width"], m["height"])
+                for i, m in ordered
+            ],
+            DataType(str(first.get("data_type")))
+            if first.get("data_type") in ("img_group", "img_sequence", "dicom")
+            else DataType.IMG_GROUP,
+        )
+        units = [(unit, n, m) for n, m in enumerate(ordered)]
+    seen: set[str] = set()
+    for unit, frame, (_i, image) in units:
+        if unit.data_hash not in seen:
+            seen.add(unit.data_hash)
+            plan.new_units.append(unit)
+            report.counts.data_units_created += 1
+        _matched(plan, report, image["id"], image, unit, frame, "created", (image["width"], image["height"]))
+
+
+def image_problems(parsed: ParsedCoco, plan: Plan, report: ImportReport) -> None:
+    """One problem per image that matched no data unit: an error when annotations needed it."""
+    images = plan.image_records
+    for image_id, i in plan.unmatched.items():
+        count = plan.unmatched_counts.get(image_id, 0)
+        image = images.get(image_id, {})
+        name = image.get("file_name")
+        ambiguous = any(m.image_id == image_id for m in report.ambiguous_images)
+        why = "matches more than one data unit" if ambiguous else "matches no data unit"
+        if count:
+            report.error(
+                "image_ambiguous" if ambiguous else "image_unmatched",
+                f"images[{i}]",
+                f"image {image_id} ({name!r}) {why}; its {count} annotations were not imported.",
+            )
+        else:
+            report.warning(
+                "image_ambiguous" if ambiguous else "image_unmatched",
+                f"images[{i}]",
+                f"image {image_id} ({name!r}) {why}; it has no annotations.",
+            )
+        if not ambiguous and len(report.unmatched_images) < 1000:
+            report.unmatched_images.append(ImageMatch(image_id, str(name), "unmatched"))
