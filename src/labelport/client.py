@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from labelport.data import DataType, DataUnit, Member, image_from_file
-from labelport.errors import DataError, LabelError
+from labelport.errors import DataError, LabelError, LabelportError
 from labelport.keys import Identity
 from labelport.labels import (
     MAIN_BRANCH,
@@ -412,12 +412,16 @@ class Project:
     def export_coco(self, path: str | Path, progress: Progress | None = None, **options: Any) -> Path:
         """Write the COCO file to ``path`` (``.json`` or ``.json.gz``)."""
         data = self.export_coco_bytes(progress, **options)
-        out = Path(path)
+        out = Path(path).expanduser()
         if out.name.endswith(".gz"):
             import gzip
 
             data = gzip.compress(data, compresslevel=6)
         tmp = out.with_name(out.name + ".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(out)
+        try:
+            tmp.write_bytes(data)
+            tmp.replace(out)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise LabelportError(f"{out} cannot be written ({exc.strerror or exc}).") from None
         return out

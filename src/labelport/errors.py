@@ -55,8 +55,8 @@ class NotFoundError(LabelportError):
 
     status = 404
 
-    def __init__(self, kind: str, ident: str) -> None:
-        super().__init__(f"No {kind} with hash {ident}.")
+    def __init__(self, kind: str, ident: str, *, key: str = "hash") -> None:
+        super().__init__(f"No {kind} with {key} {ident}.")
         self.kind = kind
         self.ident = ident
 

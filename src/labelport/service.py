@@ -164,7 +164,7 @@ class LocalService:
             raise LabelportError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}.")
         user = self.store.user_by_fingerprint(fingerprint)
         if user is None:
-            raise NotFoundError("user", fingerprint)
+            raise NotFoundError("user", fingerprint, key="key fingerprint")
         self.store.set_role(project_hash, user.id, role)
 
     # -- data and labels -------------------------------------------------------------------------

@@ -84,14 +84,20 @@ class SqliteStore:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot open the store at {self.path}: {exc}.") from exc
+        try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.execute("PRAGMA busy_timeout=30000")
             self._db.execute("PRAGMA cache_size=-131072")
             self._migrate()
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the store at {self.path}: {exc}.") from exc
+        except BaseException as exc:
+            self._db.close()  # a store that failed to open must not leave its connection behind
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"cannot open the store at {self.path}: {exc}.") from exc
+            raise
 
     # -- plumbing --------------------------------------------------------------------------------
 

@@ -247,7 +247,7 @@ def _decode(chunk: list[msgspec.Raw], start: int, problems: list[Problem], resul
         out: list[Any] = []
         for j, raw in enumerate(chunk):
             try:
-                out.append(msgspec.json.decode(raw, type=schema.Annotation))
+                out.append(schema.annotation_decoder.decode(raw))
             except (msgspec.ValidationError, msgspec.DecodeError):
                 problems.append(
                     (start + j, "annotation_type", "", "an annotation must be a JSON object.", True, None)

@@ -387,7 +387,11 @@ def _create_unit(
 def image_problems(parsed: ParsedCoco, plan: Plan, report: ImportReport) -> None:
     """One problem per image that matched no data unit: an error when annotations needed it."""
     images = plan.image_records
+    # An image already reported at its own path (frame out of range, no size) is not reported twice.
+    reported = {p.path for p in report.errors}
     for image_id, i in plan.unmatched.items():
+        if f"images[{i}]" in reported:
+            continue
         count = plan.unmatched_counts.get(image_id, 0)
         image = images.get(image_id, {})
         name = image.get("file_name")

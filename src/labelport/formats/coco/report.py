@@ -119,10 +119,19 @@ class ImportReport(msgspec.Struct, kw_only=True):
     def summary(self) -> str:
         """A few lines for a terminal."""
         c = self.counts
-        verb = "would import" if self.dry_run else ("imported" if self.written else "imported nothing of")
+        if self.written or self.dry_run:
+            verb = "would import" if self.dry_run else "imported"
+            head = (
+                f"{self.source} -> branch {self.branch}: {verb} {c.imported:,} of {c.annotations:,} annotations "
+                f"({c.created:,} new, {c.updated:,} updated, {c.skipped:,} skipped)."
+            )
+        else:
+            head = (
+                f"{self.source} -> branch {self.branch}: imported nothing (on_error={self.on_error!r}); "
+                f"{c.annotations:,} annotations checked, {c.skipped:,} with errors."
+            )
         lines = [
-            f"{self.source} -> branch {self.branch}: {verb} {c.imported:,} of {c.annotations:,} annotations "
-            f"({c.created:,} new, {c.updated:,} updated, {c.skipped:,} skipped).",
+            head,
             f"images: {c.images_matched:,} matched, {c.images_unmatched:,} unmatched, {c.images_ambiguous:,} ambiguous"
             + (f", {c.data_units_created:,} data units created" if c.data_units_created else "")
             + (
