@@ -11,6 +11,7 @@ Masks are ``uint8`` arrays of shape (height, width). RLE objects are COCO's: ``{
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -58,7 +59,10 @@ def rle_from_mask(mask: npt.NDArray[np.uint8]) -> Rle:
 
 def rle_to_mask(rle: Rle) -> npt.NDArray[np.uint8]:
     """The (height, width) mask of an RLE in either form."""
-    return np.asarray(mask_utils.decode(_compressed(rle)), dtype=np.uint8)
+    with warnings.catch_warnings():
+        # pycocotools' decode hands numpy an __array__ without the ``copy`` keyword (numpy 2 warns)
+        warnings.filterwarnings("ignore", "__array__ implementation", DeprecationWarning)
+        return np.asarray(mask_utils.decode(_compressed(rle)), dtype=np.uint8)
 
 
 def rle_compress(rle: Rle) -> Rle:

@@ -22,6 +22,7 @@ from labelport import geometry
 from labelport.data import DataType, DataUnit
 from labelport.errors import LabelportError
 from labelport.formats.coco import schema
+from labelport.formats.coco.match import fold
 from labelport.labels import (
     MAIN_BRANCH,
     Bitmask,
@@ -274,10 +275,11 @@ class _AnnotationWriter:
             image_id = image_ids.get((o.data_hash, o.frame))
             if cat_id is None or image_id is None:
                 continue
-            if o.record is not None and not o.edited:
+            if o.record is not None:
                 ids = _ids_decoder.decode(o.record)
                 if (
                     fast_ok
+                    and not o.edited
                     and o.answers is None
                     and ids.id not in used
                     and ids.image_id == image_id
@@ -295,11 +297,15 @@ class _AnnotationWriter:
             pending.append((len(out) - 1, o, ann))
             if progress is not None and n % 100_000 == 0:
                 progress(n, 0)
-        # Slow path second, so that kept ids are known before new ones are handed out.
-        allocate = _Allocator([kept_max])
+        # Slow path second, so that kept ids are known before new ones are handed out: first the
+        # records that came in (edited, answered) take their own ids, then new annotations get fresh ones.
+        allocate = _Allocator([kept_max, *(ann.get("id") for _, _, ann in pending if ann is not None)])
         allocate.used = used
-        for index, o, ann in pending:
-            out[index] = _encode(self._annotation(o, ann, allocate))
+        for index, o, ann in sorted(pending, key=lambda p: p[2] is None):
+            written = _encode(self._annotation(o, ann, allocate))
+            if o.record is not None and not o.edited and written == _encode(_decode(o.record)):
+                written = o.record  # unchanged (its answers say what the file said): byte for byte
+            out[index] = written
         return out
 
     def _annotation(
@@ -325,14 +331,19 @@ class _AnnotationWriter:
             ann.setdefault("iscrowd", 0)
         if o.answers:
             attributes = dict(ann.get("attributes") or {})
+            # the record's own key for each attribute (imports match names case- and space-insensitively)
+            keys = {fold(str(k)): k for k in attributes}
             for attr_hash, value in msgspec.json.decode(o.answers).items():
                 name, options = self.names.get(attr_hash, (attr_hash, {}))
                 if isinstance(value, list):
-                    attributes[name] = [options.get(v, v) for v in value]
+                    answer: Any = [options.get(v, v) for v in value]
                 else:
-                    attributes[name] = (
+                    answer = (
                         options.get(value, value) if isinstance(value, str) and value in options else value
                     )
+                key = keys.get(fold(name), name)
+                if key not in attributes or not _same_answer(attributes[key], answer, bool(options)):
+                    attributes[key] = answer  # an answer the record does not already give
             ann["attributes"] = attributes
         if (not o.manual or o.confidence != 1.0) and "score" not in ann:
             ann["score"] = o.confidence
@@ -357,6 +368,17 @@ class _AnnotationWriter:
             )
             ann = {k: ann[k] for k in keep if k in ann}
         return ann
+
+
+def _same_answer(given: Any, answer: Any, options: bool) -> bool:
+    """Whether a record's attribute value already says ``answer`` (option labels compare folded)."""
+    if options and isinstance(given, list) and isinstance(answer, list):
+        return len(given) == len(answer) and all(
+            _same_answer(g, a, options) for g, a in zip(given, answer, strict=True)
+        )
+    if options and isinstance(given, str) and isinstance(answer, str):
+        return fold(given) == fold(answer)
+    return bool(given == answer and type(given) is type(answer))
 
 
 def _put_geometry(ann: dict[str, Any], c: Coordinates, width: int, height: int) -> None:

@@ -36,6 +36,14 @@ class _Form(msgspec.Struct):
 
 
 _forms = msgspec.json.Decoder(list[_Form])
+_form = msgspec.json.Decoder(_Form)
+
+
+def _one_form(raw: msgspec.Raw) -> _Form | None:
+    try:
+        return _form.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
 
 
 def _segmentation_form(raw: msgspec.Raw) -> str | None:
@@ -53,14 +61,19 @@ def category_shapes(parsed: ParsedCoco) -> tuple[dict[Any, Shape], dict[Any, lis
     attribute_keys: dict[Any, dict[str, None]] = defaultdict(dict)
     keypoint_counts: dict[Any, int] = {}
     for start in range(0, len(parsed.annotations), CHUNK):
+        chunk = parsed.annotations[start : start + CHUNK]
         try:
-            anns = _forms.decode(join_raw(parsed.annotations[start : start + CHUNK]))
+            anns = _forms.decode(join_raw(chunk))
         except msgspec.ValidationError:
-            continue  # malformed annotations are the importer's to report; shapes come from the rest
+            # malformed annotations are the importer's to report; shapes come from the rest
+            anns = [a for a in map(_one_form, chunk) if a is not None]
         for a in anns:
             counter = forms[a.category_id] if not isinstance(a.category_id, (list, dict)) else Counter()
             if len(a.keypoints) > 2 and bytes(memoryview(a.keypoints)[:1]) == b"[":
-                values = schema.any_decoder.decode(a.keypoints)
+                try:
+                    values = schema.any_decoder.decode(a.keypoints)
+                except msgspec.ValidationError:  # a number out of range: the importer reports it
+                    values = None
                 if values:
                     counter["keypoints"] += 1
                     keypoint_counts.setdefault(a.category_id, len(values) // 3)
