@@ -93,11 +93,11 @@ class LabelRowRecord:
     classifications: list[ClassificationRecord]
 
 
-#: A bulk object row: (label_row_id, frame, object_hash, feature_hash, geometry, confidence, manual,
-#: created_by, created_at, answers, source_key, record). ``source_id`` is the session's own.
-BulkRow = tuple[
-    int, int, str, str, bytes | None, float, int, str | None, str | None, bytes | None, int, bytes | None
-]
+#: A bulk object row of plain ground truth: (label_row_id, frame, object_hash, feature_hash,
+#: source_key, record); confidence 1, manual, no answers. The session adds its source, user and time.
+PlainRow = tuple[int, int, str, str, int, Any]
+#: A bulk object row: a PlainRow's fields, then confidence, manual (0/1) and answers (JSON or None).
+BulkRow = tuple[int, int, str, str, int, Any, float, int, bytes | None]
 
 
 class BulkSession(Protocol):
@@ -115,8 +115,11 @@ class BulkSession(Protocol):
         """Delete every object and classification of these label rows; returns how many objects went."""
         ...
 
-    def write(self, rows: Sequence[BulkRow]) -> None:
-        """Insert rows; a row whose source key is already stored replaces it in place."""
+    def write(self, rows: Sequence[BulkRow] | Sequence[PlainRow]) -> None:
+        """Insert rows (all of one kind per call); a row whose source key is stored replaces it in place.
+
+        ``record`` may be any bytes-like object (the importer passes slices of the file it read).
+        """
         ...
 
     def add_data_units(self, units: Sequence[DataUnit]) -> None: ...

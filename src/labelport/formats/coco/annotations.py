@@ -38,11 +38,10 @@ from labelport.formats.coco.validate import (
     iscrowd_ok,
     segmentation_form,
 )
-from labelport.labels import now_iso
 from labelport.ontology import AttributeType, Shape
 from labelport.service import Progress
 from labelport.store._json import dumps
-from labelport.store.base import BulkRow, BulkSession
+from labelport.store.base import BulkRow, BulkSession, PlainRow
 
 CHUNK = 20_000
 #: Files with fewer annotations than this are validated in-process (forking costs more than it saves).
@@ -428,7 +427,7 @@ class _Writer:
 
     def __init__(self, session: BulkSession) -> None:
         self.session = session
-        self.queue: queue.Queue[list[BulkRow] | None] = queue.Queue(maxsize=2)
+        self.queue: queue.Queue[list[BulkRow] | list[PlainRow] | None] = queue.Queue(maxsize=2)
         self.failure: BaseException | None = None
         self.thread = threading.Thread(target=self._work, name="labelport-import-writer", daemon=True)
         self.thread.start()
@@ -441,7 +440,7 @@ class _Writer:
                 except BaseException as exc:  # handed to the importing thread, raised there
                     self.failure = exc
 
-    def put(self, rows: list[BulkRow]) -> None:
+    def put(self, rows: list[BulkRow] | list[PlainRow]) -> None:
         if self.failure is not None:
             raise self.failure
         self.queue.put(rows)
@@ -512,11 +511,10 @@ class Pass:
         progress: Progress | None,
         total: int,
     ) -> None:
-        report, raws, user, prefix = self.report, self.context.raws, self.user, self.prefix
+        report, raws, prefix = self.report, self.context.raws, self.prefix
         counts = report.counts
         seen: dict[int, int] = {}
         tracks: dict[Any, str] = {}
-        now = now_iso()
         for result in chunks:
             start = result.start
             duplicates: set[int] = set()
@@ -545,7 +543,10 @@ class Pass:
             self.plan.unmatched_counts.update(result.unmatched)
             self.unknown_attributes.update(result.unknown_attributes)
             pool = secrets.token_hex(4 * len(result.rows))
-            rows: list[BulkRow] = []
+            # Rows go to the store in file order (it is the export's order), in runs of one kind.
+            batches: list[list[PlainRow] | list[BulkRow]] = []
+            plain: list[PlainRow] = []
+            full: list[BulkRow] = []
             created = updated = 0
             for n, (j, key, row_id, frame, feature_hash, confidence, manual, answers, track) in enumerate(
                 result.rows
@@ -562,26 +563,34 @@ class Pass:
                     created += 1
                 if track is not None:
                     object_hash = tracks.setdefault(track, object_hash)
-                rows.append(
-                    (
-                        row_id,
-                        frame,
-                        object_hash,
-                        feature_hash,
-                        None,
-                        confidence,
-                        manual,
-                        user,
-                        now,
-                        answers,
-                        key,
-                        raws[start + j],
+                if manual == 1 and confidence == 1.0 and answers is None:
+                    if full:
+                        batches.append(full)
+                        full = []
+                    plain.append((row_id, frame, object_hash, feature_hash, key, raws[start + j]))
+                else:
+                    if plain:
+                        batches.append(plain)
+                        plain = []
+                    full.append(
+                        (
+                            row_id,
+                            frame,
+                            object_hash,
+                            feature_hash,
+                            key,
+                            raws[start + j],
+                            confidence,
+                            manual,
+                            answers,
+                        )
                     )
-                )
+            batches.extend(batch for batch in (plain, full) if batch)
             counts.created += created
             counts.updated += updated
-            counts.imported += len(rows)
-            if writer is not None and rows and not (report.errors and report.on_error == "fail"):
-                writer.put(rows)
+            counts.imported += sum(map(len, batches))
+            if writer is not None and not (report.errors and report.on_error == "fail"):
+                for batch in batches:
+                    writer.put(batch)
             if progress is not None:
                 progress(min(start + CHUNK, total), total)
