@@ -44,7 +44,7 @@ class Member:
     location: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class DataUnit:
     """One data unit of a project. ``location`` is a path or URI; ``extra`` keeps source-format records."""
 

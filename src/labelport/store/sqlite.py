@@ -92,7 +92,7 @@ class SqliteStore:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.execute("PRAGMA busy_timeout=30000")
-            self._db.execute("PRAGMA cache_size=-131072")
+            self._db.execute("PRAGMA cache_size=-65536")
             self._migrate()
         except BaseException as exc:
             self._db.close()  # a store that failed to open must not leave its connection behind

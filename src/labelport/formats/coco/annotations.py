@@ -16,10 +16,10 @@ import os
 import queue
 import secrets
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, islice
 from typing import Any, NamedTuple
 
 import msgspec
@@ -418,6 +418,23 @@ def _workers(total: int) -> int:
     return min(2, os.cpu_count() or 1)
 
 
+def _bounded(pool: Any, starts: range, window: int) -> Iterator[ChunkResult]:
+    """Chunk results in order, with at most ``window`` chunks validated ahead of the writer.
+
+    (``Pool.imap`` would run ahead without bound and hold every finished chunk in memory.)
+    """
+    pending: deque[Any] = deque()
+    upcoming = iter(starts)
+    for start in islice(upcoming, window):
+        pending.append(pool.apply_async(_validate_in_worker, (start,)))
+    while pending:
+        result: ChunkResult = pending.popleft().get()
+        following = next(upcoming, None)
+        if following is not None:
+            pending.append(pool.apply_async(_validate_in_worker, (following,)))
+        yield result
+
+
 class _Writer:
     """Writes row batches on a second thread, so the store works while the next batch is validated.
 
@@ -482,7 +499,7 @@ class Pass:
         failure: BaseException | None = None
         try:
             chunks: Iterator[ChunkResult] = (
-                pool.imap(_validate_in_worker, starts)
+                _bounded(pool, starts, 2 * workers)
                 if pool is not None
                 else (validate_chunk(self.context, s) for s in starts)
             )

@@ -37,7 +37,7 @@ class CategoryTarget:
         self.skeleton = self.obj.shape is Shape.SKELETON
 
 
-@dataclass
+@dataclass(slots=True)
 class ImageTarget:
     unit: DataUnit
     frame: int
@@ -52,7 +52,7 @@ class Plan:
 
     images: dict[Any, ImageTarget] = field(default_factory=dict)
     known_images: dict[Any, int] = field(default_factory=dict)
-    image_records: dict[Any, dict[str, Any]] = field(default_factory=dict)
+    image_names: dict[Any, Any] = field(default_factory=dict)
     unmatched: dict[Any, int] = field(default_factory=dict)
     new_units: list[DataUnit] = field(default_factory=list)
     unit_extras: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -208,13 +208,15 @@ def plan_images(
         return
     mapping = None if match == "auto" else load_mapping(match, "image")
     index = UnitIndex(units) if mapping is None else None
-    images = schema.any_decoder.decode(join_raw(parsed.images))
-    creating: dict[tuple[str, str], list[tuple[int, dict[str, Any]]]] = defaultdict(list)
-    for i, image in enumerate(images):
+    # Each image is kept as its raw record (a slice of the file, written back verbatim); matching
+    # reads only the typed fields it needs. At train scale (120k images) full dicts cost ~200 MB.
+    creating: dict[tuple[str, str], list[tuple[int, dict[str, Any], msgspec.Raw]]] = defaultdict(list)
+    for i, (raw, typed) in enumerate(zip(parsed.images, _typed_images(parsed.images), strict=True)):
         path = f"images[{i}]"
-        if not isinstance(image, dict):
+        if typed is None:
             report.error("image_type", path, "an image must be a JSON object.")
             continue
+        image = typed.fields()
         image_id, width, height = image.get("id"), image.get("width"), image.get("height")
         if type(image_id) is not int and type(image_id) is not str:
             report.error(
@@ -230,7 +232,7 @@ def plan_images(
             continue
         plan.known_images[image_id] = i
         report.counts.images += 1
-        plan.image_records[image_id] = image
+        plan.image_names[image_id] = image.get("file_name")
         sized = type(width) is int and type(height) is int and width > 0 and height > 0
         if mapping is not None:
             target = _lookup(mapping, image_id, image.get("file_name"))
@@ -263,7 +265,7 @@ def plan_images(
                         else ("image", str(image.get("file_name") or image_id))
                     )
                 )
-                creating[key].append((i, image))
+                creating[key].append((i, image, raw))
                 continue
             plan.unmatched[image_id] = i
             if not sized:
@@ -290,6 +292,7 @@ def plan_images(
             report,
             image_id,
             image,
+            raw,
             unit,
             frame,
             method,
@@ -298,6 +301,19 @@ def plan_images(
     for (kind, title), members in creating.items():
         _create_unit(plan, report, kind, title, members)
     report.counts.images_unmatched = len(plan.unmatched) - report.counts.images_ambiguous
+
+
+def _typed_images(raws: list[msgspec.Raw]) -> list[schema.Image | None]:
+    try:
+        return list(schema.images_decoder.decode(join_raw(raws)))
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        out: list[schema.Image | None] = []
+        for raw in raws:
+            try:
+                out.append(msgspec.json.decode(raw, type=schema.Image))
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                out.append(None)
+        return out
 
 
 def _target(by_hash: dict[str, DataUnit], target: Any) -> tuple[DataUnit | None, int]:
@@ -314,6 +330,7 @@ def _matched(
     report: ImportReport,
     image_id: Any,
     image: dict[str, Any],
+    raw: msgspec.Raw,
     unit: DataUnit,
     frame: int,
     method: str,
@@ -328,15 +345,17 @@ def _matched(
         )
     kept = unit.extra.setdefault("coco_images", {})
     if str(frame) not in kept:
-        kept[str(frame)] = image
+        kept[str(frame)] = raw  # the record as the file wrote it
         if method != "created":
             plan.unit_extras[unit.data_hash] = unit.extra
 
 
-def _create_unit(
-    plan: Plan, report: ImportReport, kind: str, title: str, members: list[tuple[int, dict[str, Any]]]
-) -> None:
+Member_ = tuple[int, dict[str, Any], msgspec.Raw]
+
+
+def _create_unit(plan: Plan, report: ImportReport, kind: str, title: str, members: list[Member_]) -> None:
     first = members[0][1]
+    units: list[tuple[DataUnit, int, Member_]]
     if kind == "image":
         units = [
             (
@@ -346,20 +365,18 @@ def _create_unit(
             )
         ]
         for extra in members[1:]:  # the same file name twice: one unit each, told apart by image id
+            image = extra[1]
             units.append(
                 (
                     DataUnit.image(
-                        f"{title}#{extra[1]['id']}",
-                        width=extra[1]["width"],
-                        height=extra[1]["height"],
-                        location=title,
+                        f"{title}#{image['id']}", width=image["width"], height=image["height"], location=title
                     ),
                     0,
                     extra,
                 )
             )
     elif kind == "video":
-        frames = [frame_number(m) or 0 for _, m in members]
+        frames = [frame_number(m[1]) or 0 for m in members]
         unit = DataUnit.video(title, width=first["width"], height=first["height"], frames=max(frames) + 1)
         units = [(unit, f, m) for f, m in zip(frames, members, strict=True)]
     else:
@@ -367,8 +384,12 @@ def _create_unit(
         unit = DataUnit.group(
             title,
             [
-                Member(str(m.get("image_title") or m.get("file_name") or i), m["width"], m["height"])
-                for i, m in ordered
+                Member(
+                    str(m[1].get("image_title") or m[1].get("file_name") or m[0]),
+                    m[1]["width"],
+                    m[1]["height"],
+                )
+                for m in ordered
             ],
             DataType(str(first.get("data_type")))
             if first.get("data_type") in ("img_group", "img_sequence", "dicom")
@@ -376,25 +397,25 @@ def _create_unit(
         )
         units = [(unit, n, m) for n, m in enumerate(ordered)]
     seen: set[str] = set()
-    for unit, frame, (_i, image) in units:
+    for unit, frame, (_i, image, raw) in units:
         if unit.data_hash not in seen:
             seen.add(unit.data_hash)
             plan.new_units.append(unit)
             report.counts.data_units_created += 1
-        _matched(plan, report, image["id"], image, unit, frame, "created", (image["width"], image["height"]))
+        _matched(
+            plan, report, image["id"], image, raw, unit, frame, "created", (image["width"], image["height"])
+        )
 
 
 def image_problems(parsed: ParsedCoco, plan: Plan, report: ImportReport) -> None:
     """One problem per image that matched no data unit: an error when annotations needed it."""
-    images = plan.image_records
     # An image already reported at its own path (frame out of range, no size) is not reported twice.
     reported = {p.path for p in report.errors}
     for image_id, i in plan.unmatched.items():
         if f"images[{i}]" in reported:
             continue
         count = plan.unmatched_counts.get(image_id, 0)
-        image = images.get(image_id, {})
-        name = image.get("file_name")
+        name = plan.image_names.get(image_id)
         ambiguous = any(m.image_id == image_id for m in report.ambiguous_images)
         why = "matches more than one data unit" if ambiguous else "matches no data unit"
         if count:

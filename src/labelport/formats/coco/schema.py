@@ -34,7 +34,12 @@ class Image(msgspec.Struct):
     image_title: Any = MISSING
     video_title: Any = MISSING
     data_title: Any = MISSING
+    data_type: Any = MISSING
     frame: Any = MISSING
+
+    def fields(self) -> dict[str, Any]:
+        """The fields present, as a small dict (what matching reads)."""
+        return {f: v for f in self.__struct_fields__ if (v := getattr(self, f)) is not MISSING}
 
 
 class Category(msgspec.Struct):
