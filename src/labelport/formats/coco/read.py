@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import gzip
+import mmap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,8 @@ class ParsedCoco:
     info: msgspec.Raw | None = None
     licenses: msgspec.Raw | None = None
     size_bytes: int = 0
-    #: the buffer the raw slices point into; kept alive with them
-    buffer: bytes = b""
+    #: the buffer the raw slices point into (bytes, or a read-only memory map); kept alive with them
+    buffer: Any = b""
 
 
 def source_bytes(source: Any) -> tuple[bytes, str]:
@@ -59,6 +60,23 @@ def source_bytes(source: Any) -> tuple[bytes, str]:
     return data, name
 
 
+def source_buffer(source: Any) -> tuple[Any, str]:
+    """Like :func:`source_bytes`, but a plain JSON file is memory-mapped rather than read.
+
+    The import keeps slices of its input until they are stored; mapped, those pages belong to the
+    file and the kernel may drop and re-read them, so a file larger than memory still imports.
+    """
+    if isinstance(source, (str, Path)):
+        path = Path(source).expanduser()
+        try:
+            with path.open("rb") as handle:
+                if handle.read(2) != b"\x1f\x8b" and path.stat().st_size > 0:
+                    return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ), path.name
+        except OSError:
+            pass  # source_bytes names the problem
+    return source_bytes(source)
+
+
 def _json_error(exc: Exception, file: str) -> CocoError:
     return CocoError(
         f"is not valid JSON: {str(exc).removeprefix('JSON is malformed: ')}.", file=file, path="$"
@@ -67,7 +85,7 @@ def _json_error(exc: Exception, file: str) -> CocoError:
 
 def read_coco(source: Any) -> ParsedCoco:
     """Decode the top level of a COCO source; :class:`CocoError` when it is not COCO-shaped JSON."""
-    data, name = source_bytes(source)
+    data, name = source_buffer(source)
     where = name if name != "coco" else "the COCO data"
     start = data[:64].lstrip()[:1]
     parsed = ParsedCoco(name=name, kind="instances", size_bytes=len(data), buffer=data)
