@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from labelport.data import DataType, DataUnit, Member
+from labelport.data import DataUnit
 from labelport.errors import NotFoundError, SchemaVersionError, StoreError
 from labelport.hashing import new_uuid
 from labelport.labels import now_iso
@@ -29,6 +29,7 @@ from labelport.store.base import (
     ProjectRecord,
     UserRecord,
 )
+from labelport.store.rows import PROJECT_SELECT, UNIT_COLUMNS, project_from_row, unit_from_row, unit_to_row
 from labelport.store.schema import LATEST, migrations
 
 CHUNK = 20_000
@@ -37,42 +38,6 @@ _OBJECT_COLUMNS = (
     "label_row_id, frame, object_hash, feature_hash, geometry, confidence, manual, created_by, created_at, "
     "answers, source_key, record, source_id, edited"
 )
-
-
-def _unit_from_row(row: sqlite3.Row | tuple[Any, ...]) -> DataUnit:
-    data_hash, title, data_type, width, height, frames, fps, location, members, extra = row
-    return DataUnit(
-        title=title,
-        data_type=DataType(data_type),
-        width=width,
-        height=height,
-        frames=frames,
-        fps=fps,
-        location=location,
-        members=[Member(**m) for m in loads(members)] if members else [],
-        data_hash=data_hash,
-        extra=loads(extra) if extra else {},
-    )
-
-
-def _unit_to_row(project_id: int, unit: DataUnit) -> tuple[Any, ...]:
-    members = dumps([m.__dict__ for m in unit.members]) if unit.members else None
-    return (
-        project_id,
-        unit.data_hash,
-        unit.title,
-        unit.data_type.value,
-        unit.width,
-        unit.height,
-        unit.frames,
-        unit.fps,
-        unit.location,
-        members,
-        dumps(unit.extra) if unit.extra else None,
-    )
-
-
-_UNIT_COLUMNS = "data_hash, title, data_type, width, height, frames, fps, location, members, extra"
 
 
 class SqliteStore:
@@ -249,8 +214,8 @@ class SqliteStore:
             if row is None:
                 raise NotFoundError("ontology", project.ontology_hash)
             cursor = db.execute(
-                "INSERT INTO projects (project_hash, title, description, ontology_id, created_by, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO projects (project_hash, title, description, ontology_id, created_by, created_at, extra) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     project.project_hash,
                     project.title,
@@ -258,6 +223,7 @@ class SqliteStore:
                     row[0],
                     project.created_by,
                     project.created_at,
+                    dumps(project.extra) if project.extra else None,
                 ),
             )
             db.execute(
@@ -265,27 +231,22 @@ class SqliteStore:
                 (cursor.lastrowid, owner_id),
             )
 
-    _PROJECT_SELECT = (
-        "SELECT p.project_hash, p.title, p.description, o.ontology_hash, p.created_by, p.created_at, p.extra "
-        "FROM projects p JOIN ontologies o ON o.id = p.ontology_id"
-    )
-
     def get_project(self, project_hash: str) -> ProjectRecord:
-        row = self._one(self._PROJECT_SELECT + " WHERE p.project_hash = ?", (project_hash,))
+        row = self._one(PROJECT_SELECT + " WHERE p.project_hash = ?", (project_hash,))
         if row is None:
             raise NotFoundError("project", project_hash)
-        return _project(row)
+        return project_from_row(row)
 
     def list_projects(self, user_id: int | None) -> list[ProjectRecord]:
         if user_id is None:
-            rows = self._all(self._PROJECT_SELECT + " ORDER BY p.id")
+            rows = self._all(PROJECT_SELECT + " ORDER BY p.id")
         else:
             rows = self._all(
-                self._PROJECT_SELECT
+                PROJECT_SELECT
                 + " JOIN memberships m ON m.project_id = p.id WHERE m.user_id = ? ORDER BY p.id",
                 (user_id,),
             )
-        return [_project(r) for r in rows]
+        return [project_from_row(r) for r in rows]
 
     # -- data units ------------------------------------------------------------------------------
 
@@ -297,9 +258,9 @@ class SqliteStore:
     def list_data_units(self, project_hash: str) -> list[DataUnit]:
         project_id = self._project_id(project_hash)
         rows = self._all(
-            f"SELECT {_UNIT_COLUMNS} FROM data_units WHERE project_id = ? ORDER BY id", (project_id,)
+            f"SELECT {UNIT_COLUMNS} FROM data_units WHERE project_id = ? ORDER BY id", (project_id,)
         )
-        return [_unit_from_row(r) for r in rows]
+        return [unit_from_row(r) for r in rows]
 
     # -- labels ----------------------------------------------------------------------------------
 
@@ -463,17 +424,10 @@ class SqliteStore:
                 raise StoreError("an import session ended without commit; nothing was written.")
 
 
-def _project(row: tuple[Any, ...]) -> ProjectRecord:
-    project_hash, title, description, ontology_hash, created_by, created_at, extra = row
-    return ProjectRecord(
-        project_hash, title, description, ontology_hash, created_by, created_at, loads(extra) if extra else {}
-    )
-
-
 def _insert_units(db: sqlite3.Connection, project_id: int, units: Sequence[DataUnit]) -> None:
-    rows = [_unit_to_row(project_id, u) for u in units]
+    rows = [unit_to_row(project_id, u) for u in units]
     db.executemany(
-        f"INSERT INTO data_units (project_id, {_UNIT_COLUMNS}) VALUES ({', '.join('?' * 11)})", rows
+        f"INSERT INTO data_units (project_id, {UNIT_COLUMNS}) VALUES ({', '.join('?' * 11)})", rows
     )
     now = now_iso()
     db.executemany(

@@ -10,6 +10,7 @@ thread (the store's driver releases the GIL while it writes).
 
 from __future__ import annotations
 
+import gc
 import math
 import multiprocessing
 import os
@@ -494,7 +495,13 @@ class Pass:
         pool = None
         if workers:
             _CONTEXT = self.context
-            pool = multiprocessing.get_context("fork").Pool(workers)
+            # Frozen objects are never visited by a collector, so forked workers do not copy the
+            # parent's pages by collecting them (the pages stay shared, copy-on-write).
+            gc.freeze()
+            try:
+                pool = multiprocessing.get_context("fork").Pool(workers)
+            finally:
+                gc.unfreeze()
         writer = _Writer(session) if session is not None else None
         failure: BaseException | None = None
         try:

@@ -1,0 +1,391 @@
+"""The remote client: the :class:`~labelport.service.Service` protocol over HTTP, every request signed.
+
+``UserClient.create_with_ssh_private_key(..., domain="http://host:8800")`` builds one. Records come
+back exactly as the server's store returned them; errors come back as the same
+:class:`~labelport.errors.LabelportError` subclasses, with the same sentences and fields.
+
+A COCO import streams its source to the server gzip-compressed in chunks (8 MiB by default), then
+asks the server to import the whole; ``progress(sent, total)`` counts the source's bytes as they go.
+
+>>> # service = RemoteService("http://labels.example:8800", Identity.load("~/.ssh/id_ed25519"))
+>>> # service.list_projects()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import queue
+import threading
+import zlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO, TypeVar
+from urllib.parse import quote
+
+import httpx
+import msgspec
+
+from labelport import errors
+from labelport.data import DataUnit
+from labelport.errors import ImportFailed, LabelportError
+from labelport.formats.coco.report import ImportReport
+from labelport.keys import Identity
+from labelport.ontology import OntologyStructure
+from labelport.server import wire
+from labelport.server.signing import sign_request
+from labelport.service import Progress
+from labelport.store.base import (
+    ClassificationRecord,
+    LabelRowRecord,
+    ObjectRecord,
+    OntologyRecord,
+    ProjectRecord,
+    UserRecord,
+)
+
+T = TypeVar("T")
+
+#: Compressed bytes per upload request.
+CHUNK_BYTES = 8 * 1024 * 1024
+_READ_BYTES = 1024 * 1024
+
+#: Every error the server may answer with, by the name its body carries.
+ERRORS: dict[str, type[LabelportError]] = {
+    "LabelportError": errors.LabelportError,
+    "OntologyError": errors.OntologyError,
+    "NotFoundError": errors.NotFoundError,
+    "DataError": errors.DataError,
+    "KeyFileError": errors.KeyFileError,
+    "LabelError": errors.LabelError,
+    "StoreError": errors.StoreError,
+    "SchemaVersionError": errors.SchemaVersionError,
+    "CocoError": errors.CocoError,
+    "ImportFailed": errors.ImportFailed,
+    "AuthError": errors.AuthError,
+    "PermissionDenied": errors.PermissionDenied,
+    "TooLarge": errors.TooLarge,
+}
+
+
+def error_from_dict(data: dict[str, Any], status: int) -> LabelportError:
+    """Rebuild the error a server answered with: same class, sentence and fields.
+
+    >>> error = error_from_dict({"error": "NotFoundError", "message": "No project with hash x.",
+    ...                          "kind": "project", "ident": "x"}, 404)
+    >>> type(error).__name__, str(error), error.kind
+    ('NotFoundError', 'No project with hash x.', 'project')
+    """
+    cls = ERRORS.get(str(data.get("error")), LabelportError)
+    error = cls.__new__(cls)
+    LabelportError.__init__(error, str(data.get("message", "")))
+    for key, value in data.items():
+        if key not in ("error", "message", "report"):
+            setattr(error, key, value)
+    if cls is LabelportError and error.status != status:
+        error.status = status
+    if isinstance(error, ImportFailed):
+        error.report = ImportReport.from_dict(data.get("report") or {"source": "", "branch": ""})
+    return error
+
+
+def _segment(text: str) -> str:
+    return quote(text, safe="")
+
+
+class RemoteService:
+    """Every operation of the library, run by a labelport server as the key's user."""
+
+    def __init__(
+        self,
+        domain: str,
+        identity: Identity,
+        *,
+        timeout: float = 600.0,
+        chunk_bytes: int = CHUNK_BYTES,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.domain = domain.rstrip("/")
+        self.identity = identity
+        self.chunk_bytes = chunk_bytes
+        self._http = httpx.Client(
+            base_url=self.domain, timeout=httpx.Timeout(timeout, connect=15.0), transport=transport
+        )
+        try:
+            self.user: UserRecord = self._call("GET", "/me", into=UserRecord)
+        except BaseException:
+            self._http.close()
+            raise
+
+    def close(self) -> None:
+        """Close the HTTP connections."""
+        self._http.close()
+
+    def __enter__(self) -> RemoteService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- one request -----------------------------------------------------------------------------
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        content: bytes,
+        content_type: str = "application/json",
+        *,
+        wait: bool = False,
+    ) -> bytes:
+        """Sign and send one request; the body of a success, or the server's error raised.
+
+        ``wait``: no read timeout (an import or export takes as long as it takes; giving up early
+        would not stop the server, only leave the caller unsure whether it happened).
+        """
+        timeout = httpx.Timeout(None, connect=15.0) if wait else httpx.USE_CLIENT_DEFAULT
+        request = self._http.build_request(
+            method, path, content=content, headers={"Content-Type": content_type}, timeout=timeout
+        )
+        target = request.url.raw_path.decode("ascii")
+        request.headers.update(sign_request(self.identity, method, target, content))
+        try:
+            response = self._http.send(request)
+        except httpx.HTTPError as exc:
+            raise LabelportError(f"cannot reach the labelport server at {self.domain}: {exc}.") from exc
+        if response.status_code >= 400:
+            try:
+                data = msgspec.json.decode(response.content)
+            except msgspec.DecodeError:
+                data = None
+            if not isinstance(data, dict) or "error" not in data:
+                error = LabelportError(
+                    f"the server at {self.domain} answered {response.status_code} {response.reason_phrase}."
+                )
+                error.status = response.status_code
+                raise error
+            raise error_from_dict(data, response.status_code)
+        return response.content
+
+    def _call(self, method: str, path: str, body: Any = None, *, into: type[T], wait: bool = False) -> T:
+        content = b"" if body is None else wire.encode(body)
+        data = self._send(method, path, content, wait=wait)
+        try:
+            return msgspec.json.decode(data, type=into)
+        except msgspec.MsgspecError as exc:
+            raise LabelportError(
+                f"the server at {self.domain} answered with something unexpected: {exc}."
+            ) from None
+
+    def _project(self, project_hash: str, rest: str = "") -> str:
+        return f"/projects/{_segment(project_hash)}{rest}"
+
+    # -- ontologies and projects -------------------------------------------------------------------
+
+    def create_ontology(self, title: str, structure: OntologyStructure) -> str:
+        body = wire.CreateOntology(title, structure.to_dict())
+        return self._call("POST", "/ontologies", body, into=wire.Created).hash
+
+    def get_ontology(self, ontology_hash: str) -> OntologyRecord:
+        o = self._call("GET", f"/ontologies/{_segment(ontology_hash)}", into=wire.OntologyWire)
+        return OntologyRecord(o.ontology_hash, o.title, OntologyStructure.from_dict(o.structure))
+
+    def list_ontologies(self) -> list[OntologyRecord]:
+        found = self._call("GET", "/ontologies", into=list[wire.OntologyWire])
+        return [
+            OntologyRecord(o.ontology_hash, o.title, OntologyStructure.from_dict(o.structure)) for o in found
+        ]
+
+    def create_project(
+        self,
+        title: str,
+        *,
+        description: str = "",
+        ontology_hash: str | None = None,
+        structure: OntologyStructure | None = None,
+    ) -> str:
+        body = wire.CreateProject(
+            title, description, ontology_hash, None if structure is None else structure.to_dict()
+        )
+        return self._call("POST", "/projects", body, into=wire.Created).hash
+
+    def get_project(self, project_hash: str) -> tuple[ProjectRecord, OntologyStructure]:
+        found = self._call("GET", self._project(project_hash), into=wire.ProjectWire)
+        return found.project, OntologyStructure.from_dict(found.structure)
+
+    def list_projects(self) -> list[ProjectRecord]:
+        return self._call("GET", "/projects", into=list[ProjectRecord])
+
+    def add_member(self, project_hash: str, fingerprint: str, role: str) -> None:
+        self._call(
+            "POST", self._project(project_hash, "/members"), wire.AddMember(fingerprint, role), into=dict
+        )
+
+    # -- data and labels ---------------------------------------------------------------------------
+
+    def add_data_units(self, project_hash: str, units: Sequence[DataUnit]) -> None:
+        body = wire.AddDataUnits(list(units))
+        self._call("POST", self._project(project_hash, "/data-units"), body, into=dict)
+
+    def list_data_units(self, project_hash: str) -> list[DataUnit]:
+        return self._call("GET", self._project(project_hash, "/data-units"), into=list[DataUnit])
+
+    def load_label_rows(
+        self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
+    ) -> list[LabelRowRecord]:
+        body = wire.LoadLabelRows(branch, None if data_hashes is None else list(data_hashes))
+        return self._call(
+            "POST", self._project(project_hash, "/label-rows/load"), body, into=list[LabelRowRecord]
+        )
+
+    def save_label_row(
+        self,
+        project_hash: str,
+        branch: str,
+        data_hash: str,
+        objects: Sequence[ObjectRecord],
+        classifications: Sequence[ClassificationRecord],
+    ) -> str:
+        body = wire.SaveLabelRow(branch, data_hash, list(objects), list(classifications))
+        return self._call(
+            "PUT", self._project(project_hash, "/label-rows"), body, into=wire.LabelHash
+        ).label_hash
+
+    def list_branches(self, project_hash: str) -> list[str]:
+        return self._call("GET", self._project(project_hash, "/branches"), into=list[str])
+
+    def list_imports(self, project_hash: str) -> list[dict[str, Any]]:
+        return self._call("GET", self._project(project_hash, "/imports"), into=list[dict[str, Any]])
+
+    # -- COCO --------------------------------------------------------------------------------------
+
+    def import_coco(
+        self, project_hash: str, source: Any, options: dict[str, Any], progress: Progress | None = None
+    ) -> ImportReport:
+        """Upload the source in gzip chunks, then import it on the server; returns its report.
+
+        A path keeps its file name (the import's source name, as in the embedded store); a dict, a
+        list or bytes go as in-memory data. ``progress(sent, total)`` counts the source's bytes.
+        """
+        filename, reader, total = _open_source(source)
+        wire_options = wire.import_options_to_wire(options)  # refuse bad options before uploading
+        with reader:
+            upload = self._call(
+                "POST", self._project(project_hash, "/uploads"), wire.StartUpload(filename), into=wire.Upload
+            )
+            uploads = self._project(project_hash, f"/uploads/{upload.upload_id}")
+            try:
+                count = self._upload(uploads, reader, total, progress)
+                report = self._call(
+                    "POST",
+                    f"{uploads}/import",
+                    wire.RunImport(count, wire_options),
+                    into=dict[str, Any],
+                    wait=True,
+                )
+            except BaseException:
+                self._forget(uploads)  # the server drops an upload it imported; this one may be left
+                raise
+        return ImportReport.from_dict(report)
+
+    def _upload(self, uploads: str, reader: BinaryIO, total: int, progress: Progress | None) -> int:
+        """Send the source's gzip chunks; the next one is compressed while the last one travels.
+
+        Returns how many chunks went. ``progress`` is called on this thread as each chunk is handed
+        to the sending thread (at most two chunks ahead of the server).
+        """
+        outbox: queue.Queue[tuple[int, bytes] | None] = queue.Queue(maxsize=2)
+        failures: list[BaseException] = []
+
+        def send() -> None:
+            while (item := outbox.get()) is not None:
+                if not failures:
+                    try:
+                        self._send("PUT", f"{uploads}/chunks/{item[0]}", item[1], "application/octet-stream")
+                    except BaseException as exc:  # raised on the calling thread below
+                        failures.append(exc)
+
+        sender = threading.Thread(target=send, name="labelport-upload", daemon=True)
+        sender.start()
+        count = 0
+        try:
+            for chunk, sent in _gzip_chunks(reader, self.chunk_bytes):
+                if failures:
+                    break
+                outbox.put((count, chunk))
+                count += 1
+                if progress is not None:
+                    progress(sent, total)
+        finally:
+            outbox.put(None)
+            sender.join()
+        if failures:
+            raise failures[0]
+        return count
+
+    def _forget(self, uploads: str) -> None:
+        """Delete an upload that will not be imported (the server forgets it after a day anyway)."""
+        with contextlib.suppress(LabelportError):
+            self._send("DELETE", uploads, b"")
+
+    def export_coco(
+        self, project_hash: str, options: dict[str, Any], progress: Progress | None = None
+    ) -> bytes:
+        """The COCO file's bytes, written by the server (sent gzip-compressed)."""
+        body = wire.encode(wire.RunExport(dict(options)))
+        return self._send("POST", self._project(project_hash, "/export"), body, wait=True)
+
+
+def _open_source(source: Any) -> tuple[str | None, BinaryIO, int]:
+    """(file name or None, a reader of the source's bytes, their number) for any COCO source."""
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source).expanduser()
+        try:
+            reader = path.open("rb")
+            size = os.fstat(reader.fileno()).st_size
+        except FileNotFoundError:
+            raise errors.CocoError("no such file.", file=str(path)) from None
+        except IsADirectoryError:
+            raise errors.CocoError("is a directory, not a COCO file.", file=str(path)) from None
+        except OSError as exc:
+            raise errors.CocoError(f"cannot be read ({exc.strerror or exc}).", file=str(path)) from None
+        return path.name, reader, size
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+    elif isinstance(source, (dict, list)):
+        data = wire.encode(source)
+    else:
+        raise errors.CocoError(
+            f"a COCO source is a path, bytes, a dict or a list, not {type(source).__name__}."
+        )
+    return None, io.BytesIO(data), len(data)
+
+
+def _gzip_chunks(reader: BinaryIO, chunk_bytes: int) -> Iterator[tuple[bytes, int]]:
+    """The reader's bytes as gzip, cut into pieces of about ``chunk_bytes``; with bytes read so far.
+
+    A source that is gzip already goes as it is (the server decompresses it once, as the embedded
+    import would).
+    """
+    head = reader.read(2)
+    already = head == b"\x1f\x8b"
+    compressor = None if already else zlib.compressobj(1, zlib.DEFLATED, 31)
+    pending = bytearray()
+    sent = 0
+    block = head
+    while True:
+        if not block:
+            block = reader.read(_READ_BYTES)
+            if not block:
+                break
+        sent += len(block)
+        pending += block if compressor is None else compressor.compress(block)
+        block = b""
+        while len(pending) >= chunk_bytes:
+            yield bytes(pending[:chunk_bytes]), sent
+            del pending[:chunk_bytes]
+    if compressor is not None:
+        pending += compressor.flush()
+    if pending:
+        yield bytes(pending), sent

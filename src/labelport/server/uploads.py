@@ -1,0 +1,189 @@
+"""Chunked uploads of COCO files: where the chunks wait, and how they become a file again.
+
+A client sends a COCO file gzip-compressed, in chunks of a few MiB; the server keeps them where every
+server process can read them, and at import time decompresses them into a temporary file. On
+PostgreSQL the chunks live in the database (:class:`~labelport.store.postgres.PostgresStore` has the
+methods of :class:`Uploads`); next to a SQLite file they live in a folder beside it
+(:class:`FileUploads`), which every process on that machine shares.
+
+>>> import gzip, io
+>>> out = io.BytesIO()
+>>> gunzip_chunks([gzip.compress(b'{"images": []}')], out, limit=1024)
+14
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import shutil
+import zlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from labelport.errors import LabelportError, TooLarge
+
+#: Decompress at most this much at a time: a small gzip chunk may hold gigabytes of zeros.
+_STEP = 8 * 1024 * 1024
+_UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
+
+
+class Uploads(Protocol):
+    """Where upload chunks wait until their import runs."""
+
+    def create_upload(
+        self, upload_id: str, project_hash: str, user_id: int, meta: bytes, now: float, keep_seconds: float
+    ) -> None: ...
+
+    def upload_meta(self, upload_id: str, project_hash: str, user_id: int) -> bytes | None: ...
+
+    def put_upload_chunk(self, upload_id: str, seq: int, data: bytes) -> None: ...
+
+    def upload_chunk_count(self, upload_id: str) -> tuple[int, int]:
+        """(number of chunks, highest chunk number or -1)."""
+        ...
+
+    def upload_chunks(self, upload_id: str) -> Iterator[bytes]: ...
+
+    def delete_upload(self, upload_id: str) -> None: ...
+
+
+class FileUploads:
+    """Uploads in a folder: one sub-folder per upload, one file per chunk.
+
+    >>> # FileUploads(Path("labelport.db.uploads"))
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _folder(self, upload_id: str) -> Path:
+        if not is_upload_id(upload_id):
+            raise LabelportError("an upload id is 32 hex digits.")
+        return self.root / upload_id
+
+    def create_upload(
+        self, upload_id: str, project_hash: str, user_id: int, meta: bytes, now: float, keep_seconds: float
+    ) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        for old in self.root.iterdir():
+            owner = old / "owner.json"
+            try:
+                if json.loads(owner.read_text())["created_at"] < now - keep_seconds:
+                    shutil.rmtree(old, ignore_errors=True)
+            except (OSError, ValueError, KeyError):
+                continue
+        folder = self._folder(upload_id)
+        folder.mkdir()
+        (folder / "meta").write_bytes(meta)
+        owner_text = json.dumps({"project_hash": project_hash, "user_id": user_id, "created_at": now})
+        (folder / "owner.json").write_text(owner_text)
+
+    def upload_meta(self, upload_id: str, project_hash: str, user_id: int) -> bytes | None:
+        folder = self._folder(upload_id)
+        try:
+            owner = json.loads((folder / "owner.json").read_text())
+            meta = (folder / "meta").read_bytes()
+        except (OSError, ValueError):
+            return None
+        if owner.get("project_hash") != project_hash or owner.get("user_id") != user_id:
+            return None
+        return meta
+
+    def put_upload_chunk(self, upload_id: str, seq: int, data: bytes) -> None:
+        folder = self._folder(upload_id)
+        part = folder / f"{seq:08d}.part"
+        part.write_bytes(data)
+        part.replace(folder / f"{seq:08d}.gz")
+
+    def _chunk_files(self, upload_id: str) -> list[Path]:
+        return sorted(self._folder(upload_id).glob("*.gz"))
+
+    def upload_chunk_count(self, upload_id: str) -> tuple[int, int]:
+        files = self._chunk_files(upload_id)
+        return len(files), int(files[-1].stem) if files else -1
+
+    def upload_chunks(self, upload_id: str) -> Iterator[bytes]:
+        for path in self._chunk_files(upload_id):
+            yield path.read_bytes()
+
+    def delete_upload(self, upload_id: str) -> None:
+        shutil.rmtree(self._folder(upload_id), ignore_errors=True)
+
+
+def is_upload_id(text: str) -> bool:
+    """Whether ``text`` could be an upload id (so it is safe in a path or a query).
+
+    >>> is_upload_id("../etc"), is_upload_id(new_upload_id())
+    (False, True)
+    """
+    return _UPLOAD_ID.fullmatch(text) is not None
+
+
+def new_upload_id() -> str:
+    """A fresh upload id: 32 random hex digits.
+
+    >>> len(new_upload_id())
+    32
+    """
+    return secrets.token_hex(16)
+
+
+def gunzip_chunks(chunks: Iterable[bytes], out: BinaryIO, *, limit: int) -> int:
+    """Decompress a gzip stream arriving in chunks into ``out``; returns the bytes written.
+
+    Several gzip members one after another are one stream, as ``gzip -d`` reads them. More than
+    ``limit`` bytes of output is :class:`TooLarge`; a stream that is not gzip or stops short is a
+    :class:`LabelportError`.
+
+    >>> import gzip, io
+    >>> data = gzip.compress(b"[1, 2, 3]")
+    >>> gunzip_chunks([data[:5], data[5:]], io.BytesIO(), limit=100)
+    9
+    """
+    total = 0
+    for piece in _inflate(chunks):
+        total += len(piece)
+        if total > limit:
+            raise TooLarge(f"the uploaded COCO file is over the server's limit of {limit:,} bytes.")
+        out.write(piece)
+    return total
+
+
+def _inflate(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    inflater = zlib.decompressobj(wbits=31)
+    fed = False  # the current gzip member has had input
+    try:
+        for chunk in chunks:
+            pending = chunk
+            while True:
+                fed = fed or bool(pending)
+                piece = inflater.decompress(pending, _STEP)
+                if piece:
+                    yield piece
+                if inflater.eof:  # a member ended; another may follow in the same chunk
+                    pending = inflater.unused_data
+                    inflater = zlib.decompressobj(wbits=31)
+                    fed = False
+                    if not pending:
+                        break
+                    continue
+                pending = inflater.unconsumed_tail
+                if not pending and len(piece) < _STEP:  # input used up and no output held back
+                    break
+    except zlib.error as exc:
+        raise LabelportError(f"the upload is not a gzip stream ({exc}).") from None
+    if fed:
+        raise LabelportError("the upload ends before its gzip stream does; send it again.")
+
+
+def safe_file_name(name: str | None) -> str:
+    """A file name a client sent, made safe to create in a temporary folder.
+
+    >>> safe_file_name("../../etc/passwd"), safe_file_name("train.json.gz"), safe_file_name("")
+    ('passwd', 'train.json.gz', 'coco.json')
+    """
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1].replace("\x00", "")[:200]
+    return base if base not in ("", ".", "..") else "coco.json"

@@ -1,0 +1,65 @@
+"""Records to database rows and back: the part of a store that does not depend on its database.
+
+>>> from labelport.data import DataUnit
+>>> unit = DataUnit.image("cat.jpg", width=4, height=3)
+>>> unit_from_row(unit_to_row(7, unit)[1:]).title
+'cat.jpg'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from labelport.data import DataType, DataUnit, Member
+from labelport.store._json import dumps, loads
+from labelport.store.base import ProjectRecord
+
+#: data_units columns, in the order of :func:`unit_to_row` (after the project id)
+UNIT_COLUMNS = "data_hash, title, data_type, width, height, frames, fps, location, members, extra"
+
+#: projects with their ontology hash, in the order of :func:`project_from_row`
+PROJECT_SELECT = (
+    "SELECT p.project_hash, p.title, p.description, o.ontology_hash, p.created_by, p.created_at, p.extra "
+    "FROM projects p JOIN ontologies o ON o.id = p.ontology_id"
+)
+
+
+def project_from_row(row: Sequence[Any]) -> ProjectRecord:
+    project_hash, title, description, ontology_hash, created_by, created_at, extra = row
+    return ProjectRecord(
+        project_hash, title, description, ontology_hash, created_by, created_at, loads(extra) if extra else {}
+    )
+
+
+def unit_from_row(row: Sequence[Any]) -> DataUnit:
+    data_hash, title, data_type, width, height, frames, fps, location, members, extra = row
+    return DataUnit(
+        title=title,
+        data_type=DataType(data_type),
+        width=width,
+        height=height,
+        frames=frames,
+        fps=fps,
+        location=location,
+        members=[Member(**m) for m in loads(members)] if members else [],
+        data_hash=data_hash,
+        extra=loads(extra) if extra else {},
+    )
+
+
+def unit_to_row(project_id: int, unit: DataUnit) -> tuple[Any, ...]:
+    members = dumps([m.__dict__ for m in unit.members]) if unit.members else None
+    return (
+        project_id,
+        unit.data_hash,
+        unit.title,
+        unit.data_type.value,
+        unit.width,
+        unit.height,
+        unit.frames,
+        unit.fps,
+        unit.location,
+        members,
+        dumps(unit.extra) if unit.extra else None,
+    )
