@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +26,14 @@ from labelport.keys import Identity
 from labelport.labels import (
     MAIN_BRANCH,
     ClassificationInstance,
+    Coordinates,
     LabelRow,
     ObjectFrame,
     ObjectInstance,
     Origin,
     coordinates_from_json,
 )
-from labelport.ontology import Classification, OntologyStructure
+from labelport.ontology import Classification, Object, OntologyStructure, Shape
 from labelport.service import LocalService, Progress, Service
 from labelport.store._json import dumps, loads
 from labelport.store.base import ClassificationRecord, LabelRowRecord, ObjectRecord, ProjectRecord
@@ -125,6 +127,12 @@ class UserClient:
 
     def list_projects(self) -> list[ProjectRecord]:
         return self.service.list_projects()
+
+
+def _record_coordinates(shape: Shape, record: bytes, size: tuple[int, int]) -> Coordinates:
+    from labelport.formats.coco.records import coordinates_from_record
+
+    return coordinates_from_record(shape, record, *size)
 
 
 class Project:
@@ -222,9 +230,10 @@ class Project:
                 if needle in u.title.casefold() and (data_hashes is None or h in data_hashes)
             ]
         records = self.service.load_label_rows(self.project_hash, branch, data_hashes)
-        return [self._row(units[r.data_hash], r) for r in records]
+        objects = self.ontology_structure.object_by_hash()
+        return [self._row(units[r.data_hash], r, objects) for r in records]
 
-    def _row(self, unit: DataUnit, record: LabelRowRecord) -> LabelRow:
+    def _row(self, unit: DataUnit, record: LabelRowRecord, objects: dict[str, Object]) -> LabelRow:
         row = LabelRow(
             label_hash=record.label_hash,
             data_hash=unit.data_hash,
@@ -236,7 +245,6 @@ class Project:
             branch_name=record.branch,
             _saver=self._save_row,
         )
-        objects = self.ontology_structure.object_by_hash()
         instances: dict[str, ObjectInstance] = {}
         for o in record.objects:
             ontology_object = objects.get(o.feature_hash)
@@ -250,24 +258,26 @@ class Project:
                     ontology_object, object_hash=o.object_hash
                 )
                 instance.answers = loads(o.answers) if o.answers else {}
-            if o.geometry is not None:
-                coordinates = coordinates_from_json(ontology_object.shape, loads(o.geometry))
-            else:
-                from labelport.formats.coco.records import coordinates_from_record
-
-                assert o.record is not None
-                width, height = (
-                    unit.frame_size(o.frame) if o.frame < unit.frames else (unit.width, unit.height)
-                )
-                coordinates = coordinates_from_record(ontology_object.shape, o.record, width, height)
             origin = (
                 None
                 if o.source is None or o.record is None
                 else Origin(o.source, o.source_key or 0, o.record, o.edited)
             )
-            instance.frames[o.frame] = ObjectFrame(
-                o.frame, coordinates, o.confidence, o.manual, o.created_by, o.created_at, origin
-            )
+            if o.geometry is not None:
+                coordinates = coordinates_from_json(ontology_object.shape, loads(o.geometry))
+                frame = ObjectFrame(
+                    o.frame, coordinates, o.confidence, o.manual, o.created_by, o.created_at, origin
+                )
+            else:
+                # Read from the source record only when somebody looks: converting (a crowd mask to
+                # polygon outlines, say) can cost far more than listing the row.
+                assert o.record is not None
+                size = unit.frame_size(o.frame) if o.frame < unit.frames else (unit.width, unit.height)
+                load = partial(_record_coordinates, ontology_object.shape, o.record, size)
+                frame = ObjectFrame(
+                    o.frame, None, o.confidence, o.manual, o.created_by, o.created_at, origin, load=load
+                )
+            instance.frames[o.frame] = frame
         row.object_instances = list(instances.values())
         for c in record.classifications:
             node = self.ontology_structure.get_child_by_hash(c.feature_hash, Classification)

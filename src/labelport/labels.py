@@ -223,17 +223,57 @@ class Origin:
     geometry_edited: bool = False
 
 
-@dataclass
 class ObjectFrame:
-    """One object instance on one frame: its coordinates and who made them."""
+    """One object instance on one frame: its coordinates and who made them.
 
-    frame: int
-    coordinates: Coordinates
-    confidence: float = 1.0
-    manual_annotation: bool = True
-    created_by: str | None = None
-    created_at: str | None = None
-    origin: Origin | None = None
+    Coordinates may be given, or a ``load`` function that computes them on first use (an imported
+    annotation's are read from its source record only when somebody looks).
+    """
+
+    __slots__ = (
+        "_coordinates",
+        "_load",
+        "confidence",
+        "created_at",
+        "created_by",
+        "frame",
+        "manual_annotation",
+        "origin",
+    )
+
+    def __init__(
+        self,
+        frame: int,
+        coordinates: Coordinates | None = None,
+        confidence: float = 1.0,
+        manual_annotation: bool = True,
+        created_by: str | None = None,
+        created_at: str | None = None,
+        origin: Origin | None = None,
+        *,
+        load: Callable[[], Coordinates] | None = None,
+    ) -> None:
+        if coordinates is None and load is None:
+            raise LabelError("an object frame needs coordinates.")
+        self.frame = frame
+        self._coordinates = coordinates
+        self._load = load
+        self.confidence = confidence
+        self.manual_annotation = manual_annotation
+        self.created_by = created_by
+        self.created_at = created_at
+        self.origin = origin
+
+    @property
+    def coordinates(self) -> Coordinates:
+        if self._coordinates is None:
+            assert self._load is not None
+            self._coordinates, self._load = self._load(), None
+        return self._coordinates
+
+    def __repr__(self) -> str:
+        shown = "<not read yet>" if self._coordinates is None else repr(self._coordinates)
+        return f"ObjectFrame(frame={self.frame}, coordinates={shown}, confidence={self.confidence})"
 
 
 class ObjectInstance:
