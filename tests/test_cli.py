@@ -574,7 +574,10 @@ def test_failures_are_one_sentence_and_change_nothing(project: str, env: Path, t
         (["data", "add", "nope", *good], ["No project with hash nope."]),
         (["labels", "show", "nope"], ["No project with hash nope."]),
         (["project", "member", "nope", "SHA256:x", "--role", "viewer"], ["No project with hash nope."]),
-        (["project", "member", project, "SHA256:x", "--role", "viewer"], ["No user with key fingerprint SHA256:x."]),
+        (
+            ["project", "member", project, "SHA256:x", "--role", "viewer"],
+            ["No user with key fingerprint SHA256:x."],
+        ),
         (["ontology", "show", "nope"], ["No ontology with hash nope."]),
         (["project", "create", "p", "--ontology", "nope"], ["No ontology with hash nope."]),
         (
