@@ -1,0 +1,106 @@
+"""The benchmark's input files: make_coco.py at each scale, cached in ``bench/.cache`` between runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MAKE_COCO = REPO.parent / "shared" / "tools" / "make_coco.py"
+DEFAULT_CACHE = REPO / "bench" / ".cache"
+
+
+@dataclass(frozen=True)
+class Scale:
+    """A fraction of COCO train2017, named, and the number of images make_coco.py is asked for."""
+
+    name: str
+    images: int
+
+    @property
+    def slug(self) -> str:
+        return self.name.replace("/", "-").replace(" ", "-")
+
+
+SCALES: dict[str, Scale] = {
+    s.name: s for s in (Scale("1/8", 15_000), Scale("1/2", 60_000), Scale("full", 120_000))
+}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One generated COCO file and its counts."""
+
+    scale: Scale
+    path: Path
+    images: int
+    annotations: int
+    mib: float
+
+
+def parse_scales(text: str) -> list[Scale]:
+    """``"1/8,full"`` -> those scales, in the order of :data:`SCALES`; ``"all"`` -> all three."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if names == ["all"]:
+        return list(SCALES.values())
+    unknown = [n for n in names if n not in SCALES]
+    if unknown:
+        raise ValueError(f"unknown scale {unknown[0]!r}; choose from {', '.join(SCALES)} or all")
+    return [s for s in SCALES.values() if s.name in names]
+
+
+def generate(scale: Scale, path: Path, timeout_s: float) -> None:
+    """Write ``path`` with make_coco.py (deterministic: its default seed)."""
+    if not MAKE_COCO.is_file():
+        raise FileNotFoundError(f"{MAKE_COCO} is missing: the benchmark needs ../shared beside the repo")
+    tmp = path.with_name(path.name + ".partial")
+    print(
+        f"generating {path.name} ({scale.images:,} images) with {MAKE_COCO} ...", file=sys.stderr, flush=True
+    )
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, str(MAKE_COCO), str(tmp), "--images", str(scale.images)],
+        check=True,
+        timeout=timeout_s,
+    )
+    tmp.replace(path)
+    print(f"  done in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+
+
+def count(path: Path) -> dict[str, int]:
+    """Images and annotations in a COCO file, counted in a child process (keeps the harness small)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.jobs.count", str(path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    counts: dict[str, int] = json.loads(out.strip().splitlines()[-1])
+    return counts
+
+
+def ensure(scale: Scale, cache: Path, timeout_s: float) -> Dataset:
+    """The cached file for ``scale`` (generated when absent) and its counts (kept in a ``.meta.json``)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"coco_{scale.images}.json"
+    if not path.exists():
+        generate(scale, path, timeout_s)
+    meta_path = cache / f"coco_{scale.images}.meta.json"
+    stat = path.stat()
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    if meta.get("bytes") != stat.st_size or meta.get("mtime_ns") != stat.st_mtime_ns:
+        meta = {"bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns, **count(path)}
+        meta_path.write_text(json.dumps(meta))
+    return Dataset(scale, path, meta["images"], meta["annotations"], round(stat.st_size / 2**20, 1))
+
+
+def warm(path: Path) -> None:
+    """Read the file once so every job finds it in the page cache, not only the ones after the first."""
+    with path.open("rb") as f:
+        while f.read(16 * 2**20):
+            pass

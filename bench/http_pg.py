@@ -1,0 +1,298 @@
+"""The fixture of ours-import-http-pg: a PostgreSQL cluster and a labelport server, started outside the measurement.
+
+Like a team server that is already running, the cluster (one per bench run, in a temp folder, as an
+unprivileged user when the bench runs as root: ``initdb`` refuses root) and the server (a fresh database
+and a fresh ``labelport serve`` for every measured run) are set up before the job's process starts and
+torn down after it ends. The measured process is the client: its wall time is what a user waits for.
+The server's and PostgreSQL's CPU time and the server's peak RSS are read from ``/proc`` and reported
+with the job. PostgreSQL runs with its default (durable) settings; only where it listens is changed.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from bench.datasets import REPO
+from bench.measure import tail
+
+
+def find_bindir() -> Path | None:
+    """The folder holding ``initdb`` and ``pg_ctl``: Debian's newest, else PATH."""
+    debian = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name or 0))
+    candidates = [Path(p) for p in reversed(debian)]
+    initdb = shutil.which("initdb")
+    if initdb:
+        candidates.append(Path(initdb).parent)
+    for folder in candidates:
+        if (folder / "initdb").is_file() and (folder / "pg_ctl").is_file():
+            return folder
+    return None
+
+
+def unprivileged_user() -> str | None:
+    """Who runs the cluster when the bench runs as root (``LABELPORT_BENCH_PG_USER``, else an existing one)."""
+    wanted = os.environ.get("LABELPORT_BENCH_PG_USER")
+    for name in ([wanted] if wanted else []) + ["labelport-test", "nobody"]:
+        try:
+            pwd.getpwnam(name)
+            return name
+        except KeyError:
+            continue
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- /proc -------------------------------------------------------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """``/proc/<pid>/stat`` from field 3 (state) on, or None when the process is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text.rsplit(")", 1)[1].split()
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds of a process, its reaped children, and its live children (one level)."""
+    fields = _stat_fields(pid)
+    if fields is None:
+        return 0.0
+    total = sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
+    for child in children(pid):
+        child_fields = _stat_fields(child)
+        if child_fields is not None:
+            total += sum(int(v) for v in child_fields[11:13])
+    return total / _TICK
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if fields is not None and fields[1] == str(pid):
+                found.append(int(entry.name))
+    return found
+
+
+def peak_rss_mib(pid: int) -> float | None:
+    """VmHWM of a live process, in MiB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+# -- PostgreSQL --------------------------------------------------------------------------------------
+
+
+class PostgresCluster:
+    """A throw-away cluster in a temp folder, listening on 127.0.0.1 and its own socket folder."""
+
+    def __init__(self, bindir: Path, parent: Path | None = None) -> None:
+        self.bindir = bindir
+        self.root = Path(tempfile.mkdtemp(prefix="labelport-bench-pg-", dir=parent))
+        self.data = self.root / "data"
+        self.sockets = self.root / "sockets"
+        self.log = self.root / "postgres.log"
+        self.port = free_port()
+        self.user = None
+        if os.geteuid() == 0:
+            self.user = unprivileged_user()
+            if self.user is None:
+                raise RuntimeError("running as root and no unprivileged user (nobody) to run PostgreSQL as")
+
+    def _run(self, *args: str) -> None:
+        command = [str(self.bindir / args[0]), *args[1:]]
+        if self.user is not None:
+            command = ["runuser", "-u", self.user, "--", *command]
+        result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
+        if result.returncode != 0:
+            log = self.log.read_text() if self.log.exists() else ""
+            last = (
+                result.stderr.strip() or result.stdout.strip() or f"exit code {result.returncode}"
+            ).splitlines()[-1]
+            raise RuntimeError(
+                f"{args[0]} failed: {last}\n{' '.join(command)}\n{result.stdout}\n{result.stderr}\n{tail(log)}"
+            )
+
+    def start(self) -> None:
+        self.sockets.mkdir()
+        if self.user is not None:
+            entry = pwd.getpwnam(self.user)
+            for path in (self.root, self.sockets):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+        self._run(
+            "initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale"
+        )
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.sockets}"
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start"
+        )
+
+    def stop(self) -> None:
+        try:
+            if (self.data / "postmaster.pid").exists():
+                self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def postmaster_pid(self) -> int:
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
+    def cpu_s(self) -> float:
+        return process_cpu_s(self.postmaster_pid())
+
+    def url(self, dbname: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
+
+    def create_database(self) -> str:
+        import psycopg
+
+        name = "bench_" + uuid.uuid4().hex[:12]
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+
+# -- the fixture -------------------------------------------------------------------------------------
+
+
+def write_key_pair(private_path: Path) -> Path:
+    """A new Ed25519 key (OpenSSH, mode 0600) and its ``.pub``; returns the public key's path."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    key = ed25519.Ed25519PrivateKey.generate()
+    private_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+        )
+    )
+    private_path.chmod(0o600)
+    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    public_path = private_path.with_name(private_path.name + ".pub")
+    public_path.write_bytes(public + b" bench\n")
+    return public_path
+
+
+class HttpPgFixture:
+    """Per measured run: a fresh database, an admin user for the job's key, a fresh server on a free port."""
+
+    def __init__(self, scratch: Path) -> None:
+        self.scratch = scratch
+        self.cluster: PostgresCluster | None = None
+        self.server: subprocess.Popen[bytes] | None = None
+        self.pg_cpu_before = 0.0
+        self.server_cpu_before = 0.0
+
+    def _cli(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "labelport.cli", *args]
+
+    def before(self, workdir: Path, log_dir: Path) -> list[str]:
+        """Set up; returns the job's extra arguments (``--server URL --key FILE``)."""
+        if self.cluster is None:
+            bindir = find_bindir()
+            if bindir is None:
+                raise RuntimeError("PostgreSQL's initdb and pg_ctl are not installed")
+            self.cluster = PostgresCluster(bindir)  # not under scratch: PostgreSQL's user must reach it
+            self.cluster.start()
+        db = self.cluster.create_database()
+        key = workdir / "id_ed25519_http"
+        for path in (key, key.with_name(key.name + ".pub")):
+            path.unlink(missing_ok=True)
+        public = write_key_pair(key)
+        added = subprocess.run(
+            self._cli("user", "add", "bench", "--key", str(public), "--admin", "--db", db),
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if added.returncode != 0:
+            raise RuntimeError(f"labelport user add failed:\n{tail(added.stdout + added.stderr)}")
+        port = free_port()
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log = (log_dir / "server.log").open("ab")
+        self.server = subprocess.Popen(
+            self._cli("serve", "--db", db, "--host", "127.0.0.1", "--port", str(port)),
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + 60
+        while True:
+            if self.server.poll() is not None:
+                raise RuntimeError(f"labelport serve exited:\n{tail((log_dir / 'server.log').read_text())}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("labelport serve did not listen within 60 s") from None
+                time.sleep(0.1)
+        self.server_cpu_before = process_cpu_s(self.server.pid)  # its start-up is not the import's
+        self.pg_cpu_before = self.cluster.cpu_s()
+        return ["--server", f"http://127.0.0.1:{port}", "--key", str(key)]
+
+    def after(self) -> dict[str, Any]:
+        """The server's CPU and peak RSS and PostgreSQL's CPU during the run; stops the server."""
+        stats: dict[str, Any] = {}
+        if self.server is not None:
+            pid = self.server.pid
+            stats["server_cpu_s"] = round(process_cpu_s(pid) - self.server_cpu_before, 3)
+            rss = peak_rss_mib(pid)
+            stats["server_peak_rss_mib"] = None if rss is None else round(rss, 1)
+            if self.cluster is not None:
+                stats["postgres_cpu_s"] = round(self.cluster.cpu_s() - self.pg_cpu_before, 3)
+            self.stop_server()
+        return stats
+
+    def stop_server(self) -> None:
+        if self.server is None:
+            return
+        try:
+            os.killpg(self.server.pid, signal.SIGTERM)
+            self.server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.server.pid, signal.SIGKILL)
+            self.server.wait()
+        except ProcessLookupError:
+            self.server.wait()
+        self.server = None
+
+    def close(self) -> None:
+        try:
+            self.stop_server()
+        finally:
+            if self.cluster is not None:
+                self.cluster.stop()
+                self.cluster = None

@@ -1,0 +1,128 @@
+"""The benchmark's jobs. Each is a module run as its own process: ``python -m bench.jobs.<module> ARGS``.
+
+A job prints one JSON line last on stdout: ``work_seconds`` (its core operation, timed in-process),
+``phases`` and details such as the annotation count it saw. Jobs exit non-zero, with a reason on stderr,
+when a check fails.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _module_missing(*modules: str) -> str | None:
+    for module in modules:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:
+            found = False
+        if not found:
+            return f"{module} does not exist yet"
+    return None
+
+
+def _always() -> str | None:
+    return None
+
+
+def _labelport_coco() -> str | None:
+    return _module_missing("labelport.formats.coco.importer", "labelport.formats.coco.exporter")
+
+
+def _datumaro() -> str | None:
+    return _module_missing("datumaro")
+
+
+def _http_pg() -> str | None:
+    missing = _labelport_coco() or _module_missing("labelport.server.app")
+    if missing:
+        return missing
+    if not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")) and not shutil.which("initdb"):
+        return "PostgreSQL's initdb is not installed"
+    return None
+
+
+@dataclass(frozen=True)
+class Job:
+    """One measured job: its module, what it does, what it needs."""
+
+    name: str
+    module: str
+    summary: str
+    needs: tuple[str, ...] = ()
+    reads_export: bool = False  # its input is ours-export's output, not the generated file
+    uses_home: bool = False  # runs with LABELPORT_HOME set to the scale's store
+    fresh_home: bool = False  # the store is deleted before each run
+    ours: bool = False  # one of labelport's own jobs (checked for linearity)
+    fixture: str | None = None  # set up and torn down around each run, outside the measurement
+    available: Callable[[], str | None] = field(default=_always, compare=False)
+
+
+JOBS: dict[str, Job] = {
+    job.name: job
+    for job in (
+        Job(
+            "pycocotools-load",
+            "pycocotools_load",
+            "pycocotools.coco.COCO(path): stdlib json decode plus its indexes.",
+        ),
+        Job(
+            "raw-limit",
+            "raw_limit",
+            "the least a program must do: orjson.loads of the file's bytes (garbage collector off), then "
+            "executemany of one INSERT per annotation (id INTEGER PRIMARY KEY, image_id, category_id, "
+            "orjson.dumps(annotation) as a BLOB) into a fresh SQLite file in ONE transaction, with "
+            "labelport's settings (journal_mode=WAL, synchronous=NORMAL, cache_size=-131072); no "
+            "validation, no images, categories, other tables or indexes.",
+        ),
+        Job(
+            "ours-import",
+            "ours_import",
+            "labelport: new key, UserClient on a fresh LABELPORT_HOME, create_project(from_coco=path), "
+            "import_coco(path, create_missing_data_units=True) with validation; checks all were imported.",
+            uses_home=True,
+            fresh_home=True,
+            ours=True,
+            available=_labelport_coco,
+        ),
+        Job(
+            "ours-export",
+            "ours_export",
+            "labelport: project.export_coco(out) of ours-import's project; the output's annotation count "
+            "is checked against the input's.",
+            needs=("ours-import",),
+            uses_home=True,
+            ours=True,
+            available=_labelport_coco,
+        ),
+        Job(
+            "pycocotools-load-export",
+            "pycocotools_load",
+            "pycocotools.coco.COCO(path) of the file ours-export wrote.",
+            needs=("ours-export",),
+            reads_export=True,
+        ),
+        Job(
+            "datumaro-import",
+            "datumaro_import",
+            'datumaro.Dataset.import_from(dir, "coco_instances") over a symlinked annotations/ layout, then '
+            "init_cache() and every item iterated.",
+            available=_datumaro,
+        ),
+        Job(
+            "ours-import-http-pg",
+            "ours_import_http_pg",
+            "labelport: the same import (create_project(from_coco=path), import_coco(path, "
+            "create_missing_data_units=True)) by a client over HTTP to a local `labelport serve` on a fresh "
+            "PostgreSQL database (default settings), started before the client and stopped after it; wall "
+            "s is the client's; CPU s adds the server's and PostgreSQL's; peak RSS is the client's.",
+            ours=True,
+            fixture="http-pg",
+            available=_http_pg,
+        ),
+    )
+}

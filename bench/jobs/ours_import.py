@@ -1,0 +1,80 @@
+"""ours-import: labelport's COCO import into a fresh embedded store (a new LABELPORT_HOME).
+
+Creates an Ed25519 key, ``UserClient.create_with_ssh_private_key(ssh_private_key_path=key)``,
+``client.create_project("bench", from_coco=path)`` (the ontology from the file's categories), then
+``project.import_coco(path, create_missing_data_units=True)``: decode, validate, match, write. The
+harness measures the whole process; the job reports each phase, and fails unless the report says every
+annotation was imported. The store is kept for ours-export.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.jobs._common import Phases, emit, expect, fail, parser
+
+
+def write_ed25519_key(path: Path) -> Path:
+    """A new unencrypted Ed25519 key in OpenSSH format, mode 0600."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    key = ed25519.Ed25519PrivateKey.generate()
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+        )
+    )
+    path.chmod(0o600)
+    return path
+
+
+def check_report(report: Any) -> Any:
+    """The report's counts; the job fails unless it wrote and imported every annotation without errors."""
+    if isinstance(report, dict):
+        from labelport import ImportReport
+
+        report = ImportReport.from_dict(report)
+    counts = report.counts
+    if not report.ok or not report.written or counts.imported != counts.annotations:
+        fail(f"the import did not import every annotation:\n{report.summary()}")
+    return counts
+
+
+def main() -> None:
+    args = parser(__doc__ or "").parse_args()
+    workdir = Path(args.workdir)
+    home = Path(os.environ.get("LABELPORT_HOME", ""))
+    if not os.environ.get("LABELPORT_HOME") or (home.exists() and any(home.iterdir())):
+        fail(f"LABELPORT_HOME must name a fresh folder, not {str(home)!r}")
+    phases = Phases()
+    with phases("import_module"):
+        import labelport
+    with phases("open_store"):
+        key = write_ed25519_key(workdir / "id_ed25519")
+        client = labelport.UserClient.create_with_ssh_private_key(ssh_private_key_path=key)
+    with phases("create_project"):
+        project = client.create_project("bench", from_coco=args.input)
+    start = time.perf_counter()
+    with phases("import"):
+        report = project.import_coco(args.input, create_missing_data_units=True)
+    work = time.perf_counter() - start
+    counts = check_report(report)
+    expect("annotations imported", counts.imported, args.expect_annotations)
+    emit(
+        work,
+        phases,
+        annotations=counts.imported,
+        images=counts.images,
+        data_units_created=counts.data_units_created,
+        report_seconds=round(report.seconds, 4),
+        project_hash=project.project_hash,
+        store_mib=round(sum(p.stat().st_size for p in home.rglob("*") if p.is_file()) / 2**20, 1),
+    )
+
+
+if __name__ == "__main__":
+    main()
