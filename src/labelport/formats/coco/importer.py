@@ -116,9 +116,10 @@ def _import(
         with store.bulk(project_hash, branch, report.source, user) as session:
             if plan.new_units:
                 session.add_data_units(plan.new_units)
-            row_ids = session.label_row_ids(sorted({img.unit.data_hash for img in plan.images.values()}))
+                plan.new_units = []  # stored: nothing else holds them, so their memory goes now
+            row_ids = session.label_row_ids(sorted({img.data_hash for img in plan.images.values()}))
             for img in plan.images.values():
-                img.row_id = row_ids[img.unit.data_hash]
+                img.row_id = row_ids[img.data_hash]
             if replace:
                 report.counts.replaced = session.clear(sorted(set(row_ids.values())))
             importer.run(session, progress)

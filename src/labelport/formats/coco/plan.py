@@ -39,7 +39,10 @@ class CategoryTarget:
 
 @dataclass(slots=True)
 class ImageTarget:
-    unit: DataUnit
+    """Where one COCO image's annotations go. Holds the data unit's hash, not the unit: at train
+    scale the 120k units created by an import can then be freed once they are stored."""
+
+    data_hash: str
     frame: int
     width: int
     height: int
@@ -196,14 +199,16 @@ def plan_images(
     if parsed.kind == "results":
         for unit in units:
             for frame, image in unit.extra.get("coco_images", {}).items():
-                plan.images[image.get("id")] = ImageTarget(unit, int(frame), *unit.frame_size(int(frame)))
+                plan.images[image.get("id")] = ImageTarget(
+                    unit.data_hash, int(frame), *unit.frame_size(int(frame))
+                )
                 plan.known_images[image.get("id")] = -1
         if not isinstance(match, str):
             for image_id, target in load_mapping(match, "image").items():
                 mapped, frame = _target(by_hash, target)
                 if mapped is not None:
                     key = int(image_id) if isinstance(image_id, str) and image_id.isdigit() else image_id
-                    plan.images[key] = ImageTarget(mapped, frame, *mapped.frame_size(frame))
+                    plan.images[key] = ImageTarget(mapped.data_hash, frame, *mapped.frame_size(frame))
                     plan.known_images[key] = -1
         return
     mapping = None if match == "auto" else load_mapping(match, "image")
@@ -336,7 +341,7 @@ def _matched(
     method: str,
     size: tuple[int, int],
 ) -> None:
-    plan.images[image_id] = ImageTarget(unit, frame, size[0], size[1])
+    plan.images[image_id] = ImageTarget(unit.data_hash, frame, size[0], size[1])
     report.counts.images_matched += 1
     report.image_matches[method] = report.image_matches.get(method, 0) + 1
     if len(report.matched_examples) < EXAMPLES:
