@@ -44,7 +44,9 @@ from labelport import (
     Object,
     ObjectInstance,
     OntologyStructure,
+    Point,
     Polygon,
+    Polyline,
     RotatableBoundingBox,
     Shape,
     Skeleton,
@@ -535,3 +537,23 @@ def test_a_project_made_in_code_round_trips_byte_for_byte(
     created, second = round_trip(client, path, "created")
     assert second == first
     assert {u.title: u.data_type.value for u in created.list_data_units()}["scan"] == "img_group"
+
+
+def test_every_shape_drawn_in_code_exports_a_file_that_imports_back(client: UserClient) -> None:
+    """Degenerate extents (a point, a flat line, one visible keypoint) must not export 0-size boxes,
+    which the importer rightly refuses."""
+    ontology = _code_ontology()
+    ontology.objects += [Object("dot", Shape.POINT), Object("line", Shape.POLYLINE)]
+    project = make_project(client, ontology=ontology, data=DATA)
+    _draw(project, "a.jpg", "dot", Point(3, 4))
+    _draw(project, "a.jpg", "line", Polyline((1, 5, 9, 5, 12, 5)))
+    _draw(project, "a.jpg", "person", Skeleton((1, 1, 2, 5, 5, 0, 0, 0, 0)))
+    _draw(project, "a.jpg", "turned", RotatableBoundingBox(10, 10, 20, 10, 45))
+    exported = project.export_coco_bytes()
+    for ann in msgspec.json.decode(exported)["annotations"]:
+        if "bbox" in ann:
+            assert ann["bbox"][2] > 0 and ann["bbox"][3] > 0, ann
+    again = client.create_project("again", from_coco=exported)
+    report = again.import_coco(exported, create_missing_data_units=True)
+    assert report.ok and report.counts.imported == 4, report.summary()
+    assert again.export_coco_bytes().count(b'"image_id"') == exported.count(b'"image_id"')

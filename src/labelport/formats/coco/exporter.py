@@ -401,7 +401,7 @@ def _put_geometry(ann: dict[str, Any], c: Coordinates, width: int, height: int) 
         ann["area"] = geometry.polygon_area(rings, height, width)
     elif isinstance(c, Polyline):
         ann["segmentation"] = [c.to_json()]
-        ann["bbox"] = geometry.polygons_bbox([c.to_json()])
+        ann["bbox"] = _never_empty(geometry.polygons_bbox([c.to_json()]))
         ann["area"] = 0
         ann["attributes"] = {**(ann.get("attributes") or {}), "polyline": True}
     elif isinstance(c, Bitmask):
@@ -417,10 +417,17 @@ def _put_geometry(ann: dict[str, Any], c: Coordinates, width: int, height: int) 
         ann["num_keypoints"] = len(visible)
         if "bbox" not in ann:
             xs, ys = [p[0] for p in visible] or [0], [p[1] for p in visible] or [0]
-            ann["bbox"] = [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
+            ann["bbox"] = _never_empty([min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)])
         ann.setdefault("area", ann["bbox"][2] * ann["bbox"][3])
     elif isinstance(c, Point):
+        # A point has no box: its one keypoint is its geometry (a 0 x 0 bbox is not valid COCO).
         ann["keypoints"] = [c.x, c.y, 2]
         ann["num_keypoints"] = 1
-        ann["bbox"] = [c.x, c.y, 0, 0]
+        ann.pop("bbox", None)
         ann["area"] = 0
+
+
+def _never_empty(bbox: list[Any]) -> list[Any]:
+    """A box around points that lie on one line is widened to 1 pixel, so it is valid COCO."""
+    x, y, w, h = bbox
+    return [x, y, w if w > 0 else 1, h if h > 0 else 1]
