@@ -175,7 +175,7 @@ def _images(
     allocate = _Allocator(kept_ids)
     ids: dict[tuple[str, int], Any] = {}
     sizes: dict[tuple[str, int], tuple[int, int]] = {}
-    records: list[tuple[tuple[str, int], dict[str, Any] | None]] = []
+    records: list[tuple[DataUnit, int, dict[str, Any] | None]] = []
     for unit in units:
         kept = unit.extra.get("coco_images", {})
         for frame in range(unit.frames):
@@ -184,21 +184,16 @@ def _images(
             sizes[key] = unit.frame_size(frame)
             if record is not None:
                 ids[key] = allocate.take(record.get("id"))
-            records.append((key, record))
+            records.append((unit, frame, record))
     out = []
-    for (data_hash, frame), record in records:
-        key = (data_hash, frame)
+    for unit, frame, record in records:
+        key = (unit.data_hash, frame)
         if key not in ids:
             ids[key] = allocate.take(None)
         if record is not None:
             image = dict(record)
             image["id"] = ids[key]
         else:
-            unit = (
-                next(u for u in units if u.data_hash == data_hash)
-                if len(units) < 64
-                else _unit_of(units, data_hash)
-            )
             width, height = sizes[key]
             image = {"id": ids[key], "width": width, "height": height}
             if unit.data_type is DataType.IMAGE:
@@ -215,17 +210,6 @@ def _images(
                 image |= {"file_name": _frame_file(unit, frame), "video_title": unit.title, "frame": frame}
         out.append(_encode(image))
     return out, ids, sizes
-
-
-_unit_cache: dict[int, dict[str, DataUnit]] = {}
-
-
-def _unit_of(units: list[DataUnit], data_hash: str) -> DataUnit:
-    index = _unit_cache.get(id(units))
-    if index is None:
-        _unit_cache.clear()
-        index = _unit_cache[id(units)] = {u.data_hash: u for u in units}
-    return index[data_hash]
 
 
 def _attribute_names(ontology: OntologyStructure) -> dict[str, tuple[str, dict[str, str]]]:

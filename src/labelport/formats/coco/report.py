@@ -99,9 +99,6 @@ class ImportReport(msgspec.Struct, kw_only=True):
         self.warnings.append(Problem(code, path, message, annotation_id))
         self.counts.warnings += 1
 
-    def converted(self, what: str) -> None:
-        self.conversions[what] = self.conversions.get(what, 0) + 1
-
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (what ``--json`` and ``--report FILE`` write)."""
         data: dict[str, Any] = msgspec.to_builtins(self)
