@@ -749,3 +749,16 @@ def test_progress_bar_draws_and_stays_off_when_disabled() -> None:
         callback(5, 10)
         callback(10, 10)
     assert "importing" in buffer.getvalue()
+
+
+def test_export_keeps_each_mask_in_the_form_it_came_in(
+    env: Path, tmp_path: Path, shared_fixtures: Path
+) -> None:
+    """Without --rle the CLI writes masks as the library does: as they came (here, uncompressed)."""
+    source = shared_fixtures / "coco-val2014-100" / "instances_val2014_100.json"
+    project_hash = run("project", "create", "val", "--from-coco", source).stdout.strip()
+    run("import", "coco", project_hash, source, "--create-missing")
+    out = tmp_path / "out.json"
+    run("export", "coco", project_hash, "-o", out)
+    original = json.loads(source.read_text())
+    assert json.loads(out.read_text())["annotations"] == original["annotations"]

@@ -818,15 +818,14 @@ def export() -> None:
 @click.option(
     "--rle",
     type=click.Choice(["compressed", "uncompressed"]),
-    default="compressed",
-    show_default=True,
-    help="How masks are written.",
+    default=None,
+    help="Write every mask in this RLE form. [default: each as it came in; new masks compressed]",
 )
 @click.option("--results", is_flag=True, help="Write a COCO results list (with score) instead of a dataset.")
 @json_option
 @click.pass_obj
 def export_coco(
-    state: State, project_hash: str, output: Path, branch: str | None, rle: str, results: bool
+    state: State, project_hash: str, output: Path, branch: str | None, rle: str | None, results: bool
 ) -> None:
     """Export a project's labels as a COCO file; prints the path and its size.
 
