@@ -147,6 +147,65 @@ def test_datumaro_style_keypoints_without_names_are_numbered(client: UserClient)
     assert single(project, "a.jpg") == Skeleton((1, 2, 2, 3, 4, 2, 2, 3, 2))
 
 
+def test_created_shapes_come_from_the_import_s_own_pass(client: UserClient, monkeypatch: Any) -> None:
+    """categories="create" chooses each new object's shape from the annotations it imports, in the
+    same pass: the file is read and its annotations validated once."""
+    from labelport.formats.coco import annotations, importer
+
+    calls = {"read": 0, "pass": 0}
+    read, run = importer.read_coco, annotations.Pass.run
+
+    def counted_read(source: Any) -> Any:
+        calls["read"] += 1
+        return read(source)
+
+    def counted_run(self: Any, *args: Any) -> None:
+        calls["pass"] += 1
+        run(self, *args)
+
+    monkeypatch.setattr(importer, "read_coco", counted_read)
+    monkeypatch.setattr(annotations.Pass, "run", counted_run)
+    project = make_project(client, ontology=OntologyStructure(), data=DATA)
+    coco = coco_template()
+    report = project.import_coco(coco, categories="create")
+    assert report.ok and report.counts.imported == 5, report.summary()
+    assert calls == {"read": 1, "pass": 1}
+    shapes = {o.title: o.shape for o in project.ontology_structure.objects}
+    assert shapes["poly"] is Shape.POLYGON and shapes["mask"] is Shape.BITMASK
+    assert shapes["box"] is Shape.BOUNDING_BOX and shapes["person"] is Shape.SKELETON
+    assert report.conversions == {}
+    poly = [o for o in objects_by_title(project)["a.jpg"] if o.ontology_item.title == "poly"]
+    assert [o.get_annotation(0).coordinates for o in poly] == [Polygon(((10, 10, 30, 10, 30, 20, 10, 20),))]
+
+
+def test_a_created_skeleton_missing_keypoints_is_reported_as_before(client: UserClient) -> None:
+    """A category that names no keypoints becomes a skeleton when its annotations carry some; one
+    without them is then an error, exactly as when the shape was known up front."""
+    project = make_project(client, ontology=OntologyStructure(), data=DATA)
+    coco = {
+        "images": [image(1, "a.jpg")],
+        "categories": [{"id": 1, "name": "hand"}],
+        "annotations": [
+            keypoints_ann(1, 1, 1, [1, 2, 2, 3, 4, 2]),
+            box_ann(2, 1, 1, [1, 1, 4, 4]),
+            keypoints_ann(3, 1, 1, [1, 2, 2, 3, 4, 2, 5, 5, 2]),
+        ],
+    }
+    with pytest.raises(ImportFailed) as failed:
+        project.import_coco(coco, categories="create")
+    errors = [(e.code, e.path) for e in failed.value.report.errors]
+    assert errors == [
+        ("no_keypoints", "annotations[1].keypoints"),
+        ("keypoints_length", "annotations[2].keypoints"),
+    ]
+    assert project.ontology_structure.objects == []  # nothing was stored by either attempt
+    report = project.import_coco(coco, categories="create", on_error="skip")
+    assert report.counts.imported == 1 and report.counts.skipped == 2
+    hand = project.ontology_structure.get_child_by_title("hand")
+    assert hand.shape is Shape.SKELETON and hand.keypoints == ["1", "2"]
+    assert single(project, "a.jpg") == Skeleton((1, 2, 2, 3, 4, 2))
+
+
 def test_rotated_boxes_land_on_a_rotatable_box_object(client: UserClient) -> None:
     ontology = OntologyStructure(objects=[Object("car", Shape.ROTATABLE_BOUNDING_BOX)])
     project = make_project(client, ontology=ontology)

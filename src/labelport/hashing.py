@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import uuid
 
@@ -18,3 +19,22 @@ def new_feature_hash() -> str:
 def new_uuid() -> str:
     """A new project, data, label or ontology hash: a random UUID4 string."""
     return str(uuid.uuid4())
+
+
+def new_uuids(count: int) -> list[str]:
+    """``count`` new random UUID4 strings, from one read of the system's random source.
+
+    (``str(uuid.uuid4())`` makes an object and reads ``os.urandom`` once per call: at the 240,000
+    hashes an import of COCO train makes, that alone took half a second.)
+
+    >>> [len(h) for h in new_uuids(2)], new_uuids(1)[0][14]
+    ([36, 36], '4')
+    """
+    raw = bytearray(os.urandom(16 * count))
+    raw[6::16] = bytes(b & 0x0F | 0x40 for b in raw[6::16])  # version 4
+    raw[8::16] = bytes(b & 0x3F | 0x80 for b in raw[8::16])  # RFC 4122 variant
+    text = raw.hex()
+    return [
+        f"{text[i : i + 8]}-{text[i + 8 : i + 12]}-{text[i + 12 : i + 16]}-{text[i + 16 : i + 20]}-{text[i + 20 : i + 32]}"
+        for i in range(0, 32 * count, 32)
+    ]

@@ -15,7 +15,7 @@ from typing import Any
 
 from labelport.data import DataUnit
 from labelport.errors import NotFoundError, SchemaVersionError, StoreError
-from labelport.hashing import new_uuid
+from labelport.hashing import new_uuid, new_uuids
 from labelport.labels import now_iso
 from labelport.ontology import OntologyStructure
 from labelport.store._json import dumps, loads
@@ -425,15 +425,17 @@ class SqliteStore:
 
 
 def _insert_units(db: sqlite3.Connection, project_id: int, units: Sequence[DataUnit]) -> None:
-    rows = [unit_to_row(project_id, u) for u in units]
+    """Insert units and their label rows on main. Inside the write transaction nobody else inserts,
+    so the ids are given here rather than looked up again by hash (at 120k units that look-up was
+    half of the cost)."""
+    first = int(db.execute("SELECT coalesce(max(id), 0) + 1 FROM data_units").fetchone()[0])
     db.executemany(
-        f"INSERT INTO data_units (project_id, {UNIT_COLUMNS}) VALUES ({', '.join('?' * 11)})", rows
+        f"INSERT INTO data_units (id, project_id, {UNIT_COLUMNS}) VALUES ({', '.join('?' * 12)})",
+        [(first + k, *unit_to_row(project_id, u)) for k, u in enumerate(units)],
     )
-    now = now_iso()
     db.executemany(
-        "INSERT INTO label_rows (label_hash, data_unit_id, branch, updated_at) "
-        "SELECT ?, id, 'main', ? FROM data_units WHERE data_hash = ?",
-        [(new_uuid(), now, u.data_hash) for u in units],
+        f"INSERT INTO label_rows (label_hash, data_unit_id, branch, updated_at) VALUES (?, ?, 'main', '{now_iso()}')",
+        zip(new_uuids(len(units)), range(first, first + len(units)), strict=True),
     )
 
 

@@ -18,9 +18,9 @@ import queue
 import secrets
 import threading
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from itertools import chain, islice
+from itertools import chain, islice, repeat
 from typing import Any, NamedTuple
 
 import msgspec
@@ -28,13 +28,14 @@ import numpy as np
 
 from labelport.formats.coco import schema
 from labelport.formats.coco.match import fold
-from labelport.formats.coco.plan import CategoryTarget, Plan
+from labelport.formats.coco.plan import CategoryTarget, ImageTarget, Plan, settle_created
 from labelport.formats.coco.read import ParsedCoco, join_raw
 from labelport.formats.coco.records import conversion
 from labelport.formats.coco.report import ImportReport
 from labelport.formats.coco.validate import (
     check_bbox,
     check_keypoints,
+    check_rle,
     check_segmentation,
     iscrowd_ok,
     segmentation_form,
@@ -47,23 +48,35 @@ from labelport.store.base import BulkRow, BulkSession, PlainRow
 CHUNK = 20_000
 #: Files with fewer annotations than this are validated in-process (forking costs more than it saves).
 PARALLEL_FROM = 4 * CHUNK
+#: Chunks each worker may validate ahead of the writer. Results are small (three columns of ids),
+#: and a deep queue keeps the workers busy while the data units are stored.
+AHEAD_PER_WORKER = 12
 _POLYGON_FORMS = ("polygon", "flat_polygon", "other")
 _RLE_FORMS = ("rle", "rle_compressed")
 _NUMBERS = (int, float)
 
 #: (index in file, code, field path below the annotation, message, is error, annotation id)
 Problem = tuple[int, str, str, str, bool, Any]
-#: (index in chunk, key, label row id, frame, feature hash, confidence, manual, answers, track id)
-PendingRow = tuple[int, int, int, int, str, float, int, bytes | None, Any]
+#: (index in chunk, key, image id, category id, confidence, manual, answers, track id). Images and
+#: categories go by their COCO ids: workers start before the data units (and their rows) are stored.
+PendingRow = tuple[int, int, Any, Any, float, int, bytes | None, Any]
+#: What one imported annotation carried: (category id, segmentation form or None, keypoint count,
+#: bbox usable). Counted per chunk; shapes of created objects and conversions are decided from it.
+Evidence = tuple[Any, str | None, int, bool]
 
 
 class ChunkResult(NamedTuple):
     start: int
+    #: the rows to write, when the exact path validated the slice
     rows: list[PendingRow]
+    #: (keys, image ids, category ids) of every annotation, when the fast path proved the slice clean
+    columns: tuple[list[int], list[Any], list[Any]] | None
     ids: list[tuple[int, int]]
     problems: list[Problem]
     skipped: int
-    conversions: Counter[str]
+    evidence: Counter[Evidence]
+    #: (category id, attribute key) of every ``attributes`` object seen
+    attribute_keys: set[tuple[Any, str]]
     unmatched: Counter[Any]
     unknown_attributes: Counter[tuple[str, str]]
 
@@ -90,19 +103,18 @@ def validate_chunk(ctx: Context, start: int) -> ChunkResult:
     def warn(code: str, where: str, message: str) -> None:
         problems.append((here[0], code, where, message, False, here[1]))
 
+    clean = _clean_chunk(ctx, chunk, start)
+    if clean is not None:
+        return clean
     anns = _decode(chunk, start, problems, ctx.results)
-    if not problems:
-        clean = _clean_chunk(ctx, anns, start)
-        if clean is not None:
-            return clean
     plan = ctx.plan
     missing = schema.MISSING
     images_get, cats_get = plan.images.get, plan.cats.get
     known_images, known_cats = plan.known_images, plan.known_cats
     results, confidence_field = ctx.results, ctx.confidence_field
     custom_confidence = confidence_field != "score"
-    conversions: Counter[str] = Counter()
-    conversion_cache: dict[tuple[Shape, str | None, bool, bool], str | None] = {}
+    evidence: Counter[Evidence] = Counter()
+    attribute_keys: set[tuple[Any, str]] = set()
     unmatched: Counter[Any] = Counter()
     unknown_attributes: Counter[tuple[str, str]] = Counter()
     rows: list[PendingRow] = []
@@ -209,37 +221,28 @@ def validate_chunk(ctx: Context, start: int) -> ChunkResult:
             if type(attributes) is not dict:
                 fail("attributes_type", "attributes", "attributes must be a JSON object.")
             elif cat is not None and attributes:
+                attribute_keys.update((cat_id, str(k)) for k in attributes)
                 answers = _answers(cat, attributes, warn, unknown_attributes)
         if len(problems) > mark and _has_error(problems, mark):
             skipped += 1
             continue
         assert img is not None and cat is not None
-        shape = cat.obj.shape
-        conversion_key = (shape, good_form, good_keypoints, good_bbox)
-        if conversion_key not in conversion_cache:
-            forms = [
-                f
-                for f, ok in ((good_form, good_form), ("keypoints", good_keypoints), ("bbox", good_bbox))
-                if ok
-            ]
-            conversion_cache[conversion_key] = conversion(shape, [str(f) for f in forms])
-        converted = conversion_cache[conversion_key]
-        if converted is not None:
-            conversions[converted] += 1
+        evidence[(cat_id, good_form, len(kp) // 3 if good_keypoints else 0, good_bbox)] += 1
         rows.append(
             (
                 j,
                 key,
-                img.row_id,
-                img.frame,
-                cat.feature_hash,
+                image_id,
+                cat_id,
                 confidence,
                 0 if score is not missing else 1,
                 answers,
                 None if track is missing else track,
             )
         )
-    return ChunkResult(start, rows, ids, problems, skipped, conversions, unmatched, unknown_attributes)
+    return ChunkResult(
+        start, rows, None, ids, problems, skipped, evidence, attribute_keys, unmatched, unknown_attributes
+    )
 
 
 class _Unusual(Exception):
@@ -250,55 +253,48 @@ def _unusual(*_args: Any) -> None:
     raise _Unusual
 
 
-_CLEAN_CROWD = frozenset((0, 1))
-_NUMBER_TYPES = frozenset((int, float))
-
-
-def _clean_chunk(ctx: Context, anns: list[Any], start: int) -> ChunkResult | None:
-    """The fast path: prove a whole chunk clean with column checks, or return None.
+def _clean_chunk(ctx: Context, chunk: list[msgspec.Raw], start: int) -> ChunkResult | None:
+    """The fast path: prove a whole slice clean with a strict typed decode and column checks, or
+    return None.
 
     It accepts only what the exact path would accept with no error and no warning (ground truth
-    without scores, tracks or attributes; every id, image and category known; every bbox inside its
-    image; every geometry valid). Anything else, even a warning, sends the chunk to
-    :func:`validate_chunk`'s per-annotation path, which reports it precisely. Both paths produce the
-    same rows for a clean chunk.
+    without scores, tracks or attributes; every id, image and category known; every box and polygon
+    inside its image; every geometry valid). Anything else, even a warning, sends the slice to
+    :func:`validate_chunk`'s per-annotation path, which reports it precisely. Both paths import the
+    same rows and count the same evidence.
     """
-    if ctx.results or ctx.confidence_field != "score" or not anns:
+    if ctx.results or ctx.confidence_field != "score" or not chunk:
+        return None
+    try:
+        anns = schema.clean_annotations_decoder.decode(join_raw(chunk))
+    except (msgspec.ValidationError, msgspec.DecodeError):
         return None
     plan, missing = ctx.plan, schema.MISSING
+    ids = [a.id for a in anns]
+    image_ids = [a.image_id for a in anns]
+    cat_ids = [a.category_id for a in anns]
     try:
-        ids = [a.id for a in anns]
-        if set(map(type, ids)) != {int} or len(set(ids)) != len(ids):
-            return None
-        images = list(map(plan.images.__getitem__, [a.image_id for a in anns]))
-        cats = list(map(plan.cats.__getitem__, [a.category_id for a in anns]))
-        if not {a.iscrowd for a in anns} <= _CLEAN_CROWD | {missing}:
-            return None
-    except (KeyError, TypeError):  # unknown, or unhashable (a list where an id belongs)
+        images = list(map(plan.images.__getitem__, image_ids))
+        cats = list(map(plan.cats.__getitem__, cat_ids))
+    except KeyError:
         return None
-    for a in anns:
-        if not (
-            a.score is missing and a.track_id is missing and (a.attributes is missing or a.attributes is None)
-        ):
-            return None
-    areas = [a.area for a in anns]
     if (
-        not set(map(type, areas)) <= _NUMBER_TYPES
-        or not np.isfinite(np.asarray(areas, dtype=np.float64)).all()
+        len(set(ids)) != len(ids)
+        or not {a.iscrowd for a in anns} <= {0, 1}
+        or any(
+            a.score is not missing
+            or a.track_id is not missing
+            or (a.attributes is not missing and a.attributes is not None)
+            for a in anns
+        )
     ):
         return None
-    boxes = [a.bbox for a in anns]
-    if set(map(type, boxes)) != {list} or set(map(len, boxes)) != {4}:
-        return None
-    if not set(map(type, chain.from_iterable(boxes))) <= _NUMBER_TYPES:
-        return None
-    box = np.asarray(boxes, dtype=np.float64)
     width = np.fromiter((i.width for i in images), np.float64, len(images))
     height = np.fromiter((i.height for i in images), np.float64, len(images))
-    with np.errstate(invalid="ignore", over="ignore"):
+    box = np.array([a.bbox for a in anns], dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):  # x + w beyond float range is not inside
         inside = (
-            np.isfinite(box).all(axis=1)
-            & (box[:, 2] > 0)
+            (box[:, 2] > 0)
             & (box[:, 3] > 0)
             & (box[:, 0] >= 0)
             & (box[:, 1] >= 0)
@@ -307,35 +303,56 @@ def _clean_chunk(ctx: Context, anns: list[Any], start: int) -> ChunkResult | Non
         )
     if not inside.all():
         return None
-    conversions: Counter[str] = Counter()
-    cache: dict[tuple[Shape, str | None, bool], str | None] = {}
-    rows: list[PendingRow] = []
+    rings: list[list[float]] = []
+    ring_counts: list[int] = []
+    forms: list[str | None] = []
+    keypoint_counts: list[int] = []
     try:
-        for j, a in enumerate(anns):
-            img, cat = images[j], cats[j]
+        for a, img, cat in zip(anns, images, cats, strict=True):
             seg = a.segmentation
-            form = segmentation_form(seg) if len(seg) else None
-            if form in _POLYGON_FORMS or form in _RLE_FORMS:
-                check_segmentation(seg, form or "", img.width, img.height, _unusual, _unusual)
-            elif form not in (None, "empty", "null"):
-                return None
+            form = None
+            if isinstance(seg, list):
+                if seg:
+                    rings += seg
+                    form = "polygon"
+                ring_counts.append(len(seg))
+            else:
+                ring_counts.append(0)
+                if isinstance(seg, dict):
+                    check_rle(seg, img.width, img.height, _unusual)
+                    form = "rle_compressed" if type(seg.get("counts")) is str else "rle"
+            forms.append(form)
             kp = a.keypoints
-            keypoints = kp is not missing and kp is not None and kp != []
-            if keypoints:
+            if kp:
                 check_keypoints(kp, cat.keypoints, img.width, img.height, _unusual, _unusual)
+                keypoint_counts.append(len(kp) // 3)
             elif cat.skeleton:
                 return None
-            good_form = form if form in _POLYGON_FORMS or form in _RLE_FORMS else None
-            key = (cat.obj.shape, good_form, keypoints)
-            if key not in cache:
-                forms = [f for f, ok in ((good_form, good_form), ("keypoints", keypoints)) if ok]
-                cache[key] = conversion(cat.obj.shape, [str(f) for f in forms] + ["bbox"])
-            if cache[key] is not None:
-                conversions[cache[key]] += 1  # type: ignore[index]
-            rows.append((j, ids[j], img.row_id, img.frame, cat.feature_hash, 1.0, 1, None, None))
+            else:
+                keypoint_counts.append(0)
     except _Unusual:
         return None
-    return ChunkResult(start, rows, list(enumerate(ids)), [], 0, conversions, Counter(), Counter())
+    if rings and not _rings_inside(rings, ring_counts, width, height):
+        return None
+    evidence = Counter(zip(cat_ids, forms, keypoint_counts, repeat(True)))
+    return ChunkResult(start, [], (ids, image_ids, cat_ids), [], [], 0, evidence, set(), Counter(), Counter())
+
+
+def _rings_inside(rings: list[list[float]], per_annotation: list[int], width: Any, height: Any) -> bool:
+    """Every ring has an even count of at least 6 numbers and lies inside its image (all at once)."""
+    lengths = np.fromiter(map(len, rings), np.intp, len(rings))
+    if (lengths % 2).any() or (lengths < 6).any():
+        return False
+    values = np.fromiter(chain.from_iterable(rings), np.float64, int(lengths.sum()))
+    # Every ring's length is even, so x and y alternate across the concatenation too.
+    ring_width = np.repeat(width, per_annotation)
+    ring_height = np.repeat(height, per_annotation)
+    xs, ys = values[0::2], values[1::2]
+    return bool(
+        (values >= 0).all()
+        and (xs <= np.repeat(ring_width, lengths // 2)).all()
+        and (ys <= np.repeat(ring_height, lengths // 2)).all()
+    )
 
 
 def _has_error(problems: list[Problem], since: int) -> bool:
@@ -419,21 +436,28 @@ def _workers(total: int) -> int:
     return min(2, os.cpu_count() or 1)
 
 
-def _bounded(pool: Any, starts: range, window: int) -> Iterator[ChunkResult]:
+class _Ahead:
     """Chunk results in order, with at most ``window`` chunks validated ahead of the writer.
 
-    (``Pool.imap`` would run ahead without bound and hold every finished chunk in memory.)
+    (``Pool.imap`` would run ahead without bound and hold every finished chunk in memory.) The
+    first ``window`` chunks are handed to the workers at once, so they validate while the importing
+    process stores the data units.
     """
-    pending: deque[Any] = deque()
-    upcoming = iter(starts)
-    for start in islice(upcoming, window):
-        pending.append(pool.apply_async(_validate_in_worker, (start,)))
-    while pending:
-        result: ChunkResult = pending.popleft().get()
-        following = next(upcoming, None)
-        if following is not None:
-            pending.append(pool.apply_async(_validate_in_worker, (following,)))
-        yield result
+
+    def __init__(self, pool: Any, starts: range, window: int) -> None:
+        self.pool = pool
+        self.pending: deque[Any] = deque()
+        self.upcoming = iter(starts)
+        for start in islice(self.upcoming, window):
+            self.pending.append(pool.apply_async(_validate_in_worker, (start,)))
+
+    def __iter__(self) -> Iterator[ChunkResult]:
+        while self.pending:
+            result: ChunkResult = self.pending.popleft().get()
+            following = next(self.upcoming, None)
+            if following is not None:
+                self.pending.append(self.pool.apply_async(_validate_in_worker, (following,)))
+            yield result
 
 
 class _Writer:
@@ -470,7 +494,13 @@ class _Writer:
 
 
 class Pass:
-    """Validate every annotation and write the good ones, in file order."""
+    """Validate every annotation and write the good ones, in file order.
+
+    Used as a context manager: entering starts the validation workers (when they pay), so that
+    they work while the caller stores the data units; :meth:`run` then consumes their results.
+
+    >>> # with Pass(parsed, plan, report, "ada", None) as importer: importer.run(session, None)
+    """
 
     def __init__(
         self, parsed: ParsedCoco, plan: Plan, report: ImportReport, user: str, confidence_field: str | None
@@ -483,43 +513,63 @@ class Pass:
         self.user = user
         self.prefix = "" if self.context.results else "annotations"
         self.unknown_attributes: Counter[tuple[str, str]] = Counter()
+        self.evidence: Counter[Evidence] = Counter()
+        self.attribute_keys: set[tuple[Any, str]] = set()
+        self.pool: Any = None
+        self.ahead: _Ahead | None = None
 
-    def run(self, session: BulkSession | None, progress: Progress | None) -> None:
-        raws = self.context.raws
-        total = len(raws)
-        self.report.counts.annotations = total
-        existing = session.existing_keys() if session is not None else {}
-        starts = range(0, total, CHUNK)
+    def __enter__(self) -> Pass:
+        total = len(self.context.raws)
         workers = _workers(total)
-        global _CONTEXT
-        pool = None
         if workers:
+            global _CONTEXT
             _CONTEXT = self.context
             # Frozen objects are never visited by a collector, so forked workers do not copy the
             # parent's pages by collecting them (the pages stay shared, copy-on-write).
             gc.freeze()
             try:
-                pool = multiprocessing.get_context("fork").Pool(workers)
+                self.pool = multiprocessing.get_context("fork").Pool(workers)
             finally:
                 gc.unfreeze()
+            self.ahead = _Ahead(self.pool, range(0, total, CHUNK), AHEAD_PER_WORKER * workers)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        global _CONTEXT
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+            self.pool = None
+            _CONTEXT = None
+
+    def run(self, session: BulkSession | None, progress: Progress | None) -> None:
+        """Validate (or collect the workers' results), assemble rows and write them; then settle the
+        shapes of created objects and count conversions."""
+        raws = self.context.raws
+        total = len(raws)
+        self.report.counts.annotations = total
+        existing = session.existing_keys() if session is not None else {}
         writer = _Writer(session) if session is not None else None
         failure: BaseException | None = None
         try:
-            chunks: Iterator[ChunkResult] = (
-                _bounded(pool, starts, 2 * workers)
-                if pool is not None
-                else (validate_chunk(self.context, s) for s in starts)
+            chunks: Iterable[ChunkResult] = (
+                self.ahead
+                if self.ahead is not None
+                else (validate_chunk(self.context, s) for s in range(0, total, CHUNK))
             )
             self._assemble(chunks, existing, writer, progress, total)
         finally:
-            if pool is not None:
-                pool.terminate()
-                pool.join()
-                _CONTEXT = None
             if writer is not None:
                 failure = writer.close()
         if failure is not None:
             raise failure
+        settle_created(self.plan, self.evidence, self.attribute_keys)
+        for (cat_id, form, keypoints, bbox), n in self.evidence.items():
+            shape = self.plan.cats[cat_id].obj.shape
+            forms = [f for f, ok in ((form, form), ("keypoints", keypoints), ("bbox", bbox)) if ok]
+            converted = conversion(shape, [str(f) for f in forms])
+            if converted is not None:
+                self.report.conversions[converted] = self.report.conversions.get(converted, 0) + n
         for (title, name), count in sorted(self.unknown_attributes.items()):
             self.report.warning(
                 "attribute_unknown",
@@ -529,7 +579,7 @@ class Pass:
 
     def _assemble(
         self,
-        chunks: Iterator[ChunkResult],
+        chunks: Iterable[ChunkResult],
         existing: dict[int, tuple[str, int]],
         writer: _Writer | None,
         progress: Progress | None,
@@ -537,13 +587,16 @@ class Pass:
     ) -> None:
         report, raws, prefix = self.report, self.context.raws, self.prefix
         counts = report.counts
+        images = self.plan.images
+        features = {cat_id: target.feature_hash for cat_id, target in self.plan.cats.items()}
         seen: dict[int, int] = {}
         tracks: dict[Any, str] = {}
         for result in chunks:
             start = result.start
             duplicates: set[int] = set()
             problems = result.problems
-            for j, ann_id in result.ids:
+            ids = result.ids if result.columns is None else enumerate(result.columns[0])
+            for j, ann_id in ids:
                 first = seen.setdefault(ann_id, start + j)
                 if first != start + j:
                     duplicates.add(j)
@@ -562,59 +615,106 @@ class Pass:
                     path = f"{prefix}[{i}].{where}" if where else f"{prefix}[{i}]"
                     (report.error if is_error else report.warning)(code, path, message, annotation_id=ident)
             counts.skipped += result.skipped
-            for name, n in result.conversions.items():
-                report.conversions[name] = report.conversions.get(name, 0) + n
+            self.evidence.update(result.evidence)
+            self.attribute_keys.update(result.attribute_keys)
             self.plan.unmatched_counts.update(result.unmatched)
             self.unknown_attributes.update(result.unknown_attributes)
-            pool = secrets.token_hex(4 * len(result.rows))
-            # Rows go to the store in file order (it is the export's order), in runs of one kind.
-            batches: list[list[PlainRow] | list[BulkRow]] = []
-            plain: list[PlainRow] = []
-            full: list[BulkRow] = []
-            created = updated = 0
-            for n, (j, key, row_id, frame, feature_hash, confidence, manual, answers, track) in enumerate(
-                result.rows
-            ):
-                if duplicates and j in duplicates:
-                    counts.skipped += 1
-                    continue
-                known = existing.get(key)
-                if known is not None:
-                    object_hash = known[0]
-                    updated += 1
-                else:
-                    object_hash = pool[8 * n : 8 * n + 8]
-                    created += 1
-                if track is not None:
-                    object_hash = tracks.setdefault(track, object_hash)
-                if manual == 1 and confidence == 1.0 and answers is None:
-                    if full:
-                        batches.append(full)
-                        full = []
-                    plain.append((row_id, frame, object_hash, feature_hash, key, raws[start + j]))
-                else:
-                    if plain:
-                        batches.append(plain)
-                        plain = []
-                    full.append(
-                        (
-                            row_id,
-                            frame,
-                            object_hash,
-                            feature_hash,
-                            key,
-                            raws[start + j],
-                            confidence,
-                            manual,
-                            answers,
-                        )
-                    )
-            batches.extend(batch for batch in (plain, full) if batch)
-            counts.created += created
-            counts.updated += updated
+            batches: list[list[PlainRow] | list[BulkRow]]
+            if result.columns is not None and not duplicates and not existing:
+                batches = [self._clean_rows(result.columns, raws, start, images, features)]
+                counts.created += len(batches[0])
+            else:
+                batches = self._rows(result, duplicates, existing, tracks, images, features)
             counts.imported += sum(map(len, batches))
             if writer is not None and not (report.errors and report.on_error == "fail"):
                 for batch in batches:
                     writer.put(batch)
             if progress is not None:
                 progress(min(start + CHUNK, total), total)
+
+    @staticmethod
+    def _clean_rows(
+        columns: tuple[list[int], list[Any], list[Any]],
+        raws: list[msgspec.Raw],
+        start: int,
+        images: dict[Any, ImageTarget],
+        features: dict[Any, str],
+    ) -> list[PlainRow]:
+        """A clean slice's rows, built column by column (no per-row Python code)."""
+        keys, image_ids, cat_ids = columns
+        targets = list(map(images.__getitem__, image_ids))
+        pool = secrets.token_hex(4 * len(keys))
+        return list(
+            zip(
+                [t.row_id for t in targets],
+                [t.frame for t in targets],
+                [pool[k : k + 8] for k in range(0, 8 * len(keys), 8)],
+                list(map(features.__getitem__, cat_ids)),
+                keys,
+                raws[start : start + len(keys)],
+                strict=True,
+            )
+        )
+
+    def _rows(
+        self,
+        result: ChunkResult,
+        duplicates: set[int],
+        existing: dict[int, tuple[str, int]],
+        tracks: dict[Any, str],
+        images: dict[Any, ImageTarget],
+        features: dict[Any, str],
+    ) -> list[list[PlainRow] | list[BulkRow]]:
+        """A slice's rows one by one: for re-imports (existing objects keep their hashes),
+        duplicates, tracks, scores and answers. Runs of plain rows and full rows alternate."""
+        counts, raws, start = self.report.counts, self.context.raws, result.start
+        pending: Iterable[PendingRow] = result.rows
+        if result.columns is not None:
+            keys, image_ids, cat_ids = result.columns
+            pending = (
+                (j, key, image_id, cat_id, 1.0, 1, None, None)
+                for j, (key, image_id, cat_id) in enumerate(zip(keys, image_ids, cat_ids, strict=True))
+            )
+        pool = secrets.token_hex(4 * CHUNK)
+        batches: list[list[PlainRow] | list[BulkRow]] = []
+        plain: list[PlainRow] = []
+        full: list[BulkRow] = []
+        for n, (j, key, image_id, cat_id, confidence, manual, answers, track) in enumerate(pending):
+            if duplicates and j in duplicates:
+                counts.skipped += 1
+                continue
+            known = existing.get(key)
+            if known is not None:
+                object_hash = known[0]
+                counts.updated += 1
+            else:
+                object_hash = pool[8 * n : 8 * n + 8]
+                counts.created += 1
+            if track is not None:
+                object_hash = tracks.setdefault(track, object_hash)
+            target = images[image_id]
+            row_id, frame, feature_hash = target.row_id, target.frame, features[cat_id]
+            if manual == 1 and confidence == 1.0 and answers is None:
+                if full:
+                    batches.append(full)
+                    full = []
+                plain.append((row_id, frame, object_hash, feature_hash, key, raws[start + j]))
+            else:
+                if plain:
+                    batches.append(plain)
+                    plain = []
+                full.append(
+                    (
+                        row_id,
+                        frame,
+                        object_hash,
+                        feature_hash,
+                        key,
+                        raws[start + j],
+                        confidence,
+                        manual,
+                        answers,
+                    )
+                )
+        batches.extend(batch for batch in (plain, full) if batch)
+        return batches

@@ -19,12 +19,20 @@ from typing import Any
 from labelport.errors import ImportFailed, LabelportError
 from labelport.formats.coco import schema
 from labelport.formats.coco.annotations import Pass
-from labelport.formats.coco.plan import Plan, image_problems, plan_categories, plan_images
+from labelport.formats.coco.plan import (
+    Learned,
+    Plan,
+    ShapesLearned,
+    image_problems,
+    plan_categories,
+    plan_images,
+)
 from labelport.formats.coco.read import ParsedCoco, read_coco
 from labelport.formats.coco.report import ImportReport
 from labelport.labels import MAIN_BRANCH
+from labelport.ontology import OntologyStructure
 from labelport.service import Progress
-from labelport.store.base import LabelStore
+from labelport.store.base import LabelStore, ProjectRecord
 
 
 def import_coco(
@@ -45,11 +53,12 @@ def import_coco(
     source_name: str | None = None,
 ) -> ImportReport:
     """Import a COCO source into a project; see the module docstring and README "Importing COCO"."""
+    started = time.perf_counter()
+    if on_error not in ("fail", "skip"):
+        raise LabelportError(f"on_error must be 'fail' or 'skip', not {on_error!r}.")
     with _collector_paused():
-        return _import(
-            store,
-            project_hash,
-            source,
+        parsed = read_coco(source)
+        options: dict[str, Any] = dict(
             user=user,
             progress=progress,
             match=match,
@@ -61,7 +70,12 @@ def import_coco(
             create_missing_data_units=create_missing_data_units,
             replace=replace,
             source_name=source_name,
+            started=started,
         )
+        try:
+            return _import(store, project_hash, parsed, **options)
+        except ShapesLearned as first:  # rare: see plan.settle_created; the first attempt wrote nothing
+            return _import(store, project_hash, parsed, learned=first.learned, **options)
 
 
 @contextmanager
@@ -80,7 +94,7 @@ def _collector_paused() -> Iterator[None]:
 def _import(
     store: LabelStore,
     project_hash: str,
-    source: Any,
+    parsed: ParsedCoco,
     *,
     user: str,
     progress: Progress | None,
@@ -93,11 +107,9 @@ def _import(
     create_missing_data_units: bool,
     replace: bool,
     source_name: str | None,
+    started: float,
+    learned: Learned | None = None,
 ) -> ImportReport:
-    started = time.perf_counter()
-    if on_error not in ("fail", "skip"):
-        raise LabelportError(f"on_error must be 'fail' or 'skip', not {on_error!r}.")
-    parsed = read_coco(source)
     branch = branch_name or MAIN_BRANCH
     report = ImportReport(
         source=source_name or parsed.name, branch=branch, kind=parsed.kind, dry_run=dry_run, on_error=on_error
@@ -106,38 +118,56 @@ def _import(
     ontology = store.get_ontology(project.ontology_hash).structure
     units = store.list_data_units(project_hash)
     plan = Plan()
-    plan_categories(parsed, ontology, categories, plan, report)
+    plan_categories(parsed, ontology, categories, plan, report, learned)
     plan_images(parsed, units, match, create_missing_data_units, plan, report)
-    importer = Pass(parsed, plan, report, user, confidence_field)
-    if dry_run:
-        importer.run(None, progress)
-        image_problems(parsed, plan, report)
-    else:
-        with store.bulk(project_hash, branch, report.source, user) as session:
-            if plan.new_units:
-                session.add_data_units(plan.new_units)
-                plan.new_units = []  # stored: nothing else holds them, so their memory goes now
-            row_ids = session.label_row_ids(sorted({img.data_hash for img in plan.images.values()}))
-            for img in plan.images.values():
-                img.row_id = row_ids[img.data_hash]
-            if replace:
-                report.counts.replaced = session.clear(sorted(set(row_ids.values())))
-            importer.run(session, progress)
+    # The workers start validating now, while the data units are stored.
+    with Pass(parsed, plan, report, user, confidence_field) as importer:
+        if dry_run:
+            importer.run(None, progress)
             image_problems(parsed, plan, report)
-            if report.errors and on_error == "fail":
-                report.seconds = round(time.perf_counter() - started, 3)
-                raise ImportFailed(_failure(report), report)
-            if plan.unit_extras:
-                session.set_data_unit_extra(plan.unit_extras)
-            if plan.ontology_changed:
-                session.save_ontology(ontology)
-            if "coco" not in project.extra and parsed.kind == "instances":
-                session.set_project_extra({**project.extra, "coco": _dataset_records(parsed)})
-            report.written = True
-            report.seconds = round(time.perf_counter() - started, 3)
-            session.commit(report.to_json())
+        else:
+            _write(store, project, parsed, plan, report, importer, ontology, replace, progress, started)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+def _write(
+    store: LabelStore,
+    project: ProjectRecord,
+    parsed: ParsedCoco,
+    plan: Plan,
+    report: ImportReport,
+    importer: Pass,
+    ontology: OntologyStructure,
+    replace: bool,
+    progress: Progress | None,
+    started: float,
+) -> None:
+    """The import's one transaction: data units, rows, ontology and project records, the report."""
+    with store.bulk(project.project_hash, report.branch, report.source, importer.user) as session:
+        if plan.new_units:
+            session.add_data_units(plan.new_units)
+            plan.new_units = []  # stored: nothing else holds them, so their memory goes now
+        row_ids = session.label_row_ids(sorted({img.data_hash for img in plan.images.values()}))
+        for img in plan.images.values():
+            img.row_id = row_ids[img.data_hash]
+        if replace:
+            report.counts.replaced = session.clear(sorted(set(row_ids.values())))
+        importer.run(session, progress)
+        image_problems(parsed, plan, report)
+        if report.errors and report.on_error == "fail":
+            report.seconds = round(time.perf_counter() - started, 3)
+            raise ImportFailed(_failure(report), report)
+        if plan.unit_extras:
+            session.set_data_unit_extra(plan.unit_extras)
+        if plan.ontology_changed:
+            session.save_ontology(ontology)
+        extra = project.extra
+        if "coco" not in extra and parsed.kind == "instances":
+            session.set_project_extra({**extra, "coco": _dataset_records(parsed)})
+        report.written = True
+        report.seconds = round(time.perf_counter() - started, 3)
+        session.commit(report.to_json())
 
 
 def _dataset_records(parsed: ParsedCoco) -> dict[str, Any]:

@@ -86,6 +86,8 @@ class UnitIndex:
 
     def match(self, image: dict[str, Any]) -> tuple[str, list[Target]]:
         """(strategy, candidates) for one COCO image; ("unmatched", []) when nothing fits."""
+        if not self.by_title:
+            return "unmatched", []  # no data units at all (a new project)
         file_name = str(image.get("file_name") or "").replace("\\", "/")
         video_title = image.get("video_title")
         if isinstance(video_title, str) and video_title:

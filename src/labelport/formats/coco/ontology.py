@@ -86,19 +86,26 @@ def category_shapes(parsed: ParsedCoco) -> tuple[dict[Any, Shape], dict[Any, lis
                 for key in a.attributes:
                     attribute_keys[a.category_id].setdefault(str(key), None)
             counter["any"] += 1
-    shapes: dict[Any, Shape] = {}
-    for cat_id, counter in forms.items():
-        if counter["keypoints"]:
-            shapes[cat_id] = Shape.SKELETON
-        elif counter["polygon"]:
-            shapes[cat_id] = Shape.POLYGON
-        elif counter["rle"]:
-            shapes[cat_id] = Shape.BITMASK
-        elif counter["rotation"]:
-            shapes[cat_id] = Shape.ROTATABLE_BOUNDING_BOX
-        else:
-            shapes[cat_id] = Shape.BOUNDING_BOX
+    shapes = {cat_id: shape_for(counter) for cat_id, counter in forms.items()}
     return shapes, {k: list(v) for k, v in attribute_keys.items()}, keypoint_counts
+
+
+def shape_for(forms: Counter[str]) -> Shape:
+    """The shape a category's annotations call for, from how many carried each form of geometry
+    (``keypoints``, ``polygon``, ``rle``, ``rotation``): the richest one any of them has.
+
+    >>> shape_for(Counter({"polygon": 3, "rle": 1})).value
+    'polygon'
+    """
+    if forms["keypoints"]:
+        return Shape.SKELETON
+    if forms["polygon"]:
+        return Shape.POLYGON
+    if forms["rle"]:
+        return Shape.BITMASK
+    if forms["rotation"]:
+        return Shape.ROTATABLE_BOUNDING_BOX
+    return Shape.BOUNDING_BOX
 
 
 def object_for_category(

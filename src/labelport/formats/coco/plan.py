@@ -6,6 +6,7 @@ show it and a real run can act on it.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,10 @@ from labelport.data import DataType, DataUnit, Member
 from labelport.errors import LabelportError
 from labelport.formats.coco import schema
 from labelport.formats.coco.match import UnitIndex, fold, frame_number
-from labelport.formats.coco.ontology import category_shapes, object_for_category
+from labelport.formats.coco.ontology import object_for_category, shape_for
 from labelport.formats.coco.read import ParsedCoco, join_raw
 from labelport.formats.coco.report import CategoryMatch, ImageMatch, ImportReport
+from labelport.hashing import new_uuids
 from labelport.ontology import Attribute, Object, OntologyStructure, Shape
 
 EXAMPLES = 5
@@ -63,6 +65,22 @@ class Plan:
     known_cats: dict[Any, int] = field(default_factory=dict)
     ontology_changed: bool = False
     unmatched_counts: Counter[Any] = field(default_factory=Counter)
+    #: categories whose objects this import creates, by id: their shapes wait for the annotations
+    created: dict[Any, dict[str, Any]] = field(default_factory=dict)
+
+
+#: What a first attempt learned of the created categories: per category id, the shape, the
+#: attribute keys and the keypoint count (as :func:`~labelport.formats.coco.ontology.category_shapes`).
+Learned = tuple[dict[Any, Shape], dict[Any, list[str]], dict[Any, int]]
+
+
+class ShapesLearned(Exception):
+    """The pass found that a created object's shape or attributes change how its annotations are
+    read (answers to attributes, keypoints a skeleton requires): the import runs again knowing them."""
+
+    def __init__(self, learned: Learned) -> None:
+        super().__init__("created categories need a second pass")
+        self.learned = learned
 
 
 def load_mapping(value: Any, what: str) -> dict[Any, Any]:
@@ -93,8 +111,20 @@ def _lookup(mapping: dict[Any, Any], *keys: Any) -> Any:
 
 
 def plan_categories(
-    parsed: ParsedCoco, ontology: OntologyStructure, categories: Any, plan: Plan, report: ImportReport
+    parsed: ParsedCoco,
+    ontology: OntologyStructure,
+    categories: Any,
+    plan: Plan,
+    report: ImportReport,
+    learned: Learned | None = None,
 ) -> None:
+    """Match each category to an ontology object, or create one (``categories="create"``).
+
+    A created object's shape is chosen from its annotations, which only the pass over them sees:
+    it starts as a bounding box (a skeleton when the category names keypoints) and
+    :func:`settle_created` fixes it afterwards, or, given ``learned`` from a first attempt, it is
+    made with its final shape at once.
+    """
     mapping = None if categories in ("by-name", "create") else load_mapping(categories, "category")
     if parsed.kind == "results":
         kept = {o.extra.get("coco", {}).get("id"): o for o in ontology.objects if "coco" in o.extra}
@@ -106,7 +136,6 @@ def plan_categories(
                 plan.cats[key] = category_target(found)
                 plan.known_cats[key] = -1
         return
-    shapes: dict[Any, Shape] | None = None
     for i, raw in enumerate(parsed.categories):
         path = f"categories[{i}]"
         category = schema.any_decoder.decode(raw)
@@ -139,15 +168,15 @@ def plan_categories(
         else:
             obj, method = _object_by_name(ontology, name)
         if obj is None and categories == "create":
-            if shapes is None:
-                shape_map, attribute_keys, kp_counts = category_shapes(parsed)
-                shapes = shape_map
+            shapes, attribute_keys, kp_counts = learned or ({}, {}, {})
             obj = object_for_category(
                 category,
                 shapes.get(cat_id, Shape.BOUNDING_BOX),
                 attribute_keys.get(cat_id, []),
                 kp_counts.get(cat_id),
             )
+            if learned is None:
+                plan.created[cat_id] = category
             ontology.objects.append(obj)
             plan.ontology_changed = True
             report.counts.categories_created += 1
@@ -162,6 +191,54 @@ def plan_categories(
         report.counts.categories_matched += 1
         report.categories.append(CategoryMatch(cat_id, name, method, obj.feature_node_hash, obj.title))
         plan.cats[cat_id] = category_target(obj)
+
+
+def settle_created(
+    plan: Plan, evidence: Counter[tuple[Any, str | None, int, bool]], attribute_keys: set[tuple[Any, str]]
+) -> None:
+    """Give each object this import created the shape its imported annotations call for.
+
+    ``evidence`` counts (category id, segmentation form, keypoint count, bbox usable) over the
+    annotations imported; ``attribute_keys`` holds (category id, key) of their attributes. Raises
+    :class:`ShapesLearned` when reading the annotations depends on what was learned (attributes to
+    answer; a skeleton that some annotations lack keypoints for, or with differing keypoint counts).
+    """
+    if not plan.created:
+        return
+    forms: dict[Any, Counter[str]] = defaultdict(Counter)
+    keypoint_counts: dict[Any, dict[int, None]] = defaultdict(dict)
+    for (cat_id, form, keypoints, _bbox), n in evidence.items():
+        if cat_id in plan.created:
+            if form is not None:
+                forms[cat_id]["rle" if form in ("rle", "rle_compressed") else "polygon"] += n
+            if keypoints:
+                forms[cat_id]["keypoints"] += n
+                keypoint_counts[cat_id][keypoints] = None
+            else:
+                forms[cat_id]["no_keypoints"] += n
+    keys: dict[Any, list[str]] = defaultdict(list)
+    for cat_id, key in sorted(attribute_keys, key=lambda k: (str(k[0]), k[1])):
+        if cat_id in plan.created:
+            keys[cat_id].append(key)
+            if key == "rotation":
+                forms[cat_id]["rotation"] += 1
+    shapes = {cat_id: shape_for(forms[cat_id]) for cat_id in plan.created}
+    counts = {cat_id: next(iter(found)) for cat_id, found in keypoint_counts.items()}  # the first seen
+    again = False
+    for cat_id, category in plan.created.items():
+        target = plan.cats[cat_id]
+        shape = shapes[cat_id]
+        if target.skeleton:
+            continue  # named keypoints: a skeleton from the start, checked as one
+        if shape is Shape.SKELETON and (forms[cat_id]["no_keypoints"] or len(keypoint_counts[cat_id]) > 1):
+            again = True
+        if any(k != "rotation" or shape is not Shape.ROTATABLE_BOUNDING_BOX for k in keys[cat_id]):
+            again = True
+        final = object_for_category(category, shape, keys[cat_id], counts.get(cat_id))
+        target.obj.shape, target.obj.keypoints = final.shape, final.keypoints
+        target.obj.skeleton, target.obj.attributes = final.skeleton, final.attributes
+    if again:
+        raise ShapesLearned((shapes, dict(keys), counts))
 
 
 def category_target(obj: Object) -> CategoryTarget:
@@ -303,8 +380,9 @@ def plan_images(
             method,
             (width, height) if sized else (uw, uh),  # type: ignore[arg-type]
         )
+    hashes = iter(new_uuids(sum(len(m) if kind == "image" else 1 for (kind, _), m in creating.items())))
     for (kind, title), members in creating.items():
-        _create_unit(plan, report, kind, title, members)
+        _create_unit(plan, report, kind, title, members, hashes)
     report.counts.images_unmatched = len(plan.unmatched) - report.counts.images_ambiguous
 
 
@@ -358,31 +436,32 @@ def _matched(
 Member_ = tuple[int, dict[str, Any], msgspec.Raw]
 
 
-def _create_unit(plan: Plan, report: ImportReport, kind: str, title: str, members: list[Member_]) -> None:
+def _create_unit(
+    plan: Plan, report: ImportReport, kind: str, title: str, members: list[Member_], hashes: Iterator[str]
+) -> None:
     first = members[0][1]
     units: list[tuple[DataUnit, int, Member_]]
     if kind == "image":
+        # the same file name twice: one unit each, the second on told apart by image id
         units = [
             (
-                DataUnit.image(title, width=first["width"], height=first["height"], location=title),
+                DataUnit(
+                    title if n == 0 else f"{title}#{member[1]['id']}",
+                    DataType.IMAGE,
+                    member[1]["width"],
+                    member[1]["height"],
+                    location=title,
+                    data_hash=next(hashes),
+                ),
                 0,
-                members[0],
+                member,
             )
+            for n, member in enumerate(members)
         ]
-        for extra in members[1:]:  # the same file name twice: one unit each, told apart by image id
-            image = extra[1]
-            units.append(
-                (
-                    DataUnit.image(
-                        f"{title}#{image['id']}", width=image["width"], height=image["height"], location=title
-                    ),
-                    0,
-                    extra,
-                )
-            )
     elif kind == "video":
         frames = [frame_number(m[1]) or 0 for m in members]
         unit = DataUnit.video(title, width=first["width"], height=first["height"], frames=max(frames) + 1)
+        unit.data_hash = next(hashes)
         units = [(unit, f, m) for f, m in zip(frames, members, strict=True)]
     else:
         ordered = sorted(members, key=lambda m: frame_number(m[1]) or 0)
@@ -400,6 +479,7 @@ def _create_unit(plan: Plan, report: ImportReport, kind: str, title: str, member
             if first.get("data_type") in ("img_group", "img_sequence", "dicom")
             else DataType.IMG_GROUP,
         )
+        unit.data_hash = next(hashes)
         units = [(unit, n, m) for n, m in enumerate(ordered)]
     seen: set[str] = set()
     for unit, frame, (_i, image, raw) in units:

@@ -64,7 +64,30 @@ class Annotation(msgspec.Struct):
     attributes: Any = MISSING
 
 
+class CleanAnnotation(msgspec.Struct):
+    """An annotation as clean ground truth writes it, typed strictly for the import's fast path.
+
+    A slice decodes into these only when every annotation fits (whole-number ids, a 4-number bbox,
+    nested polygon rings of numbers or an RLE object); any misfit sends the slice to the exact,
+    per-annotation path. JSON has no NaN or infinity and msgspec refuses numbers beyond float range,
+    so every float here is finite.
+    """
+
+    id: int
+    image_id: int | str
+    category_id: int
+    bbox: tuple[float, float, float, float]
+    segmentation: list[list[float]] | dict[str, Any] | None = None
+    keypoints: list[float] | None = None
+    area: float | None = None
+    iscrowd: int = 0
+    score: Any = MISSING
+    track_id: Any = MISSING
+    attributes: Any = MISSING
+
+
 raw_list = msgspec.json.Decoder(list[msgspec.Raw])
+clean_annotations_decoder = msgspec.json.Decoder(list[CleanAnnotation])
 images_decoder = msgspec.json.Decoder(list[Image])
 categories_decoder = msgspec.json.Decoder(list[Category])
 annotations_decoder = msgspec.json.Decoder(list[Annotation])

@@ -137,49 +137,52 @@ def check_segmentation(
         except msgspec.DecodeError:
             fail("rle_type", "segmentation", "the RLE is not valid JSON.")
             return False
-        size = rle.get("size")
-        counts = rle.get("counts")
-        if type(size) is not list or len(size) != 2 or not all(type(v) is int for v in size):
-            fail(
-                "rle_type", "segmentation.size", f"an RLE needs 'size': [height, width], not {_short(size)}."
-            )
-            return False
-        if size != [height, width]:
-            fail(
-                "rle_size",
-                "segmentation.size",
-                f"RLE size {size} differs from the image's [height, width] [{height}, {width}].",
-            )
-            return False
-        if type(counts) is list:
-            if not all(type(v) is int and v >= 0 for v in counts):
-                fail("rle_counts", "segmentation.counts", "RLE counts must be whole numbers >= 0.")
-                return False
-            total = sum(counts)
-        elif type(counts) is str:
-            try:
-                total = compressed_counts_total(counts)
-            except ValueError as exc:
-                fail("rle_counts", "segmentation.counts", f"the compressed RLE counts are corrupt: {exc}.")
-                return False
-        else:
-            fail(
-                "rle_type",
-                "segmentation.counts",
-                "RLE counts must be a list of numbers or a compressed string.",
-            )
-            return False
-        if total != height * width:
-            fail(
-                "rle_counts",
-                "segmentation.counts",
-                f"RLE counts sum to {total}, not height x width = {height * width}.",
-            )
-            return False
-        return True
+        return check_rle(rle, width, height, fail)
     if form == "other":
         fail(
             "segmentation_type", "segmentation", "segmentation must be a polygon list, an RLE object, or []."
+        )
+        return False
+    return True
+
+
+def check_rle(rle: dict[str, Any], width: int, height: int, fail: Report) -> bool:
+    """True when a decoded RLE object fits a ``width`` x ``height`` image."""
+    size = rle.get("size")
+    counts = rle.get("counts")
+    if type(size) is not list or len(size) != 2 or not all(type(v) is int for v in size):
+        fail("rle_type", "segmentation.size", f"an RLE needs 'size': [height, width], not {_short(size)}.")
+        return False
+    if size != [height, width]:
+        fail(
+            "rle_size",
+            "segmentation.size",
+            f"RLE size {size} differs from the image's [height, width] [{height}, {width}].",
+        )
+        return False
+    if type(counts) is list:
+        if not all(type(v) is int and v >= 0 for v in counts):
+            fail("rle_counts", "segmentation.counts", "RLE counts must be whole numbers >= 0.")
+            return False
+        total = sum(counts)
+    elif type(counts) is str:
+        try:
+            total = compressed_counts_total(counts)
+        except ValueError as exc:
+            fail("rle_counts", "segmentation.counts", f"the compressed RLE counts are corrupt: {exc}.")
+            return False
+    else:
+        fail(
+            "rle_type",
+            "segmentation.counts",
+            "RLE counts must be a list of numbers or a compressed string.",
+        )
+        return False
+    if total != height * width:
+        fail(
+            "rle_counts",
+            "segmentation.counts",
+            f"RLE counts sum to {total}, not height x width = {height * width}.",
         )
         return False
     return True
