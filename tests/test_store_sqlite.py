@@ -191,3 +191,57 @@ def test_nonces_are_used_once(store: SqliteStore) -> None:
     assert store.use_nonce("n1", now=100.0, keep_seconds=60) is True
     assert store.use_nonce("n1", now=110.0, keep_seconds=60) is False
     assert store.use_nonce("n1", now=500.0, keep_seconds=60) is True  # forgotten after keep_seconds
+
+
+def test_bulk_refuses_label_rows_of_another_project_and_restores_foreign_keys(store: SqliteStore) -> None:
+    """An import's transaction runs without SQLite's per-row foreign-key checks; the session checks
+    each label row it writes to instead, and the connection has its foreign keys back afterwards."""
+    mine, _ = make_project(store, "mine")
+    theirs, _ = make_project(store, "theirs")
+    store.add_data_units(mine, [DataUnit.image("a.jpg", width=9, height=9)])
+    store.add_data_units(theirs, [DataUnit.image("b.jpg", width=9, height=9)])
+    with store.bulk(theirs, "main", "x", "ada") as session:
+        (their_row,) = session.label_row_ids([u.data_hash for u in store.list_data_units(theirs)]).values()
+        session.commit(b"{}")
+    for row_id in (their_row, 10**12):
+        with pytest.raises(StoreError, match="not in its project"), store.bulk(mine, "main", "x", "ada") as s:
+            s.write([(row_id, 0, "k0000001", "feat0001", 1, b'{"id":1}')])
+            s.commit(b"{}")
+        assert store._db.execute("PRAGMA foreign_keys").fetchone() == (1,)
+    with store.bulk(mine, "main", "x", "ada") as session:
+        (my_row,) = session.label_row_ids([u.data_hash for u in store.list_data_units(mine)]).values()
+        session.write([(my_row, 0, "k0000001", "feat0001", 1, b'{"id":1}')])
+        session.commit(b"{}")
+    assert store._db.execute("PRAGMA foreign_keys").fetchone() == (1,)
+    assert [o.source_key for o in store.iter_objects(mine, "main")] == [1]
+    assert list(store.iter_objects(theirs, "main")) == []
+
+
+def test_bulk_writes_many_rows_per_statement_and_replaces_by_source_key(store: SqliteStore) -> None:
+    """Batches are inserted 100 rows a statement with the rest one by one; a second write of the
+    same source keys replaces the rows in place, whether they come as plain or full rows."""
+    project, _ = make_project(store)
+    store.add_data_units(project, [DataUnit.image("a.jpg", width=9, height=9)])
+    count = 250
+    with store.bulk(project, "main", "x", "ada") as session:
+        (row_id,) = session.label_row_ids([u.data_hash for u in store.list_data_units(project)]).values()
+        session.write([(row_id, 0, f"h{k:07d}", "feat0001", k, b'{"id":%d}' % k) for k in range(count)])
+        session.commit(b"{}")
+    first = list(store.iter_objects(project, "main"))
+    assert [(o.source_key, o.object_hash, o.record) for o in first] == [
+        (k, f"h{k:07d}", b'{"id":%d}' % k) for k in range(count)
+    ]
+    with store.bulk(project, "main", "x", "ada") as session:
+        session.write(
+            [
+                (row_id, 0, f"h{k:07d}", "feat0002", k, b'{"id":%d,"v":2}' % k, 0.5, 0, b'{"a":1}')
+                for k in range(count)
+            ]
+        )
+        session.commit(b"{}")
+    second = list(store.iter_objects(project, "main"))
+    assert len(second) == count
+    assert {(o.feature_hash, o.confidence, o.manual, o.answers) for o in second} == {
+        ("feat0002", 0.5, False, b'{"a":1}')
+    }
+    assert [o.record for o in second] == [b'{"id":%d,"v":2}' % k for k in range(count)]

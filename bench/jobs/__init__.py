@@ -82,8 +82,10 @@ JOBS: dict[str, Job] = {
         Job(
             "ours-import",
             "ours_import",
-            "labelport: new key, UserClient on a fresh LABELPORT_HOME, create_project(from_coco=path), "
-            "import_coco(path, create_missing_data_units=True) with validation; checks all were imported.",
+            "labelport: new key, UserClient on a fresh LABELPORT_HOME, create_project(title) with an empty "
+            'ontology, import_coco(path, categories="create", create_missing_data_units=True) with '
+            "validation (objects and data units created from the file, one read, one pass); checks all "
+            "were imported.",
             uses_home=True,
             fresh_home=True,
             ours=True,
@@ -116,8 +118,9 @@ JOBS: dict[str, Job] = {
         Job(
             "ours-import-http-pg",
             "ours_import_http_pg",
-            "labelport: the same import (create_project(from_coco=path), import_coco(path, "
-            "create_missing_data_units=True)) by a client over HTTP to a local `labelport serve` on a fresh "
+            "labelport: the same import (create_project(title), import_coco(path, "
+            'categories="create", create_missing_data_units=True)) by a client over HTTP to a local '
+            "`labelport serve` on a fresh "
             "PostgreSQL database (default settings), started before the client and stopped after it; wall "
             "s is the client's; CPU s adds the server's and PostgreSQL's; peak RSS is the client's.",
             ours=True,

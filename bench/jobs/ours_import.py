@@ -1,8 +1,9 @@
 """ours-import: labelport's COCO import into a fresh embedded store (a new LABELPORT_HOME).
 
 Creates an Ed25519 key, ``UserClient.create_with_ssh_private_key(ssh_private_key_path=key)``,
-``client.create_project("bench", from_coco=path)`` (the ontology from the file's categories), then
-``project.import_coco(path, create_missing_data_units=True)``: decode, validate, match, write. The
+``client.create_project("bench")`` (an empty ontology), then ``project.import_coco(path,
+categories="create", create_missing_data_units=True)``: decode, validate, match, create the ontology's
+objects (each shape chosen from its annotations in the same pass) and the data units, write. The
 harness measures the whole process; the job reports each phase, and fails unless the report says every
 annotation was imported. The store is kept for ours-export.
 """
@@ -57,10 +58,10 @@ def main() -> None:
         key = write_ed25519_key(workdir / "id_ed25519")
         client = labelport.UserClient.create_with_ssh_private_key(ssh_private_key_path=key)
     with phases("create_project"):
-        project = client.create_project("bench", from_coco=args.input)
+        project = client.create_project("bench")
     start = time.perf_counter()
     with phases("import"):
-        report = project.import_coco(args.input, create_missing_data_units=True)
+        report = project.import_coco(args.input, categories="create", create_missing_data_units=True)
     work = time.perf_counter() - start
     counts = check_report(report)
     expect("annotations imported", counts.imported, args.expect_annotations)

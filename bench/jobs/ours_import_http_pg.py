@@ -3,7 +3,7 @@
 The harness (:mod:`bench.http_pg`) has already started PostgreSQL, made a fresh database, added an admin
 user for ``--key`` and started ``labelport serve`` on it. This process is the client:
 ``UserClient.create_with_ssh_private_key(ssh_private_key_path=key, domain=server)``,
-``create_project("bench", from_coco=path)``, ``project.import_coco(path, create_missing_data_units=True)``;
+``create_project("bench")``, ``project.import_coco(path, categories="create", create_missing_data_units=True)``;
 it fails unless the report says every annotation was imported.
 """
 
@@ -28,10 +28,10 @@ def main() -> None:
             ssh_private_key_path=args.key, domain=args.server
         )
     with phases("create_project"):
-        project = client.create_project("bench", from_coco=args.input)
+        project = client.create_project("bench")
     start = time.perf_counter()
     with phases("import"):
-        report = project.import_coco(args.input, create_missing_data_units=True)
+        report = project.import_coco(args.input, categories="create", create_missing_data_units=True)
     work = time.perf_counter() - start
     counts = check_report(report)
     expect("annotations imported", counts.imported, args.expect_annotations)

@@ -34,6 +34,7 @@ from labelport.store._json import dumps, loads
 from labelport.store.base import (
     BulkRow,
     ClassificationRecord,
+    LabelRowGuard,
     LabelRowRecord,
     ObjectRecord,
     OntologyRecord,
@@ -673,7 +674,7 @@ class PostgresBulk:
         self._now = now_iso()  # every row of one import carries the same time, as on SQLite
         self._fresh: bool | None = None  # no key of this source stored yet: rows go straight in with COPY
         self._staged = False
-        self._known_rows: set[int] = set()  # label row ids seen to be in this project
+        self._guard = LabelRowGuard(self._label_rows_of_project)
         self.written = 0
         self.committed = False
 
@@ -685,7 +686,7 @@ class PostgresBulk:
             )
             keys = {r[0]: (r[1], r[2]) for r in cursor}
         self._fresh = not keys
-        self._known_rows.update(row_id for _, row_id in keys.values())
+        self._guard.allow(row_id for _, row_id in keys.values())
         return keys
 
     def label_row_ids(self, data_hashes: Sequence[str]) -> dict[str, int]:
@@ -715,7 +716,7 @@ class PostgresBulk:
             )
             for unit_id, row_id in created:
                 found[by_unit[unit_id]] = row_id
-        self._known_rows.update(found.values())
+        self._guard.allow(found.values())
         return found
 
     def clear(self, label_row_ids: Sequence[int]) -> int:
@@ -726,25 +727,18 @@ class PostgresBulk:
         self._conn.execute("DELETE FROM classifications WHERE label_row_id = ANY(%b)", (ids,))
         return removed
 
-    def _check_label_rows(self, rows: Sequence[BulkRow] | Sequence[PlainRow]) -> None:
-        """Refuse rows whose label row is not in this project (the check a foreign key would make)."""
-        unknown = {r[0] for r in rows}.difference(self._known_rows)
-        if not unknown:
-            return
+    def _label_rows_of_project(self, ids: list[int]) -> list[int]:
         found = self._conn.execute(
             "SELECT l.id FROM label_rows l JOIN data_units d ON d.id = l.data_unit_id "
             "WHERE l.id = ANY(%b) AND d.project_id = %s",
-            (sorted(unknown), self._project_id),
+            (ids, self._project_id),
         )
-        self._known_rows.update(r[0] for r in found)
-        missing = sorted(unknown.difference(self._known_rows))
-        if missing:
-            raise StoreError(f"an import wrote to label rows that are not in its project: {missing[:5]}.")
+        return [r[0] for r in found]
 
     def write(self, rows: Sequence[BulkRow] | Sequence[PlainRow]) -> None:
         if not rows:
             return
-        self._check_label_rows(rows)
+        self._guard.check(rows)
         self.written += len(rows)
         if self._fresh is None:
             found = self._conn.execute(

@@ -18,7 +18,7 @@ import queue
 import secrets
 import threading
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain, islice, repeat
 from typing import Any, NamedTuple
@@ -51,6 +51,7 @@ PARALLEL_FROM = 4 * CHUNK
 #: Chunks each worker may validate ahead of the writer. Results are small (three columns of ids),
 #: and a deep queue keeps the workers busy while the data units are stored.
 AHEAD_PER_WORKER = 12
+WORKER_NICENESS = 10
 _POLYGON_FORMS = ("polygon", "flat_polygon", "other")
 _RLE_FORMS = ("rle", "rle_compressed")
 _NUMBERS = (int, float)
@@ -89,6 +90,8 @@ class Context:
     plan: Plan
     results: bool
     confidence_field: str
+    #: lets go of the input's pages read so far (:meth:`ParsedCoco.release`)
+    release: Callable[[], None] = lambda: None
 
 
 def validate_chunk(ctx: Context, start: int) -> ChunkResult:
@@ -421,7 +424,22 @@ _CONTEXT: Context | None = None
 
 def _validate_in_worker(start: int) -> ChunkResult:
     assert _CONTEXT is not None, "workers inherit the context by fork"
-    return validate_chunk(_CONTEXT, start)
+    try:
+        return validate_chunk(_CONTEXT, start)
+    finally:
+        _CONTEXT.release()
+
+
+def _validate_in_process(ctx: Context, starts: range) -> Iterator[ChunkResult]:
+    for start in starts:
+        yield validate_chunk(ctx, start)
+        ctx.release()
+
+
+def _yield_to_writer() -> None:
+    """Run a worker at a lower priority: the importing process (which stores units and rows, one
+    writer for the whole import) is the critical path, and the workers fill the time it leaves."""
+    os.nice(WORKER_NICENESS)
 
 
 def _workers(total: int) -> int:
@@ -467,8 +485,9 @@ class _Writer:
     thread raises it.
     """
 
-    def __init__(self, session: BulkSession) -> None:
+    def __init__(self, session: BulkSession, release: Callable[[], None]) -> None:
         self.session = session
+        self.release = release
         self.queue: queue.Queue[list[BulkRow] | list[PlainRow] | None] = queue.Queue(maxsize=2)
         self.failure: BaseException | None = None
         self.thread = threading.Thread(target=self._work, name="labelport-import-writer", daemon=True)
@@ -479,6 +498,7 @@ class _Writer:
             if self.failure is None:
                 try:
                     self.session.write(rows)
+                    self.release()
                 except BaseException as exc:  # handed to the importing thread, raised there
                     self.failure = exc
 
@@ -506,7 +526,7 @@ class Pass:
         self, parsed: ParsedCoco, plan: Plan, report: ImportReport, user: str, confidence_field: str | None
     ) -> None:
         self.context = Context(
-            parsed.annotations, plan, parsed.kind == "results", confidence_field or "score"
+            parsed.annotations, plan, parsed.kind == "results", confidence_field or "score", parsed.release
         )
         self.plan = plan
         self.report = report
@@ -528,7 +548,7 @@ class Pass:
             # parent's pages by collecting them (the pages stay shared, copy-on-write).
             gc.freeze()
             try:
-                self.pool = multiprocessing.get_context("fork").Pool(workers)
+                self.pool = multiprocessing.get_context("fork").Pool(workers, initializer=_yield_to_writer)
             finally:
                 gc.unfreeze()
             self.ahead = _Ahead(self.pool, range(0, total, CHUNK), AHEAD_PER_WORKER * workers)
@@ -549,13 +569,13 @@ class Pass:
         total = len(raws)
         self.report.counts.annotations = total
         existing = session.existing_keys() if session is not None else {}
-        writer = _Writer(session) if session is not None else None
+        writer = _Writer(session, self.context.release) if session is not None else None
         failure: BaseException | None = None
         try:
             chunks: Iterable[ChunkResult] = (
                 self.ahead
                 if self.ahead is not None
-                else (validate_chunk(self.context, s) for s in range(0, total, CHUNK))
+                else _validate_in_process(self.context, range(0, total, CHUNK))
             )
             self._assemble(chunks, existing, writer, progress, total)
         finally:

@@ -58,6 +58,7 @@ def import_coco(
         raise LabelportError(f"on_error must be 'fail' or 'skip', not {on_error!r}.")
     with _collector_paused():
         parsed = read_coco(source)
+        parsed.release()  # decoding read every page; the pass maps each slice again as it goes
         options: dict[str, Any] = dict(
             user=user,
             progress=progress,

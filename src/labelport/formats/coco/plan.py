@@ -292,14 +292,15 @@ def plan_images(
     index = UnitIndex(units) if mapping is None else None
     # Each image is kept as its raw record (a slice of the file, written back verbatim); matching
     # reads only the typed fields it needs. At train scale (120k images) full dicts cost ~200 MB.
-    creating: dict[tuple[str, str], list[tuple[int, dict[str, Any], msgspec.Raw]]] = defaultdict(list)
+    creating: dict[tuple[str, str], list[tuple[int, schema.Image, msgspec.Raw]]] = defaultdict(list)
+    no_units = index is not None and not units  # a new project: nothing to match, skip the work
     for i, (raw, typed) in enumerate(zip(parsed.images, _typed_images(parsed.images), strict=True)):
         path = f"images[{i}]"
         if typed is None:
             report.error("image_type", path, "an image must be a JSON object.")
             continue
-        image = typed.fields()
-        image_id, width, height = image.get("id"), image.get("width"), image.get("height")
+        image_id, width, height = typed.id, typed.width, typed.height
+        file_name = None if typed.file_name is schema.MISSING else typed.file_name
         if type(image_id) is not int and type(image_id) is not str:
             report.error(
                 "image_id", f"{path}.id", f"an image id must be a number or a string, not {image_id!r}."
@@ -314,15 +315,17 @@ def plan_images(
             continue
         plan.known_images[image_id] = i
         report.counts.images += 1
-        plan.image_names[image_id] = image.get("file_name")
+        plan.image_names[image_id] = file_name
         sized = type(width) is int and type(height) is int and width > 0 and height > 0
         if mapping is not None:
-            target = _lookup(mapping, image_id, image.get("file_name"))
+            target = _lookup(mapping, image_id, file_name)
             mapped, frame = _target(by_hash, target) if target is not None else (None, 0)
             method, found = ("mapping", [(mapped, frame)]) if mapped is not None else ("unmatched", [])
+        elif no_units:
+            method, found = "unmatched", []
         else:
             assert index is not None
-            method, found = index.match(image)
+            method, found = index.match(typed.fields())
         if len(found) > 1:
             report.counts.images_ambiguous += 1
             plan.unmatched[image_id] = i
@@ -330,7 +333,7 @@ def plan_images(
                 report.ambiguous_images.append(
                     ImageMatch(
                         image_id,
-                        str(image.get("file_name")),
+                        str(file_name),
                         method,
                         candidates=[f"{u.title}#{f}" for u, f in found],
                     )
@@ -338,16 +341,15 @@ def plan_images(
             continue
         if not found:
             if create and sized:
+                video, group = typed.video_title, typed.data_title
                 key = (
-                    ("video", image["video_title"])
-                    if isinstance(image.get("video_title"), str)
-                    else (
-                        ("group", image["data_title"])
-                        if isinstance(image.get("data_title"), str)
-                        else ("image", str(image.get("file_name") or image_id))
-                    )
+                    ("video", video)
+                    if isinstance(video, str)
+                    else ("group", group)
+                    if isinstance(group, str)
+                    else ("image", str(file_name or image_id))
                 )
-                creating[key].append((i, image, raw))
+                creating[key].append((i, typed, raw))
                 continue
             plan.unmatched[image_id] = i
             if not sized:
@@ -373,12 +375,12 @@ def plan_images(
             plan,
             report,
             image_id,
-            image,
+            file_name,
             raw,
             unit,
             frame,
             method,
-            (width, height) if sized else (uw, uh),  # type: ignore[arg-type]
+            (width, height) if sized else (uw, uh),
         )
     hashes = iter(new_uuids(sum(len(m) if kind == "image" else 1 for (kind, _), m in creating.items())))
     for (kind, title), members in creating.items():
@@ -412,7 +414,7 @@ def _matched(
     plan: Plan,
     report: ImportReport,
     image_id: Any,
-    image: dict[str, Any],
+    file_name: Any,
     raw: msgspec.Raw,
     unit: DataUnit,
     frame: int,
@@ -423,9 +425,7 @@ def _matched(
     report.counts.images_matched += 1
     report.image_matches[method] = report.image_matches.get(method, 0) + 1
     if len(report.matched_examples) < EXAMPLES:
-        report.matched_examples.append(
-            ImageMatch(image_id, str(image.get("file_name")), method, unit.data_hash, frame)
-        )
+        report.matched_examples.append(ImageMatch(image_id, str(file_name), method, unit.data_hash, frame))
     kept = unit.extra.setdefault("coco_images", {})
     if str(frame) not in kept:
         kept[str(frame)] = raw  # the record as the file wrote it
@@ -437,28 +437,34 @@ Member_ = tuple[int, dict[str, Any], msgspec.Raw]
 
 
 def _create_unit(
-    plan: Plan, report: ImportReport, kind: str, title: str, members: list[Member_], hashes: Iterator[str]
+    plan: Plan,
+    report: ImportReport,
+    kind: str,
+    title: str,
+    typed: list[tuple[int, schema.Image, msgspec.Raw]],
+    hashes: Iterator[str],
 ) -> None:
-    first = members[0][1]
-    units: list[tuple[DataUnit, int, Member_]]
     if kind == "image":
         # the same file name twice: one unit each, the second on told apart by image id
-        units = [
-            (
-                DataUnit(
-                    title if n == 0 else f"{title}#{member[1]['id']}",
-                    DataType.IMAGE,
-                    member[1]["width"],
-                    member[1]["height"],
-                    location=title,
-                    data_hash=next(hashes),
-                ),
-                0,
-                member,
+        for n, (_i, image, raw) in enumerate(typed):
+            unit = DataUnit(
+                title if n == 0 else f"{title}#{image.id}",
+                DataType.IMAGE,
+                image.width,
+                image.height,
+                location=title,
+                data_hash=next(hashes),
             )
-            for n, member in enumerate(members)
-        ]
-    elif kind == "video":
+            plan.new_units.append(unit)
+            report.counts.data_units_created += 1
+            _matched(
+                plan, report, image.id, image.file_name, raw, unit, 0, "created", (unit.width, unit.height)
+            )
+        return
+    members = [(i, image.fields(), raw) for i, image, raw in typed]
+    first = members[0][1]
+    units: list[tuple[DataUnit, int, Member_]]
+    if kind == "video":
         frames = [frame_number(m[1]) or 0 for m in members]
         unit = DataUnit.video(title, width=first["width"], height=first["height"], frames=max(frames) + 1)
         unit.data_hash = next(hashes)
@@ -482,14 +488,13 @@ def _create_unit(
         unit.data_hash = next(hashes)
         units = [(unit, n, m) for n, m in enumerate(ordered)]
     seen: set[str] = set()
-    for unit, frame, (_i, image, raw) in units:
+    for unit, frame, (_i, member, raw) in units:
         if unit.data_hash not in seen:
             seen.add(unit.data_hash)
             plan.new_units.append(unit)
             report.counts.data_units_created += 1
-        _matched(
-            plan, report, image["id"], image, raw, unit, frame, "created", (image["width"], image["height"])
-        )
+        size = (member["width"], member["height"])
+        _matched(plan, report, member["id"], member.get("file_name"), raw, unit, frame, "created", size)
 
 
 def image_problems(parsed: ParsedCoco, plan: Plan, report: ImportReport) -> None:

@@ -34,6 +34,16 @@ class ParsedCoco:
     #: the buffer the raw slices point into (bytes, or a read-only memory map); kept alive with them
     buffer: Any = b""
 
+    def release(self) -> None:
+        """Unmap the pages of a memory-mapped file that this process has read so far.
+
+        They stay in the kernel's page cache and the next read of a record maps them again, so
+        nothing is read twice from disk; but they no longer count towards this process's memory,
+        which stays flat however large the file. A no-op for data that is not a mapped file.
+        """
+        if isinstance(self.buffer, mmap.mmap) and not self.buffer.closed:
+            self.buffer.madvise(mmap.MADV_DONTNEED)
+
 
 def source_bytes(source: Any) -> tuple[bytes, str]:
     """The JSON bytes of a source and a name for it (a file's name; "coco" for in-memory data)."""
@@ -99,18 +109,17 @@ def read_coco(source: Any) -> ParsedCoco:
                 "must hold a JSON object (a COCO file) or a list (COCO results).", file=where, path="$"
             )
         doc = schema.document_decoder.decode(data)
+    except msgspec.ValidationError as exc:  # (a DecodeError too: this test comes first)
+        for key in ("images", "annotations", "categories"):
+            if f"at `$.{key}`" in str(exc):
+                raise CocoError(f"'{key}' must be a list.", file=where, path=key) from None
+        raise CocoError(f"is not COCO-shaped: {exc}.", file=where, path="$") from None
     except msgspec.DecodeError as exc:
         raise _json_error(exc, where) from None
-    except msgspec.ValidationError as exc:
-        raise CocoError(f"is not COCO-shaped: {exc}.", file=where, path="$") from None
-    missing = [key for key in ("images", "annotations", "categories") if not len(getattr(doc, key))]
+    missing = [key for key in ("images", "annotations", "categories") if not getattr(doc, key)]
     if missing:
         raise CocoError(f"has no {', '.join(repr(m) for m in missing)} list.", file=where, path="$")
-    for key in ("images", "annotations", "categories"):
-        try:
-            setattr(parsed, key, schema.raw_list.decode(getattr(doc, key)))
-        except msgspec.ValidationError:
-            raise CocoError(f"'{key}' must be a list.", file=where, path=key) from None
+    parsed.images, parsed.annotations, parsed.categories = doc.images, doc.annotations, doc.categories
     parsed.info = doc.info if len(doc.info) else None
     parsed.licenses = doc.licenses if len(doc.licenses) else None
     return parsed

@@ -17,11 +17,12 @@ MISSING: Any = msgspec.UNSET
 
 
 class Document(msgspec.Struct):
-    """The top level of an instances or person_keypoints file; sections stay raw."""
+    """The top level of an instances or person_keypoints file, in one scan: each record of the three
+    lists stays raw (its original bytes), as do ``info`` and ``licenses``."""
 
-    images: msgspec.Raw = msgspec.Raw(b"")
-    annotations: msgspec.Raw = msgspec.Raw(b"")
-    categories: msgspec.Raw = msgspec.Raw(b"")
+    images: list[msgspec.Raw] = []
+    annotations: list[msgspec.Raw] = []
+    categories: list[msgspec.Raw] = []
     info: msgspec.Raw = msgspec.Raw(b"")
     licenses: msgspec.Raw = msgspec.Raw(b"")
 
