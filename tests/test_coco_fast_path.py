@@ -7,6 +7,7 @@ The fast path is what makes COCO-train-sized files quick; these tests pin it to 
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -149,21 +150,38 @@ def big_file_with_defects(path: Path, count: int) -> dict[str, Any]:
     return coco
 
 
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
 def test_workers_and_one_process_import_a_large_file_alike(
-    client: UserClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    client: UserClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, method: str
 ) -> None:
     """Above the size where validation is spread over worker processes, with slices on both paths,
-    the workers' import is the in-process one, row for row."""
+    the workers' import is the in-process one, row for row: forked workers (this process runs no
+    other thread) and workers started by a fork server (another thread runs, as in a server)."""
     count = annotations.PARALLEL_FROM + 5_000
     coco = big_file_with_defects(tmp_path / "big.json", count)
     outcomes = []
+    started: list[str] = []
+    workers_of = annotations._workers
+    monkeypatch.setattr(
+        annotations, "_workers", lambda total: started.append(workers_of(total)[1]) or workers_of(total)
+    )
     for workers in ("2", "0"):
         monkeypatch.setenv("LABELPORT_IMPORT_WORKERS", workers)
         project = client.create_project(f"workers {workers}", ontology=OntologyStructure())
-        report = project.import_coco(
-            tmp_path / "big.json", categories="create", create_missing_data_units=True, on_error="skip"
-        )
+        done = threading.Event()
+        other = threading.Thread(target=done.wait) if method == "forkserver" else None
+        if other is not None:
+            other.start()
+        try:
+            report = project.import_coco(
+                tmp_path / "big.json", categories="create", create_missing_data_units=True, on_error="skip"
+            )
+        finally:
+            done.set()
+            if other is not None:
+                other.join()
         outcomes.append((comparable(report), project.export_coco_labels()["annotations"]))
+    assert started[0] == method
     assert outcomes[0] == outcomes[1]
     report, exported = outcomes[0]
     assert report["counts"]["imported"] == count - 1

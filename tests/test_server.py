@@ -704,3 +704,32 @@ def test_a_server_on_a_sqlite_file_serves_the_same_api(tmp_path: Path) -> None:
             client.service.close()
     finally:
         server.stop()
+
+
+def test_uploaded_gzip_is_inflated_member_by_member_and_damage_is_one_sentence() -> None:
+    """The server inflates uploads with ISA-L: several gzip members (a .json.gz sent as it is, or
+    chunks cut anywhere) come out whole; a corrupt or cut-off stream is a LabelportError."""
+    import gzip
+    import io
+
+    from labelport.errors import LabelportError
+    from labelport.server.remote import _gzip_chunks
+    from labelport.server.uploads import gunzip_chunks
+
+    data = json.dumps({"images": [{"id": i, "file_name": f"{i}.jpg"} for i in range(5000)]}).encode()
+    stream = b"".join(chunk for chunk, _sent in _gzip_chunks(io.BytesIO(data), 4096))
+    assert gzip.decompress(stream) == data  # what the client sends is gzip
+    chunks = [stream[i : i + 1000] for i in range(0, len(stream), 1000)]
+    assert len(chunks) > 2
+    out = io.BytesIO()
+    assert gunzip_chunks(chunks, out, limit=len(data)) == len(data) and out.getvalue() == data
+    members = [gzip.compress(data[:1000]), gzip.compress(data[1000:])]
+    out = io.BytesIO()
+    gunzip_chunks([members[0][:7], members[0][7:] + members[1]], out, limit=len(data))
+    assert out.getvalue() == data
+    with pytest.raises(LabelportError, match="not a gzip stream"):
+        gunzip_chunks([b"\x1f\x8b" + b"\x00" * 40], io.BytesIO(), limit=100)
+    with pytest.raises(LabelportError, match="ends before its gzip stream does"):
+        gunzip_chunks([chunks[0]], io.BytesIO(), limit=len(data))
+    with pytest.raises(TooLarge):
+        gunzip_chunks(chunks, io.BytesIO(), limit=len(data) - 1)

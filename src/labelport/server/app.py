@@ -410,8 +410,12 @@ def serve(
     """
     import uvicorn
 
+    from labelport.formats.coco.annotations import prepare_workers
     from labelport.server.admin import open_store
 
+    # Imports validate in worker processes started by a fork server (this process runs threads);
+    # starting it now, before the store's connections and uvicorn's threads, spares the first import.
+    prepare_workers()
     store = open_store(db)
     try:
         app = create_app(store, max_body_bytes=max_body_bytes, max_import_bytes=max_import_bytes)

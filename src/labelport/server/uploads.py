@@ -21,7 +21,9 @@ import shutil
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, cast
+
+from isal import isal_zlib  # zlib's formats, about twice as fast to inflate (ISA-L)
 
 from labelport.errors import LabelportError, TooLarge
 
@@ -152,8 +154,12 @@ def gunzip_chunks(chunks: Iterable[bytes], out: BinaryIO, *, limit: int) -> int:
     return total
 
 
+#: what a corrupt gzip stream raises (ISA-L's stubs do not say its error is an exception class)
+_INFLATE_ERRORS: tuple[type[BaseException], ...] = (zlib.error, cast(type[BaseException], isal_zlib.error))
+
+
 def _inflate(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    inflater = zlib.decompressobj(wbits=31)
+    inflater = isal_zlib.decompressobj(wbits=31)
     fed = False  # the current gzip member has had input
     try:
         for chunk in chunks:
@@ -165,7 +171,7 @@ def _inflate(chunks: Iterable[bytes]) -> Iterator[bytes]:
                     yield piece
                 if inflater.eof:  # a member ended; another may follow in the same chunk
                     pending = inflater.unused_data
-                    inflater = zlib.decompressobj(wbits=31)
+                    inflater = isal_zlib.decompressobj(wbits=31)
                     fed = False
                     if not pending:
                         break
@@ -173,7 +179,7 @@ def _inflate(chunks: Iterable[bytes]) -> Iterator[bytes]:
                 pending = inflater.unconsumed_tail
                 if not pending and len(piece) < _STEP:  # input used up and no output held back
                     break
-    except zlib.error as exc:
+    except _INFLATE_ERRORS as exc:
         raise LabelportError(f"the upload is not a gzip stream ({exc}).") from None
     if fed:
         raise LabelportError("the upload ends before its gzip stream does; send it again.")
