@@ -74,16 +74,13 @@ def _stat_fields(pid: int) -> list[str] | None:
 
 
 def process_cpu_s(pid: int) -> float:
-    """CPU seconds of a process, its reaped children, and its live children (one level)."""
+    """CPU seconds of a process and all its descendants: each live one's own time and that of the
+    children it reaped (a server's import workers are children of its fork server, for one)."""
     fields = _stat_fields(pid)
     if fields is None:
         return 0.0
-    total = sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
-    for child in children(pid):
-        child_fields = _stat_fields(child)
-        if child_fields is not None:
-            total += sum(int(v) for v in child_fields[11:13])
-    return total / _TICK
+    total = sum(int(v) for v in fields[11:15]) / _TICK  # utime, stime, cutime, cstime
+    return total + sum(process_cpu_s(child) for child in children(pid))
 
 
 def children(pid: int) -> list[int]:

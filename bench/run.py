@@ -29,7 +29,11 @@ DEFAULT_RESULTS = REPO / "bench" / "results"
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
-    ap.add_argument("--scales", help=f"comma-separated: {', '.join(datasets.SCALES)} or all (default: all)")
+    ap.add_argument(
+        "--scales",
+        help=f"comma-separated: {', '.join(datasets.SCALES)} or all (default: all); also "
+        f"{', '.join(datasets.LARGE)}, run only when named (with --jobs ours-import)",
+    )
     ap.add_argument(
         "--images",
         type=int,

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from labelport import UserClient
+
 REPO = Path(__file__).resolve().parents[1]
 MAKE_COCO = REPO.parent / "shared" / "tools" / "make_coco.py"
 
@@ -68,3 +70,46 @@ def test_bench_runs_every_job_at_a_tiny_scale(tmp_path: Path) -> None:
         assert cells[1] == "ok"
         assert all(float(cell) > 0 for cell in cells[2:5]), line
     assert list(tmp_path.glob("labelport-bench-*")) == []  # the scratch folder is cleaned up
+
+
+def test_tile_repeats_a_coco_file_with_unique_ids_and_file_names(tmp_path: Path, client: UserClient) -> None:
+    """The 10x scale is the full-scale file tiled: every copy's ids and file names are its own, the
+    rest of each record is unchanged, and labelport imports the result whole."""
+    from bench.tile import tile
+
+    source = {
+        "info": {"year": 2017},
+        "licenses": [{"id": 1, "name": "x"}],
+        "images": [
+            {"id": 3, "file_name": "a.jpg", "width": 9, "height": 9},
+            {"id": 7, "file_name": "b.jpg", "width": 9, "height": 9},
+        ],
+        "annotations": [
+            {"id": 5, "image_id": 7, "category_id": 1, "bbox": [1, 1, 2, 2], "area": 4, "iscrowd": 0},
+            {"id": 6, "image_id": 3, "category_id": 1, "bbox": [0.5, 1, 2, 3.25], "area": 6.5, "iscrowd": 0},
+        ],
+        "categories": [{"id": 1, "name": "box"}],
+    }
+    (tmp_path / "one.json").write_text(json.dumps(source))
+    assert tile(tmp_path / "one.json", tmp_path / "three.json", 3) == (6, 6)
+    tiled = json.loads((tmp_path / "three.json").read_text())
+    assert [i["id"] for i in tiled["images"]] == [3, 7, 11, 15, 19, 23]
+    assert [i["file_name"] for i in tiled["images"][2:4]] == ["tile1/a.jpg", "tile1/b.jpg"]
+    assert [(a["id"], a["image_id"]) for a in tiled["annotations"]] == [
+        (5, 7),
+        (6, 3),
+        (12, 15),
+        (13, 11),
+        (19, 23),
+        (20, 19),
+    ]
+    assert [
+        {k: v for k, v in a.items() if k not in ("id", "image_id")} for a in tiled["annotations"][4:]
+    ] == [{k: v for k, v in a.items() if k not in ("id", "image_id")} for a in source["annotations"]]
+    assert {k: tiled[k] for k in ("info", "licenses", "categories")} == {
+        k: source[k] for k in ("info", "licenses", "categories")
+    }
+    report = client.create_project("tiled").import_coco(
+        tmp_path / "three.json", categories="create", create_missing_data_units=True
+    )
+    assert report.ok and report.counts.imported == 6 and report.counts.data_units_created == 6
