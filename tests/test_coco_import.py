@@ -206,6 +206,33 @@ def test_a_created_skeleton_missing_keypoints_is_reported_as_before(client: User
     assert single(project, "a.jpg") == Skeleton((1, 2, 2, 3, 4, 2))
 
 
+def test_a_created_rotatable_box_takes_one_pass_and_no_warning(client: UserClient, monkeypatch: Any) -> None:
+    """Only rotation among a created category's attributes: the pass settles a rotatable box; the
+    angle is geometry, so nothing is answered, nothing warned, and no second pass runs."""
+    from labelport.formats.coco import annotations
+
+    passes: list[int] = []
+    run = annotations.Pass.run
+
+    def counted(self: Any, *args: Any) -> None:
+        passes.append(1)
+        run(self, *args)
+
+    monkeypatch.setattr(annotations.Pass, "run", counted)
+    project = make_project(client, ontology=OntologyStructure())
+    coco = {
+        "images": [image(1, "a.jpg")],
+        "categories": [{"id": 1, "name": "car"}],
+        "annotations": [box_ann(1, 1, 1, [10, 12, 20, 8], attributes={"rotation": 30.5})],
+    }
+    report = project.import_coco(coco, categories="create")
+    assert report.ok and report.warnings == [] and report.conversions == {}
+    assert passes == [1]
+    car = project.ontology_structure.get_child_by_title("car")
+    assert car.shape is Shape.ROTATABLE_BOUNDING_BOX and car.attributes == []
+    assert single(project, "a.jpg") == RotatableBoundingBox(10, 12, 20, 8, 30.5)
+
+
 def test_rotated_boxes_land_on_a_rotatable_box_object(client: UserClient) -> None:
     ontology = OntologyStructure(objects=[Object("car", Shape.ROTATABLE_BOUNDING_BOX)])
     project = make_project(client, ontology=ontology)

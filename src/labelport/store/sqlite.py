@@ -520,12 +520,18 @@ class SqliteBulk:
         return keys
 
     def _label_rows_of_project(self, ids: list[int]) -> list[int]:
-        found = self._db.execute(
-            "SELECT l.id FROM label_rows l JOIN data_units d ON d.id = l.data_unit_id "
-            f"WHERE l.id IN ({', '.join('?' * len(ids))}) AND d.project_id = ?",
-            (*ids, self._project_id),
-        )
-        return [r[0] for r in found]
+        found: list[int] = []
+        for start in range(0, len(ids), 10_000):  # well under SQLite's limit of bound parameters
+            part = ids[start : start + 10_000]
+            found += [
+                r[0]
+                for r in self._db.execute(
+                    "SELECT l.id FROM label_rows l JOIN data_units d ON d.id = l.data_unit_id "
+                    f"WHERE l.id IN ({', '.join('?' * len(part))}) AND d.project_id = ?",
+                    (*part, self._project_id),
+                )
+            ]
+        return found
 
     def label_row_ids(self, data_hashes: Sequence[str]) -> dict[str, int]:
         wanted = set(data_hashes)

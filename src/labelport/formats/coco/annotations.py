@@ -674,6 +674,10 @@ class Pass:
         if failure is not None:
             raise failure
         settle_created(self.plan, self.evidence, self.attribute_keys)
+        for target in self.plan.cats.values():
+            # a created object that turned out rotatable reads "rotation" as geometry, not an attribute
+            if target.obj.shape is Shape.ROTATABLE_BOUNDING_BOX:
+                self.unknown_attributes.pop((target.obj.title, "rotation"), None)
         for (cat_id, form, keypoints, bbox), n in self.evidence.items():
             shape = self.plan.cats[cat_id].obj.shape
             forms = [f for f, ok in ((form, form), ("keypoints", keypoints), ("bbox", bbox)) if ok]

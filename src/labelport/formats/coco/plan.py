@@ -457,9 +457,8 @@ def _create_unit(
             )
             plan.new_units.append(unit)
             report.counts.data_units_created += 1
-            _matched(
-                plan, report, image.id, image.file_name, raw, unit, 0, "created", (unit.width, unit.height)
-            )
+            name = None if image.file_name is schema.MISSING else image.file_name
+            _matched(plan, report, image.id, name, raw, unit, 0, "created", (unit.width, unit.height))
         return
     members = [(i, image.fields(), raw) for i, image, raw in typed]
     first = members[0][1]

@@ -41,8 +41,9 @@ class ParsedCoco:
         nothing is read twice from disk; but they no longer count towards this process's memory,
         which stays flat however large the file. A no-op for data that is not a mapped file.
         """
-        if isinstance(self.buffer, mmap.mmap) and not self.buffer.closed:
-            self.buffer.madvise(mmap.MADV_DONTNEED)
+        dont_need = getattr(mmap, "MADV_DONTNEED", None)  # (not on every platform)
+        if isinstance(self.buffer, mmap.mmap) and not self.buffer.closed and dont_need is not None:
+            self.buffer.madvise(dont_need)
 
 
 def source_bytes(source: Any) -> tuple[bytes, str]:
