@@ -520,3 +520,19 @@ def test_an_image_size_other_than_the_data_units_is_a_warning(project: Any) -> N
     report = project.import_coco(coco)
     assert report.ok
     assert [(p.code, p.path) for p in report.warnings] == [("size_mismatch", "images[0]")]
+
+
+def test_empty_lists_are_a_coco_file_absent_ones_are_not(project: Any, client: UserClient) -> None:
+    """``"annotations": []`` (a file of images only) imports nothing and fails nothing; a file
+    without the key is not COCO."""
+    coco = coco_template()
+    coco["annotations"] = []
+    report = project.import_coco(coco)
+    assert report.ok and report.counts.annotations == 0 and report.counts.images == 3
+    empty = {"images": [], "annotations": [], "categories": [{"id": 3, "name": "cat"}]}
+    assert [o.title for o in client.create_project("cats", from_coco=empty).ontology_structure.objects] == [
+        "cat"
+    ]
+    del coco["annotations"]
+    with pytest.raises(CocoError, match="has no 'annotations' list"):
+        project.import_coco(coco)

@@ -1,11 +1,17 @@
 """The one pass over a file's annotations: validate each, then assemble and write rows in file order.
 
 :func:`validate_chunk` is pure: given a slice of raw annotations and the matching plan it returns
-the rows it would write and every problem it found, touching nothing shared. :class:`Pass` feeds it
-slices (in forked worker processes when the file is large and the machine has a second core, since
-validation is Python work that holds the GIL), then, in file order, checks annotation ids for
-duplicates across the whole file, gives each row its object hash, and hands batches to a writer
-thread (the store's driver releases the GIL while it writes).
+the rows it would write, the evidence of what each imported annotation carried (from which created
+objects get their shapes and conversions are counted) and every problem it found, touching nothing
+shared. A clean slice is proven clean at once by :func:`_clean_chunk` (a strict typed decode and
+numpy column checks); any other goes annotation by annotation.
+
+:class:`Pass` feeds it slices: in worker processes when the file is large and the machine has a
+second core (validation is Python work that holds the GIL) — forked where that is safe, started by
+a fork server in a process that runs other threads — and from before the data units are stored.
+Then, in file order, it checks annotation ids for duplicates across the whole file, gives each row
+its object hash, and hands batches to a writer thread (the store's driver releases the GIL while it
+writes).
 """
 
 from __future__ import annotations

@@ -117,8 +117,14 @@ def read_coco(source: Any) -> ParsedCoco:
         raise CocoError(f"is not COCO-shaped: {exc}.", file=where, path="$") from None
     except msgspec.DecodeError as exc:
         raise _json_error(exc, where) from None
-    missing = [key for key in ("images", "annotations", "categories") if not getattr(doc, key)]
-    if missing:
+    if (
+        isinstance(doc.images, msgspec.UnsetType)
+        or isinstance(doc.annotations, msgspec.UnsetType)
+        or isinstance(doc.categories, msgspec.UnsetType)
+    ):
+        missing = [
+            key for key in ("images", "annotations", "categories") if getattr(doc, key) is schema.MISSING
+        ]
         raise CocoError(f"has no {', '.join(repr(m) for m in missing)} list.", file=where, path="$")
     parsed.images, parsed.annotations, parsed.categories = doc.images, doc.annotations, doc.categories
     parsed.info = doc.info if len(doc.info) else None

@@ -20,9 +20,9 @@ class Document(msgspec.Struct):
     """The top level of an instances or person_keypoints file, in one scan: each record of the three
     lists stays raw (its original bytes), as do ``info`` and ``licenses``."""
 
-    images: list[msgspec.Raw] = []
-    annotations: list[msgspec.Raw] = []
-    categories: list[msgspec.Raw] = []
+    images: list[msgspec.Raw] | msgspec.UnsetType = MISSING
+    annotations: list[msgspec.Raw] | msgspec.UnsetType = MISSING
+    categories: list[msgspec.Raw] | msgspec.UnsetType = MISSING
     info: msgspec.Raw = msgspec.Raw(b"")
     licenses: msgspec.Raw = msgspec.Raw(b"")
 
