@@ -536,3 +536,11 @@ def test_empty_lists_are_a_coco_file_absent_ones_are_not(project: Any, client: U
     del coco["annotations"]
     with pytest.raises(CocoError, match="has no 'annotations' list"):
         project.import_coco(coco)
+
+
+def test_an_image_without_an_id_is_named_in_plain_words(project: Any) -> None:
+    with pytest.raises(ImportFailed) as failed:
+        project.import_coco(with_value(coco_template(), "images[0].id", DELETE))
+    first = failed.value.report.errors[0]
+    assert (first.code, first.path) == ("image_id", "images[0].id")
+    assert first.message == "an image id must be a number or a string, not None."

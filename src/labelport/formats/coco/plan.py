@@ -299,7 +299,8 @@ def plan_images(
         if typed is None:
             report.error("image_type", path, "an image must be a JSON object.")
             continue
-        image_id, width, height = typed.id, typed.width, typed.height
+        image_id = None if typed.id is schema.MISSING else typed.id
+        width, height = typed.width, typed.height
         file_name = None if typed.file_name is schema.MISSING else typed.file_name
         if type(image_id) is not int and type(image_id) is not str:
             report.error(
