@@ -11,6 +11,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -744,11 +745,14 @@ def test_progress_bar_draws_and_stays_off_when_disabled() -> None:
         assert off is None
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=True, width=80)
+    threads = threading.active_count()
     with progress_bar("importing", enabled=True, console=console) as callback:
         assert callback is not None
         callback(5, 10)
+        # no refresh thread: an import under the bar may still fork its validation workers
+        assert threading.active_count() == threads
         callback(10, 10)
-    assert "importing" in buffer.getvalue()
+    assert "importing" in buffer.getvalue() and "5/10" in buffer.getvalue()
 
 
 def test_export_keeps_each_mask_in_the_form_it_came_in(

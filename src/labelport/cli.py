@@ -147,12 +147,15 @@ def progress_bar(description: str, *, enabled: bool, console: Any = None) -> Ite
         TimeRemainingColumn(),
         console=console or Console(stderr=True),
         transient=True,
+        # Redrawn on each update rather than by a refresh thread: an import forks its validation
+        # workers only in a process that runs no other thread.
+        auto_refresh=False,
     )
     with bar:
         task = bar.add_task(description, total=None)
 
         def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+            bar.update(task, completed=done, total=total, refresh=True)
 
         yield update
 
