@@ -10,54 +10,18 @@ with the job. PostgreSQL runs with its default (durable) settings; only where it
 
 from __future__ import annotations
 
-import glob
 import os
-import pwd
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 from bench.datasets import REPO
 from bench.measure import tail
-
-
-def find_bindir() -> Path | None:
-    """The folder holding ``initdb`` and ``pg_ctl``: Debian's newest, else PATH."""
-    debian = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name or 0))
-    candidates = [Path(p) for p in reversed(debian)]
-    initdb = shutil.which("initdb")
-    if initdb:
-        candidates.append(Path(initdb).parent)
-    for folder in candidates:
-        if (folder / "initdb").is_file() and (folder / "pg_ctl").is_file():
-            return folder
-    return None
-
-
-def unprivileged_user() -> str | None:
-    """Who runs the cluster when the bench runs as root (``LABELPORT_BENCH_PG_USER``, else an existing one)."""
-    wanted = os.environ.get("LABELPORT_BENCH_PG_USER")
-    for name in ([wanted] if wanted else []) + ["labelport-test", "nobody"]:
-        try:
-            pwd.getpwnam(name)
-            return name
-        except KeyError:
-            continue
-    return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
+from bench.pgcluster import PostgresCluster, find_bindir, free_port
 
 # -- /proc -------------------------------------------------------------------------------------------
 
@@ -107,73 +71,9 @@ def peak_rss_mib(pid: int) -> float | None:
 # -- PostgreSQL --------------------------------------------------------------------------------------
 
 
-class PostgresCluster:
-    """A throw-away cluster in a temp folder, listening on 127.0.0.1 and its own socket folder."""
-
-    def __init__(self, bindir: Path, parent: Path | None = None) -> None:
-        self.bindir = bindir
-        self.root = Path(tempfile.mkdtemp(prefix="labelport-bench-pg-", dir=parent))
-        self.data = self.root / "data"
-        self.sockets = self.root / "sockets"
-        self.log = self.root / "postgres.log"
-        self.port = free_port()
-        self.user = None
-        if os.geteuid() == 0:
-            self.user = unprivileged_user()
-            if self.user is None:
-                raise RuntimeError("running as root and no unprivileged user (nobody) to run PostgreSQL as")
-
-    def _run(self, *args: str) -> None:
-        command = [str(self.bindir / args[0]), *args[1:]]
-        if self.user is not None:
-            command = ["runuser", "-u", self.user, "--", *command]
-        result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
-        if result.returncode != 0:
-            log = self.log.read_text() if self.log.exists() else ""
-            last = (
-                result.stderr.strip() or result.stdout.strip() or f"exit code {result.returncode}"
-            ).splitlines()[-1]
-            raise RuntimeError(
-                f"{args[0]} failed: {last}\n{' '.join(command)}\n{result.stdout}\n{result.stderr}\n{tail(log)}"
-            )
-
-    def start(self) -> None:
-        self.sockets.mkdir()
-        if self.user is not None:
-            entry = pwd.getpwnam(self.user)
-            for path in (self.root, self.sockets):
-                os.chown(path, entry.pw_uid, entry.pw_gid)
-        self._run(
-            "initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale"
-        )
-        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.sockets}"
-        self._run(
-            "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start"
-        )
-
-    def stop(self) -> None:
-        try:
-            if (self.data / "postmaster.pid").exists():
-                self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
-        finally:
-            shutil.rmtree(self.root, ignore_errors=True)
-
-    def postmaster_pid(self) -> int:
-        return int((self.data / "postmaster.pid").read_text().split()[0])
-
-    def cpu_s(self) -> float:
-        return process_cpu_s(self.postmaster_pid())
-
-    def url(self, dbname: str = "postgres") -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
-
-    def create_database(self) -> str:
-        import psycopg
-
-        name = "bench_" + uuid.uuid4().hex[:12]
-        with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return self.url(name)
+def cluster_cpu_s(cluster: PostgresCluster) -> float:
+    """CPU seconds of a cluster's postmaster and every backend it started."""
+    return process_cpu_s(cluster.postmaster_pid())
 
 
 # -- the fixture -------------------------------------------------------------------------------------
@@ -216,7 +116,8 @@ class HttpPgFixture:
             bindir = find_bindir()
             if bindir is None:
                 raise RuntimeError("PostgreSQL's initdb and pg_ctl are not installed")
-            self.cluster = PostgresCluster(bindir)  # not under scratch: PostgreSQL's user must reach it
+            # not under scratch: PostgreSQL's user must reach it. Durable defaults, an existing user.
+            self.cluster = PostgresCluster(bindir, user_env="LABELPORT_BENCH_PG_USER", create_user=False)
             self.cluster.start()
         db = self.cluster.create_database()
         key = workdir / "id_ed25519_http"
@@ -257,7 +158,7 @@ class HttpPgFixture:
                     raise RuntimeError("labelport serve did not listen within 60 s") from None
                 time.sleep(0.1)
         self.server_cpu_before = process_cpu_s(self.server.pid)  # its start-up is not the import's
-        self.pg_cpu_before = self.cluster.cpu_s()
+        self.pg_cpu_before = cluster_cpu_s(self.cluster)
         return ["--server", f"http://127.0.0.1:{port}", "--key", str(key)]
 
     def after(self) -> dict[str, Any]:
@@ -269,7 +170,7 @@ class HttpPgFixture:
             rss = peak_rss_mib(pid)
             stats["server_peak_rss_mib"] = None if rss is None else round(rss, 1)
             if self.cluster is not None:
-                stats["postgres_cpu_s"] = round(self.cluster.cpu_s() - self.pg_cpu_before, 3)
+                stats["postgres_cpu_s"] = round(cluster_cpu_s(self.cluster) - self.pg_cpu_before, 3)
             self.stop_server()
         return stats
 

@@ -641,9 +641,9 @@ def test_user_add(env: Path, tmp_path: Path, request: pytest.FixtureRequest) -> 
         result = run("user", "add", "ada", "--key", public, "--db", "postgresql://nowhere/x", code=1)
         assert_one_sentence_error(result, "the team server is not part of this installation")
         return
-    from pg import PostgresServer
+    from bench.pgcluster import PostgresCluster
 
-    server: PostgresServer = request.getfixturevalue("postgres_server")
+    server: PostgresCluster = request.getfixturevalue("postgres_server")
     url = server.create_database()
     added = run_json("user", "add", "ada", "--key", public, "--admin", "--db", url)
     assert (

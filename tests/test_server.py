@@ -48,7 +48,7 @@ from labelport.store.postgres import PostgresStore
 from labelport.store.sqlite import SqliteStore
 
 if TYPE_CHECKING:
-    from pg import PostgresServer
+    from bench.pgcluster import PostgresCluster
 
 pytest_plugins = ["pg"]
 
@@ -123,7 +123,7 @@ class Team:
 
 
 @pytest.fixture(scope="module")
-def team(postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
+def team(postgres_server: PostgresCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
     folder = tmp_path_factory.mktemp("team")
     db = postgres_server.create_database()
     server = ServerProcess(db, folder / "server.log")

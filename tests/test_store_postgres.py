@@ -31,7 +31,7 @@ from labelport.store.postgres import PostgresStore, display_url
 from labelport.store.sqlite import SqliteStore
 
 if TYPE_CHECKING:
-    from pg import PostgresServer
+    from bench.pgcluster import PostgresCluster
 
 pytest_plugins = ["pg"]
 
@@ -534,7 +534,7 @@ def test_concurrent_saves_of_one_label_row_never_mix(pg_url: str) -> None:
         store.close()
 
 
-def test_a_nonce_is_used_once_across_store_instances(postgres_server: PostgresServer) -> None:
+def test_a_nonce_is_used_once_across_store_instances(postgres_server: PostgresCluster) -> None:
     url = postgres_server.create_database()
     stores = [PostgresStore(url) for _ in range(4)]
     try:
@@ -556,7 +556,7 @@ def test_a_nonce_is_used_once_across_store_instances(postgres_server: PostgresSe
             store.close()
 
 
-def test_two_stores_opening_a_new_database_at_once_migrate_it_once(postgres_server: PostgresServer) -> None:
+def test_two_stores_opening_a_new_database_at_once_migrate_it_once(postgres_server: PostgresCluster) -> None:
     url = postgres_server.create_database()
     opened: list[PostgresStore] = []
     errors: list[BaseException] = []
