@@ -42,7 +42,15 @@ from labelport.store.base import (
     ProjectRecord,
     UserRecord,
 )
-from labelport.store.rows import PROJECT_SELECT, UNIT_COLUMNS, project_from_row, unit_from_row, unit_to_row
+from labelport.store.rows import (
+    CLASSIFICATION_SELECT,
+    OBJECT_SELECT,
+    PROJECT_SELECT,
+    UNIT_COLUMNS,
+    project_from_row,
+    unit_from_row,
+    unit_to_row,
+)
 from labelport.store.schema import migrations
 
 CHUNK = 20_000
@@ -62,12 +70,6 @@ _BULK_COLUMNS = (
     "created_by, created_at, source_id"
 )
 _BULK_TYPES = ["int8", "int4", "text", "text", "int8", "bytea", "float8", "bool", "bytea", "text", "text", "int8"]  # fmt: skip
-_OBJECT_SELECT = (
-    "SELECT d.data_hash, o.frame, o.object_hash, o.feature_hash, o.geometry, o.confidence, o.manual, "
-    "o.created_by, o.created_at, o.answers, s.name, o.source_key, o.record, o.edited "
-    "FROM objects o JOIN label_rows l ON l.id = o.label_row_id JOIN data_units d ON d.id = l.data_unit_id "
-    "LEFT JOIN sources s ON s.id = o.source_id"
-)
 #: Replace a stored row in place (the embedded store's upsert, column for column).
 _UPSERT_SET = (
     "label_row_id = excluded.label_row_id, frame = excluded.frame, feature_hash = excluded.feature_hash, "
@@ -391,15 +393,12 @@ class PostgresStore:
                     ).fetchall()
                     objects: dict[str, list[ObjectRecord]] = {}
                     for r in cursor.execute(
-                        f"{_OBJECT_SELECT} WHERE l.branch = %s AND {where} ORDER BY o.id", (branch, *args)
+                        f"{OBJECT_SELECT} WHERE l.branch = %s AND {where} ORDER BY o.id", (branch, *args)
                     ):
                         objects.setdefault(r[0], []).append(ObjectRecord._make(r))
                     classes: dict[str, list[ClassificationRecord]] = {}
                     for r in cursor.execute(
-                        "SELECT d.data_hash, c.classification_hash, c.feature_hash, c.frames, c.answer, "
-                        "c.created_by, c.created_at FROM classifications c JOIN label_rows l "
-                        "ON l.id = c.label_row_id JOIN data_units d ON d.id = l.data_unit_id "
-                        f"WHERE l.branch = %s AND {where} ORDER BY c.id",
+                        f"{CLASSIFICATION_SELECT} WHERE l.branch = %s AND {where} ORDER BY c.id",
                         (branch, *args),
                     ):
                         classes.setdefault(r[0], []).append(ClassificationRecord._make(r))
@@ -487,7 +486,7 @@ class PostgresStore:
                     conn.execute("SET LOCAL work_mem = '128MB'")
                     cursor.itersize = CHUNK
                     cursor.execute(
-                        f"{_OBJECT_SELECT} WHERE d.project_id = %s AND l.branch = %s ORDER BY o.id",
+                        f"{OBJECT_SELECT} WHERE d.project_id = %s AND l.branch = %s ORDER BY o.id",
                         (project_id, branch),
                     )
                     while batch := cursor.fetchmany(CHUNK):

@@ -18,6 +18,21 @@ from labelport.store.base import ProjectRecord
 #: data_units columns, in the order of :func:`unit_to_row` (after the project id)
 UNIT_COLUMNS = "data_hash, title, data_type, width, height, frames, fps, location, members, extra"
 
+#: objects as :class:`~labelport.store.base.ObjectRecord` fields, with their data unit and source;
+#: the caller adds ``WHERE`` and ``ORDER BY`` (both stores: there are no placeholders here)
+OBJECT_SELECT = (
+    "SELECT d.data_hash, o.frame, o.object_hash, o.feature_hash, o.geometry, o.confidence, o.manual, "
+    "o.created_by, o.created_at, o.answers, s.name, o.source_key, o.record, o.edited "
+    "FROM objects o JOIN label_rows l ON l.id = o.label_row_id JOIN data_units d ON d.id = l.data_unit_id "
+    "LEFT JOIN sources s ON s.id = o.source_id"
+)
+#: classifications as :class:`~labelport.store.base.ClassificationRecord` fields, likewise
+CLASSIFICATION_SELECT = (
+    "SELECT d.data_hash, c.classification_hash, c.feature_hash, c.frames, c.answer, c.created_by, "
+    "c.created_at FROM classifications c JOIN label_rows l ON l.id = c.label_row_id "
+    "JOIN data_units d ON d.id = l.data_unit_id"
+)
+
 #: projects with their ontology hash, in the order of :func:`project_from_row`
 PROJECT_SELECT = (
     "SELECT p.project_hash, p.title, p.description, o.ontology_hash, p.created_by, p.created_at, p.extra "

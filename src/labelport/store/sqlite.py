@@ -31,7 +31,15 @@ from labelport.store.base import (
     ProjectRecord,
     UserRecord,
 )
-from labelport.store.rows import PROJECT_SELECT, UNIT_COLUMNS, project_from_row, unit_from_row, unit_to_row
+from labelport.store.rows import (
+    CLASSIFICATION_SELECT,
+    OBJECT_SELECT,
+    PROJECT_SELECT,
+    UNIT_COLUMNS,
+    project_from_row,
+    unit_from_row,
+    unit_to_row,
+)
 from labelport.store.schema import LATEST, migrations
 
 CHUNK = 20_000
@@ -271,55 +279,53 @@ class SqliteStore:
     def load_label_rows(
         self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
     ) -> list[LabelRowRecord]:
+        """The label rows of a project's data units (of some, given ``data_hashes``) on a branch, read
+        in one snapshot: their objects and classifications come from one query each (a whole
+        project), or by label row ids through the index (a few units)."""
         project_id = self._project_id(project_hash)
-        units = self._all(
-            "SELECT d.id, d.data_hash, l.id, l.label_hash FROM data_units d "
-            "LEFT JOIN label_rows l ON l.data_unit_id = d.id AND l.branch = ? WHERE d.project_id = ? ORDER BY d.id",
-            (branch, project_id),
-        )
-        wanted = None if data_hashes is None else set(data_hashes)
-        result = []
-        for _unit_id, data_hash, row_id, label_hash in units:
-            if wanted is not None and data_hash not in wanted:
-                continue
-            if row_id is None:
-                result.append(LabelRowRecord("", data_hash, branch, [], []))
-                continue
-            rows = self._all(
-                "SELECT o.frame, o.object_hash, o.feature_hash, o.geometry, o.confidence, o.manual, o.created_by, "
-                "o.created_at, o.answers, s.name, o.source_key, o.record, o.edited FROM objects o "
-                "LEFT JOIN sources s ON s.id = o.source_id WHERE o.label_row_id = ? ORDER BY o.id",
-                (row_id,),
+        objects: dict[str, list[ObjectRecord]] = {}
+        classes: dict[str, list[ClassificationRecord]] = {}
+        with self._snapshot():
+            units = self._all(
+                "SELECT d.data_hash, l.id, l.label_hash FROM data_units d LEFT JOIN label_rows l "
+                "ON l.data_unit_id = d.id AND l.branch = ? WHERE d.project_id = ? ORDER BY d.id",
+                (branch, project_id),
             )
-            objects = [
-                ObjectRecord(
-                    data_hash,
-                    r[0],
-                    r[1],
-                    r[2],
-                    r[3],
-                    r[4],
-                    bool(r[5]),
-                    r[6],
-                    r[7],
-                    r[8],
-                    r[9],
-                    r[10],
-                    r[11],
-                    bool(r[12]),
-                )
-                for r in rows
-            ]
-            classes = [
-                ClassificationRecord(data_hash, *r)
-                for r in self._all(
-                    "SELECT classification_hash, feature_hash, frames, answer, created_by, created_at "
-                    "FROM classifications WHERE label_row_id = ? ORDER BY id",
-                    (row_id,),
-                )
-            ]
-            result.append(LabelRowRecord(label_hash, data_hash, branch, objects, classes))
-        return result
+            if data_hashes is None:
+                wheres = [("d.project_id = ? AND l.branch = ?", (project_id, branch))]
+            else:
+                wanted = set(data_hashes)
+                units = [u for u in units if u[0] in wanted]
+                row_ids = [u[1] for u in units if u[1] is not None]
+                wheres = [
+                    (f"l.id IN ({', '.join('?' * len(part))})", tuple(part))
+                    for part in (row_ids[i : i + 500] for i in range(0, len(row_ids), 500))
+                ]
+            for where, args in wheres:
+                for r in self._all(f"{OBJECT_SELECT} WHERE {where} ORDER BY o.id", args):
+                    objects.setdefault(r[0], []).append(_object_record(r))
+                for r in self._all(f"{CLASSIFICATION_SELECT} WHERE {where} ORDER BY c.id", args):
+                    classes.setdefault(r[0], []).append(ClassificationRecord._make(r))
+        return [
+            LabelRowRecord("", data_hash, branch, [], [])
+            if row_id is None
+            else LabelRowRecord(
+                label_hash, data_hash, branch, objects.get(data_hash, []), classes.get(data_hash, [])
+            )
+            for data_hash, row_id, label_hash in units
+        ]
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """Reads that see one state of the store (a read transaction; a no-op inside another)."""
+        if self._db.in_transaction:
+            yield
+            return
+        self._db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._db.execute("COMMIT")
 
     def save_label_row(
         self,
@@ -378,15 +384,10 @@ class SqliteStore:
         project_id = self._project_id(project_hash)
         try:
             cursor = self._db.execute(
-                "SELECT d.data_hash, o.frame, o.object_hash, o.feature_hash, o.geometry, o.confidence, o.manual, "
-                "o.created_by, o.created_at, o.answers, s.name, o.source_key, o.record, o.edited "
-                "FROM objects o JOIN label_rows l ON l.id = o.label_row_id JOIN data_units d ON d.id = l.data_unit_id "
-                "LEFT JOIN sources s ON s.id = o.source_id WHERE d.project_id = ? AND l.branch = ? ORDER BY o.id",
-                (project_id, branch),
+                f"{OBJECT_SELECT} WHERE d.project_id = ? AND l.branch = ? ORDER BY o.id", (project_id, branch)
             )
             while batch := cursor.fetchmany(CHUNK):
-                for r in batch:
-                    yield ObjectRecord._make(r)
+                yield from map(_object_record, batch)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read the store at {self.path}: {exc}.") from exc
 
@@ -434,6 +435,11 @@ class SqliteStore:
                     raise StoreError("an import session ended without commit; nothing was written.")
         finally:
             self._db.execute("PRAGMA foreign_keys=ON")
+
+
+def _object_record(r: Sequence[Any]) -> ObjectRecord:
+    """A row of :data:`OBJECT_SELECT` (SQLite keeps booleans as 0 and 1)."""
+    return ObjectRecord._make((*r[:6], bool(r[6]), *r[7:13], bool(r[13])))
 
 
 def _insert_units(db: sqlite3.Connection, project_id: int, units: Sequence[DataUnit]) -> None:
