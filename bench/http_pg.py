@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.datasets import REPO
+from bench.jobs._common import write_ed25519_key
 from bench.measure import tail
 from bench.pgcluster import PostgresCluster, find_bindir, free_port
 
@@ -81,19 +82,11 @@ def cluster_cpu_s(cluster: PostgresCluster) -> float:
 
 def write_key_pair(private_path: Path) -> Path:
     """A new Ed25519 key (OpenSSH, mode 0600) and its ``.pub``; returns the public key's path."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ed25519
+    from labelport.keys import Identity
 
-    key = ed25519.Ed25519PrivateKey.generate()
-    private_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
-        )
-    )
-    private_path.chmod(0o600)
-    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    write_ed25519_key(private_path)
     public_path = private_path.with_name(private_path.name + ".pub")
-    public_path.write_bytes(public + b" bench\n")
+    public_path.write_text(f"{Identity.load(private_path).public_text} bench\n")
     return public_path
 
 

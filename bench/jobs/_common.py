@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 
@@ -51,3 +52,18 @@ def fail(message: str) -> None:
 def expect(name: str, actual: int, expected: int | None) -> None:
     if expected is not None and actual != expected:
         fail(f"{name}: expected {expected:,}, got {actual:,}")
+
+
+def write_ed25519_key(path: Path) -> Path:
+    """A new unencrypted Ed25519 key in OpenSSH format, mode 0600."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    key = ed25519.Ed25519PrivateKey.generate()
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+        )
+    )
+    path.chmod(0o600)
+    return path

@@ -15,22 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.jobs._common import Phases, emit, expect, fail, parser
-
-
-def write_ed25519_key(path: Path) -> Path:
-    """A new unencrypted Ed25519 key in OpenSSH format, mode 0600."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ed25519
-
-    key = ed25519.Ed25519PrivateKey.generate()
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
-        )
-    )
-    path.chmod(0o600)
-    return path
+from bench.jobs._common import Phases, emit, expect, fail, parser, write_ed25519_key
 
 
 def check_report(report: Any) -> Any:
