@@ -30,6 +30,21 @@ def check_report(report: Any) -> Any:
     return counts
 
 
+def timed_import(client: Any, phases: Phases, args: Any) -> tuple[Any, Any, Any, float]:
+    """The measured part, the same embedded and over HTTP: a new empty project, then one import that
+    creates its objects and data units. Returns the project, the report, its counts (checked) and
+    the import's seconds."""
+    with phases("create_project"):
+        project = client.create_project("bench")
+    start = time.perf_counter()
+    with phases("import"):
+        report = project.import_coco(args.input, categories="create", create_missing_data_units=True)
+    work = time.perf_counter() - start
+    counts = check_report(report)
+    expect("annotations imported", counts.imported, args.expect_annotations)
+    return project, report, counts, work
+
+
 def main() -> None:
     args = parser(__doc__ or "").parse_args()
     workdir = Path(args.workdir)
@@ -42,14 +57,7 @@ def main() -> None:
     with phases("open_store"):
         key = write_ed25519_key(workdir / "id_ed25519")
         client = labelport.UserClient.create_with_ssh_private_key(ssh_private_key_path=key)
-    with phases("create_project"):
-        project = client.create_project("bench")
-    start = time.perf_counter()
-    with phases("import"):
-        report = project.import_coco(args.input, categories="create", create_missing_data_units=True)
-    work = time.perf_counter() - start
-    counts = check_report(report)
-    expect("annotations imported", counts.imported, args.expect_annotations)
+    project, report, counts, work = timed_import(client, phases, args)
     emit(
         work,
         phases,

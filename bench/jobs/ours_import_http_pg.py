@@ -9,10 +9,8 @@ it fails unless the report says every annotation was imported.
 
 from __future__ import annotations
 
-import time
-
-from bench.jobs._common import Phases, emit, expect, parser
-from bench.jobs.ours_import import check_report
+from bench.jobs._common import Phases, emit, parser
+from bench.jobs.ours_import import timed_import
 
 
 def main() -> None:
@@ -27,14 +25,7 @@ def main() -> None:
         client = labelport.UserClient.create_with_ssh_private_key(
             ssh_private_key_path=args.key, domain=args.server
         )
-    with phases("create_project"):
-        project = client.create_project("bench")
-    start = time.perf_counter()
-    with phases("import"):
-        report = project.import_coco(args.input, categories="create", create_missing_data_units=True)
-    work = time.perf_counter() - start
-    counts = check_report(report)
-    expect("annotations imported", counts.imported, args.expect_annotations)
+    project, _report, counts, work = timed_import(client, phases, args)
     emit(work, phases, annotations=counts.imported, images=counts.images, project_hash=project.project_hash)
 
 
