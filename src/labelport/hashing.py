@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import uuid
 
 
 def new_feature_hash() -> str:
@@ -18,7 +17,7 @@ def new_feature_hash() -> str:
 
 def new_uuid() -> str:
     """A new project, data, label or ontology hash: a random UUID4 string."""
-    return str(uuid.uuid4())
+    return new_uuids(1)[0]
 
 
 def new_uuids(count: int) -> list[str]:
