@@ -1,0 +1,343 @@
+"""What every command shares: the group's state, one-sentence errors, ``--json``, file helpers, rendering."""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from labelport.client import UserClient
+from labelport.data import DataUnit
+from labelport.errors import (
+    DataError,
+    KeyFileError,
+    LabelportError,
+)
+from labelport.keys import Identity
+from labelport.labels import LabelRow
+from labelport.ontology import Attribute, OntologyStructure
+from labelport.service import LocalService, Progress
+from labelport.store.base import ProjectRecord
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: The file name of the key ``labelport init`` makes when no key is given or found.
+KEY_NAME = "id_ed25519"
+#: Where a password for an encrypted key is read from (never an option: it would land in shell history).
+PASSWORD_ENV = "LABELPORT_KEY_PASSWORD"
+
+# -- state shared by every command -----------------------------------------------------------------
+
+
+@dataclass
+class State:
+    """The group's options, and the client built from them on first use."""
+
+    home: Path
+    key: Path | None = None
+    server: str | None = None
+    json: bool = False
+    _client: UserClient | None = field(default=None, repr=False)
+    _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    def find_key(self) -> Path | None:
+        """The key to use: ``--key``/``LABELPORT_KEY``, else ``~/.ssh/id_ed25519``, else ``HOME/id_ed25519``.
+
+        >>> State(home=Path("/nowhere"), key=Path("/k")).find_key()
+        PosixPath('/k')
+        """
+        if self.key is not None:
+            return self.key.expanduser()
+        for candidate in (Path.home() / ".ssh" / KEY_NAME, self.home / KEY_NAME):
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def client(self, *, embedded: bool = False) -> UserClient:
+        """The client: the store under ``home``, or ``--server`` when one is given (and not ``embedded``)."""
+        if self._client is None:
+            key = self.find_key()
+            if key is None:
+                raise KeyFileError(
+                    "no SSH key found; pass --key FILE, set LABELPORT_KEY, or run `labelport init`."
+                )
+            password = os.environ.get(PASSWORD_ENV) or None
+            if self.server and not embedded:
+                self._client = UserClient.create_with_ssh_private_key(
+                    ssh_private_key_path=key, password=password, domain=self.server
+                )
+            else:
+                self._client = UserClient.create_with_ssh_private_key(
+                    ssh_private_key_path=key, password=password, home=self.home
+                )
+            service = self._client.service
+            if isinstance(service, LocalService):
+                self._closers.append(service.store.close)
+        return self._client
+
+    def close(self) -> None:
+        for closer in self._closers:
+            closer()
+        self._closers.clear()
+
+    def emit(self, result: Any, text: str | Callable[[], str]) -> None:
+        """Print ``result`` as JSON with ``--json``, else the human ``text``."""
+        if self.json:
+            click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        else:
+            click.echo(text if isinstance(text, str) else text())
+
+    @contextmanager
+    def progress(self, description: str) -> Iterator[Progress | None]:
+        """A progress callback drawing a bar on stderr, when stderr is a terminal and not ``--json``."""
+        with progress_bar(description, enabled=not self.json and sys.stderr.isatty()) as callback:
+            yield callback
+
+
+@contextmanager
+def progress_bar(description: str, *, enabled: bool, console: Any = None) -> Iterator[Progress | None]:
+    """Yield a ``callback(done, total)`` that draws a rich progress bar, or None when not ``enabled``.
+
+    >>> with progress_bar("importing", enabled=False) as callback:
+    ...     callback is None
+    True
+    """
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import Progress as Bar
+
+    bar = Bar(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console or Console(stderr=True),
+        transient=True,
+        # Redrawn on each update rather than by a refresh thread: an import forks its validation
+        # workers only in a process that runs no other thread.
+        auto_refresh=False,
+    )
+    with bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, refresh=True)
+
+        yield update
+
+
+def one_sentence(error: BaseException) -> str:
+    """An error's text on one line.
+
+    >>> from labelport.errors import NotFoundError
+    >>> one_sentence(NotFoundError("project", "abc"))
+    'No project with hash abc.'
+    """
+    return " ".join(str(error).split())
+
+
+class LabelportGroup(click.Group):
+    """The root group: turns a :class:`LabelportError` into one sentence on stderr and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LabelportError as exc:
+            click.echo(f"Error: {one_sentence(exc)}", err=True)
+            ctx.exit(1)
+        finally:
+            if isinstance(ctx.obj, State):
+                ctx.obj.close()
+
+
+def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and isinstance(ctx.obj, State):
+        ctx.obj.json = True
+
+
+def json_option(f: F) -> F:
+    """``--json`` on a command too: ``labelport project list --json`` works like ``labelport --json ...``."""
+    option = click.option(
+        "--json",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_json,
+        help="Print the result as JSON on stdout.",
+    )
+    return option(f)
+
+
+# -- small helpers -----------------------------------------------------------------------------------
+
+
+def read_bytes(path: Path, error: Callable[[str], LabelportError]) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise error(f"{path} cannot be read ({exc.strerror or exc}).") from None
+
+
+def read_json(path: Path, error: Callable[[str], LabelportError]) -> Any:
+    try:
+        return json.loads(read_bytes(path, error))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise error(f"{path} is not valid JSON ({exc}).") from None
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise LabelportError(f"{path} cannot be written ({exc.strerror or exc}).") from None
+
+
+def read_data_list(path: Path) -> list[tuple[str, int, int] | tuple[str, int, int, int]]:
+    """Rows ``title,width,height[,frames]`` of a CSV file; a ``title,...`` header and blank lines are skipped.
+
+    Raises :class:`DataError` naming the file and line of a malformed row.
+    """
+    text = read_bytes(path, lambda message: DataError(message)).decode("utf-8-sig", errors="replace")
+    rows: list[tuple[str, int, int] | tuple[str, int, int, int]] = []
+    for line, fields in enumerate(csv.reader(text.splitlines()), 1):
+        fields = [f.strip() for f in fields]
+        if not any(fields) or fields[0].startswith("#"):
+            continue
+        if line == 1 and fields[0].lower() == "title":
+            continue
+        if len(fields) not in (3, 4):
+            raise DataError(
+                f"line {line}: expected title,width,height[,frames], got {len(fields)} fields.",
+                file=str(path),
+            )
+        numbers = []
+        for name, value in zip(("width", "height", "frames"), fields[1:], strict=False):
+            if not value.isdecimal():
+                raise DataError(f"line {line}: {name} must be a whole number, not {value!r}.", file=str(path))
+            numbers.append(int(value))
+        if len(numbers) == 3:
+            rows.append((fields[0], numbers[0], numbers[1], numbers[2]))
+        else:
+            rows.append((fields[0], numbers[0], numbers[1]))
+    if not rows:
+        raise DataError("has no rows title,width,height[,frames].", file=str(path))
+    return rows
+
+
+def write_new_key(path: Path) -> Identity:
+    """Make a new Ed25519 key at ``path`` (mode 0600, OpenSSH format) and its ``.pub`` beside it."""
+    key = ed25519.Ed25519PrivateKey.generate()
+    data = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        identity = Identity(key)
+        path.with_name(path.name + ".pub").write_text(identity.public_text + " labelport\n", encoding="utf-8")
+    except OSError as exc:
+        raise KeyFileError(f"cannot write a new key ({exc.strerror or exc}).", file=str(path)) from None
+    return identity
+
+
+def server_function(module: str, name: str) -> Callable[..., Any]:
+    """A function of the team server, imported only when a server command runs."""
+    qualified = f"labelport.server.{module}"
+    try:
+        found: Callable[..., Any] = getattr(importlib.import_module(qualified), name)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not qualified.startswith(exc.name):
+            raise
+        raise LabelportError(
+            f"the team server is not part of this installation ({qualified} is missing)."
+        ) from None
+    return found
+
+
+# -- rendering ---------------------------------------------------------------------------------------
+
+
+def project_dict(record: ProjectRecord) -> dict[str, Any]:
+    return asdict(record)
+
+
+def _attribute_lines(attribute: Attribute, indent: str) -> list[str]:
+    lines = [f"{indent}{attribute.type.value} {attribute.name!r}  {attribute.feature_node_hash}"]
+    for option in attribute.options:
+        lines.append(f"{indent}  - {option.label}  {option.feature_node_hash}")
+        for nested in option.attributes:
+            lines.extend(_attribute_lines(nested, indent + "      "))
+    return lines
+
+
+def ontology_text(structure: OntologyStructure) -> str:
+    """The ontology as an indented listing: objects with shape and feature hash, then classifications."""
+    lines = ["objects:" if structure.objects else "objects: none"]
+    width = max((len(o.title) for o in structure.objects), default=0)
+    for obj in structure.objects:
+        lines.append(f"  {obj.title:<{width}}  {obj.shape.value:<22}  {obj.feature_node_hash}")
+        if obj.keypoints:
+            lines.append(f"    keypoints: {', '.join(obj.keypoints)}")
+        for attribute in obj.attributes:
+            lines.extend(_attribute_lines(attribute, "    "))
+    lines.append("classifications:" if structure.classifications else "classifications: none")
+    for classification in structure.classifications:
+        lines.append(f"  {classification.title}  {classification.feature_node_hash}")
+        lines.extend(_attribute_lines(classification.attribute, "    "))
+    return "\n".join(lines)
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 data unit``, ``2 data units``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def unit_line(unit: DataUnit) -> str:
+    frames = f"  {unit.frames} frames" if unit.frames > 1 else ""
+    return f"{unit.data_hash}  {unit.title}  {unit.data_type.value}  {unit.width}x{unit.height}{frames}"
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    if isinstance(value, dict) and "size" in value:
+        height, width = value["size"]
+        return f"rle {width}x{height}"
+    text = json.dumps(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def label_rows_text(rows: Sequence[LabelRow]) -> str:
+    """Label rows as a listing: one header line per data unit, one line per object on a frame."""
+    if not rows:
+        return "No label rows."
+    lines = []
+    for row in rows:
+        counts = f"{len(row.object_instances)} objects, {len(row.classification_instances)} classifications"
+        lines.append(f"{row.data_title}  data {row.data_hash}  branch {row.branch_name}: {counts}")
+        for instance in row.object_instances:
+            for frame in instance.get_annotations():
+                lines.append(
+                    f"  {instance.ontology_item.title}  {instance.object_hash}  frame {frame.frame}  "
+                    f"{_short(frame.coordinates.to_json())}"
+                    + ("" if frame.confidence == 1.0 else f"  confidence {frame.confidence:g}")
+                )
+        for classification in row.classification_instances:
+            frames = ",".join(str(f) for f in sorted(classification.frames))
+            lines.append(
+                f"  {classification.ontology_item.title}  frames {frames}  {_short(classification.answer)}"
+            )
+    return "\n".join(lines)

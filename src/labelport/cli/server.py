@@ -1,0 +1,78 @@
+"""``labelport user`` and ``labelport serve``: the team server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from labelport.cli.base import (
+    State,
+    json_option,
+    read_bytes,
+    server_function,
+)
+from labelport.errors import (
+    KeyFileError,
+)
+
+# -- the team server ---------------------------------------------------------------------------------
+
+
+@click.group()
+def user() -> None:
+    """Manage the users of a team server's database."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option(
+    "--key",
+    "public_key_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="The user's OpenSSH public key file (KEY.pub).",
+)
+@click.option("--admin", is_flag=True, help="Make the user an administrator of the whole server.")
+@click.option("--db", required=True, envvar="LABELPORT_DB", metavar="URL", help="The server's database URL.")
+@json_option
+@click.pass_obj
+def user_add(state: State, name: str, public_key_file: Path, admin: bool, db: str) -> None:
+    """Add a user (or update their name) by their public key; prints their fingerprint.
+
+    \b
+        labelport user add ada --key ada.pub --db postgresql://labelport@db/labelport
+    """
+    text = read_bytes(public_key_file, lambda message: KeyFileError(message)).decode(
+        "utf-8", errors="replace"
+    )
+    record = server_function("admin", "add_user")(db, name, text, admin=admin)
+    state.emit(
+        {
+            "id": record.id,
+            "name": record.name,
+            "fingerprint": record.fingerprint,
+            "is_admin": record.is_admin,
+        },
+        f"{record.name}  {record.fingerprint}{'  (admin)' if record.is_admin else ''}",
+    )
+
+
+@click.command()
+@click.option(
+    "--db", required=True, envvar="LABELPORT_DB", metavar="URL", help="postgresql://... of the server."
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option(
+    "--port", default=8800, show_default=True, type=click.IntRange(1, 65535), help="The port to listen on."
+)
+@json_option
+@click.pass_obj
+def serve(state: State, db: str, host: str, port: int) -> None:
+    """Run the team server on a PostgreSQL database until interrupted.
+
+    \b
+        labelport serve --db postgresql://labelport@db/labelport --port 8800
+    """
+    server_function("app", "serve")(db, host, port)
+    state.emit({"db": db, "host": host, "port": port, "stopped": True}, "Server stopped.")

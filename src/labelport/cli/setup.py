@@ -1,0 +1,51 @@
+"""``labelport init``: the home folder, the store, and a key."""
+
+from __future__ import annotations
+
+import click
+
+from labelport.cli.base import (
+    KEY_NAME,
+    State,
+    json_option,
+    write_new_key,
+)
+from labelport.errors import (
+    StoreError,
+)
+
+
+@click.command()
+@json_option
+@click.pass_obj
+def init(state: State) -> None:
+    """Create the home folder and its store, and an Ed25519 key there if no key is given or found.
+
+    \b
+        labelport init
+        labelport --home ./labels --key ~/.ssh/id_rsa init
+    """
+    try:
+        state.home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the home folder {state.home} ({exc.strerror or exc}).") from None
+    key = state.find_key()
+    created = key is None
+    if key is None:
+        key = state.home / KEY_NAME
+        write_new_key(key)
+        state.key = key
+    # init prepares the local side, also for --server: the store, the key and your user in the store.
+    identity = state.client(embedded=True).identity
+    assert identity is not None
+    public = key.with_name(key.name + ".pub")
+    result = {
+        "home": str(state.home),
+        "store": str(state.home / "labelport.db"),
+        "key": str(key),
+        "public_key": str(public) if public.is_file() else None,
+        "key_created": created,
+        "fingerprint": identity.fingerprint,
+    }
+    new = " (new)" if created else ""
+    state.emit(result, f"store: {result['store']}\nkey: {key}{new}\nfingerprint: {identity.fingerprint}")
