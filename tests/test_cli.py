@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import os
@@ -28,11 +27,9 @@ from labelport.errors import DataError
 from labelport.keys import Identity
 from labelport.store.sqlite import SqliteStore
 
+pytest_plugins = ["pg"]
+
 README = Path(__file__).resolve().parents[1] / "README.md"
-HAS_IMPORTER = importlib.util.find_spec("labelport.formats.coco.importer") is not None
-HAS_EXPORTER = importlib.util.find_spec("labelport.formats.coco.exporter") is not None
-needs_importer = pytest.mark.skipif(not HAS_IMPORTER, reason="labelport.formats.coco.importer has not landed")
-needs_exporter = pytest.mark.skipif(not HAS_EXPORTER, reason="labelport.formats.coco.exporter has not landed")
 
 ONTOLOGY = {
     "objects": [
@@ -400,14 +397,12 @@ def coco_project(env: Path, tmp_path: Path) -> tuple[str, Path]:
     return project_hash, path
 
 
-@needs_importer
 def test_project_from_coco(coco_project: tuple[str, Path]) -> None:
     project_hash, _ = coco_project
     objects = run_json("project", "show", project_hash)["ontology"]["objects"]
     assert [(o["name"], o["shape"]) for o in objects] == [("cat", "bounding_box"), ("road", "polygon")]
 
 
-@needs_importer
 def test_import_coco_then_labels_show(coco_project: tuple[str, Path], tmp_path: Path) -> None:
     project_hash, path = coco_project
     report_file = tmp_path / "report.json"
@@ -431,7 +426,6 @@ def test_import_coco_then_labels_show(coco_project: tuple[str, Path], tmp_path: 
     assert sum(len(r["objects"]) for r in run_json("labels", "show", project_hash)) == 3
 
 
-@needs_importer
 def test_import_dry_run_writes_nothing(coco_project: tuple[str, Path], env: Path) -> None:
     project_hash, path = coco_project
     before = snapshot(env, project_hash)
@@ -440,7 +434,6 @@ def test_import_dry_run_writes_nothing(coco_project: tuple[str, Path], env: Path
     assert snapshot(env, project_hash) == before
 
 
-@needs_importer
 def test_import_onto_a_branch_with_a_confidence_field(coco_project: tuple[str, Path], tmp_path: Path) -> None:
     project_hash, path = coco_project
     coco = json.loads(path.read_text())
@@ -455,7 +448,6 @@ def test_import_onto_a_branch_with_a_confidence_field(coco_project: tuple[str, P
     assert run_json("project", "show", project_hash)["branches"] == ["main", "model"]
 
 
-@needs_importer
 def test_import_with_map_files(env: Path, tmp_path: Path, ontology_file: Path) -> None:
     path, images = tiny_coco(tmp_path)
     project_hash = run("project", "create", "mapped", "--ontology-file", ontology_file).stdout.strip()
@@ -474,7 +466,6 @@ def test_import_with_map_files(env: Path, tmp_path: Path, ontology_file: Path) -
     assert rows == {"img0.png": 1, "img1.png": 2}  # the map swapped the images
 
 
-@needs_importer
 def test_import_create_missing_and_categories_create(env: Path, tmp_path: Path) -> None:
     path, _ = tiny_coco(tmp_path)
     project_hash = run("project", "create", "empty").stdout.strip()
@@ -484,7 +475,6 @@ def test_import_create_missing_and_categories_create(env: Path, tmp_path: Path) 
     assert [u["title"] for u in run_json("data", "list", project_hash)] == ["img0.png", "img1.png"]
 
 
-@needs_importer
 def test_import_failure_changes_nothing(coco_project: tuple[str, Path], env: Path, tmp_path: Path) -> None:
     project_hash, path = coco_project
     coco = json.loads(path.read_text())
@@ -511,7 +501,6 @@ def test_import_failure_changes_nothing(coco_project: tuple[str, Path], env: Pat
     assert skipped["counts"]["imported"] == 2 and skipped["counts"]["skipped"] == 1
 
 
-@needs_importer
 def test_import_a_file_that_is_not_coco(coco_project: tuple[str, Path], env: Path, tmp_path: Path) -> None:
     project_hash, _ = coco_project
     bad = tmp_path / "nonsense.json"
@@ -521,8 +510,6 @@ def test_import_a_file_that_is_not_coco(coco_project: tuple[str, Path], env: Pat
     assert snapshot(env, project_hash) == before
 
 
-@needs_importer
-@needs_exporter
 def test_export_coco(coco_project: tuple[str, Path], tmp_path: Path) -> None:
     project_hash, path = coco_project
     run("import", "coco", project_hash, path)
@@ -547,7 +534,6 @@ def test_export_coco(coco_project: tuple[str, Path], tmp_path: Path) -> None:
     assert json.loads(empty.read_text())["annotations"] == []
 
 
-@needs_exporter
 def test_export_into_a_missing_folder(project: str, tmp_path: Path) -> None:
     result = run("export", "coco", project, "-o", tmp_path / "absent" / "x.json", code=1)
     assert_one_sentence_error(result, "cannot be written")
@@ -595,10 +581,8 @@ def test_failures_are_one_sentence_and_change_nothing(project: str, env: Path, t
         (["--key", tmp_path, "project", "create", "p"], ["cannot read the key file"]),
         (["--home", garbage_key / "sub", "project", "create", "p"], ["cannot open the store"]),
     ]
-    if HAS_IMPORTER:
-        cases.append((["import", "coco", "nope", bad_ontology], ["No project with hash nope."]))
-    if HAS_EXPORTER:
-        cases.append((["export", "coco", "nope", "-o", out], ["No project with hash nope."]))
+    cases.append((["import", "coco", "nope", bad_ontology], ["No project with hash nope."]))
+    cases.append((["export", "coco", "nope", "-o", out], ["No project with hash nope."]))
     before = snapshot(env, project)
     for args, words in cases:
         for prefix in ([], ["--json"]):
@@ -630,21 +614,11 @@ def test_server_commands_check_their_options(env: Path, tmp_path: Path) -> None:
     assert "Missing option '--db'" in run("user", "add", "ada", "--key", public, code=2).stderr
 
 
-def test_user_add(env: Path, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+def test_user_add(env: Path, tmp_path: Path, pg_url: str) -> None:
     public = tmp_path / "ada.pub"
     identity = Identity.load(write_key(tmp_path / "ada"))
     public.write_text(identity.public_text + " ada@laptop\n")
-    if (
-        importlib.util.find_spec("labelport.server") is None
-        or importlib.util.find_spec("labelport.server.admin") is None
-    ):
-        result = run("user", "add", "ada", "--key", public, "--db", "postgresql://nowhere/x", code=1)
-        assert_one_sentence_error(result, "the team server is not part of this installation")
-        return
-    from bench.pgcluster import PostgresCluster
-
-    server: PostgresCluster = request.getfixturevalue("postgres_server")
-    url = server.create_database()
+    url = pg_url
     added = run_json("user", "add", "ada", "--key", public, "--admin", "--db", url)
     assert (
         added["name"] == "ada" and added["fingerprint"] == identity.fingerprint and added["is_admin"] is True
