@@ -33,6 +33,7 @@ WITH_EXAMPLES = {
     "labelport.keys",
     "labelport.labels",
     "labelport.ontology",
+    "labelport.progress",
     "labelport.server.admin",
     "labelport.server.app",
     "labelport.server.remote",
@@ -40,6 +41,7 @@ WITH_EXAMPLES = {
     "labelport.server.uploads",
     "labelport.server.wire",
     "labelport.service",
+    "labelport.version",
 }
 
 

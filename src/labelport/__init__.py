@@ -42,10 +42,10 @@ from labelport.ontology import (
     Option,
     Shape,
 )
+from labelport.version import __version__
 
 EncordUserClient = UserClient
 
-__version__ = "0.1.0"
 
 __all__ = [
     "Attribute",

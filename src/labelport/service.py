@@ -12,7 +12,7 @@ same method names. Arguments and results are plain records, so every face render
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from labelport.data import DataUnit
@@ -20,6 +20,7 @@ from labelport.errors import LabelportError, NotFoundError, PermissionDenied
 from labelport.hashing import new_uuid
 from labelport.labels import now_iso
 from labelport.ontology import OntologyStructure
+from labelport.progress import Progress as Progress
 from labelport.store.base import (
     ROLES,
     ClassificationRecord,
@@ -30,8 +31,6 @@ from labelport.store.base import (
     ProjectRecord,
     UserRecord,
 )
-
-Progress = Callable[[int, int], None]
 
 #: What each role may do. Admins may also manage members.
 _CAN = {

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import click
 
-from labelport import __version__
 from labelport.cli.base import (
     KEY_NAME,
     LabelportGroup,
@@ -37,6 +36,7 @@ from labelport.cli.server import serve, user
 from labelport.cli.setup import init
 from labelport.cli.transfer import export, import_
 from labelport.client import default_home
+from labelport.version import __version__
 
 # -- the group ---------------------------------------------------------------------------------------
 

@@ -33,9 +33,9 @@ from labelport.errors import ImportFailed, LabelportError
 from labelport.formats.coco.report import ImportReport
 from labelport.keys import Identity
 from labelport.ontology import OntologyStructure
+from labelport.progress import Progress
 from labelport.server import wire
 from labelport.server.signing import sign_request
-from labelport.service import Progress
 from labelport.store.base import (
     ClassificationRecord,
     LabelRowRecord,

@@ -51,7 +51,7 @@ from labelport.formats.coco.validate import (
     segmentation_form,
 )
 from labelport.ontology import AttributeType, Shape
-from labelport.service import Progress
+from labelport.progress import Progress
 from labelport.store._json import dumps
 from labelport.store.base import BulkRow, BulkSession, PlainRow
 

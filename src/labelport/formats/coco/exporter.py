@@ -36,7 +36,7 @@ from labelport.labels import (
     coordinates_from_json,
 )
 from labelport.ontology import Object, OntologyStructure, Shape
-from labelport.service import Progress
+from labelport.progress import Progress
 from labelport.store.base import LabelStore, ObjectRecord
 
 _encode = schema.encoder.encode

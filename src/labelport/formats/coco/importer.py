@@ -31,7 +31,7 @@ from labelport.formats.coco.read import ParsedCoco, read_coco
 from labelport.formats.coco.report import ImportReport
 from labelport.labels import MAIN_BRANCH
 from labelport.ontology import OntologyStructure
-from labelport.service import Progress
+from labelport.progress import Progress
 from labelport.store.base import LabelStore, ProjectRecord
 
 
