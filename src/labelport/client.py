@@ -36,7 +36,17 @@ from labelport.labels import (
 from labelport.ontology import Classification, Object, OntologyStructure, Shape
 from labelport.service import LocalService, Progress, Service
 from labelport.store._json import dumps, loads
-from labelport.store.base import ClassificationRecord, LabelRowRecord, ObjectRecord, ProjectRecord
+from labelport.store.base import (
+    BranchRecord,
+    ClassificationRecord,
+    Copied,
+    LabelRowRecord,
+    MemberRecord,
+    ObjectRecord,
+    ProjectRecord,
+    Removed,
+    UserRecord,
+)
 
 
 def default_home() -> Path:
@@ -128,6 +138,14 @@ class UserClient:
     def list_projects(self) -> list[ProjectRecord]:
         return self.service.list_projects()
 
+    def delete_project(self, project_hash: str) -> Removed:
+        """Delete a project and everything in it, in one transaction (its admins); says what went."""
+        return self.service.delete_project(project_hash)
+
+    def list_users(self) -> list[UserRecord]:
+        """Every user of the server, for its administrators (the embedded store: you)."""
+        return self.service.list_users()
+
 
 def _record_coordinates(shape: Shape, record: bytes, size: tuple[int, int]) -> Coordinates:
     from labelport.formats.coco.records import coordinates_from_record
@@ -157,6 +175,36 @@ class Project:
     @property
     def ontology_hash(self) -> str:
         return self.record.ontology_hash
+
+    @property
+    def description(self) -> str:
+        return self.record.description
+
+    def update(self, *, title: str | None = None, description: str | None = None) -> ProjectRecord:
+        """Rename the project or change its description (its admins).
+
+        >>> # project.update(title="street scenes", description="Berlin, spring 2026")
+        """
+        self.record = self.service.update_project(self.project_hash, title=title, description=description)
+        return self.record
+
+    def delete(self) -> Removed:
+        """Delete the project with its data units, labels, imports and memberships (its admins)."""
+        return self.service.delete_project(self.project_hash)
+
+    # -- members ---------------------------------------------------------------------------------
+
+    def members(self) -> list[MemberRecord]:
+        """Who is in the project: name, key fingerprint and role of each member."""
+        return self.service.list_members(self.project_hash)
+
+    def add_member(self, fingerprint: str, role: str) -> None:
+        """Give the user with this key fingerprint a role (admin, annotator or viewer), or change it."""
+        self.service.add_member(self.project_hash, fingerprint, role)
+
+    def remove_member(self, fingerprint: str) -> MemberRecord:
+        """Take a user out of the project; returns what their membership was."""
+        return self.service.remove_member(self.project_hash, fingerprint)
 
     def refresh(self) -> None:
         """Re-read the project and its ontology (an import may have added to it)."""
@@ -202,6 +250,10 @@ class Project:
 
     def list_data_units(self) -> list[DataUnit]:
         return self.service.list_data_units(self.project_hash)
+
+    def delete_data_units(self, data_hashes: Sequence[str]) -> Removed:
+        """Delete data units and their labels on every branch, in one transaction (the project's admins)."""
+        return self.service.delete_data_units(self.project_hash, list(data_hashes))
 
     # -- labels ----------------------------------------------------------------------------------
 
@@ -340,6 +392,33 @@ class Project:
 
     def list_branches(self) -> list[str]:
         return self.service.list_branches(self.project_hash)
+
+    def branches(self) -> list[BranchRecord]:
+        """Each branch with its label rows, how many hold objects, its objects and its last change."""
+        return self.service.branch_summaries(self.project_hash)
+
+    def copy_branch(self, source: str, target: str, *, replace: bool = False) -> Copied:
+        """Copy one branch's labels onto another, e.g. reviewed predictions into ``main``.
+
+        A copied object replaces the target's object with the same hash or from the same source
+        annotation, so copying twice gives what copying once gave; ``replace=True`` first clears the
+        target's labels of every data unit the source labels.
+
+        >>> # project.copy_branch("model-v2", "main")
+        """
+        return self.service.copy_branch(self.project_hash, source, target, replace=replace)
+
+    def delete_branch(self, branch_name: str) -> Removed:
+        """Delete a branch and its labels (the project's admins; ``main`` cannot be deleted)."""
+        return self.service.delete_branch(self.project_hash, branch_name)
+
+    def delete_labels(self, data_hash: str, branch_name: str | None = None) -> Removed:
+        """Delete one label row's objects and classifications (annotators too)."""
+        return self.service.delete_labels(self.project_hash, branch_name or MAIN_BRANCH, data_hash)
+
+    def stats(self, branch_name: str | None = None) -> dict[str, Any]:
+        """Objects per class and shape, units with and without objects, per-class area and box sizes."""
+        return self.service.project_stats(self.project_hash, branch_name or MAIN_BRANCH)
 
     # -- COCO ------------------------------------------------------------------------------------
 

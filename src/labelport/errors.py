@@ -55,8 +55,8 @@ class NotFoundError(LabelportError):
 
     status = 404
 
-    def __init__(self, kind: str, ident: str, *, key: str = "hash") -> None:
-        super().__init__(f"No {kind} with {key} {ident}.")
+    def __init__(self, kind: str, ident: str, *, key: str = "hash", hint: str = "") -> None:
+        super().__init__(f"No {kind} with {key} {ident}" + (f" ({hint})." if hint else "."))
         self.kind = kind
         self.ident = ident
 
@@ -126,12 +126,22 @@ class AuthError(LabelportError):
 
 
 class PermissionDenied(LabelportError):
-    """The acting user's role in a project does not allow this operation."""
+    """The acting user's role in a project does not allow this operation.
+
+    Without a ``project_hash`` the operation is one of the whole server's, for its administrators.
+
+    >>> str(PermissionDenied("listing the server's users"))
+    "Only a server administrator may do this: listing the server's users."
+    """
 
     status = 403
 
-    def __init__(self, action: str, project_hash: str) -> None:
-        super().__init__(f"Your role in project {project_hash} does not allow {action}.")
+    def __init__(self, action: str, project_hash: str | None = None) -> None:
+        super().__init__(
+            f"Only a server administrator may do this: {action}."
+            if project_hash is None
+            else f"Your role in project {project_hash} does not allow {action}."
+        )
         self.action = action
         self.project_hash = project_hash
 

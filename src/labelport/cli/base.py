@@ -29,6 +29,7 @@ from labelport.labels import LabelRow
 from labelport.ontology import Attribute, OntologyStructure
 from labelport.service import LocalService, Progress
 from labelport.store.base import ProjectRecord
+from labelport.words import plural as plural
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -302,11 +303,6 @@ def ontology_text(structure: OntologyStructure) -> str:
     return "\n".join(lines)
 
 
-def plural(count: int, noun: str) -> str:
-    """``1 data unit``, ``2 data units``."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
 def unit_line(unit: DataUnit) -> str:
     frames = f"  {unit.frames} frames" if unit.frames > 1 else ""
     return f"{unit.data_hash}  {unit.title}  {unit.data_type.value}  {unit.width}x{unit.height}{frames}"
@@ -326,7 +322,10 @@ def label_rows_text(rows: Sequence[LabelRow]) -> str:
         return "No label rows."
     lines = []
     for row in rows:
-        counts = f"{len(row.object_instances)} objects, {len(row.classification_instances)} classifications"
+        counts = (
+            f"{plural(len(row.object_instances), 'object')}, "
+            f"{plural(len(row.classification_instances), 'classification')}"
+        )
         lines.append(f"{row.data_title}  data {row.data_hash}  branch {row.branch_name}: {counts}")
         for instance in row.object_instances:
             for frame in instance.get_annotations():

@@ -35,6 +35,7 @@ from starlette.responses import Response
 from labelport.errors import ImportFailed, LabelportError, NotFoundError, TooLarge
 from labelport.ontology import OntologyStructure
 from labelport.server import wire
+from labelport.server.manage import add_routes
 from labelport.server.signing import Verifier
 from labelport.server.uploads import (
     FileUploads,
@@ -378,6 +379,7 @@ def create_app(
 
         return await handle(request, work)
 
+    add_routes(app, handle)
     return app
 
 

@@ -37,11 +37,15 @@ from labelport.server import wire
 from labelport.server.signing import sign_request
 from labelport.service import Progress
 from labelport.store.base import (
+    BranchRecord,
     ClassificationRecord,
+    Copied,
     LabelRowRecord,
+    MemberRecord,
     ObjectRecord,
     OntologyRecord,
     ProjectRecord,
+    Removed,
     UserRecord,
 )
 
@@ -257,6 +261,50 @@ class RemoteService:
 
     def list_imports(self, project_hash: str) -> list[dict[str, Any]]:
         return self._call("GET", self._project(project_hash, "/imports"), into=list[dict[str, Any]])
+
+    # -- everyday operations -----------------------------------------------------------------------
+
+    def update_project(
+        self, project_hash: str, *, title: str | None = None, description: str | None = None
+    ) -> ProjectRecord:
+        body = wire.UpdateProject(title, description)
+        return self._call("PATCH", self._project(project_hash), body, into=ProjectRecord)
+
+    def delete_project(self, project_hash: str) -> Removed:
+        return self._call("DELETE", self._project(project_hash), into=Removed)
+
+    def delete_data_units(self, project_hash: str, data_hashes: Sequence[str]) -> Removed:
+        body = wire.DataHashes(list(data_hashes))
+        return self._call("POST", self._project(project_hash, "/data-units/delete"), body, into=Removed)
+
+    def delete_branch(self, project_hash: str, branch: str) -> Removed:
+        body = wire.Branch(branch)
+        return self._call("POST", self._project(project_hash, "/branches/delete"), body, into=Removed)
+
+    def delete_labels(self, project_hash: str, branch: str, data_hash: str) -> Removed:
+        body = wire.DeleteLabels(branch, data_hash)
+        return self._call("POST", self._project(project_hash, "/label-rows/delete"), body, into=Removed)
+
+    def list_members(self, project_hash: str) -> list[MemberRecord]:
+        return self._call("GET", self._project(project_hash, "/members"), into=list[MemberRecord])
+
+    def remove_member(self, project_hash: str, fingerprint: str) -> MemberRecord:
+        body = wire.Fingerprint(fingerprint)
+        return self._call("POST", self._project(project_hash, "/members/remove"), body, into=MemberRecord)
+
+    def list_users(self) -> list[UserRecord]:
+        return self._call("GET", "/users", into=list[UserRecord])
+
+    def branch_summaries(self, project_hash: str) -> list[BranchRecord]:
+        return self._call("GET", self._project(project_hash, "/branch-summaries"), into=list[BranchRecord])
+
+    def copy_branch(self, project_hash: str, source: str, target: str, *, replace: bool = False) -> Copied:
+        body = wire.CopyBranch(source, target, replace)
+        return self._call("POST", self._project(project_hash, "/branches/copy"), body, into=Copied)
+
+    def project_stats(self, project_hash: str, branch: str) -> dict[str, Any]:
+        body = wire.Branch(branch)
+        return self._call("POST", self._project(project_hash, "/stats"), body, into=dict[str, Any])
 
     # -- COCO --------------------------------------------------------------------------------------
 

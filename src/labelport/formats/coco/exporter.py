@@ -415,3 +415,14 @@ def _never_empty(bbox: list[Any]) -> list[Any]:
     """A box around points that lie on one line is widened to 1 pixel, so it is valid COCO."""
     x, y, w, h = bbox
     return [x, y, w if w > 0 else 1, h if h > 0 else 1]
+
+
+def area_and_bbox(c: Coordinates, width: int, height: int) -> tuple[float, list[Any] | None]:
+    """The ``area`` and ``bbox`` an export writes for these coordinates (a point has no box).
+
+    >>> area_and_bbox(BoundingBox(1, 2, 3, 4), 10, 10)
+    (12, [1, 2, 3, 4])
+    """
+    ann: dict[str, Any] = {}
+    _put_geometry(ann, c, width, height)
+    return ann["area"], ann.get("bbox")
