@@ -340,9 +340,10 @@ def test_labels_show(project: str, env: Path, key_path: Path) -> None:
 
     assert run_json("labels", "show", project, "--title", "a.png") == [expected]
     assert run_json("labels", "show", project, "--data-hash", row.data_hash) == [expected]
-    assert run_json("labels", "show", project, "--title", "a.png", "--branch", "other")[0]["objects"] == []
+    nosuch = run("labels", "show", project, "--title", "a.png", "--branch", "other", code=1)
+    assert nosuch.stderr == "Error: No branch with name other (the project's branches: main).\n"
     text = run("labels", "show", project, "--title", "a.png").stdout
-    assert "a.png" in text and "1 objects" in text
+    assert "a.png" in text and "1 object, 0 classifications" in text
     assert f"cat  {cat.object_hash}  frame 0  [10, 5, 20.5, 10]  confidence 0.5" in text
     assert run("labels", "show", project, "--title", "nothing").stdout == "No label rows.\n"
     assert_one_sentence_error(run("labels", "show", project, "--data-hash", "nope", code=1), "No data unit")
@@ -543,8 +544,9 @@ def test_export_coco(coco_project: tuple[str, Path], tmp_path: Path) -> None:
     detections = json.loads(results.read_text())
     assert isinstance(detections, list) and len(detections) == 3
     empty = tmp_path / "branch.json"
-    run("export", "coco", project_hash, "-o", empty, "--branch", "nothing-here")
-    assert json.loads(empty.read_text())["annotations"] == []
+    nosuch = run("export", "coco", project_hash, "-o", empty, "--branch", "nothing-here", code=1)
+    assert nosuch.stderr == "Error: No branch with name nothing-here (the project's branches: main).\n"
+    assert not empty.exists()
 
 
 @needs_exporter

@@ -34,7 +34,7 @@ from labelport.labels import (
     coordinates_from_json,
 )
 from labelport.ontology import Classification, Object, OntologyStructure, Shape
-from labelport.service import LocalService, Progress, Service
+from labelport.service import LocalService, Progress, Service, require_branch
 from labelport.store._json import dumps, loads
 from labelport.store.base import (
     BranchRecord,
@@ -392,6 +392,12 @@ class Project:
 
     def list_branches(self) -> list[str]:
         return self.service.list_branches(self.project_hash)
+
+    def require_branch(self, branch_name: str | None) -> None:
+        """:class:`NotFoundError` naming the project's branches when ``branch_name`` is not one of them
+        (``main``, and None for it, always are). Saving a label row on a new branch makes the branch."""
+        if branch_name is not None:
+            require_branch(branch_name, [] if branch_name == MAIN_BRANCH else self.list_branches())
 
     def branches(self) -> list[BranchRecord]:
         """Each branch with its label rows, how many hold objects, its objects and its last change."""

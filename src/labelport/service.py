@@ -45,6 +45,18 @@ _CAN = {
 }
 
 
+def require_branch(branch: str, branches: Sequence[str]) -> None:
+    """Raise :class:`NotFoundError` naming ``branches`` when ``branch`` is not among them (main always is).
+
+    >>> require_branch("nosuch", ["main", "preds"])
+    Traceback (most recent call last):
+    labelport.errors.NotFoundError: No branch with name nosuch (the project's branches: main, preds).
+    """
+    if branch != MAIN_BRANCH and branch not in branches:
+        known = ", ".join(branches) or "none yet"
+        raise NotFoundError("branch", branch, key="name", hint=f"the project's branches: {known}")
+
+
 class Service(Protocol):
     """The operations behind the client API; local and remote implementations share it."""
 
@@ -287,12 +299,8 @@ class LocalService:
 
     def require_branch(self, project_hash: str, branch: str) -> None:
         """NotFoundError naming the project's branches when ``branch`` is not one (main always is)."""
-        if branch == MAIN_BRANCH:
-            return
-        branches = self.store.list_branches(project_hash)
-        if branch not in branches:
-            known = ", ".join(branches) or "none yet"
-            raise NotFoundError("branch", branch, key="name", hint=f"the project's branches: {known}")
+        if branch != MAIN_BRANCH:
+            require_branch(branch, self.store.list_branches(project_hash))
 
     # -- data and labels -------------------------------------------------------------------------
 

@@ -508,11 +508,17 @@ def image_problems(parsed: ParsedCoco, plan: Plan, report: ImportReport) -> None
         name = plan.image_names.get(image_id)
         ambiguous = any(m.image_id == image_id for m in report.ambiguous_images)
         why = "matches more than one data unit" if ambiguous else "matches no data unit"
+        fix = (
+            "give --match MAP.json (match=) to choose one"
+            if ambiguous
+            else "--create-missing (create_missing_data_units=True) makes a data unit for it"
+        )
         if count:
+            were = "annotation was" if count == 1 else "annotations were"
             report.error(
                 "image_ambiguous" if ambiguous else "image_unmatched",
                 f"images[{i}]",
-                f"image {image_id} ({name!r}) {why}; its {count} annotations were not imported.",
+                f"image {image_id} ({name!r}) {why}; its {count:,} {were} not imported ({fix}).",
             )
         else:
             report.warning(
