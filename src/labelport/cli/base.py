@@ -28,7 +28,7 @@ from labelport.keys import Identity
 from labelport.labels import LabelRow
 from labelport.ontology import Attribute, OntologyStructure
 from labelport.service import LocalService, Progress
-from labelport.store.base import ProjectRecord
+from labelport.store.base import ProjectRecord, Removed
 from labelport.words import plural as plural
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -340,3 +340,18 @@ def label_rows_text(rows: Sequence[LabelRow]) -> str:
                 f"  {classification.ontology_item.title}  frames {frames}  {_short(classification.answer)}"
             )
     return "\n".join(lines)
+
+
+def removed_text(what: str, removed: Removed) -> str:
+    """One line saying what a deletion removed.
+
+    >>> removed_text("Deleted branch preds", Removed(label_rows=2, objects=1))
+    'Deleted branch preds: 2 label rows, 1 object, 0 classifications.'
+    """
+    parts = [
+        plural(removed.data_units, "data unit") if removed.projects or removed.data_units else "",
+        plural(removed.label_rows, "label row") if removed.label_rows or removed.data_units else "",
+        plural(removed.objects, "object"),
+        plural(removed.classifications, "classification"),
+    ]
+    return f"{what}: {', '.join(p for p in parts if p)}."
