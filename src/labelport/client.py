@@ -103,9 +103,9 @@ class UserClient:
         )
         return cls(service, identity)
 
-    def create_ontology(self, title: str, structure: OntologyStructure | dict[str, Any]) -> str:
+    def create_ontology(self, title: str, structure: OntologyStructure | dict[str, Any] | Any) -> str:
         """Store an ontology; returns its hash."""
-        if isinstance(structure, dict):
+        if not isinstance(structure, OntologyStructure):
             structure = OntologyStructure.from_dict(structure)
         return self.service.create_ontology(title, structure)
 

@@ -23,6 +23,7 @@ from labelport.errors import (
     DataError,
     KeyFileError,
     LabelportError,
+    OntologyError,
 )
 from labelport.keys import Identity
 from labelport.labels import LabelRow
@@ -197,6 +198,15 @@ def read_json(path: Path, error: Callable[[str], LabelportError]) -> Any:
         return json.loads(read_bytes(path, error))
     except (ValueError, UnicodeDecodeError) as exc:
         raise error(f"{path} is not valid JSON ({exc}).") from None
+
+
+def read_ontology(path: Path) -> OntologyStructure:
+    """An ontology file (see the README's "Ontology files"); an :class:`OntologyError` names the file."""
+    data = read_json(path, lambda message: OntologyError(message))
+    try:
+        return OntologyStructure.from_dict(data)
+    except OntologyError as exc:
+        raise OntologyError(exc.reason, path=exc.path, file=str(path)) from None
 
 
 def write_bytes(path: Path, data: bytes) -> None:

@@ -12,13 +12,9 @@ from labelport.cli.base import (
     json_option,
     ontology_text,
     project_dict,
-    read_json,
+    read_ontology,
     removed_text,
 )
-from labelport.errors import (
-    OntologyError,
-)
-from labelport.ontology import OntologyStructure
 from labelport.store.base import ROLES
 
 # -- ontology ----------------------------------------------------------------------------------------
@@ -46,8 +42,7 @@ def ontology_create(state: State, title: str, file: Path) -> None:
     \b
         labelport ontology create animals --file animals.json
     """
-    data = read_json(file, lambda message: OntologyError(message))
-    ontology_hash = state.client().create_ontology(title, data)
+    ontology_hash = state.client().create_ontology(title, read_ontology(file))
     state.emit({"ontology_hash": ontology_hash, "title": title}, ontology_hash)
 
 
@@ -114,9 +109,7 @@ def project_create(
         )
     structure = None
     if ontology_file is not None:
-        structure = OntologyStructure.from_dict(
-            read_json(ontology_file, lambda message: OntologyError(message))
-        )
+        structure = read_ontology(ontology_file)
     created = state.client().create_project(
         title, description=description, ontology_hash=ontology_hash, ontology=structure, from_coco=from_coco
     )
