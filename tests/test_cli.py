@@ -149,9 +149,30 @@ def test_init_makes_the_store_and_a_key_once(env: Path, monkeypatch: pytest.Monk
         "public_key": str(env / "id_ed25519.pub"),
         "key_created": False,
         "fingerprint": fingerprint,
+        "config": str(env / "config.json"),
     }
+    assert "Every command uses this key unless --key or $LABELPORT_KEY names another" in result.stdout
     # later commands find the key without --key
     assert run_json("project", "list") == []
+
+
+def test_the_key_init_chose_stays_when_one_appears_in_ssh(
+    env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("LABELPORT_KEY")
+    chosen = run_json("init")
+    ssh = tmp_path / "user" / ".ssh"
+    ssh.mkdir()
+    write_key(ssh / "id_ed25519")  # e.g. the user runs ssh-keygen later
+    created = run_json("project", "create", "p")
+    assert run_json("init")["fingerprint"] == chosen["fingerprint"]
+    (member,) = run_json("project", "members", created["project_hash"])
+    assert member["fingerprint"] == chosen["fingerprint"]
+    # the Python API makes the same choice
+    assert UserClient.create_with_ssh_private_key(home=env).identity.fingerprint == chosen["fingerprint"]  # type: ignore[union-attr]
+    # a recorded key that is gone is named, not replaced by another
+    Path(chosen["key"]).unlink()
+    assert_one_sentence_error(run("project", "list", code=1), chosen["key"], "no such key file")
 
 
 def test_init_uses_a_key_it_finds(env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -614,7 +635,16 @@ def test_an_encrypted_key_needs_its_password(
     env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     key = write_key(tmp_path / "locked", "ecdsa", "pem", password=b"s3cret")
-    assert_one_sentence_error(run("--key", key, "project", "list", code=1), "encrypted; give its password")
+    assert_one_sentence_error(
+        run("--key", key, "project", "list", code=1),
+        "encrypted; give its password",
+        "$LABELPORT_KEY_PASSWORD",
+    )
+    monkeypatch.setenv("LABELPORT_KEY_PASSWORD", "wrong")
+    assert_one_sentence_error(run("--key", key, "project", "list", code=1), "password is wrong")
+    public = tmp_path / "locked.pub"
+    public.write_text(Identity.load(key, password="s3cret").public_text + "\n")
+    assert_one_sentence_error(run("--key", public, "project", "list", code=1), "is a public key")
     monkeypatch.setenv("LABELPORT_KEY_PASSWORD", "s3cret")
     assert run_json("--key", key, "init")["fingerprint"] == Identity.load(key, password="s3cret").fingerprint
 

@@ -132,3 +132,25 @@ def test_adding_an_image_twice_is_refused(env: Path, tmp_path: Path) -> None:
     again = run("data", "add", project, image, code=1)
     assert_one_sentence_error(again, "has a data unit titled 'img0.png' already", "Nothing was added.")
     assert len(run_json("data", "list", project)) == 1
+
+
+def test_user_add_says_what_key_it_expected(env: Path, tmp_path: Path, key_path: Path) -> None:
+    db = tmp_path / "server.db"
+    private = run("user", "add", "ada", "--key", key_path, "--db", db, code=1)
+    assert_one_sentence_error(private, str(key_path), "is a private key; give its public half, KEY.pub")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello\nworld\n")
+    wrong = run("user", "add", "ada", "--key", notes, "--db", db, code=1)
+    assert_one_sentence_error(wrong, str(notes), "expected one OpenSSH public key line", "found 2 lines.")
+    notes.write_text("hello world\n")
+    assert_one_sentence_error(
+        run("user", "add", "ada", "--key", notes, "--db", db, code=1),
+        str(notes),
+        "is not an OpenSSH public key",
+    )
+
+
+def test_serve_help_names_both_databases() -> None:
+    text = " ".join(run("serve", "--help").stdout.split())
+    assert "on a PostgreSQL database or an SQLite store file" in text
+    assert "A PostgreSQL URL (postgresql://...), or the path of an SQLite store file." in text

@@ -151,7 +151,11 @@ def broken(change: Any) -> dict[str, Any]:
         (broken(lambda d: d["objects"][0].update(shape="box")), "objects[0].shape", "unknown shape 'box'"),
         (broken(lambda d: d["objects"][0].pop("shape")), "objects[0].shape", "'shape' is missing"),
         (broken(lambda d: d["objects"][0].pop("name")), "objects[0]", "'name' must be a non-empty string"),
-        (broken(lambda d: d.update(objects={"a": 1})), "$", "the file's 'objects' must be a list, not an object"),
+        (
+            broken(lambda d: d.update(objects={"a": 1})),
+            "$",
+            "the file's 'objects' must be a list, not an object",
+        ),
         (broken(lambda d: d["objects"].append(3)), "objects[1]", "an object must be a JSON object"),
         (
             broken(lambda d: d["objects"][0]["attributes"][0].update(type="slider")),

@@ -13,6 +13,7 @@ default ``~/.labelport``); with ``domain="http://host:port"`` it speaks to a lab
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from labelport.data import DataType, DataUnit, Member, image_from_file
-from labelport.errors import DataError, LabelError, LabelportError
+from labelport.errors import DataError, KeyFileError, LabelError, LabelportError
 from labelport.keys import Identity
 from labelport.labels import (
     MAIN_BRANCH,
@@ -52,6 +53,45 @@ from labelport.store.base import (
 def default_home() -> Path:
     """``LABELPORT_HOME``, or ``~/.labelport``."""
     return Path(os.environ.get("LABELPORT_HOME") or Path.home() / ".labelport").expanduser()
+
+
+#: The file name of the key ``labelport init`` makes when no key is given or found.
+KEY_NAME = "id_ed25519"
+#: The file in the home folder where ``labelport init`` records the key it chose.
+CONFIG_NAME = "config.json"
+
+
+def default_key(home: str | Path | None = None) -> Path | None:
+    """The key used when none is given: the one ``labelport init`` recorded in ``HOME/config.json``,
+    else ``HOME/id_ed25519``, else ``~/.ssh/id_ed25519``; None when there is none.
+
+    Once init has recorded a key, a key that appears later in ``~/.ssh`` changes nothing.
+
+    >>> # default_key()  ->  PosixPath('/home/ada/.labelport/id_ed25519')
+    """
+    folder = Path(home or default_home()).expanduser()
+    try:
+        recorded = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8")).get("key")
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    if isinstance(recorded, str) and recorded:
+        return Path(recorded)  # even when it is gone: the error then names it, nothing switches silently
+    for candidate in (folder / KEY_NAME, Path.home() / ".ssh" / KEY_NAME):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def record_key(home: str | Path, key: Path) -> Path:
+    """Record ``key`` in ``HOME/config.json`` as the one to use when none is given; returns that file."""
+    path = Path(home).expanduser() / CONFIG_NAME
+    try:
+        path.write_text(
+            json.dumps({"key": str(key.expanduser().resolve())}, indent=1) + "\n", encoding="utf-8"
+        )
+    except OSError as exc:
+        raise LabelportError(f"{path} cannot be written ({exc.strerror or exc}).") from None
+    return path
 
 
 def open_store(home: str | Path | None = None) -> Any:
@@ -89,9 +129,14 @@ class UserClient:
         """Authenticate with an SSH private key (Ed25519, RSA or ECDSA; OpenSSH or PEM).
 
         No ``domain``: the embedded store under ``home`` (or ``LABELPORT_HOME``). A ``domain``: a
-        labelport server, every request signed with the key.
+        labelport server, every request signed with the key. No key given: the one ``labelport
+        init`` chose (:func:`default_key`).
         """
         path = None if ssh_private_key_path is None else Path(ssh_private_key_path).expanduser()
+        if path is None and ssh_private_key is None:
+            path = default_key(home)
+            if path is None:
+                raise KeyFileError("no SSH key found; give ssh_private_key_path=, or run `labelport init`.")
         identity = Identity.load(path, text=ssh_private_key, password=password)
         if domain is not None:
             from labelport.server.remote import RemoteService

@@ -17,7 +17,9 @@ import click
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from labelport.client import UserClient
+from labelport import keys
+from labelport.client import KEY_NAME as KEY_NAME
+from labelport.client import UserClient, default_key
 from labelport.data import DataUnit
 from labelport.errors import (
     DataError,
@@ -34,10 +36,8 @@ from labelport.words import plural as plural
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: The file name of the key ``labelport init`` makes when no key is given or found.
-KEY_NAME = "id_ed25519"
 #: Where a password for an encrypted key is read from (never an option: it would land in shell history).
-PASSWORD_ENV = "LABELPORT_KEY_PASSWORD"
+PASSWORD_ENV = keys.PASSWORD_ENV
 
 # -- state shared by every command -----------------------------------------------------------------
 
@@ -54,17 +54,15 @@ class State:
     _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     def find_key(self) -> Path | None:
-        """The key to use: ``--key``/``LABELPORT_KEY``, else ``~/.ssh/id_ed25519``, else ``HOME/id_ed25519``.
+        """The key to use: ``--key``/``LABELPORT_KEY``, else the one ``labelport init`` recorded in
+        ``HOME/config.json``, else ``HOME/id_ed25519``, else ``~/.ssh/id_ed25519``.
 
         >>> State(home=Path("/nowhere"), key=Path("/k")).find_key()
         PosixPath('/k')
         """
         if self.key is not None:
             return self.key.expanduser()
-        for candidate in (Path.home() / ".ssh" / KEY_NAME, self.home / KEY_NAME):
-            if candidate.is_file():
-                return candidate
-        return None
+        return default_key(self.home)
 
     def client(self, *, embedded: bool = False) -> UserClient:
         """The client: the store under ``home``, or ``--server`` when one is given (and not ``embedded``)."""

@@ -47,7 +47,7 @@ def user_add(state: State, name: str, public_key_file: Path, admin: bool, db: st
     text = read_bytes(public_key_file, lambda message: KeyFileError(message)).decode(
         "utf-8", errors="replace"
     )
-    record = server_function("admin", "add_user")(db, name, text, admin=admin)
+    record = server_function("admin", "add_user")(db, name, text, admin=admin, file=str(public_key_file))
     state.emit(
         {
             "id": record.id,

@@ -111,6 +111,10 @@ class RemoteService:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.domain = domain.rstrip("/")
+        if not self.domain.startswith(("http://", "https://")):
+            raise LabelportError(
+                f"the server address {domain!r} needs its scheme: http://{domain} or https://{domain}."
+            )
         self.identity = identity
         self.chunk_bytes = chunk_bytes
         self._http = httpx.Client(
@@ -157,7 +161,8 @@ class RemoteService:
         try:
             response = self._http.send(request)
         except httpx.HTTPError as exc:
-            raise LabelportError(f"cannot reach the labelport server at {self.domain}: {exc}.") from exc
+            reason = str(exc).rstrip(".") or type(exc).__name__
+            raise LabelportError(f"cannot reach the labelport server at {self.domain}: {reason}.") from exc
         if response.status_code >= 400:
             try:
                 data = msgspec.json.decode(response.content)
@@ -169,8 +174,19 @@ class RemoteService:
                 )
                 error.status = response.status_code
                 raise error
-            raise error_from_dict(data, response.status_code)
+            error = error_from_dict(data, response.status_code)
+            if isinstance(error, errors.AuthError):
+                raise self._refused() from None
+            raise error
         return response.content
+
+    def _refused(self) -> errors.AuthError:
+        """What a refusal means, said on this side: the server answers every refusal alike (401)."""
+        return errors.AuthError(
+            f"The server at {self.domain} refused the key {self.identity.fingerprint}: it does not know "
+            "that key, or this machine's clock is more than 300 seconds off. A server admin adds the key "
+            "with `labelport user add NAME --key KEY.pub --db DATABASE_URL`."
+        )
 
     def _call(self, method: str, path: str, body: Any = None, *, into: type[T], wait: bool = False) -> T:
         content = b"" if body is None else wire.encode(body)
