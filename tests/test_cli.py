@@ -6,6 +6,7 @@ import importlib.util
 import io
 import json
 import os
+import re
 import shutil
 import sqlite3
 import stat
@@ -796,6 +797,23 @@ def test_progress_bar_draws_and_stays_off_when_disabled() -> None:
         assert threading.active_count() == threads
         callback(10, 10)
     assert "importing" in buffer.getvalue() and "5/10" in buffer.getvalue()
+
+
+def test_progress_bar_counts_bytes_with_a_unit_and_names_other_units() -> None:
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=100)
+    with progress_bar("uploading", enabled=True, unit="bytes", console=console) as callback:
+        assert callback is not None
+        callback(3_000_000, 12_000_000)
+    assert "3.0/12.0 MB" in buffer.getvalue()
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=100)
+    with progress_bar("importing", enabled=True, unit="annotations", console=console) as callback:
+        assert callback is not None
+        callback(5, 10)
+    assert re.search(r"5/10\S* annotations", buffer.getvalue())
 
 
 def test_export_keeps_each_mask_in_the_form_it_came_in(

@@ -129,6 +129,12 @@ def test_branches_copy_stats_and_deletes(client: UserClient) -> None:
     main_row = project.list_label_rows_v2(data_hashes=[hashes[0]])[0]
     assert {f.confidence for o in main_row.object_instances for f in o.get_annotations()} == {0.5}
 
+    calls: list[tuple[int, int]] = []
+    exported = project.export_coco_bytes(progress=lambda done, total: calls.append((done, total)))
+    assert calls and calls[-1][0] == calls[-1][1] > 0  # real progress: it ends at its total
+    if not isinstance(client.service, LocalService):
+        assert calls[-1][1] == len(exported)  # over HTTP: bytes of the response
+
     assert project.delete_labels(hashes[1]) == Removed(objects=1)
     assert _objects(project) == 2
     with pytest.raises(LabelportError, match="main branch cannot be deleted"):

@@ -99,15 +99,24 @@ class State:
             click.echo(text if isinstance(text, str) else text())
 
     @contextmanager
-    def progress(self, description: str) -> Iterator[Progress | None]:
-        """A progress callback drawing a bar on stderr, when stderr is a terminal and not ``--json``."""
-        with progress_bar(description, enabled=not self.json and sys.stderr.isatty()) as callback:
+    def progress(self, description: str, unit: str) -> Iterator[Progress | None]:
+        """A progress callback drawing a bar on stderr, when stderr is a terminal and not ``--json``.
+
+        ``unit`` names what the callback counts (``"bytes"`` draws sizes and a transfer speed).
+        """
+        enabled = not self.json and sys.stderr.isatty()
+        with progress_bar(description, enabled=enabled, unit=unit) as callback:
             yield callback
 
 
 @contextmanager
-def progress_bar(description: str, *, enabled: bool, console: Any = None) -> Iterator[Progress | None]:
+def progress_bar(
+    description: str, *, enabled: bool, unit: str = "", console: Any = None
+) -> Iterator[Progress | None]:
     """Yield a ``callback(done, total)`` that draws a rich progress bar, or None when not ``enabled``.
+
+    A total of 0 means not known yet (the bar pulses). With ``unit="bytes"`` the counts are shown as
+    sizes (``3.1/12.0 MB``) with a speed; any other unit is written after the counts.
 
     >>> with progress_bar("importing", enabled=False) as callback:
     ...     callback is None
@@ -117,13 +126,26 @@ def progress_bar(description: str, *, enabled: bool, console: Any = None) -> Ite
         yield None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        ProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
     from rich.progress import Progress as Bar
 
+    counts: list[ProgressColumn] = (
+        [DownloadColumn(), TransferSpeedColumn()]
+        if unit == "bytes"
+        else [MofNCompleteColumn(), TextColumn(unit)]
+    )
     bar = Bar(
         TextColumn("{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        *counts,
         TimeRemainingColumn(),
         console=console or Console(stderr=True),
         transient=True,
@@ -135,7 +157,7 @@ def progress_bar(description: str, *, enabled: bool, console: Any = None) -> Ite
         task = bar.add_task(description, total=None)
 
         def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total, refresh=True)
+            bar.update(task, completed=done, total=total or None, refresh=True)
 
         yield update
 

@@ -146,11 +146,13 @@ class RemoteService:
         content_type: str = "application/json",
         *,
         wait: bool = False,
+        progress: Progress | None = None,
     ) -> bytes:
         """Sign and send one request; the body of a success, or the server's error raised.
 
         ``wait``: no read timeout (an import or export takes as long as it takes; giving up early
-        would not stop the server, only leave the caller unsure whether it happened).
+        would not stop the server, only leave the caller unsure whether it happened). ``progress``:
+        called with the response's bytes received so far and its length (0 when not known).
         """
         timeout = httpx.Timeout(None, connect=15.0) if wait else httpx.USE_CLIENT_DEFAULT
         request = self._http.build_request(
@@ -159,13 +161,14 @@ class RemoteService:
         target = request.url.raw_path.decode("ascii")
         request.headers.update(sign_request(self.identity, method, target, content))
         try:
-            response = self._http.send(request)
+            response = self._http.send(request, stream=progress is not None)
+            content = response.content if progress is None else _read_with_progress(response, progress)
         except httpx.HTTPError as exc:
             reason = str(exc).rstrip(".") or type(exc).__name__
             raise LabelportError(f"cannot reach the labelport server at {self.domain}: {reason}.") from exc
         if response.status_code >= 400:
             try:
-                data = msgspec.json.decode(response.content)
+                data = msgspec.json.decode(content)
             except msgspec.DecodeError:
                 data = None
             if not isinstance(data, dict) or "error" not in data:
@@ -178,7 +181,7 @@ class RemoteService:
             if isinstance(error, errors.AuthError):
                 raise self._refused() from None
             raise error
-        return response.content
+        return content
 
     def _refused(self) -> errors.AuthError:
         """What a refusal means, said on this side: the server answers every refusal alike (401)."""
@@ -398,7 +401,20 @@ class RemoteService:
     ) -> bytes:
         """The COCO file's bytes, written by the server (sent gzip-compressed)."""
         body = wire.encode(wire.RunExport(dict(options)))
-        return self._send("POST", self._project(project_hash, "/export"), body, wait=True)
+        return self._send("POST", self._project(project_hash, "/export"), body, wait=True, progress=progress)
+
+
+def _read_with_progress(response: httpx.Response, progress: Progress) -> bytes:
+    """A streamed response's body, reporting the bytes that came over the wire (compressed) as they do."""
+    try:
+        total = int(response.headers.get("content-length") or 0)
+        chunks = []
+        for chunk in response.iter_bytes():
+            chunks.append(chunk)
+            progress(response.num_bytes_downloaded, total)
+        return b"".join(chunks)
+    finally:
+        response.close()
 
 
 def _open_source(source: Any) -> tuple[str | None, BinaryIO, int]:

@@ -318,6 +318,10 @@ class LabelStore(Protocol):
 
     def branch_summaries(self, project_hash: str) -> list[BranchRecord]: ...
 
+    def count_objects(self, project_hash: str, branch: str) -> int:
+        """Object frames on a branch: what :meth:`iter_objects` yields."""
+        ...
+
     def copy_branch(self, project_hash: str, source: str, target: str, *, replace: bool = False) -> Copied:
         """Copy a branch's objects and classifications onto another branch, in one transaction.
 

@@ -198,6 +198,18 @@ class ManageMixin:
                 keep_rows=True,
             )
 
+    def count_objects(self, project_hash: str, branch: str) -> int:
+        """Object frames on a branch: what :meth:`iter_objects` yields."""
+        project_id = self._project_id(project_hash)
+        row = self._one(
+            self._q(
+                "SELECT COUNT(*) FROM objects o JOIN label_rows l ON l.id = o.label_row_id "
+                "JOIN data_units d ON d.id = l.data_unit_id WHERE d.project_id = ? AND l.branch = ?"
+            ),
+            (project_id, branch),
+        )
+        return int(row[0])
+
     def branch_summaries(self, project_hash: str) -> list[BranchRecord]:
         project_id = self._project_id(project_hash)
         rows = self._all(
