@@ -26,6 +26,7 @@ from labelport.cli import KEY_NAME, one_sentence, write_new_key
 from labelport.client import Project, UserClient
 from labelport.errors import ImportFailed, LabelportError
 from labelport.service import LocalService
+from labelport.words import plural
 
 WIDTH, HEIGHT = 320, 240
 #: Where ``make demo`` keeps what it made.
@@ -185,8 +186,8 @@ def run(home: Path) -> None:
     paths, coco_path = write_images_and_coco(home / "images")
     coco = json.loads(coco_path.read_text(encoding="utf-8"))
     click.echo(
-        f"Wrote {len(paths)} images and {coco_path.name} "
-        f"({len(coco['annotations'])} annotations, {len(coco['categories'])} categories)."
+        f"Wrote {plural(len(paths), 'image')} and {coco_path.name} "
+        f"({plural(len(coco['annotations']), 'annotation')}, {plural(len(coco['categories']), 'category', 'categories')})."
     )
 
     key = home / KEY_NAME
@@ -225,7 +226,7 @@ def tour(client: UserClient, home: Path, paths: list[Path], coco_path: Path) -> 
     click.echo(f"Project {project.project_hash}, ontology from the COCO categories: {shapes}.")
 
     units = project.add_images(paths)
-    click.echo(f"Added {len(units)} images as data units.")
+    click.echo(f"Added {plural(len(units), 'image')} as data units.")
 
     first = project.import_coco(coco_path)
     click.echo("Import:\n" + indent(first.summary()))
@@ -234,8 +235,8 @@ def tour(client: UserClient, home: Path, paths: list[Path], coco_path: Path) -> 
     out = project.export_coco(home / "export.json")
     exported = json.loads(out.read_text(encoding="utf-8"))
     click.echo(
-        f"Exported {out} ({out.stat().st_size:,} bytes): {len(exported['images'])} images, "
-        f"{len(exported['annotations'])} annotations, {len(exported['categories'])} categories."
+        f"Exported {out} ({plural(out.stat().st_size, 'byte')}): {plural(len(exported['images']), 'image')}, "
+        f"{plural(len(exported['annotations']), 'annotation')}, {plural(len(exported['categories']), 'category', 'categories')}."
     )
 
     coco = json.loads(coco_path.read_text(encoding="utf-8"))
@@ -252,7 +253,7 @@ def tour(client: UserClient, home: Path, paths: list[Path], coco_path: Path) -> 
         raise LabelportError(f"re-importing changed the object count from {objects} to {after}.")
     click.echo(
         f"No duplicates: {second.counts.created} new, {second.counts.updated} updated; "
-        f"{after} objects before and after."
+        f"{plural(after, 'object')} before and after."
     )
     return project
 

@@ -251,7 +251,7 @@ def read_data_list(path: Path) -> list[tuple[str, int, int] | tuple[str, int, in
             continue
         if len(fields) not in (3, 4):
             raise DataError(
-                f"line {line}: expected title,width,height[,frames], got {len(fields)} fields.",
+                f"line {line}: expected title,width,height[,frames], got {plural(len(fields), 'field')}.",
                 file=str(path),
             )
         numbers = []
@@ -334,7 +334,7 @@ def ontology_text(structure: OntologyStructure) -> str:
 
 
 def unit_line(unit: DataUnit) -> str:
-    frames = f"  {unit.frames} frames" if unit.frames > 1 else ""
+    frames = f"  {plural(unit.frames, 'frame')}" if unit.frames > 1 else ""
     return f"{unit.data_hash}  {unit.title}  {unit.data_type.value}  {unit.width}x{unit.height}{frames}"
 
 

@@ -42,7 +42,8 @@ def ontology_create(state: State, title: str, file: Path) -> None:
     \b
         labelport ontology create animals --file animals.json
     """
-    ontology_hash = state.client().create_ontology(title, read_ontology(file))
+    structure = read_ontology(file)
+    ontology_hash = state.client().create_ontology(title, structure)
     state.emit({"ontology_hash": ontology_hash, "title": title}, ontology_hash)
 
 

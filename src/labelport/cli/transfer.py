@@ -16,6 +16,7 @@ from labelport.errors import (
     ImportFailed,
     LabelportError,
 )
+from labelport.words import plural
 
 # -- import and export -------------------------------------------------------------------------------
 
@@ -164,4 +165,4 @@ def export_coco(
         size = path.stat().st_size
     except OSError as exc:
         raise LabelportError(f"{output} cannot be written ({exc.strerror or exc}).") from None
-    state.emit({"path": str(path), "bytes": size}, f"Wrote {path} ({size:,} bytes).")
+    state.emit({"path": str(path), "bytes": size}, f"Wrote {path} ({plural(size, 'byte')}).")
