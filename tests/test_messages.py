@@ -206,4 +206,7 @@ def test_every_cli_count_agrees_in_number(session: list[str]) -> None:
         "matches no data unit; its 1 annotation was not imported; --create-missing makes a data unit "
         "for it (create_missing_data_units=True in Python)."
     ) in text
+    # --replace says what it removed; a results list says how its images were found
+    assert "replaced (--replace): 1 earlier object of the matched data units removed first." in text
+    assert "images: a results list names none; its image ids were resolved through the ids kept" in text
     assert disagreements(text) == []
