@@ -133,10 +133,14 @@ class ImportReport(msgspec.Struct, kw_only=True):
                 f"{plural(c.annotations, 'annotation')} checked, {c.skipped:,} with errors."
             )
         lines = [head, self._images_line(), self._categories_line()]
-        if self.replace:
+        if self.replace and self.dry_run:
+            lines.append(
+                "replaced (--replace): the matched data units' earlier labels would be removed first."
+            )
+        elif self.replace:
             lines.append(
                 f"replaced (--replace): {plural(c.replaced, 'earlier object')} of the matched data units "
-                f"{'would be ' if self.dry_run else ''}removed first."
+                "removed first."
             )
         if self.conversions:
             lines.append(
