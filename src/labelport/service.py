@@ -307,14 +307,13 @@ class LocalService:
     def add_data_units(self, project_hash: str, units: Sequence[DataUnit]) -> None:
         """Add data units; a title the project has already is refused (titles match COCO images)."""
         self._check(project_hash, "write")
-        wanted = {u.title for u in units}
-        taken = [u for u in self.store.list_data_units(project_hash) if u.title in wanted]
+        taken = self.store.units_titled(project_hash, [u.title for u in units])
         if taken:
-            more = f" (and {len(taken) - 1:,} more)" if len(taken) > 1 else ""
+            (title, data_hash), more = taken[0], len(taken) - 1
             raise DataError(
-                f"project {project_hash} has a data unit titled {taken[0].title!r} already "
-                f"(data hash {taken[0].data_hash}){more}; a title names one data unit, "
-                "so that imports can match images by it. Nothing was added."
+                f"project {project_hash} has a data unit titled {title!r} already "
+                f"(data hash {data_hash}){f' (and {more:,} more)' if more else ''}; a title names one "
+                "data unit, so that imports can match images by it. Nothing was added."
             )
         self.store.add_data_units(project_hash, units)
 

@@ -310,6 +310,10 @@ class LabelStore(Protocol):
         in the project, none."""
         ...
 
+    def units_titled(self, project_hash: str, titles: Sequence[str]) -> list[tuple[str, str]]:
+        """(title, data hash) of the project's data units with any of these titles."""
+        ...
+
     def delete_branch(self, project_hash: str, branch: str) -> Removed: ...
 
     def delete_labels(self, project_hash: str, branch: str, data_hash: str) -> Removed:

@@ -177,6 +177,23 @@ class ManageMixin:
                 )
         return total
 
+    def units_titled(self, project_hash: str, titles: Sequence[str]) -> list[tuple[str, str]]:
+        """(title, data hash) of the project's data units with any of these titles."""
+        project_id = self._project_id(project_hash)
+        found: list[tuple[str, str]] = []
+        for part in _parts(list(dict.fromkeys(titles))):
+            found += [
+                (r[0], r[1])
+                for r in self._all(
+                    self._q(
+                        f"SELECT title, data_hash FROM data_units WHERE project_id = ? "
+                        f"AND title IN ({', '.join('?' * len(part))}) ORDER BY id"
+                    ),
+                    (project_id, *part),
+                )
+            ]
+        return found
+
     # -- branches and label rows -----------------------------------------------------------------
 
     def delete_branch(self, project_hash: str, branch: str) -> Removed:
