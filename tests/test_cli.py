@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import sqlite3
 import stat
@@ -146,9 +147,30 @@ def test_init_makes_the_store_and_a_key_once(env: Path, monkeypatch: pytest.Monk
         "public_key": str(env / "id_ed25519.pub"),
         "key_created": False,
         "fingerprint": fingerprint,
+        "config": str(env / "config.json"),
     }
+    assert "Every command uses this key unless --key or $LABELPORT_KEY names another" in result.stdout
     # later commands find the key without --key
     assert run_json("project", "list") == []
+
+
+def test_the_key_init_chose_stays_when_one_appears_in_ssh(
+    env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("LABELPORT_KEY")
+    chosen = run_json("init")
+    ssh = tmp_path / "user" / ".ssh"
+    ssh.mkdir()
+    write_key(ssh / "id_ed25519")  # e.g. the user runs ssh-keygen later
+    created = run_json("project", "create", "p")
+    assert run_json("init")["fingerprint"] == chosen["fingerprint"]
+    (member,) = run_json("project", "members", created["project_hash"])
+    assert member["fingerprint"] == chosen["fingerprint"]
+    # the Python API makes the same choice
+    assert UserClient.create_with_ssh_private_key(home=env).identity.fingerprint == chosen["fingerprint"]  # type: ignore[union-attr]
+    # a recorded key that is gone is named, not replaced by another
+    Path(chosen["key"]).unlink()
+    assert_one_sentence_error(run("project", "list", code=1), chosen["key"], "no such key file")
 
 
 def test_init_uses_a_key_it_finds(env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -337,9 +359,10 @@ def test_labels_show(project: str, env: Path, key_path: Path) -> None:
 
     assert run_json("labels", "show", project, "--title", "a.png") == [expected]
     assert run_json("labels", "show", project, "--data-hash", row.data_hash) == [expected]
-    assert run_json("labels", "show", project, "--title", "a.png", "--branch", "other")[0]["objects"] == []
+    nosuch = run("labels", "show", project, "--title", "a.png", "--branch", "other", code=1)
+    assert nosuch.stderr == "Error: No branch with name other (the project's branches: main).\n"
     text = run("labels", "show", project, "--title", "a.png").stdout
-    assert "a.png" in text and "1 objects" in text
+    assert "a.png" in text and "1 object, 0 classifications" in text
     assert f"cat  {cat.object_hash}  frame 0  [10, 5, 20.5, 10]  confidence 0.5" in text
     assert run("labels", "show", project, "--title", "nothing").stdout == "No label rows.\n"
     assert_one_sentence_error(run("labels", "show", project, "--data-hash", "nope", code=1), "No data unit")
@@ -530,8 +553,9 @@ def test_export_coco(coco_project: tuple[str, Path], tmp_path: Path) -> None:
     detections = json.loads(results.read_text())
     assert isinstance(detections, list) and len(detections) == 3
     empty = tmp_path / "branch.json"
-    run("export", "coco", project_hash, "-o", empty, "--branch", "nothing-here")
-    assert json.loads(empty.read_text())["annotations"] == []
+    nosuch = run("export", "coco", project_hash, "-o", empty, "--branch", "nothing-here", code=1)
+    assert nosuch.stderr == "Error: No branch with name nothing-here (the project's branches: main).\n"
+    assert not empty.exists()
 
 
 def test_export_into_a_missing_folder(project: str, tmp_path: Path) -> None:
@@ -596,7 +620,16 @@ def test_an_encrypted_key_needs_its_password(
     env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     key = write_key(tmp_path / "locked", "ecdsa", "pem", password=b"s3cret")
-    assert_one_sentence_error(run("--key", key, "project", "list", code=1), "encrypted; give its password")
+    assert_one_sentence_error(
+        run("--key", key, "project", "list", code=1),
+        "encrypted; give its password",
+        "$LABELPORT_KEY_PASSWORD",
+    )
+    monkeypatch.setenv("LABELPORT_KEY_PASSWORD", "wrong")
+    assert_one_sentence_error(run("--key", key, "project", "list", code=1), "password is wrong")
+    public = tmp_path / "locked.pub"
+    public.write_text(Identity.load(key, password="s3cret").public_text + "\n")
+    assert_one_sentence_error(run("--key", public, "project", "list", code=1), "is a public key")
     monkeypatch.setenv("LABELPORT_KEY_PASSWORD", "s3cret")
     assert run_json("--key", key, "init")["fingerprint"] == Identity.load(key, password="s3cret").fingerprint
 
@@ -642,7 +675,7 @@ def commands(
 def test_every_command_has_help_and_is_in_the_readme() -> None:
     readme = README.read_text(encoding="utf-8")
     leaves = [(path, command) for path, command in commands(cli) if not isinstance(command, click.Group)]
-    assert {" ".join(path) for path, _ in leaves} == {
+    assert {" ".join(path) for path, _ in leaves} >= {
         "init",
         "ontology create",
         "ontology show",
@@ -656,7 +689,18 @@ def test_every_command_has_help_and_is_in_the_readme() -> None:
         "import coco",
         "export coco",
         "user add",
+        "user list",
         "serve",
+        "project rename",
+        "project delete",
+        "project members",
+        "project remove-member",
+        "data delete",
+        "labels delete",
+        "branch list",
+        "branch copy",
+        "branch delete",
+        "stats",
     }
     for path, command in commands(cli):
         assert command.help and command.help.strip(), path
@@ -727,6 +771,23 @@ def test_progress_bar_draws_and_stays_off_when_disabled() -> None:
         assert threading.active_count() == threads
         callback(10, 10)
     assert "importing" in buffer.getvalue() and "5/10" in buffer.getvalue()
+
+
+def test_progress_bar_counts_bytes_with_a_unit_and_names_other_units() -> None:
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=100)
+    with progress_bar("uploading", enabled=True, unit="bytes", console=console) as callback:
+        assert callback is not None
+        callback(3_000_000, 12_000_000)
+    assert "3.0/12.0 MB" in buffer.getvalue()
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=100)
+    with progress_bar("importing", enabled=True, unit="annotations", console=console) as callback:
+        assert callback is not None
+        callback(5, 10)
+    assert re.search(r"5/10\S* annotations", buffer.getvalue())
 
 
 def test_export_keeps_each_mask_in_the_form_it_came_in(

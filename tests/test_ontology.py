@@ -149,9 +149,13 @@ def broken(change: Any) -> dict[str, Any]:
     ("data", "path", "words"),
     [
         (broken(lambda d: d["objects"][0].update(shape="box")), "objects[0].shape", "unknown shape 'box'"),
-        (broken(lambda d: d["objects"][0].pop("shape")), "objects[0].shape", "unknown shape None"),
+        (broken(lambda d: d["objects"][0].pop("shape")), "objects[0].shape", "'shape' is missing"),
         (broken(lambda d: d["objects"][0].pop("name")), "objects[0]", "'name' must be a non-empty string"),
-        (broken(lambda d: d.update(objects={"a": 1})), "$", "'objects' must be a list"),
+        (
+            broken(lambda d: d.update(objects={"a": 1})),
+            "$",
+            "the file's 'objects' must be a list, not an object",
+        ),
         (broken(lambda d: d["objects"].append(3)), "objects[1]", "an object must be a JSON object"),
         (
             broken(lambda d: d["objects"][0]["attributes"][0].update(type="slider")),
@@ -173,14 +177,15 @@ def broken(change: Any) -> dict[str, Any]:
             "classifications[0]",
             "exactly one attribute",
         ),
-        ([1, 2], "$", "must be a JSON object"),
+        ([1, 2], "$", "the file must hold one JSON object"),
     ],
 )
 def test_malformed_json_names_the_path(data: Any, path: str, words: str) -> None:
     with pytest.raises(OntologyError) as caught:
         OntologyStructure.from_dict(data)
     assert caught.value.path == path
-    assert str(caught.value).startswith(f"{path}: ")
+    # a path inside the document leads the sentence; the document itself is "the file", never "$"
+    assert str(caught.value).startswith(f"{path}: " if path != "$" else "the file")
     assert words in str(caught.value)
 
 

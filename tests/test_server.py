@@ -37,7 +37,7 @@ from labelport import (
     UserClient,
 )
 from labelport.data import DataType, Member
-from labelport.errors import TooLarge
+from labelport.errors import LabelportError, TooLarge
 from labelport.keys import Identity
 from labelport.server.admin import add_user
 from labelport.server.remote import ERRORS, RemoteService
@@ -236,10 +236,26 @@ def test_an_unknown_key_is_refused(team: Team, tmp_path: Path) -> None:
     stranger = Identity.load(write_key(tmp_path / "stranger"))
     response = _send(_signed(stranger, "GET", team.server.url + "/projects"))
     assert (response.status_code, response.json()) == (401, REFUSED)
-    with pytest.raises(AuthError, match=r"^Authentication failed\.$"):
+    # the wire stays uniform (above); the client says which key it sent and how an admin adds it
+    with pytest.raises(AuthError) as caught:
         UserClient.create_with_ssh_private_key(
             ssh_private_key_path=tmp_path / "stranger", domain=team.server.url
         )
+    assert str(caught.value) == (
+        f"The server at {team.server.url} refused the key {stranger.fingerprint}: it does not know that key, "
+        "or this machine's clock is more than 300 seconds off. A server admin adds the key with "
+        "`labelport user add NAME --key KEY.pub --db DATABASE_URL`."
+    )
+
+
+def test_a_server_address_without_a_scheme_is_one_sentence(tmp_path: Path) -> None:
+    key = write_key(tmp_path / "k")
+    with pytest.raises(LabelportError) as caught:
+        UserClient.create_with_ssh_private_key(ssh_private_key_path=key, domain="labels.example:8800")
+    assert str(caught.value) == (
+        "the server address 'labels.example:8800' needs its scheme: "
+        "http://labels.example:8800 or https://labels.example:8800."
+    )
 
 
 def test_a_stale_or_future_timestamp_is_refused(team: Team) -> None:

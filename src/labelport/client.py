@@ -13,6 +13,7 @@ default ``~/.labelport``); with ``domain="http://host:port"`` it speaks to a lab
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from labelport.data import DataType, DataUnit, Member, image_from_file
-from labelport.errors import DataError, LabelError, LabelportError
+from labelport.errors import DataError, KeyFileError, LabelError, LabelportError
 from labelport.keys import Identity
 from labelport.labels import (
     MAIN_BRANCH,
@@ -34,14 +35,63 @@ from labelport.labels import (
     coordinates_from_json,
 )
 from labelport.ontology import Classification, Object, OntologyStructure, Shape
-from labelport.service import LocalService, Progress, Service
+from labelport.service import LocalService, Progress, Service, require_branch
 from labelport.store._json import dumps, loads
-from labelport.store.base import ClassificationRecord, LabelRowRecord, ObjectRecord, ProjectRecord
+from labelport.store.base import (
+    BranchRecord,
+    ClassificationRecord,
+    Copied,
+    LabelRowRecord,
+    MemberRecord,
+    ObjectRecord,
+    ProjectRecord,
+    Removed,
+    UserRecord,
+)
 
 
 def default_home() -> Path:
     """``LABELPORT_HOME``, or ``~/.labelport``."""
     return Path(os.environ.get("LABELPORT_HOME") or Path.home() / ".labelport").expanduser()
+
+
+#: The file name of the key ``labelport init`` makes when no key is given or found.
+KEY_NAME = "id_ed25519"
+#: The file in the home folder where ``labelport init`` records the key it chose.
+CONFIG_NAME = "config.json"
+
+
+def default_key(home: str | Path | None = None) -> Path | None:
+    """The key used when none is given: the one ``labelport init`` recorded in ``HOME/config.json``,
+    else ``HOME/id_ed25519``, else ``~/.ssh/id_ed25519``; None when there is none.
+
+    Once init has recorded a key, a key that appears later in ``~/.ssh`` changes nothing.
+
+    >>> # default_key()  ->  PosixPath('/home/ada/.labelport/id_ed25519')
+    """
+    folder = Path(home or default_home()).expanduser()
+    try:
+        recorded = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8")).get("key")
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    if isinstance(recorded, str) and recorded:
+        return Path(recorded)  # even when it is gone: the error then names it, nothing switches silently
+    for candidate in (folder / KEY_NAME, Path.home() / ".ssh" / KEY_NAME):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def record_key(home: str | Path, key: Path) -> Path:
+    """Record ``key`` in ``HOME/config.json`` as the one to use when none is given; returns that file."""
+    path = Path(home).expanduser() / CONFIG_NAME
+    try:
+        path.write_text(
+            json.dumps({"key": str(key.expanduser().resolve())}, indent=1) + "\n", encoding="utf-8"
+        )
+    except OSError as exc:
+        raise LabelportError(f"{path} cannot be written ({exc.strerror or exc}).") from None
+    return path
 
 
 def open_store(home: str | Path | None = None) -> Any:
@@ -79,9 +129,14 @@ class UserClient:
         """Authenticate with an SSH private key (Ed25519, RSA or ECDSA; OpenSSH or PEM).
 
         No ``domain``: the embedded store under ``home`` (or ``LABELPORT_HOME``). A ``domain``: a
-        labelport server, every request signed with the key.
+        labelport server, every request signed with the key. No key given: the one ``labelport
+        init`` chose (:func:`default_key`).
         """
         path = None if ssh_private_key_path is None else Path(ssh_private_key_path).expanduser()
+        if path is None and ssh_private_key is None:
+            path = default_key(home)
+            if path is None:
+                raise KeyFileError("no SSH key found; give ssh_private_key_path=, or run `labelport init`.")
         identity = Identity.load(path, text=ssh_private_key, password=password)
         if domain is not None:
             from labelport.server.remote import RemoteService
@@ -93,9 +148,9 @@ class UserClient:
         )
         return cls(service, identity)
 
-    def create_ontology(self, title: str, structure: OntologyStructure | dict[str, Any]) -> str:
+    def create_ontology(self, title: str, structure: OntologyStructure | dict[str, Any] | Any) -> str:
         """Store an ontology; returns its hash."""
-        if isinstance(structure, dict):
+        if not isinstance(structure, OntologyStructure):
             structure = OntologyStructure.from_dict(structure)
         return self.service.create_ontology(title, structure)
 
@@ -128,6 +183,14 @@ class UserClient:
     def list_projects(self) -> list[ProjectRecord]:
         return self.service.list_projects()
 
+    def delete_project(self, project_hash: str) -> Removed:
+        """Delete a project and everything in it, in one transaction (its admins); says what went."""
+        return self.service.delete_project(project_hash)
+
+    def list_users(self) -> list[UserRecord]:
+        """Every user of the server, for its administrators (the embedded store: you)."""
+        return self.service.list_users()
+
 
 def _record_coordinates(shape: Shape, record: bytes, size: tuple[int, int]) -> Coordinates:
     from labelport.formats.coco.records import coordinates_from_record
@@ -157,6 +220,36 @@ class Project:
     @property
     def ontology_hash(self) -> str:
         return self.record.ontology_hash
+
+    @property
+    def description(self) -> str:
+        return self.record.description
+
+    def update(self, *, title: str | None = None, description: str | None = None) -> ProjectRecord:
+        """Rename the project or change its description (its admins).
+
+        >>> # project.update(title="street scenes", description="Berlin, spring 2026")
+        """
+        self.record = self.service.update_project(self.project_hash, title=title, description=description)
+        return self.record
+
+    def delete(self) -> Removed:
+        """Delete the project with its data units, labels, imports and memberships (its admins)."""
+        return self.service.delete_project(self.project_hash)
+
+    # -- members ---------------------------------------------------------------------------------
+
+    def members(self) -> list[MemberRecord]:
+        """Who is in the project: name, key fingerprint and role of each member."""
+        return self.service.list_members(self.project_hash)
+
+    def add_member(self, fingerprint: str, role: str) -> None:
+        """Give the user with this key fingerprint a role (admin, annotator or viewer), or change it."""
+        self.service.add_member(self.project_hash, fingerprint, role)
+
+    def remove_member(self, fingerprint: str) -> MemberRecord:
+        """Take a user out of the project; returns what their membership was."""
+        return self.service.remove_member(self.project_hash, fingerprint)
 
     def refresh(self) -> None:
         """Re-read the project and its ontology (an import may have added to it)."""
@@ -202,6 +295,10 @@ class Project:
 
     def list_data_units(self) -> list[DataUnit]:
         return self.service.list_data_units(self.project_hash)
+
+    def delete_data_units(self, data_hashes: Sequence[str]) -> Removed:
+        """Delete data units and their labels on every branch, in one transaction (the project's admins)."""
+        return self.service.delete_data_units(self.project_hash, list(data_hashes))
 
     # -- labels ----------------------------------------------------------------------------------
 
@@ -340,6 +437,39 @@ class Project:
 
     def list_branches(self) -> list[str]:
         return self.service.list_branches(self.project_hash)
+
+    def require_branch(self, branch_name: str | None) -> None:
+        """:class:`NotFoundError` naming the project's branches when ``branch_name`` is not one of them
+        (``main``, and None for it, always are). Saving a label row on a new branch makes the branch."""
+        if branch_name is not None:
+            require_branch(branch_name, [] if branch_name == MAIN_BRANCH else self.list_branches())
+
+    def branches(self) -> list[BranchRecord]:
+        """Each branch with its label rows, how many hold objects, its objects and its last change."""
+        return self.service.branch_summaries(self.project_hash)
+
+    def copy_branch(self, source: str, target: str, *, replace: bool = False) -> Copied:
+        """Copy one branch's labels onto another, e.g. reviewed predictions into ``main``.
+
+        A copied object replaces the target's object with the same hash or from the same source
+        annotation, so copying twice gives what copying once gave; ``replace=True`` first clears the
+        target's labels of every data unit the source labels.
+
+        >>> # project.copy_branch("model-v2", "main")
+        """
+        return self.service.copy_branch(self.project_hash, source, target, replace=replace)
+
+    def delete_branch(self, branch_name: str) -> Removed:
+        """Delete a branch and its labels (the project's admins; ``main`` cannot be deleted)."""
+        return self.service.delete_branch(self.project_hash, branch_name)
+
+    def delete_labels(self, data_hash: str, branch_name: str | None = None) -> Removed:
+        """Delete one label row's objects and classifications (annotators too)."""
+        return self.service.delete_labels(self.project_hash, branch_name or MAIN_BRANCH, data_hash)
+
+    def stats(self, branch_name: str | None = None) -> dict[str, Any]:
+        """Objects per class and shape, units with and without objects, per-class area and box sizes."""
+        return self.service.project_stats(self.project_hash, branch_name or MAIN_BRANCH)
 
     # -- COCO ------------------------------------------------------------------------------------
 

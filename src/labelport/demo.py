@@ -2,17 +2,19 @@
 
 Run it with ``make demo`` or::
 
-    python -m labelport.demo              # in a temporary LABELPORT_HOME, removed afterwards
-    python -m labelport.demo --home DIR   # keep everything in DIR
+    python -m labelport.demo              # everything in ./demo-output/, kept afterwards
+    python -m labelport.demo --home DIR   # everything in DIR instead
 
+Each run starts clean: the folder is emptied first (only a folder the demo made, or an empty one).
 The COCO file it writes has boxes, polygons, one crowd region as run-length encoding and one
-keypoint skeleton, so every path of the importer runs once.
+keypoint skeleton, so every path of the importer runs once; the pictures show what those labels
+describe (a red sign, brown roofs, a blue puddle, a stick figure).
 """
 
 from __future__ import annotations
 
 import json
-import tempfile
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +26,13 @@ from labelport.cli import KEY_NAME, one_sentence, write_new_key
 from labelport.client import Project, UserClient
 from labelport.errors import ImportFailed, LabelportError
 from labelport.service import LocalService
+from labelport.words import plural
 
-WIDTH, HEIGHT = 64, 48
+WIDTH, HEIGHT = 320, 240
+#: Where ``make demo`` keeps what it made.
+DEFAULT_FOLDER = Path("demo-output")
+#: The file that marks a folder as the demo's own (so that a second run may empty it).
+MARKER = ".labelport-demo"
 
 KEYPOINTS = ["head", "hip", "left_foot", "right_foot"]
 #: 1-based keypoint pairs, as COCO writes them.
@@ -81,7 +88,7 @@ def puddle(mask: np.ndarray[Any, np.dtype[np.bool_]]) -> dict[str, Any]:
 
 def person(points: list[tuple[int, int]]) -> dict[str, Any]:
     xs, ys = [p[0] for p in points], [p[1] for p in points]
-    bbox = [min(xs) - 2, min(ys) - 2, max(xs) - min(xs) + 4, max(ys) - min(ys) + 4]
+    bbox = [min(xs) - 12, min(ys) - 12, max(xs) - min(xs) + 24, max(ys) - min(ys) + 24]
     keypoints = [v for x, y in points for v in (x, y, 2)]
     return {
         "keypoints": keypoints,
@@ -95,12 +102,12 @@ def person(points: list[tuple[int, int]]) -> dict[str, Any]:
 def write_images_and_coco(folder: Path) -> tuple[list[Path], Path]:
     """Draw three small street scenes and write a COCO file that labels them; returns (images, coco file)."""
     folder.mkdir(parents=True, exist_ok=True)
-    sign_1, sign_2 = (8, 6, 14, 10), (40, 4, 12, 16)
-    roof_1, roof_3 = [30, 30, 46, 14, 62, 30], [4, 20, 16, 8, 28, 20]
+    sign_1, sign_2 = (40, 30, 70, 50), (200, 20, 60, 80)
+    roof_1, roof_3 = [150, 150, 230, 70, 310, 150], [20, 100, 80, 40, 140, 100]
     water = np.zeros((HEIGHT, WIDTH), dtype=bool)
     yy, xx = np.ogrid[:HEIGHT, :WIDTH]
-    water[((xx - 20) / 14) ** 2 + ((yy - 36) / 7) ** 2 <= 1] = True
-    body = [(44, 14), (44, 28), (38, 42), (50, 42)]
+    water[((xx - 100) / 70) ** 2 + ((yy - 180) / 35) ** 2 <= 1] = True
+    body = [(220, 70), (220, 140), (190, 210), (250, 210)]
 
     scenes: list[list[tuple[int, dict[str, Any]]]] = [
         [(1, box(*sign_1)), (2, roof(roof_1))],
@@ -127,10 +134,10 @@ def write_images_and_coco(folder: Path) -> tuple[list[Path], Path]:
                 draw = ImageDraw.Draw(image)
             else:
                 head, hip, left, right = body
-                draw.line([head, hip], fill=(0, 0, 0), width=2)
-                draw.line([hip, left], fill=(0, 0, 0), width=2)
-                draw.line([hip, right], fill=(0, 0, 0), width=2)
-                draw.ellipse([head[0] - 3, head[1] - 3, head[0] + 3, head[1] + 3], fill=(0, 0, 0))
+                draw.line([head, hip], fill=(0, 0, 0), width=6)
+                draw.line([hip, left], fill=(0, 0, 0), width=6)
+                draw.line([hip, right], fill=(0, 0, 0), width=6)
+                draw.ellipse([head[0] - 12, head[1] - 12, head[0] + 12, head[1] + 12], fill=(0, 0, 0))
             annotations.append(
                 {"id": len(annotations) + 1, "image_id": number, "category_id": category_id, **ann}
             )
@@ -160,37 +167,66 @@ def indent(text: str) -> str:
     return "\n".join("  " + line for line in text.splitlines())
 
 
+def prepare(folder: Path) -> None:
+    """Empty the demo's folder for a clean run: only one the demo made (it holds :data:`MARKER`) or an
+    empty one, never anything else."""
+    if folder.exists():
+        if not folder.is_dir() or (any(folder.iterdir()) and not (folder / MARKER).is_file()):
+            raise LabelportError(
+                f"{folder} holds files the demo did not make; give --home a new or empty folder."
+            )
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    (folder / MARKER).write_text("made by python -m labelport.demo; emptied by its next run\n")
+
+
 def run(home: Path) -> None:
     """The tour, in ``home``. Raises :class:`LabelportError` when a step fails."""
+    prepare(home)
     paths, coco_path = write_images_and_coco(home / "images")
     coco = json.loads(coco_path.read_text(encoding="utf-8"))
     click.echo(
-        f"Wrote {len(paths)} images and {coco_path.name} "
-        f"({len(coco['annotations'])} annotations, {len(coco['categories'])} categories)."
+        f"Wrote {plural(len(paths), 'image')} and {coco_path.name} "
+        f"({plural(len(coco['annotations']), 'annotation')}, {plural(len(coco['categories']), 'category', 'categories')})."
     )
 
     key = home / KEY_NAME
-    created = not key.exists()
-    if created:
-        write_new_key(key)
+    write_new_key(key)
     client = UserClient.create_with_ssh_private_key(ssh_private_key_path=key, home=home)
     assert client.identity is not None
-    click.echo(f"Key {key}{' (new)' if created else ''}: {client.identity.fingerprint}")
+    click.echo(f"Key {key} (new): {client.identity.fingerprint}")
     try:
-        tour(client, home, paths, coco_path)
+        project = tour(client, home, paths, coco_path)
+        # -- pictures of the labels: the viewer (issue 14) adds its one call here, e.g.
+        #    render_overlays(project, home / "overlays"), and names the folder in where_everything_is
     finally:
         if isinstance(client.service, LocalService):
             client.service.store.close()
+    click.echo(where_everything_is(home, project))
 
 
-def tour(client: UserClient, home: Path, paths: list[Path], coco_path: Path) -> None:
+def where_everything_is(home: Path, project: Project) -> str:
+    """The closing lines: every file the demo made, and a command to look at the store."""
+    return "\n".join(
+        [
+            f"Everything is kept in {home}/ (the next run starts it afresh):",
+            f"  images/        the three pictures ({', '.join(p.name for p in sorted((home / 'images').glob('*.png')))})",
+            "  images/street.json  the COCO file they came with",
+            "  export.json    the export",
+            "  labelport.db   the store;  id_ed25519  the key",
+            f"Look inside:  labelport --home {home} stats {project.project_hash}",
+        ]
+    )
+
+
+def tour(client: UserClient, home: Path, paths: list[Path], coco_path: Path) -> Project:
     """Create the project, add the images, import, export, import again."""
     project = client.create_project("labelport demo", from_coco=coco_path)
     shapes = ", ".join(f"{o.title} ({o.shape.value})" for o in project.ontology_structure.objects)
     click.echo(f"Project {project.project_hash}, ontology from the COCO categories: {shapes}.")
 
     units = project.add_images(paths)
-    click.echo(f"Added {len(units)} images as data units.")
+    click.echo(f"Added {plural(len(units), 'image')} as data units.")
 
     first = project.import_coco(coco_path)
     click.echo("Import:\n" + indent(first.summary()))
@@ -199,8 +235,8 @@ def tour(client: UserClient, home: Path, paths: list[Path], coco_path: Path) -> 
     out = project.export_coco(home / "export.json")
     exported = json.loads(out.read_text(encoding="utf-8"))
     click.echo(
-        f"Exported {out} ({out.stat().st_size:,} bytes): {len(exported['images'])} images, "
-        f"{len(exported['annotations'])} annotations, {len(exported['categories'])} categories."
+        f"Exported {out} ({plural(out.stat().st_size, 'byte')}): {plural(len(exported['images']), 'image')}, "
+        f"{plural(len(exported['annotations']), 'annotation')}, {plural(len(exported['categories']), 'category', 'categories')}."
     )
 
     coco = json.loads(coco_path.read_text(encoding="utf-8"))
@@ -217,30 +253,28 @@ def tour(client: UserClient, home: Path, paths: list[Path], coco_path: Path) -> 
         raise LabelportError(f"re-importing changed the object count from {objects} to {after}.")
     click.echo(
         f"No duplicates: {second.counts.created} new, {second.counts.updated} updated; "
-        f"{after} objects before and after."
+        f"{plural(after, 'object')} before and after."
     )
+    return project
 
 
 @click.command()
 @click.option(
     "--home",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Keep the demo's store, key and files here. [default: a temporary folder, removed afterwards]",
+    default=DEFAULT_FOLDER,
+    show_default=True,
+    help="Keep the demo's store, key and files here; a run empties it first (only a folder the demo made).",
 )
-def main(home: Path | None) -> None:
+def main(home: Path) -> None:
     """Run the labelport demo.
 
     \b
         python -m labelport.demo --home /tmp/labelport-demo
     """
     try:
-        if home is not None:
-            click.echo(f"labelport demo in {home}")
-            run(home.expanduser())
-        else:
-            with tempfile.TemporaryDirectory(prefix="labelport-demo-") as folder:
-                click.echo(f"labelport demo in {folder} (temporary; pass --home DIR to keep it)")
-                run(Path(folder))
+        click.echo(f"labelport demo in {home}/")
+        run(home.expanduser())
     except ImportFailed as exc:
         if exc.report is not None:
             click.echo(exc.report.summary(), err=True)

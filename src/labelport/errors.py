@@ -39,15 +39,33 @@ class LabelportError(Exception):
         return data
 
 
+#: The JSON path of a whole document: kept in the error's ``path`` field, never shown in its sentence.
+ROOT = "$"
+
+
+def _where(*parts: str | None) -> str:
+    """Where a problem is, for a sentence: a file, then a JSON path (the document's root is not named)."""
+    return ", at ".join(p for p in parts if p and p != ROOT)
+
+
 class OntologyError(LabelportError):
     """An ontology node is missing, ambiguous, or an ontology document is malformed.
 
-    ``path`` names where in an ontology document the problem is, when it came from one.
+    ``path`` names where in an ontology document the problem is, when it came from one, and ``file``
+    the file it was read from; ``reason`` is the sentence without them.
+
+    >>> str(OntologyError("'name' is missing.", path="objects[2]", file="animals.json"))
+    "animals.json, at objects[2]: 'name' is missing."
+    >>> str(OntologyError("the file must hold a JSON object, not a list.", path="$"))
+    'the file must hold a JSON object, not a list.'
     """
 
-    def __init__(self, message: str, *, path: str | None = None) -> None:
-        super().__init__(message if path is None else f"{path}: {message}")
+    def __init__(self, message: str, *, path: str | None = None, file: str | None = None) -> None:
+        where = _where(file, path)
+        super().__init__(f"{where}: {message}" if where else message)
         self.path = path
+        self.file = file
+        self.reason = message
 
 
 class NotFoundError(LabelportError):
@@ -55,8 +73,8 @@ class NotFoundError(LabelportError):
 
     status = 404
 
-    def __init__(self, kind: str, ident: str, *, key: str = "hash") -> None:
-        super().__init__(f"No {kind} with {key} {ident}.")
+    def __init__(self, kind: str, ident: str, *, key: str = "hash", hint: str = "") -> None:
+        super().__init__(f"No {kind} with {key} {ident}" + (f" ({hint})." if hint else "."))
         self.kind = kind
         self.ident = ident
 
@@ -97,8 +115,10 @@ class CocoError(LabelportError):
     """A COCO file cannot be read at all (not JSON, wrong top-level type, unreadable file)."""
 
     def __init__(self, message: str, *, path: str | None = None, file: str | None = None) -> None:
-        where = " ".join(part for part in (file, path) if part)
-        super().__init__(f"{where}: {message}" if where else message)
+        where = " ".join(part for part in (file, path) if part and part != ROOT)
+        super().__init__(
+            f"{where}: {message}" if where else f"the file {message}" if path == ROOT else message
+        )
         self.path = path
         self.file = file
 
@@ -126,12 +146,22 @@ class AuthError(LabelportError):
 
 
 class PermissionDenied(LabelportError):
-    """The acting user's role in a project does not allow this operation."""
+    """The acting user's role in a project does not allow this operation.
+
+    Without a ``project_hash`` the operation is one of the whole server's, for its administrators.
+
+    >>> str(PermissionDenied("listing the server's users"))
+    "Only a server administrator may do this: listing the server's users."
+    """
 
     status = 403
 
-    def __init__(self, action: str, project_hash: str) -> None:
-        super().__init__(f"Your role in project {project_hash} does not allow {action}.")
+    def __init__(self, action: str, project_hash: str | None = None) -> None:
+        super().__init__(
+            f"Only a server administrator may do this: {action}."
+            if project_hash is None
+            else f"Your role in project {project_hash} does not allow {action}."
+        )
         self.action = action
         self.project_hash = project_hash
 

@@ -53,6 +53,27 @@ def load_public_key(text: str, *, file: str | None = None) -> PublicKey:
     return key
 
 
+#: Where the labelport command reads an encrypted key's password from.
+PASSWORD_ENV = "LABELPORT_KEY_PASSWORD"
+
+
+def _load_private(data: bytes, secret: bytes | None) -> object:
+    if b"BEGIN OPENSSH PRIVATE KEY" in data:
+        return serialization.load_ssh_private_key(data, password=secret)
+    return serialization.load_pem_private_key(data, password=secret)
+
+
+def _encrypted(data: bytes) -> bool:
+    """Whether a private key needs a password: opening it without one says so."""
+    try:
+        _load_private(data, None)
+    except TypeError:
+        return True
+    except (ValueError, UnsupportedAlgorithm):
+        return False
+    return False
+
+
 class Identity:
     """A user's private key and the names derived from it."""
 
@@ -79,24 +100,26 @@ class Identity:
                 raise KeyFileError(f"cannot read the key file ({exc.strerror or exc}).", file=where) from None
         else:
             data = text.encode()
+        if data.lstrip().startswith((b"ssh-", b"ecdsa-sha2-", b"sk-")):
+            raise KeyFileError(
+                "is a public key; give the private key (the same file name without .pub).", file=where
+            )
         secret = password.encode() if password else None
         key: object
         try:
-            if b"BEGIN OPENSSH PRIVATE KEY" in data:
-                key = serialization.load_ssh_private_key(data, password=secret)
-            else:
-                key = serialization.load_pem_private_key(data, password=secret)
+            key = _load_private(data, secret)
         except TypeError:
             raise KeyFileError(
-                "the key is encrypted; give its password."
+                f"the key is encrypted; give its password (the labelport command reads it from ${PASSWORD_ENV})."
                 if secret is None
                 else "the key is not encrypted; give no password.",
                 file=where,
             ) from None
         except (ValueError, UnsupportedAlgorithm):
             raise KeyFileError(
-                "is not an SSH private key labelport can read (OpenSSH or PEM; Ed25519, RSA or ECDSA), "
-                "or its password is wrong.",
+                f"the password is wrong: the one given (password=, or ${PASSWORD_ENV} to the command) does not open this key."
+                if secret is not None and _encrypted(data)
+                else "is not an SSH private key labelport can read (OpenSSH or PEM; Ed25519, RSA or ECDSA).",
                 file=where,
             ) from None
         if not isinstance(key, (ed25519.Ed25519PrivateKey, rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):

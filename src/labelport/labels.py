@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from labelport.errors import LabelError
 from labelport.hashing import new_feature_hash
 from labelport.ontology import Attribute, AttributeType, Classification, Object, Shape
+from labelport.words import plural
 
 MAIN_BRANCH = "main"
 
@@ -194,7 +195,9 @@ def coordinates_from_json(shape: Shape, value: Any) -> Coordinates:
     if shape is Shape.SKELETON:
         v = _numbers(value, what)
         if len(v) % 3:
-            raise LabelError(f"{what} need [x, y, v] triples; {len(v)} numbers is not a multiple of 3.")
+            raise LabelError(
+                f"{what} need [x, y, v] triples; {plural(len(v), 'number')} is not a multiple of 3."
+            )
         return Skeleton(v)
     if not isinstance(value, dict) or "size" not in value or "counts" not in value:
         raise LabelError(f"{what} need an RLE object with 'size' and 'counts'.")

@@ -197,7 +197,11 @@ class OntologyStructure:
     def from_dict(cls, data: Any) -> OntologyStructure:
         """Read the JSON form; :class:`OntologyError` with a JSON path on anything malformed."""
         if not isinstance(data, dict):
-            raise OntologyError("an ontology must be a JSON object with 'objects'.", path="$")
+            raise OntologyError(
+                'the file must hold one JSON object, {"objects": [...], "classifications": [...]}, '
+                f'not {_json_kind(data)} (see the README\'s "Ontology files").',
+                path="$",
+            )
         objects = [_object_from_dict(o, f"objects[{i}]") for i, o in enumerate(_list(data, "objects", "$"))]
         classifications = []
         for i, c in enumerate(_list(data, "classifications", "$")):
@@ -243,10 +247,17 @@ def _fold(text: str) -> str:
     return "".join(text.split()).casefold()
 
 
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, for messages: 'a list', 'a string'..."""
+    names = {list: "a list", str: "a string", bool: "true or false", int: "a number", float: "a number"}
+    return "null" if value is None else names.get(type(value), "an object")
+
+
 def _list(data: dict[str, Any], key: str, path: str) -> list[Any]:
     value = data.get(key, [])
     if not isinstance(value, list):
-        raise OntologyError(f"'{key}' must be a list.", path=path)
+        where = "the file's" if path == "$" else "its"
+        raise OntologyError(f"{where} '{key}' must be a list, not {_json_kind(value)}.", path=path)
     return value
 
 
@@ -291,7 +302,9 @@ def _object_from_dict(data: Any, path: str) -> Object:
     except ValueError:
         names = ", ".join(s.value for s in Shape)
         raise OntologyError(
-            f"unknown shape {shape_name!r}; expected one of {names}.", path=f"{path}.shape"
+            ("'shape' is missing" if shape_name is None else f"unknown shape {shape_name!r}")
+            + f"; expected one of {names}.",
+            path=f"{path}.shape",
         ) from None
     keypoints = data.get("keypoints", [])
     if not isinstance(keypoints, list) or not all(isinstance(k, str) for k in keypoints):

@@ -30,10 +30,12 @@ from labelport.cli.base import (
     read_data_list,
     write_new_key,
 )
+from labelport.cli.branches import branch
 from labelport.cli.data import data, labels
 from labelport.cli.projects import ontology, project
 from labelport.cli.server import serve, user
 from labelport.cli.setup import init
+from labelport.cli.stats import stats
 from labelport.cli.transfer import export, import_
 from labelport.client import default_home
 from labelport.version import __version__
@@ -81,6 +83,8 @@ for _command in (
     project,
     data,
     labels,
+    branch,
+    stats,
     import_,
     export,
     user,

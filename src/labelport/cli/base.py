@@ -17,25 +17,27 @@ import click
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from labelport.client import UserClient
+from labelport import keys
+from labelport.client import KEY_NAME as KEY_NAME
+from labelport.client import UserClient, default_key
 from labelport.data import DataUnit
 from labelport.errors import (
     DataError,
     KeyFileError,
     LabelportError,
+    OntologyError,
 )
 from labelport.keys import Identity
 from labelport.labels import LabelRow
 from labelport.ontology import Attribute, OntologyStructure
 from labelport.service import LocalService, Progress
-from labelport.store.base import ProjectRecord
+from labelport.store.base import ProjectRecord, Removed
+from labelport.words import plural as plural
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: The file name of the key ``labelport init`` makes when no key is given or found.
-KEY_NAME = "id_ed25519"
 #: Where a password for an encrypted key is read from (never an option: it would land in shell history).
-PASSWORD_ENV = "LABELPORT_KEY_PASSWORD"
+PASSWORD_ENV = keys.PASSWORD_ENV
 
 # -- state shared by every command -----------------------------------------------------------------
 
@@ -52,17 +54,15 @@ class State:
     _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     def find_key(self) -> Path | None:
-        """The key to use: ``--key``/``LABELPORT_KEY``, else ``~/.ssh/id_ed25519``, else ``HOME/id_ed25519``.
+        """The key to use: ``--key``/``LABELPORT_KEY``, else the one ``labelport init`` recorded in
+        ``HOME/config.json``, else ``HOME/id_ed25519``, else ``~/.ssh/id_ed25519``.
 
         >>> State(home=Path("/nowhere"), key=Path("/k")).find_key()
         PosixPath('/k')
         """
         if self.key is not None:
             return self.key.expanduser()
-        for candidate in (Path.home() / ".ssh" / KEY_NAME, self.home / KEY_NAME):
-            if candidate.is_file():
-                return candidate
-        return None
+        return default_key(self.home)
 
     def client(self, *, embedded: bool = False) -> UserClient:
         """The client: the store under ``home``, or ``--server`` when one is given (and not ``embedded``)."""
@@ -99,15 +99,24 @@ class State:
             click.echo(text if isinstance(text, str) else text())
 
     @contextmanager
-    def progress(self, description: str) -> Iterator[Progress | None]:
-        """A progress callback drawing a bar on stderr, when stderr is a terminal and not ``--json``."""
-        with progress_bar(description, enabled=not self.json and sys.stderr.isatty()) as callback:
+    def progress(self, description: str, unit: str) -> Iterator[Progress | None]:
+        """A progress callback drawing a bar on stderr, when stderr is a terminal and not ``--json``.
+
+        ``unit`` names what the callback counts (``"bytes"`` draws sizes and a transfer speed).
+        """
+        enabled = not self.json and sys.stderr.isatty()
+        with progress_bar(description, enabled=enabled, unit=unit) as callback:
             yield callback
 
 
 @contextmanager
-def progress_bar(description: str, *, enabled: bool, console: Any = None) -> Iterator[Progress | None]:
+def progress_bar(
+    description: str, *, enabled: bool, unit: str = "", console: Any = None
+) -> Iterator[Progress | None]:
     """Yield a ``callback(done, total)`` that draws a rich progress bar, or None when not ``enabled``.
+
+    A total of 0 means not known yet (the bar pulses). With ``unit="bytes"`` the counts are shown as
+    sizes (``3.1/12.0 MB``) with a speed; any other unit is written after the counts.
 
     >>> with progress_bar("importing", enabled=False) as callback:
     ...     callback is None
@@ -117,13 +126,26 @@ def progress_bar(description: str, *, enabled: bool, console: Any = None) -> Ite
         yield None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        ProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
     from rich.progress import Progress as Bar
 
+    counts: list[ProgressColumn] = (
+        [DownloadColumn(), TransferSpeedColumn()]
+        if unit == "bytes"
+        else [MofNCompleteColumn(), TextColumn(unit)]
+    )
     bar = Bar(
         TextColumn("{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        *counts,
         TimeRemainingColumn(),
         console=console or Console(stderr=True),
         transient=True,
@@ -135,7 +157,7 @@ def progress_bar(description: str, *, enabled: bool, console: Any = None) -> Ite
         task = bar.add_task(description, total=None)
 
         def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total, refresh=True)
+            bar.update(task, completed=done, total=total or None, refresh=True)
 
         yield update
 
@@ -198,6 +220,15 @@ def read_json(path: Path, error: Callable[[str], LabelportError]) -> Any:
         raise error(f"{path} is not valid JSON ({exc}).") from None
 
 
+def read_ontology(path: Path) -> OntologyStructure:
+    """An ontology file (see the README's "Ontology files"); an :class:`OntologyError` names the file."""
+    data = read_json(path, lambda message: OntologyError(message))
+    try:
+        return OntologyStructure.from_dict(data)
+    except OntologyError as exc:
+        raise OntologyError(exc.reason, path=exc.path, file=str(path)) from None
+
+
 def write_bytes(path: Path, data: bytes) -> None:
     try:
         path.write_bytes(data)
@@ -220,7 +251,7 @@ def read_data_list(path: Path) -> list[tuple[str, int, int] | tuple[str, int, in
             continue
         if len(fields) not in (3, 4):
             raise DataError(
-                f"line {line}: expected title,width,height[,frames], got {len(fields)} fields.",
+                f"line {line}: expected title,width,height[,frames], got {plural(len(fields), 'field')}.",
                 file=str(path),
             )
         numbers = []
@@ -302,13 +333,8 @@ def ontology_text(structure: OntologyStructure) -> str:
     return "\n".join(lines)
 
 
-def plural(count: int, noun: str) -> str:
-    """``1 data unit``, ``2 data units``."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
 def unit_line(unit: DataUnit) -> str:
-    frames = f"  {unit.frames} frames" if unit.frames > 1 else ""
+    frames = f"  {plural(unit.frames, 'frame')}" if unit.frames > 1 else ""
     return f"{unit.data_hash}  {unit.title}  {unit.data_type.value}  {unit.width}x{unit.height}{frames}"
 
 
@@ -326,7 +352,10 @@ def label_rows_text(rows: Sequence[LabelRow]) -> str:
         return "No label rows."
     lines = []
     for row in rows:
-        counts = f"{len(row.object_instances)} objects, {len(row.classification_instances)} classifications"
+        counts = (
+            f"{plural(len(row.object_instances), 'object')}, "
+            f"{plural(len(row.classification_instances), 'classification')}"
+        )
         lines.append(f"{row.data_title}  data {row.data_hash}  branch {row.branch_name}: {counts}")
         for instance in row.object_instances:
             for frame in instance.get_annotations():
@@ -341,3 +370,18 @@ def label_rows_text(rows: Sequence[LabelRow]) -> str:
                 f"  {classification.ontology_item.title}  frames {frames}  {_short(classification.answer)}"
             )
     return "\n".join(lines)
+
+
+def removed_text(what: str, removed: Removed) -> str:
+    """One line saying what a deletion removed.
+
+    >>> removed_text("Deleted branch preds", Removed(label_rows=2, objects=1))
+    'Deleted branch preds: 2 label rows, 1 object, 0 classifications.'
+    """
+    parts = [
+        plural(removed.data_units, "data unit") if removed.projects or removed.data_units else "",
+        plural(removed.label_rows, "label row") if removed.label_rows or removed.data_units else "",
+        plural(removed.objects, "object"),
+        plural(removed.classifications, "classification"),
+    ]
+    return f"{what}: {', '.join(p for p in parts if p)}."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -12,6 +13,7 @@ from labelport.cli.base import (
     label_rows_text,
     plural,
     read_data_list,
+    removed_text,
     unit_line,
 )
 from labelport.errors import (
@@ -91,12 +93,28 @@ def data_list(state: State, project_hash: str) -> None:
     state.emit([u.to_dict() for u in units], "\n".join(unit_line(u) for u in units) or "No data units.")
 
 
+@data.command("delete")
+@click.argument("project_hash", metavar="PROJECT")
+@click.argument("data_hashes", nargs=-1, required=True, metavar="DATA_HASH...")
+@click.confirmation_option(prompt="Delete these data units and their labels on every branch?")
+@json_option
+@click.pass_obj
+def data_delete(state: State, project_hash: str, data_hashes: tuple[str, ...]) -> None:
+    """Delete data units and their labels on every branch (project admins); all of them or none.
+
+    \b
+        labelport data delete PROJECT DATA_HASH DATA_HASH --yes
+    """
+    removed = state.client().get_project(project_hash).delete_data_units(data_hashes)
+    state.emit(asdict(removed), removed_text("Deleted", removed))
+
+
 # -- labels ------------------------------------------------------------------------------------------
 
 
 @click.group()
 def labels() -> None:
-    """Show label rows."""
+    """Show and delete label rows' labels."""
 
 
 @labels.command("show")
@@ -110,13 +128,30 @@ def labels_show(
     state: State, project_hash: str, data_hash: str | None, title: str | None, branch: str | None
 ) -> None:
     """Show label rows: each object with its frames and pixel coordinates (--json: LabelRow.to_dict())."""
-    rows = (
-        state.client()
-        .get_project(project_hash)
-        .list_label_rows_v2(
-            data_hashes=None if data_hash is None else [data_hash], data_title_eq=title, branch_name=branch
-        )
+    target = state.client().get_project(project_hash)
+    target.require_branch(branch)  # reading a branch that is not there would list every unit empty
+    rows = target.list_label_rows_v2(
+        data_hashes=None if data_hash is None else [data_hash], data_title_eq=title, branch_name=branch
     )
     if data_hash is not None and not rows:
         raise NotFoundError("data unit", data_hash)
     state.emit([r.to_dict() for r in rows], lambda: label_rows_text(rows))
+
+
+@labels.command("delete")
+@click.argument("project_hash", metavar="PROJECT")
+@click.option("--data-hash", metavar="HASH", required=True, help="The data unit whose labels go.")
+@click.option("--branch", metavar="NAME", help="The branch. [default: main]")
+@click.confirmation_option(prompt="Delete this label row's objects and classifications?")
+@json_option
+@click.pass_obj
+def labels_delete(state: State, project_hash: str, data_hash: str, branch: str | None) -> None:
+    """Delete one label row's objects and classifications (annotators and admins).
+
+    \b
+        labelport labels delete PROJECT --data-hash HASH --branch model-v2 --yes
+    """
+    removed = state.client().get_project(project_hash).delete_labels(data_hash, branch)
+    state.emit(
+        asdict(removed), removed_text(f"Deleted the labels of {data_hash} on {branch or 'main'}", removed)
+    )

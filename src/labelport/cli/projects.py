@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -11,12 +12,9 @@ from labelport.cli.base import (
     json_option,
     ontology_text,
     project_dict,
-    read_json,
+    read_ontology,
+    removed_text,
 )
-from labelport.errors import (
-    OntologyError,
-)
-from labelport.ontology import OntologyStructure
 from labelport.store.base import ROLES
 
 # -- ontology ----------------------------------------------------------------------------------------
@@ -44,8 +42,8 @@ def ontology_create(state: State, title: str, file: Path) -> None:
     \b
         labelport ontology create animals --file animals.json
     """
-    data = read_json(file, lambda message: OntologyError(message))
-    ontology_hash = state.client().create_ontology(title, data)
+    structure = read_ontology(file)
+    ontology_hash = state.client().create_ontology(title, structure)
     state.emit({"ontology_hash": ontology_hash, "title": title}, ontology_hash)
 
 
@@ -112,9 +110,7 @@ def project_create(
         )
     structure = None
     if ontology_file is not None:
-        structure = OntologyStructure.from_dict(
-            read_json(ontology_file, lambda message: OntologyError(message))
-        )
+        structure = read_ontology(ontology_file)
     created = state.client().create_project(
         title, description=description, ontology_hash=ontology_hash, ontology=structure, from_coco=from_coco
     )
@@ -181,3 +177,72 @@ def project_member(state: State, project_hash: str, fingerprint: str, role: str)
         {"project_hash": project_hash, "fingerprint": fingerprint, "role": role},
         f"{fingerprint} is now {role} of project {project_hash}.",
     )
+
+
+@project.command("members")
+@click.argument("project_hash", metavar="PROJECT")
+@json_option
+@click.pass_obj
+def project_members(state: State, project_hash: str) -> None:
+    """List a project's members: name, key fingerprint, role."""
+    found = state.client().get_project(project_hash).members()
+    width = max((len(m.name) for m in found), default=0)
+    state.emit(
+        [asdict(m) for m in found],
+        "\n".join(f"{m.name:<{width}}  {m.fingerprint}  {m.role}" for m in found) or "No members.",
+    )
+
+
+@project.command("remove-member")
+@click.argument("project_hash", metavar="PROJECT")
+@click.argument("fingerprint")
+@json_option
+@click.pass_obj
+def project_remove_member(state: State, project_hash: str, fingerprint: str) -> None:
+    """Take the user with this key fingerprint out of a project (a project keeps one admin at least).
+
+    \b
+        labelport project remove-member PROJECT SHA256:...
+    """
+    removed = state.client().get_project(project_hash).remove_member(fingerprint)
+    state.emit(
+        asdict(removed),
+        f"{removed.name} ({removed.fingerprint}, {removed.role}) is no longer a member of {project_hash}.",
+    )
+
+
+@project.command("rename")
+@click.argument("project_hash", metavar="PROJECT")
+@click.option("--title", help="The new title.")
+@click.option("--description", help="The new description.")
+@json_option
+@click.pass_obj
+def project_rename(state: State, project_hash: str, title: str | None, description: str | None) -> None:
+    """Change a project's title or description (project admins).
+
+    \b
+        labelport project rename PROJECT --title "street scenes" --description "Berlin, spring"
+    """
+    if title is None and description is None:
+        raise click.UsageError("give --title, --description or both.")
+    record = state.client().get_project(project_hash).update(title=title, description=description)
+    state.emit(
+        project_dict(record),
+        f"Project {record.project_hash}: {record.title}"
+        + (f" ({record.description})" if record.description else ""),
+    )
+
+
+@project.command("delete")
+@click.argument("project_hash", metavar="PROJECT")
+@click.confirmation_option(prompt="Delete the project with all its data units and labels?")
+@json_option
+@click.pass_obj
+def project_delete(state: State, project_hash: str) -> None:
+    """Delete a project with its data units, labels, imports and members (project admins; its ontology stays).
+
+    \b
+        labelport project delete PROJECT --yes
+    """
+    removed = state.client().delete_project(project_hash)
+    state.emit(asdict(removed), removed_text(f"Deleted project {project_hash}", removed))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -46,7 +47,7 @@ def user_add(state: State, name: str, public_key_file: Path, admin: bool, db: st
     text = read_bytes(public_key_file, lambda message: KeyFileError(message)).decode(
         "utf-8", errors="replace"
     )
-    record = server_function("admin", "add_user")(db, name, text, admin=admin)
+    record = server_function("admin", "add_user")(db, name, text, admin=admin, file=str(public_key_file))
     state.emit(
         {
             "id": record.id,
@@ -58,9 +59,31 @@ def user_add(state: State, name: str, public_key_file: Path, admin: bool, db: st
     )
 
 
+@user.command("list")
+@json_option
+@click.pass_obj
+def user_list(state: State) -> None:
+    """List the server's users: name, key fingerprint, admin (server administrators).
+
+    \b
+        labelport --server http://labels.example:8800 user list
+    """
+    found = state.client().list_users()
+    width = max((len(u.name) for u in found), default=0)
+    state.emit(
+        [asdict(u) for u in found],
+        "\n".join(f"{u.name:<{width}}  {u.fingerprint}{'  admin' if u.is_admin else ''}" for u in found)
+        or "No users.",
+    )
+
+
 @click.command()
 @click.option(
-    "--db", required=True, envvar="LABELPORT_DB", metavar="URL", help="postgresql://... of the server."
+    "--db",
+    required=True,
+    envvar="LABELPORT_DB",
+    metavar="URL|FILE",
+    help="A PostgreSQL URL (postgresql://...), or the path of an SQLite store file.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
 @click.option(
@@ -69,10 +92,14 @@ def user_add(state: State, name: str, public_key_file: Path, admin: bool, db: st
 @json_option
 @click.pass_obj
 def serve(state: State, db: str, host: str, port: int) -> None:
-    """Run the team server on a PostgreSQL database until interrupted.
+    """Run the team server until interrupted, on a PostgreSQL database or an SQLite store file.
+
+    PostgreSQL serves any number of processes at once; an SQLite file serves one process, one
+    request at a time (a small team on one machine).
 
     \b
         labelport serve --db postgresql://labelport@db/labelport --port 8800
+        labelport serve --db ~/.labelport/labelport.db
     """
     server_function("app", "serve")(db, host, port)
     state.emit({"db": db, "host": host, "port": port, "stopped": True}, "Server stopped.")

@@ -10,6 +10,7 @@ from labelport.cli.base import (
     json_option,
     write_new_key,
 )
+from labelport.client import record_key
 from labelport.errors import (
     StoreError,
 )
@@ -19,7 +20,11 @@ from labelport.errors import (
 @json_option
 @click.pass_obj
 def init(state: State) -> None:
-    """Create the home folder and its store, and an Ed25519 key there if no key is given or found.
+    """Create the home folder and its store, and choose the key every command uses.
+
+    The key is --key (or $LABELPORT_KEY), else HOME/id_ed25519, else ~/.ssh/id_ed25519, else a new
+    Ed25519 key made in HOME; init records its choice in HOME/config.json, so a key that appears in
+    ~/.ssh later changes nothing.
 
     \b
         labelport init
@@ -38,6 +43,7 @@ def init(state: State) -> None:
     # init prepares the local side, also for --server: the store, the key and your user in the store.
     identity = state.client(embedded=True).identity
     assert identity is not None
+    config = record_key(state.home, key)
     public = key.with_name(key.name + ".pub")
     result = {
         "home": str(state.home),
@@ -46,6 +52,11 @@ def init(state: State) -> None:
         "public_key": str(public) if public.is_file() else None,
         "key_created": created,
         "fingerprint": identity.fingerprint,
+        "config": str(config),
     }
     new = " (new)" if created else ""
-    state.emit(result, f"store: {result['store']}\nkey: {key}{new}\nfingerprint: {identity.fingerprint}")
+    state.emit(
+        result,
+        f"store: {result['store']}\nkey: {key}{new}\nfingerprint: {identity.fingerprint}\n"
+        f"Every command uses this key unless --key or $LABELPORT_KEY names another (recorded in {config}).",
+    )

@@ -16,6 +16,7 @@ from labelport.errors import (
     ImportFailed,
     LabelportError,
 )
+from labelport.words import plural
 
 # -- import and export -------------------------------------------------------------------------------
 
@@ -92,7 +93,11 @@ def import_coco(
     """
     target = state.client().get_project(project_hash)
     try:
-        with state.progress("importing") as progress:
+        # over HTTP the bar counts the file's bytes as they are sent; embedded, the annotations imported
+        uploading = state.server is not None
+        with state.progress(
+            "uploading" if uploading else "importing", "bytes" if uploading else "annotations"
+        ) as progress:
             report = target.import_coco(
                 file,
                 match=match,
@@ -153,9 +158,11 @@ def export_coco(
     """
     target = state.client().get_project(project_hash)
     try:
-        with state.progress("exporting") as progress:
+        # over HTTP the bar counts the file's bytes as they arrive; embedded, the objects written
+        downloading = state.server is not None
+        with state.progress("exporting", "bytes" if downloading else "objects") as progress:
             path = target.export_coco(output, progress=progress, branch_name=branch, rle=rle, results=results)
         size = path.stat().st_size
     except OSError as exc:
         raise LabelportError(f"{output} cannot be written ({exc.strerror or exc}).") from None
-    state.emit({"path": str(path), "bytes": size}, f"Wrote {path} ({size:,} bytes).")
+    state.emit({"path": str(path), "bytes": size}, f"Wrote {path} ({plural(size, 'byte')}).")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from labelport.errors import KeyFileError, LabelportError
 from labelport.keys import fingerprint_of, load_public_key, openssh_public_text
 from labelport.store.base import LabelStore, UserRecord
+from labelport.words import plural
 
 
 def open_store(db: str) -> LabelStore:
@@ -27,20 +28,30 @@ def open_store(db: str) -> LabelStore:
     return SqliteStore(db)
 
 
-def add_user(db: str, name: str, public_key_text: str, *, admin: bool = False) -> UserRecord:
+def add_user(
+    db: str, name: str, public_key_text: str, *, admin: bool = False, file: str | None = None
+) -> UserRecord:
     """Add a user by their OpenSSH public key line (or rename them, or make them an admin).
 
-    Users who are not admins see only the projects they are members of; ``admin=True`` makes a user
+    ``file`` names where the key came from, in messages. Users who are not admins see only the projects they are members of; ``admin=True`` makes a user
     an administrator of every project on the server. Adding a user again never takes admin away.
 
     >>> # add_user("postgresql://labelport@db/labelport", "ada", "ssh-ed25519 AAAA... ada@laptop")
     """
     if not name.strip():
         raise LabelportError("a user needs a name.")
+    if "PRIVATE KEY-----" in public_key_text:
+        raise KeyFileError(
+            "is a private key; give its public half, KEY.pub (`ssh-keygen -y -f KEY` prints it).", file=file
+        )
     lines = [line for line in public_key_text.splitlines() if line.strip() and not line.startswith("#")]
     if len(lines) != 1:
-        raise KeyFileError(f"expected one OpenSSH public key line, found {len(lines)}.")
-    public_key = load_public_key(lines[0])
+        raise KeyFileError(
+            "expected one OpenSSH public key line (ssh-ed25519 AAAA... comment, as in KEY.pub), "
+            f"found {plural(len(lines), 'line')}.",
+            file=file,
+        )
+    public_key = load_public_key(lines[0], file=file)
     store = open_store(db)
     try:
         return store.upsert_user(

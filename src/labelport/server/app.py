@@ -35,6 +35,7 @@ from starlette.responses import Response
 from labelport.errors import ImportFailed, LabelportError, NotFoundError, TooLarge
 from labelport.ontology import OntologyStructure
 from labelport.server import wire
+from labelport.server.manage import add_routes
 from labelport.server.signing import Verifier
 from labelport.server.uploads import (
     FileUploads,
@@ -46,6 +47,7 @@ from labelport.server.uploads import (
 )
 from labelport.service import LocalService
 from labelport.store.base import LabelStore
+from labelport.words import plural
 
 #: The largest request body the server reads (an upload chunk, a label row, a list of data units).
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -83,7 +85,7 @@ class BodyLimit:
         self.max_bytes = max_bytes
 
     def _too_large(self) -> TooLarge:
-        return TooLarge(f"the request body is over the server's limit of {self.max_bytes:,} bytes.")
+        return TooLarge(f"the request body is over the server's limit of {plural(self.max_bytes, 'byte')}.")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -354,7 +356,7 @@ def create_app(
                 count, last = chunks.upload_chunk_count(upload_id)
                 if count != data.chunks or last != count - 1:
                     raise LabelportError(
-                        f"the upload holds {count} chunks; the import expected {data.chunks} (numbered from 0)."
+                        f"the upload holds {plural(count, 'chunk')}; the import expected {data.chunks:,} (numbered from 0)."
                     )
                 options = wire.import_options_from_wire(data.options)
                 with tempfile.TemporaryDirectory(prefix="labelport-import-") as folder:
@@ -378,6 +380,7 @@ def create_app(
 
         return await handle(request, work)
 
+    add_routes(app, handle)
     return app
 
 

@@ -37,11 +37,15 @@ from labelport.progress import Progress
 from labelport.server import wire
 from labelport.server.signing import sign_request
 from labelport.store.base import (
+    BranchRecord,
     ClassificationRecord,
+    Copied,
     LabelRowRecord,
+    MemberRecord,
     ObjectRecord,
     OntologyRecord,
     ProjectRecord,
+    Removed,
     UserRecord,
 )
 
@@ -107,6 +111,10 @@ class RemoteService:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.domain = domain.rstrip("/")
+        if not self.domain.startswith(("http://", "https://")):
+            raise LabelportError(
+                f"the server address {domain!r} needs its scheme: http://{domain} or https://{domain}."
+            )
         self.identity = identity
         self.chunk_bytes = chunk_bytes
         self._http = httpx.Client(
@@ -138,11 +146,13 @@ class RemoteService:
         content_type: str = "application/json",
         *,
         wait: bool = False,
+        progress: Progress | None = None,
     ) -> bytes:
         """Sign and send one request; the body of a success, or the server's error raised.
 
         ``wait``: no read timeout (an import or export takes as long as it takes; giving up early
-        would not stop the server, only leave the caller unsure whether it happened).
+        would not stop the server, only leave the caller unsure whether it happened). ``progress``:
+        called with the response's bytes received so far and its length (0 when not known).
         """
         timeout = httpx.Timeout(None, connect=15.0) if wait else httpx.USE_CLIENT_DEFAULT
         request = self._http.build_request(
@@ -151,12 +161,14 @@ class RemoteService:
         target = request.url.raw_path.decode("ascii")
         request.headers.update(sign_request(self.identity, method, target, content))
         try:
-            response = self._http.send(request)
+            response = self._http.send(request, stream=progress is not None)
+            content = response.content if progress is None else _read_with_progress(response, progress)
         except httpx.HTTPError as exc:
-            raise LabelportError(f"cannot reach the labelport server at {self.domain}: {exc}.") from exc
+            reason = str(exc).rstrip(".") or type(exc).__name__
+            raise LabelportError(f"cannot reach the labelport server at {self.domain}: {reason}.") from exc
         if response.status_code >= 400:
             try:
-                data = msgspec.json.decode(response.content)
+                data = msgspec.json.decode(content)
             except msgspec.DecodeError:
                 data = None
             if not isinstance(data, dict) or "error" not in data:
@@ -165,8 +177,19 @@ class RemoteService:
                 )
                 error.status = response.status_code
                 raise error
-            raise error_from_dict(data, response.status_code)
-        return response.content
+            error = error_from_dict(data, response.status_code)
+            if isinstance(error, errors.AuthError):
+                raise self._refused() from None
+            raise error
+        return content
+
+    def _refused(self) -> errors.AuthError:
+        """What a refusal means, said on this side: the server answers every refusal alike (401)."""
+        return errors.AuthError(
+            f"The server at {self.domain} refused the key {self.identity.fingerprint}: it does not know "
+            "that key, or this machine's clock is more than 300 seconds off. A server admin adds the key "
+            "with `labelport user add NAME --key KEY.pub --db DATABASE_URL`."
+        )
 
     def _call(self, method: str, path: str, body: Any = None, *, into: type[T], wait: bool = False) -> T:
         content = b"" if body is None else wire.encode(body)
@@ -258,6 +281,50 @@ class RemoteService:
     def list_imports(self, project_hash: str) -> list[dict[str, Any]]:
         return self._call("GET", self._project(project_hash, "/imports"), into=list[dict[str, Any]])
 
+    # -- everyday operations -----------------------------------------------------------------------
+
+    def update_project(
+        self, project_hash: str, *, title: str | None = None, description: str | None = None
+    ) -> ProjectRecord:
+        body = wire.UpdateProject(title, description)
+        return self._call("PATCH", self._project(project_hash), body, into=ProjectRecord)
+
+    def delete_project(self, project_hash: str) -> Removed:
+        return self._call("DELETE", self._project(project_hash), into=Removed)
+
+    def delete_data_units(self, project_hash: str, data_hashes: Sequence[str]) -> Removed:
+        body = wire.DataHashes(list(data_hashes))
+        return self._call("POST", self._project(project_hash, "/data-units/delete"), body, into=Removed)
+
+    def delete_branch(self, project_hash: str, branch: str) -> Removed:
+        body = wire.Branch(branch)
+        return self._call("POST", self._project(project_hash, "/branches/delete"), body, into=Removed)
+
+    def delete_labels(self, project_hash: str, branch: str, data_hash: str) -> Removed:
+        body = wire.DeleteLabels(branch, data_hash)
+        return self._call("POST", self._project(project_hash, "/label-rows/delete"), body, into=Removed)
+
+    def list_members(self, project_hash: str) -> list[MemberRecord]:
+        return self._call("GET", self._project(project_hash, "/members"), into=list[MemberRecord])
+
+    def remove_member(self, project_hash: str, fingerprint: str) -> MemberRecord:
+        body = wire.Fingerprint(fingerprint)
+        return self._call("POST", self._project(project_hash, "/members/remove"), body, into=MemberRecord)
+
+    def list_users(self) -> list[UserRecord]:
+        return self._call("GET", "/users", into=list[UserRecord])
+
+    def branch_summaries(self, project_hash: str) -> list[BranchRecord]:
+        return self._call("GET", self._project(project_hash, "/branch-summaries"), into=list[BranchRecord])
+
+    def copy_branch(self, project_hash: str, source: str, target: str, *, replace: bool = False) -> Copied:
+        body = wire.CopyBranch(source, target, replace)
+        return self._call("POST", self._project(project_hash, "/branches/copy"), body, into=Copied)
+
+    def project_stats(self, project_hash: str, branch: str) -> dict[str, Any]:
+        body = wire.Branch(branch)
+        return self._call("POST", self._project(project_hash, "/stats"), body, into=dict[str, Any])
+
     # -- COCO --------------------------------------------------------------------------------------
 
     def import_coco(
@@ -334,7 +401,20 @@ class RemoteService:
     ) -> bytes:
         """The COCO file's bytes, written by the server (sent gzip-compressed)."""
         body = wire.encode(wire.RunExport(dict(options)))
-        return self._send("POST", self._project(project_hash, "/export"), body, wait=True)
+        return self._send("POST", self._project(project_hash, "/export"), body, wait=True, progress=progress)
+
+
+def _read_with_progress(response: httpx.Response, progress: Progress) -> bytes:
+    """A streamed response's body, reporting the bytes that came over the wire (compressed) as they do."""
+    try:
+        total = int(response.headers.get("content-length") or 0)
+        chunks = []
+        for chunk in response.iter_bytes():
+            chunks.append(chunk)
+            progress(response.num_bytes_downloaded, total)
+        return b"".join(chunks)
+    finally:
+        response.close()
 
 
 def _open_source(source: Any) -> tuple[str | None, BinaryIO, int]:

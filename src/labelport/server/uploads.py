@@ -26,6 +26,7 @@ from typing import BinaryIO, Protocol, cast
 from isal import isal_zlib  # zlib's formats, about twice as fast to inflate (ISA-L)
 
 from labelport.errors import LabelportError, TooLarge
+from labelport.words import plural
 
 #: Decompress at most this much at a time: a small gzip chunk may hold gigabytes of zeros.
 _STEP = 8 * 1024 * 1024
@@ -149,7 +150,7 @@ def gunzip_chunks(chunks: Iterable[bytes], out: BinaryIO, *, limit: int) -> int:
     for piece in _inflate(chunks):
         total += len(piece)
         if total > limit:
-            raise TooLarge(f"the uploaded COCO file is over the server's limit of {limit:,} bytes.")
+            raise TooLarge(f"the uploaded COCO file is over the server's limit of {plural(limit, 'byte')}.")
         out.write(piece)
     return total
 

@@ -165,3 +165,34 @@ def _frame_index(value: Any) -> list[Any]:
     if hasattr(value, "data_hash"):
         return [value.data_hash, getattr(value, "frame", 0)]
     raise LabelportError(f"a match value must be (data_hash, frame), not {value!r}.")
+
+
+# -- everyday operations ---------------------------------------------------------------------------
+
+
+class UpdateProject(msgspec.Struct):
+    title: str | None = None
+    description: str | None = None
+
+
+class DataHashes(msgspec.Struct):
+    data_hashes: list[str]
+
+
+class Fingerprint(msgspec.Struct):
+    fingerprint: str
+
+
+class Branch(msgspec.Struct):
+    branch: str
+
+
+class DeleteLabels(msgspec.Struct):
+    branch: str
+    data_hash: str
+
+
+class CopyBranch(msgspec.Struct):
+    source: str
+    target: str
+    replace: bool = False

@@ -86,6 +86,53 @@ class ClassificationRecord(NamedTuple):
 
 
 @dataclass(frozen=True)
+class MemberRecord:
+    """A project member: the user's name and key fingerprint, and their role."""
+
+    name: str
+    fingerprint: str
+    role: str
+
+
+@dataclass(frozen=True)
+class BranchRecord:
+    """A branch of a project: its label rows, how many hold objects, its objects and its last change."""
+
+    name: str
+    label_rows: int
+    labelled_rows: int
+    #: object instances (a video's object followed over 100 frames is one)
+    objects: int
+    #: object frames: one per object on each frame it is on
+    annotations: int
+    updated_at: str | None
+
+
+@dataclass(frozen=True)
+class Removed:
+    """What a deletion removed (objects count instances, as label rows list them)."""
+
+    projects: int = 0
+    data_units: int = 0
+    label_rows: int = 0
+    objects: int = 0
+    classifications: int = 0
+
+
+@dataclass(frozen=True)
+class Copied:
+    """What copying a branch did: label rows written to, objects and classifications copied, and the
+    target's objects the copies replaced."""
+
+    source: str
+    target: str
+    label_rows: int
+    objects: int
+    classifications: int
+    replaced: int
+
+
+@dataclass(frozen=True)
 class LabelRowRecord:
     label_hash: str
     data_hash: str
@@ -239,6 +286,54 @@ class LabelStore(Protocol):
     def list_branches(self, project_hash: str) -> list[str]: ...
 
     def imports(self, project_hash: str) -> list[dict[str, Any]]: ...
+
+    # everyday operations (labelport.store.manage implements them once for both stores)
+    def list_users(self) -> list[UserRecord]: ...
+
+    def list_members(self, project_hash: str) -> list[MemberRecord]: ...
+
+    def remove_member(self, project_hash: str, user_id: int) -> bool:
+        """Remove a membership; False when the user was not a member."""
+        ...
+
+    def update_project(
+        self, project_hash: str, *, title: str | None = None, description: str | None = None
+    ) -> ProjectRecord: ...
+
+    def delete_project(self, project_hash: str) -> Removed:
+        """Delete a project with its data units, label rows, objects, imports and memberships (its
+        ontology stays: other projects may use it)."""
+        ...
+
+    def delete_data_units(self, project_hash: str, data_hashes: Sequence[str]) -> Removed:
+        """Delete data units with their label rows on every branch; all of them or, when one is not
+        in the project, none."""
+        ...
+
+    def units_titled(self, project_hash: str, titles: Sequence[str]) -> list[tuple[str, str]]:
+        """(title, data hash) of the project's data units with any of these titles."""
+        ...
+
+    def delete_branch(self, project_hash: str, branch: str) -> Removed: ...
+
+    def delete_labels(self, project_hash: str, branch: str, data_hash: str) -> Removed:
+        """Delete one label row's objects and classifications (the row stays, empty)."""
+        ...
+
+    def branch_summaries(self, project_hash: str) -> list[BranchRecord]: ...
+
+    def count_objects(self, project_hash: str, branch: str) -> int:
+        """Object frames on a branch: what :meth:`iter_objects` yields."""
+        ...
+
+    def copy_branch(self, project_hash: str, source: str, target: str, *, replace: bool = False) -> Copied:
+        """Copy a branch's objects and classifications onto another branch, in one transaction.
+
+        A copy replaces the target's object with the same object hash, or from the same source
+        annotation, so copying twice gives what copying once gave; ``replace`` first clears the
+        target's label rows of every data unit the source labels.
+        """
+        ...
 
     def bulk(
         self, project_hash: str, branch: str, source: str, user: str

@@ -42,6 +42,7 @@ from labelport.store.base import (
     ProjectRecord,
     UserRecord,
 )
+from labelport.store.manage import ManageMixin
 from labelport.store.rows import (
     CLASSIFICATION_SELECT,
     OBJECT_SELECT,
@@ -98,7 +99,7 @@ def display_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
-class PostgresStore:
+class PostgresStore(ManageMixin):
     """A :class:`~labelport.store.base.LabelStore` in a PostgreSQL database.
 
     ``url`` is a libpq URL or conninfo string; the schema is created or brought up to date on open.
@@ -110,6 +111,10 @@ class PostgresStore:
 
     #: The server may run requests on this store from many threads at once.
     thread_safe = True
+    _marker = "%s"
+
+    def _delete_project_extras(self, db: Any, project_hash: str) -> None:
+        db.execute("DELETE FROM uploads WHERE project_hash = %s", (project_hash,))
 
     def __init__(self, url: str, *, max_idle: int = 8) -> None:
         self.url = url

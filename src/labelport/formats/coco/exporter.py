@@ -105,7 +105,8 @@ def export_coco(
     writer = _AnnotationWriter(
         cat_ids, image_ids, sizes, {o.feature_node_hash: o for o in objects}, names, rle, results
     )
-    annotations = writer.write(store.iter_objects(project_hash, branch), progress)
+    total = 0 if progress is None else store.count_objects(project_hash, branch)
+    annotations = writer.write(store.iter_objects(project_hash, branch), progress, total)
     if results:
         return b"[" + b",".join(annotations) + b"]"
     kept = project.extra.get("coco", {})
@@ -247,7 +248,9 @@ class _AnnotationWriter:
         self.rle = rle
         self.results = results
 
-    def write(self, records: Iterator[ObjectRecord], progress: Progress | None) -> list[bytes]:
+    def write(
+        self, records: Iterator[ObjectRecord], progress: Progress | None, total: int = 0
+    ) -> list[bytes]:
         out: list[bytes] = []
         pending: list[tuple[int, ObjectRecord, dict[str, Any] | None]] = []
         used: set[Any] = set()
@@ -280,11 +283,13 @@ class _AnnotationWriter:
             out.append(b"")
             pending.append((len(out) - 1, o, ann))
             if progress is not None and n % 100_000 == 0:
-                progress(n, 0)
+                progress(n, total)
         # Slow path second, so that kept ids are known before new ones are handed out: first the
         # records that came in (edited, answered) take their own ids, then new annotations get fresh ones.
         allocate = _Allocator([kept_max, *(ann.get("id") for _, _, ann in pending if ann is not None)])
         allocate.used = used
+        if progress is not None:
+            progress(total, total)
         for index, o, ann in sorted(pending, key=lambda p: p[2] is None):
             written = _encode(self._annotation(o, ann, allocate))
             if o.record is not None and not o.edited and written == _encode(_decode(o.record)):
@@ -415,3 +420,14 @@ def _never_empty(bbox: list[Any]) -> list[Any]:
     """A box around points that lie on one line is widened to 1 pixel, so it is valid COCO."""
     x, y, w, h = bbox
     return [x, y, w if w > 0 else 1, h if h > 0 else 1]
+
+
+def area_and_bbox(c: Coordinates, width: int, height: int) -> tuple[float, list[Any] | None]:
+    """The ``area`` and ``bbox`` an export writes for these coordinates (a point has no box).
+
+    >>> area_and_bbox(BoundingBox(1, 2, 3, 4), 10, 10)
+    (12, [1, 2, 3, 4])
+    """
+    ann: dict[str, Any] = {}
+    _put_geometry(ann, c, width, height)
+    return ann["area"], ann.get("bbox")

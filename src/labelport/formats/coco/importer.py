@@ -33,6 +33,7 @@ from labelport.labels import MAIN_BRANCH
 from labelport.ontology import OntologyStructure
 from labelport.progress import Progress
 from labelport.store.base import LabelStore, ProjectRecord
+from labelport.words import plural
 
 
 def import_coco(
@@ -113,7 +114,12 @@ def _import(
 ) -> ImportReport:
     branch = branch_name or MAIN_BRANCH
     report = ImportReport(
-        source=source_name or parsed.name, branch=branch, kind=parsed.kind, dry_run=dry_run, on_error=on_error
+        source=source_name or parsed.name,
+        branch=branch,
+        kind=parsed.kind,
+        dry_run=dry_run,
+        on_error=on_error,
+        replace=replace,
     )
     project = store.get_project(project_hash)
     ontology = store.get_ontology(project.ontology_hash).structure
@@ -182,6 +188,6 @@ def _dataset_records(parsed: ParsedCoco) -> dict[str, Any]:
 
 
 def _failure(report: ImportReport) -> str:
-    first = report.errors[0]
-    more = f" (and {len(report.errors) - 1:,} more problems)" if len(report.errors) > 1 else ""
+    first = str(report.errors[0]).rstrip(".")
+    more = f" (and {plural(len(report.errors) - 1, 'more problem')})" if len(report.errors) > 1 else ""
     return f"Nothing was imported from {report.source}: {first}{more}."

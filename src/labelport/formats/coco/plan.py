@@ -22,6 +22,7 @@ from labelport.formats.coco.read import ParsedCoco, join_raw
 from labelport.formats.coco.report import CategoryMatch, ImageMatch, ImportReport
 from labelport.hashing import new_uuids
 from labelport.ontology import Attribute, Object, OntologyStructure, Shape
+from labelport.words import plural
 
 EXAMPLES = 5
 
@@ -361,7 +362,7 @@ def plan_images(
             report.error(
                 "frame_range",
                 path,
-                f"frame {frame} is beyond {unit.data_type.value} {unit.title!r}, which has {unit.frames} frames.",
+                f"frame {frame} is beyond {unit.data_type.value} {unit.title!r}, which has {plural(unit.frames, 'frame')}.",
             )
             plan.unmatched[image_id] = i
             continue
@@ -508,11 +509,17 @@ def image_problems(parsed: ParsedCoco, plan: Plan, report: ImportReport) -> None
         name = plan.image_names.get(image_id)
         ambiguous = any(m.image_id == image_id for m in report.ambiguous_images)
         why = "matches more than one data unit" if ambiguous else "matches no data unit"
+        fix = (
+            "--match MAP.json chooses one (match= in Python)"
+            if ambiguous
+            else "--create-missing makes a data unit for it (create_missing_data_units=True in Python)"
+        )
         if count:
+            were = "annotation was" if count == 1 else "annotations were"
             report.error(
                 "image_ambiguous" if ambiguous else "image_unmatched",
                 f"images[{i}]",
-                f"image {image_id} ({name!r}) {why}; its {count} annotations were not imported.",
+                f"image {image_id} ({name!r}) {why}; its {count:,} {were} not imported; {fix}.",
             )
         else:
             report.warning(

@@ -114,7 +114,8 @@ def read_coco(source: Any) -> ParsedCoco:
         for key in ("images", "annotations", "categories"):
             if f"at `$.{key}`" in str(exc):
                 raise CocoError(f"'{key}' must be a list.", file=where, path=key) from None
-        raise CocoError(f"is not COCO-shaped: {exc}.", file=where, path="$") from None
+        detail = str(exc).replace(" - at `$`", "").replace("`$.", "`")  # msgspec's root marker
+        raise CocoError(f"is not COCO-shaped: {detail}.", file=where, path="$") from None
     except msgspec.DecodeError as exc:
         raise _json_error(exc, where) from None
     if (

@@ -14,6 +14,8 @@ from typing import Any
 
 import msgspec
 
+from labelport.words import plural
+
 
 class Problem(msgspec.Struct, omit_defaults=True):
     """One error or warning: a code (stable, for programs), a JSON path, a sentence."""
@@ -75,6 +77,8 @@ class ImportReport(msgspec.Struct, kw_only=True):
     kind: str = "instances"
     dry_run: bool = False
     on_error: str = "fail"
+    #: the import cleared the matched data units' earlier labels first
+    replace: bool = False
     written: bool = False
     counts: Counts = msgspec.field(default_factory=Counts)
     image_matches: dict[str, int] = msgspec.field(default_factory=dict)
@@ -119,38 +123,62 @@ class ImportReport(msgspec.Struct, kw_only=True):
         if self.written or self.dry_run:
             verb = "would import" if self.dry_run else "imported"
             head = (
-                f"{self.source} -> branch {self.branch}: {verb} {c.imported:,} of {c.annotations:,} annotations "
+                f"{self.source} -> branch {self.branch}: {verb} {c.imported:,} of "
+                f"{plural(c.annotations, 'annotation')} "
                 f"({c.created:,} new, {c.updated:,} updated, {c.skipped:,} skipped)."
             )
         else:
             head = (
                 f"{self.source} -> branch {self.branch}: imported nothing (on_error={self.on_error!r}); "
-                f"{c.annotations:,} annotations checked, {c.skipped:,} with errors."
+                f"{plural(c.annotations, 'annotation')} checked, {c.skipped:,} with errors."
             )
-        lines = [
-            head,
+        lines = [head, self._images_line(), self._categories_line()]
+        if self.replace and self.dry_run:
+            lines.append(
+                "replaced (--replace): the matched data units' earlier labels would be removed first."
+            )
+        elif self.replace:
+            lines.append(
+                f"replaced (--replace): {plural(c.replaced, 'earlier object')} of the matched data units "
+                "removed first."
+            )
+        if self.conversions:
+            lines.append(
+                "converted: " + ", ".join(f"{k} {v:,}" for k, v in sorted(self.conversions.items())) + "."
+            )
+        lines.append(f"{plural(c.errors, 'error')}, {plural(c.warnings, 'warning')}.")
+        for label, problems in (("error", self.errors), ("warning", self.warnings)):
+            for p in problems[:10]:
+                lines.append(f"  {label}: {p}")
+            if len(problems) > 10:
+                lines.append(f"  ... and {plural(len(problems) - 10, 'more ' + label)} (see --report FILE).")
+        return "\n".join(lines)
+
+    def _images_line(self) -> str:
+        c = self.counts
+        if self.kind == "results":
+            unknown = sum(1 for p in self.errors + self.warnings if p.code == "image_unknown")
+            return (
+                "images: a results list names none; its image ids were resolved through the ids kept "
+                "from the ground-truth import (or a --match map)"
+                + (f"; {plural(unknown, 'annotation')} named an id not known" if unknown else "")
+                + "."
+            )
+        return (
             f"images: {c.images_matched:,} matched, {c.images_unmatched:,} unmatched, {c.images_ambiguous:,} ambiguous"
-            + (f", {c.data_units_created:,} data units created" if c.data_units_created else "")
+            + (f", {plural(c.data_units_created, 'data unit')} created" if c.data_units_created else "")
             + (
                 " (" + ", ".join(f"{k} {v:,}" for k, v in sorted(self.image_matches.items())) + ")"
                 if self.image_matches
                 else ""
             )
-            + ".",
+            + "."
+        )
+
+    def _categories_line(self) -> str:
+        c = self.counts
+        return (
             f"categories: {c.categories_matched:,} matched, {c.categories_unmatched:,} unmatched"
             + (f", {c.categories_created:,} created" if c.categories_created else "")
-            + ".",
-        ]
-        if c.replaced:
-            lines.append(f"replaced: {c.replaced:,} earlier objects removed.")
-        if self.conversions:
-            lines.append(
-                "converted: " + ", ".join(f"{k} {v:,}" for k, v in sorted(self.conversions.items())) + "."
-            )
-        lines.append(f"{c.errors:,} errors, {c.warnings:,} warnings.")
-        for label, problems in (("error", self.errors), ("warning", self.warnings)):
-            for p in problems[:10]:
-                lines.append(f"  {label}: {p}")
-            if len(problems) > 10:
-                lines.append(f"  ... and {len(problems) - 10:,} more {label}s (see --report FILE).")
-        return "\n".join(lines)
+            + "."
+        )

@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 
 from labelport.geometry import compressed_counts_total
+from labelport.words import plural
 
 Report = Callable[[str, str, str], None]
 
@@ -112,7 +113,7 @@ def check_segmentation(
             where = f"segmentation[{r}]" if form == "polygon" else "segmentation"
             n = len(ring)
             if n % 2:
-                fail("polygon_odd", where, f"a polygon needs x, y pairs; {n} numbers is odd.")
+                fail("polygon_odd", where, f"a polygon needs x, y pairs; {plural(n, 'number')} is odd.")
                 ok = False
             elif n < 6:
                 fail("polygon_short", where, f"a polygon needs at least 3 points, not {n // 2}.")
@@ -204,14 +205,14 @@ def check_keypoints(
         fail(
             "keypoints_length",
             "keypoints",
-            f"keypoints come in [x, y, v] triples; {n} numbers is not a multiple of 3.",
+            f"keypoints come in [x, y, v] triples; {plural(n, 'number')} is not a multiple of 3.",
         )
         return False
     if expected and n != 3 * expected:
         fail(
             "keypoints_length",
             "keypoints",
-            f"the category names {expected} keypoints, so 3 x {expected} = {3 * expected} numbers are needed, not {n}.",
+            f"the category names {plural(expected, 'keypoint')}, so 3 x {expected} = {plural(3 * expected, 'number')} are needed, not {n}.",
         )
         return False
     if not set(keypoints[2::3]) <= {0, 1, 2}:
