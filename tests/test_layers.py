@@ -16,15 +16,21 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "labelport"
 #: Lowest first. A module belongs to the floor of the longest prefix that names it.
 LAYERS: list[tuple[str, ...]] = [
     # leaves: errors, ids, the progress callback's type
-    ("labelport.errors", "labelport.hashing", "labelport.progress", "labelport.version"),
+    (
+        "labelport.errors",
+        "labelport.hashing",
+        "labelport.progress",
+        "labelport.version",
+        "labelport.words",
+    ),
     # pure maths and keys
     ("labelport.geometry", "labelport.keys"),
     # the domain
     ("labelport.ontology", "labelport.data", "labelport.labels"),
     # persistence of the domain
     ("labelport.store",),
-    # files <-> the domain, and judging labels
-    ("labelport.formats", "labelport.evaluation"),
+    # files <-> the domain, and judging labels (counts, evaluations)
+    ("labelport.formats", "labelport.evaluation", "labelport.stats"),
     # every operation once, embedded or over HTTP (the remote service and what it shares with the server)
     ("labelport.service", "labelport.server.remote", "labelport.server.wire", "labelport.server.signing"),
     # the one API
