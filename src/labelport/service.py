@@ -114,16 +114,23 @@ class LocalService:
 
     # -- ontologies and projects -----------------------------------------------------------------
 
+    def _check_ontology(self, ontology_hash: str) -> None:
+        """NotFound unless the user may read the ontology: an administrator, its creator, or a
+        member of a project that uses it. Whoever may read it may create a project on it."""
+        if not self.user.is_admin and not self.store.ontology_visible(ontology_hash, self.user.id):
+            raise NotFoundError("ontology", ontology_hash)
+
     def create_ontology(self, title: str, structure: OntologyStructure) -> str:
         ontology_hash = new_uuid()
-        self.store.create_ontology(ontology_hash, title, structure)
+        self.store.create_ontology(ontology_hash, title, structure, created_by=self.user.id)
         return ontology_hash
 
     def get_ontology(self, ontology_hash: str) -> OntologyRecord:
+        self._check_ontology(ontology_hash)
         return self.store.get_ontology(ontology_hash)
 
     def list_ontologies(self) -> list[OntologyRecord]:
-        return self.store.list_ontologies()
+        return self.store.list_ontologies(None if self.user.is_admin else self.user.id)
 
     def create_project(
         self,
@@ -137,6 +144,8 @@ class LocalService:
             raise LabelportError("a project needs a title.")
         if ontology_hash is not None and structure is not None:
             raise LabelportError("give an ontology hash or an ontology structure, not both.")
+        if ontology_hash is not None:
+            self._check_ontology(ontology_hash)
         project = ProjectRecord(
             project_hash=new_uuid(),
             title=title,

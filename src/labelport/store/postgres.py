@@ -47,7 +47,10 @@ from labelport.store.rows import (
     OBJECT_SELECT,
     PROJECT_SELECT,
     UNIT_COLUMNS,
+    ontologies_query,
+    ontology_from_row,
     project_from_row,
+    save_project_ontology,
     unit_from_row,
     unit_to_row,
 )
@@ -284,26 +287,27 @@ class PostgresStore:
 
     # -- ontologies and projects -----------------------------------------------------------------
 
-    def create_ontology(self, ontology_hash: str, title: str, structure: OntologyStructure) -> None:
+    def create_ontology(
+        self, ontology_hash: str, title: str, structure: OntologyStructure, created_by: int | None = None
+    ) -> None:
         with self._tx() as conn:
             conn.execute(
-                "INSERT INTO ontologies (ontology_hash, title, structure, created_at) "
-                "VALUES (%s, %s, %s, %s)",
-                (ontology_hash, title, dumps(structure.to_dict()), now_iso()),
+                "INSERT INTO ontologies (ontology_hash, title, structure, created_at, created_by_user_id, "
+                "standalone) VALUES (%s, %s, %s, %s, %s, TRUE)",
+                (ontology_hash, title, dumps(structure.to_dict()), now_iso(), created_by),
             )
 
     def get_ontology(self, ontology_hash: str) -> OntologyRecord:
-        row = self._one(
-            "SELECT ontology_hash, title, structure FROM ontologies WHERE ontology_hash = %s",
-            (ontology_hash,),
-        )
-        if row is None:
+        found = self._all(*ontologies_query("%s", ontology_hash=ontology_hash))
+        if not found:
             raise NotFoundError("ontology", ontology_hash)
-        return OntologyRecord(row[0], row[1], OntologyStructure.from_dict(loads(row[2])))
+        return ontology_from_row(found[0])
 
-    def list_ontologies(self) -> list[OntologyRecord]:
-        rows = self._all("SELECT ontology_hash, title, structure FROM ontologies ORDER BY id")
-        return [OntologyRecord(r[0], r[1], OntologyStructure.from_dict(loads(r[2]))) for r in rows]
+    def ontology_visible(self, ontology_hash: str, user_id: int) -> bool:
+        return bool(self._all(*ontologies_query("%s", user_id, ontology_hash)))
+
+    def list_ontologies(self, user_id: int | None = None) -> list[OntologyRecord]:
+        return [ontology_from_row(r) for r in self._all(*ontologies_query("%s", user_id))]
 
     def create_project(
         self, project: ProjectRecord, structure: OntologyStructure | None, owner_id: int
@@ -311,12 +315,19 @@ class PostgresStore:
         with self._tx() as conn:
             if structure is not None:
                 conn.execute(
-                    "INSERT INTO ontologies (ontology_hash, title, structure, created_at) "
-                    "VALUES (%s, %s, %s, %s)",
-                    (project.ontology_hash, project.title, dumps(structure.to_dict()), project.created_at),
+                    "INSERT INTO ontologies (ontology_hash, title, structure, created_at, created_by_user_id) "
+                    "VALUES (%s, %s, %s, %s, %s)",
+                    (
+                        project.ontology_hash,
+                        project.title,
+                        dumps(structure.to_dict()),
+                        project.created_at,
+                        owner_id,
+                    ),
                 )
+            # FOR SHARE: an import changing this ontology waits, then sees this project use it too
             row = conn.execute(
-                "SELECT id FROM ontologies WHERE ontology_hash = %s", (project.ontology_hash,)
+                "SELECT id FROM ontologies WHERE ontology_hash = %s FOR SHARE", (project.ontology_hash,)
             ).fetchone()
             if row is None:
                 raise NotFoundError("ontology", project.ontology_hash)
@@ -804,11 +815,14 @@ class PostgresBulk:
         )
 
     def save_ontology(self, structure: OntologyStructure) -> None:
+        # Lock the ontology first, in a statement of its own: a project being created on it at the
+        # same time (FOR SHARE) commits first, and the next statement's snapshot then sees it.
         self._conn.execute(
-            "UPDATE ontologies SET structure = %s "
-            "WHERE id = (SELECT ontology_id FROM projects WHERE id = %s)",
-            (dumps(structure.to_dict()), self._project_id),
+            "SELECT o.id FROM ontologies o JOIN projects p ON p.ontology_id = o.id WHERE p.id = %s "
+            "FOR UPDATE OF o",
+            (self._project_id,),
         )
+        save_project_ontology(self._conn.execute, "%s", self._project_id, dumps(structure.to_dict()))
 
     def set_project_extra(self, extra: dict[str, Any]) -> None:
         self._conn.execute("UPDATE projects SET extra = %s WHERE id = %s", (dumps(extra), self._project_id))

@@ -36,7 +36,10 @@ from labelport.store.rows import (
     OBJECT_SELECT,
     PROJECT_SELECT,
     UNIT_COLUMNS,
+    ontologies_query,
+    ontology_from_row,
     project_from_row,
+    save_project_ontology,
     unit_from_row,
     unit_to_row,
 )
@@ -192,24 +195,27 @@ class SqliteStore:
 
     # -- ontologies and projects -----------------------------------------------------------------
 
-    def create_ontology(self, ontology_hash: str, title: str, structure: OntologyStructure) -> None:
+    def create_ontology(
+        self, ontology_hash: str, title: str, structure: OntologyStructure, created_by: int | None = None
+    ) -> None:
         with self._tx() as db:
             db.execute(
-                "INSERT INTO ontologies (ontology_hash, title, structure, created_at) VALUES (?, ?, ?, ?)",
-                (ontology_hash, title, dumps(structure.to_dict()), now_iso()),
+                "INSERT INTO ontologies (ontology_hash, title, structure, created_at, created_by_user_id, "
+                "standalone) VALUES (?, ?, ?, ?, ?, 1)",
+                (ontology_hash, title, dumps(structure.to_dict()), now_iso(), created_by),
             )
 
     def get_ontology(self, ontology_hash: str) -> OntologyRecord:
-        row = self._one(
-            "SELECT ontology_hash, title, structure FROM ontologies WHERE ontology_hash = ?", (ontology_hash,)
-        )
-        if row is None:
+        found = self._all(*ontologies_query("?", ontology_hash=ontology_hash))
+        if not found:
             raise NotFoundError("ontology", ontology_hash)
-        return OntologyRecord(row[0], row[1], OntologyStructure.from_dict(loads(row[2])))
+        return ontology_from_row(found[0])
 
-    def list_ontologies(self) -> list[OntologyRecord]:
-        rows = self._all("SELECT ontology_hash, title, structure FROM ontologies ORDER BY id")
-        return [OntologyRecord(r[0], r[1], OntologyStructure.from_dict(loads(r[2]))) for r in rows]
+    def ontology_visible(self, ontology_hash: str, user_id: int) -> bool:
+        return bool(self._all(*ontologies_query("?", user_id, ontology_hash)))
+
+    def list_ontologies(self, user_id: int | None = None) -> list[OntologyRecord]:
+        return [ontology_from_row(r) for r in self._all(*ontologies_query("?", user_id))]
 
     def create_project(
         self, project: ProjectRecord, structure: OntologyStructure | None, owner_id: int
@@ -217,8 +223,15 @@ class SqliteStore:
         with self._tx() as db:
             if structure is not None:
                 db.execute(
-                    "INSERT INTO ontologies (ontology_hash, title, structure, created_at) VALUES (?, ?, ?, ?)",
-                    (project.ontology_hash, project.title, dumps(structure.to_dict()), project.created_at),
+                    "INSERT INTO ontologies (ontology_hash, title, structure, created_at, created_by_user_id) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (
+                        project.ontology_hash,
+                        project.title,
+                        dumps(structure.to_dict()),
+                        project.created_at,
+                        owner_id,
+                    ),
                 )
             row = db.execute(
                 "SELECT id FROM ontologies WHERE ontology_hash = ?", (project.ontology_hash,)
@@ -604,10 +617,7 @@ class SqliteBulk:
         )
 
     def save_ontology(self, structure: OntologyStructure) -> None:
-        self._db.execute(
-            "UPDATE ontologies SET structure = ? WHERE id = (SELECT ontology_id FROM projects WHERE id = ?)",
-            (dumps(structure.to_dict()), self._project_id),
-        )
+        save_project_ontology(self._db.execute, "?", self._project_id, dumps(structure.to_dict()))
 
     def set_project_extra(self, extra: dict[str, Any]) -> None:
         self._db.execute("UPDATE projects SET extra = ? WHERE id = ?", (dumps(extra), self._project_id))
