@@ -13,6 +13,7 @@ same method names. Arguments and results are plain records, so every face render
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from typing import Any, Protocol
 
 from labelport.data import DataUnit
@@ -180,7 +181,8 @@ class LocalService:
 
     def add_data_units(self, project_hash: str, units: Sequence[DataUnit]) -> None:
         self._check(project_hash, "write")
-        self.store.add_data_units(project_hash, units)
+        with self.store.project_lock(project_hash):  # not between an import's planning and its commit
+            self.store.add_data_units(project_hash, units)
 
     def list_data_units(self, project_hash: str) -> list[DataUnit]:
         self._check(project_hash, "read")
@@ -219,10 +221,14 @@ class LocalService:
         """Run a COCO import (see :func:`labelport.formats.coco.importer.import_coco`)."""
         from labelport.formats.coco.importer import import_coco
 
-        self._check(project_hash, "read" if options.get("dry_run") else "write")
-        return import_coco(
-            self.store, project_hash, source, user=self.user.name, progress=progress, **options
-        )
+        dry_run = bool(options.get("dry_run"))
+        self._check(project_hash, "read" if dry_run else "write")
+        # From planning (which data units exist) to commit, one import at a time per project: two
+        # imports creating units for the same file names would otherwise each create one.
+        with nullcontext() if dry_run else self.store.project_lock(project_hash):
+            return import_coco(
+                self.store, project_hash, source, user=self.user.name, progress=progress, **options
+            )
 
     def export_coco(
         self, project_hash: str, options: dict[str, Any], progress: Progress | None = None

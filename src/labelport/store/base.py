@@ -224,6 +224,12 @@ class LabelStore(Protocol):
         """All projects (``user_id`` None) or those the user belongs to."""
         ...
 
+    def project_lock(self, project_hash: str) -> AbstractContextManager[None]:
+        """Hold the project's write lock until the block ends: imports and data-unit additions into
+        one project run one at a time, across threads, processes and (PostgreSQL) machines, so that
+        an import plans on the data units it then writes next to (no two create one file's unit)."""
+        ...
+
     # data units
     def add_data_units(self, project_hash: str, units: Sequence[DataUnit]) -> None: ...
 

@@ -368,6 +368,26 @@ class PostgresStore:
             )
         return [project_from_row(r) for r in rows]
 
+    @contextmanager
+    def project_lock(self, project_hash: str) -> Iterator[None]:
+        """The project's write lock: a session advisory lock on a connection held for the block, so
+        every process on the database shares it, and a process that dies lets it go."""
+        key = "SELECT pg_advisory_{}(hashtextextended('labelport.project:' || %s, 0))"
+        with self._conn() as conn:
+            try:
+                conn.execute(key.format("lock"), (project_hash,))
+            except psycopg.Error as exc:
+                raise StoreError(
+                    f"cannot lock project {project_hash} at {self._where}: {_reason(exc)}."
+                ) from exc
+            try:
+                yield
+            finally:
+                try:
+                    conn.execute(key.format("unlock"), (project_hash,))
+                except psycopg.Error:
+                    conn.close()  # closing the session lets the lock go too
+
     # -- data units ------------------------------------------------------------------------------
 
     def add_data_units(self, project_hash: str, units: Sequence[DataUnit]) -> None:

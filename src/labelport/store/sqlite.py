@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from itertools import chain
@@ -61,6 +63,7 @@ class SqliteStore:
     def __init__(self, path: str | Path) -> None:
         self.url = f"sqlite:///{path}"
         self.path = str(path)
+        self._memory_locks: dict[str, threading.Lock] = {}
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -272,6 +275,31 @@ class SqliteStore:
                 (user_id,),
             )
         return [project_from_row(r) for r in rows]
+
+    @contextmanager
+    def project_lock(self, project_hash: str) -> Iterator[None]:
+        """The project's write lock: an advisory lock (flock) on a file of the project's in a folder
+        beside the store, which every thread and process opening the store shares; released when
+        the block ends or the process dies. A ``:memory:`` store has only its own threads."""
+        if self.path == ":memory:":
+            with self._memory_locks.setdefault(project_hash, threading.Lock()):
+                yield
+            return
+        import fcntl  # POSIX only, and only needed here
+
+        name = hashlib.sha256(project_hash.encode()).hexdigest()[:32]
+        try:
+            folder = Path(f"{self.path}.locks")
+            folder.mkdir(exist_ok=True)
+            handle = (folder / name).open("a+b")
+        except OSError as exc:
+            raise StoreError(f"cannot lock project {project_hash} beside {self.path}: {exc}.") from exc
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     # -- data units ------------------------------------------------------------------------------
 
