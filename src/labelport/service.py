@@ -17,7 +17,7 @@ from contextlib import nullcontext
 from typing import Any, Protocol
 
 from labelport.data import DataUnit
-from labelport.errors import LabelportError, NotFoundError, PermissionDenied
+from labelport.errors import FieldError, LabelportError, NotFoundError, PermissionDenied
 from labelport.hashing import new_uuid
 from labelport.labels import now_iso
 from labelport.ontology import OntologyStructure
@@ -31,8 +31,50 @@ from labelport.store.base import (
     ProjectRecord,
     UserRecord,
 )
+from labelport.store.rows import check_texts
 
 Progress = Callable[[int, int], None]
+
+_TEXT = (str, type(None))
+_HASHES = (list, tuple, type(None))
+#: The options of an import (the keywords of formats.coco.importer.import_coco) and what each takes.
+IMPORT_OPTIONS: dict[str, tuple[type, ...]] = {
+    "match": (str, dict),
+    "categories": (str, dict),
+    "on_error": (str,),
+    "dry_run": (bool,),
+    "branch_name": _TEXT,
+    "confidence_field": _TEXT,
+    "create_missing_data_units": (bool,),
+    "replace": (bool,),
+    "source_name": _TEXT,
+}
+#: The options of an export (the keywords of formats.coco.exporter.export_coco) and what each takes.
+EXPORT_OPTIONS: dict[str, tuple[type, ...]] = {
+    "label_hashes": _HASHES,
+    "include_object_feature_hashes": _HASHES,
+    "include_classification_feature_hashes": _HASHES,
+    "branch_name": _TEXT,
+    "rle": _TEXT,
+    "results": (bool,),
+}
+
+
+def check_options(options: dict[str, Any], known: dict[str, tuple[type, ...]]) -> None:
+    """:class:`FieldError` (``options.<key>``) for an option that is not one, or of the wrong type.
+
+    >>> check_options({"dry_run": True}, IMPORT_OPTIONS)
+    >>> check_options({"colour": 1}, IMPORT_OPTIONS)
+    Traceback (most recent call last):
+    labelport.errors.FieldError: options.colour: is not an option here; the options are match, categories, on_error, dry_run, branch_name, confidence_field, create_missing_data_units, replace, source_name.
+    """
+    for key, value in options.items():
+        if key not in known:
+            raise FieldError(f"options.{key}", f"is not an option here; the options are {', '.join(known)}")
+        if not isinstance(value, known[key]):
+            names = " or ".join("null" if t is type(None) else t.__name__ for t in known[key])
+            raise FieldError(f"options.{key}", f"must be {names}, not {type(value).__name__}")
+
 
 #: What each role may do. Admins may also manage members.
 _CAN = {
@@ -86,16 +128,18 @@ class Service(Protocol):
 class LocalService:
     """Every operation, run against a store as one user."""
 
-    def __init__(self, store: LabelStore, user: UserRecord) -> None:
+    def __init__(self, store: LabelStore, user: UserRecord, *, single_owner: bool = False) -> None:
         self.store = store
         self.user = user
+        #: the embedded store: everyone holding a key is its administrator, so roles mean nothing
+        self.single_owner = single_owner
 
     @classmethod
     def embedded(
         cls, store: LabelStore, *, name: str, fingerprint: str, public_key: str = ""
     ) -> LocalService:
         """The embedded store's owner: whoever holds a key is its administrator (one person, one file)."""
-        return cls(store, store.upsert_user(name, fingerprint, public_key, is_admin=True))
+        return cls(store, store.upsert_user(name, fingerprint, public_key, is_admin=True), single_owner=True)
 
     # -- rights ----------------------------------------------------------------------------------
 
@@ -170,6 +214,12 @@ class LocalService:
 
     def add_member(self, project_hash: str, fingerprint: str, role: str) -> None:
         self._check(project_hash, "admin")
+        if self.single_owner:
+            raise LabelportError(
+                "The embedded store has a single owner (whoever holds a key administers every project), "
+                "so a role would change nothing; to share a project, serve the store with `labelport "
+                "serve` and add members there."
+            )
         if role not in ROLES:
             raise LabelportError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}.")
         user = self.store.user_by_fingerprint(fingerprint)
@@ -192,6 +242,7 @@ class LocalService:
         self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
     ) -> list[LabelRowRecord]:
         self._check(project_hash, "read")
+        check_texts({"branch": branch, **{f"data_hashes[{i}]": h for i, h in enumerate(data_hashes or ())}})
         return self.store.load_label_rows(project_hash, branch, data_hashes)
 
     def save_label_row(
@@ -215,14 +266,20 @@ class LocalService:
 
     # -- COCO ------------------------------------------------------------------------------------
 
+    def check_import(self, project_hash: str, options: dict[str, Any]) -> None:
+        """What :meth:`import_coco` checks before it reads anything: the options, and the user's role
+        (a dry run only reads). The server asks this before it unpacks an upload."""
+        check_options(options, IMPORT_OPTIONS)
+        self._check(project_hash, "read" if options.get("dry_run") else "write")
+
     def import_coco(
         self, project_hash: str, source: Any, options: dict[str, Any], progress: Progress | None = None
     ) -> Any:
         """Run a COCO import (see :func:`labelport.formats.coco.importer.import_coco`)."""
         from labelport.formats.coco.importer import import_coco
 
+        self.check_import(project_hash, options)
         dry_run = bool(options.get("dry_run"))
-        self._check(project_hash, "read" if dry_run else "write")
         # From planning (which data units exist) to commit, one import at a time per project: two
         # imports creating units for the same file names would otherwise each create one.
         with nullcontext() if dry_run else self.store.project_lock(project_hash):
@@ -236,5 +293,6 @@ class LocalService:
         """Write a COCO file (see :func:`labelport.formats.coco.exporter.export_coco`)."""
         from labelport.formats.coco.exporter import export_coco
 
+        check_options(options, EXPORT_OPTIONS)
         self._check(project_hash, "read")
         return export_coco(self.store, project_hash, progress=progress, **options)

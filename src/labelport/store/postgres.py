@@ -47,6 +47,8 @@ from labelport.store.rows import (
     OBJECT_SELECT,
     PROJECT_SELECT,
     UNIT_COLUMNS,
+    check_label_row,
+    check_texts,
     ontologies_query,
     ontology_from_row,
     project_from_row,
@@ -178,6 +180,8 @@ class PostgresStore:
                 raise StoreError(f"the store at {self._where} refused a write: {_reason(exc)}.") from exc
 
     def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        if _holds_nul(args):  # no stored text holds one (see rows.check_texts): nothing matches
+            return None
         with self._conn() as conn:
             try:
                 return conn.execute(sql, args).fetchone()
@@ -185,6 +189,8 @@ class PostgresStore:
                 raise StoreError(f"cannot read the store at {self._where}: {_reason(exc)}.") from exc
 
     def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        if _holds_nul(args):  # as in _one
+            return []
         with self._conn() as conn:
             try:
                 return conn.execute(sql, args).fetchall()
@@ -235,6 +241,7 @@ class PostgresStore:
     def upsert_user(
         self, name: str, fingerprint: str, public_key: str, *, is_admin: bool = False
     ) -> UserRecord:
+        check_texts({"name": name, "fingerprint": fingerprint, "public_key": public_key})
         with self._tx() as conn:
             row = conn.execute(
                 "INSERT INTO users (name, fingerprint, public_key, is_admin, created_at) "
@@ -290,6 +297,7 @@ class PostgresStore:
     def create_ontology(
         self, ontology_hash: str, title: str, structure: OntologyStructure, created_by: int | None = None
     ) -> None:
+        check_texts({"title": title})
         with self._tx() as conn:
             conn.execute(
                 "INSERT INTO ontologies (ontology_hash, title, structure, created_at, created_by_user_id, "
@@ -312,6 +320,9 @@ class PostgresStore:
     def create_project(
         self, project: ProjectRecord, structure: OntologyStructure | None, owner_id: int
     ) -> None:
+        check_texts(
+            {"title": project.title, "description": project.description, "created_by": project.created_by}
+        )
         with self._tx() as conn:
             if structure is not None:
                 conn.execute(
@@ -455,6 +466,7 @@ class PostgresStore:
         objects: Sequence[ObjectRecord],
         classifications: Sequence[ClassificationRecord],
     ) -> str:
+        check_label_row(branch, data_hash, objects, classifications)
         project_id = self._project_id(project_hash)
         with self._tx() as conn:
             unit = conn.execute(
@@ -557,6 +569,7 @@ class PostgresStore:
     @contextmanager
     def bulk(self, project_hash: str, branch: str, source: str, user: str) -> Iterator[PostgresBulk]:
         """One transaction for a whole import; imports into one project wait for each other."""
+        check_texts({"branch": branch, "source": source, "user": user})
         project_id = self._project_id(project_hash)
         with self._tx() as conn:
             outer = getattr(self._local, "conn", None)
@@ -639,6 +652,15 @@ class PostgresStore:
     def delete_upload(self, upload_id: str) -> None:
         with self._tx() as conn:
             conn.execute("DELETE FROM uploads WHERE upload_id = %s", (upload_id,))
+
+
+def _holds_nul(args: Sequence[Any]) -> bool:
+    """Whether a statement's text arguments hold a NUL character, which psycopg cannot send.
+
+    >>> _holds_nul(("a", 1)), _holds_nul(("a\\x00",))
+    (False, True)
+    """
+    return any(isinstance(a, str) and "\x00" in a for a in args)
 
 
 def _reason(exc: psycopg.Error) -> str:

@@ -12,11 +12,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from labelport.data import DataType, DataUnit, Member
+from labelport.errors import FieldError
 from labelport.hashing import new_uuid
 from labelport.labels import now_iso
 from labelport.ontology import OntologyStructure
 from labelport.store._json import dumps, loads
-from labelport.store.base import OntologyRecord, ProjectRecord
+from labelport.store.base import ClassificationRecord, ObjectRecord, OntologyRecord, ProjectRecord
 
 #: data_units columns, in the order of :func:`unit_to_row` (after the project id)
 UNIT_COLUMNS = "data_hash, title, data_type, width, height, frames, fps, location, members, extra"
@@ -55,6 +56,63 @@ _PROJECT_ONTOLOGY = (
     "WHERE q.ontology_id = o.id AND q.id <> {p}) FROM projects p JOIN ontologies o ON o.id = p.ontology_id "
     "WHERE p.id = {p}"
 )
+
+#: PostgreSQL's INTEGER and BIGINT: the stores take no number beyond them (SQLite's INTEGER is 64 bits)
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+
+
+def check_texts(fields: dict[str, str | None]) -> None:
+    """:class:`FieldError` for the first text holding a NUL character. PostgreSQL's text cannot
+    store one; SQLite could, but refuses too, so that the two stores agree.
+
+    >>> check_texts({"title": "cats", "description": None})
+    >>> check_texts({"title": "ca\\x00ts"})
+    Traceback (most recent call last):
+    labelport.errors.FieldError: title: must not contain a NUL character (\\x00).
+    """
+    for field, value in fields.items():
+        if value is not None and "\x00" in value:
+            raise FieldError(field, "must not contain a NUL character (\\x00)")
+        if value is not None and not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                raise FieldError(field, "is not Unicode text (it holds a lone surrogate)") from None
+
+
+def check_label_row(
+    branch: str,
+    data_hash: str,
+    objects: Sequence[ObjectRecord],
+    classifications: Sequence[ClassificationRecord],
+) -> None:
+    """What both stores refuse in a label row to save: NUL characters in its texts, a frame or a
+    source key beyond the database's integers. Fields are named as in the request body.
+
+    >>> check_label_row("main", "d", [], [])
+    """
+    check_texts({"branch": branch, "data_hash": data_hash})
+    for i, o in enumerate(objects):
+        texts = {"object_hash": o.object_hash, "feature_hash": o.feature_hash, "created_by": o.created_by}
+        check_texts(
+            {
+                f"objects[{i}].{k}": v
+                for k, v in {**texts, "created_at": o.created_at, "source": o.source}.items()
+            }
+        )
+        if not 0 <= o.frame <= INT32_MAX:
+            raise FieldError(f"objects[{i}].frame", f"a frame is 0 to {INT32_MAX:,}, not {o.frame}")
+        if o.source_key is not None and not -INT64_MAX - 1 <= o.source_key <= INT64_MAX:
+            raise FieldError(f"objects[{i}].source_key", f"{o.source_key} is beyond 64 bits")
+    for i, c in enumerate(classifications):
+        texts = {"classification_hash": c.classification_hash, "feature_hash": c.feature_hash}
+        check_texts(
+            {
+                f"classifications[{i}].{k}": v
+                for k, v in {**texts, "created_by": c.created_by, "created_at": c.created_at}.items()
+            }
+        )
 
 
 def ontologies_query(
@@ -127,6 +185,17 @@ def unit_from_row(row: Sequence[Any]) -> DataUnit:
 
 
 def unit_to_row(project_id: int, unit: DataUnit) -> tuple[Any, ...]:
+    """A data unit as its row; :class:`FieldError` for a NUL character in its texts, which neither
+    store takes (see :func:`check_texts`)."""
+    if "\x00" in unit.title or "\x00" in unit.location or "\x00" in unit.data_hash:
+        what = f"data unit {unit.title!r}"
+        check_texts(
+            {
+                f"{what} title": unit.title,
+                f"{what} location": unit.location,
+                f"{what} data_hash": unit.data_hash,
+            }
+        )
     members = dumps([m.__dict__ for m in unit.members]) if unit.members else None
     return (
         project_id,

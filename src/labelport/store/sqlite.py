@@ -38,6 +38,8 @@ from labelport.store.rows import (
     OBJECT_SELECT,
     PROJECT_SELECT,
     UNIT_COLUMNS,
+    check_label_row,
+    check_texts,
     ontologies_query,
     ontology_from_row,
     project_from_row,
@@ -151,6 +153,7 @@ class SqliteStore:
     def upsert_user(
         self, name: str, fingerprint: str, public_key: str, *, is_admin: bool = False
     ) -> UserRecord:
+        check_texts({"name": name, "fingerprint": fingerprint, "public_key": public_key})
         with self._tx() as db:
             db.execute(
                 "INSERT INTO users (name, fingerprint, public_key, is_admin, created_at) VALUES (?, ?, ?, ?, ?) "
@@ -201,6 +204,7 @@ class SqliteStore:
     def create_ontology(
         self, ontology_hash: str, title: str, structure: OntologyStructure, created_by: int | None = None
     ) -> None:
+        check_texts({"title": title})
         with self._tx() as db:
             db.execute(
                 "INSERT INTO ontologies (ontology_hash, title, structure, created_at, created_by_user_id, "
@@ -223,6 +227,9 @@ class SqliteStore:
     def create_project(
         self, project: ProjectRecord, structure: OntologyStructure | None, owner_id: int
     ) -> None:
+        check_texts(
+            {"title": project.title, "description": project.description, "created_by": project.created_by}
+        )
         with self._tx() as db:
             if structure is not None:
                 db.execute(
@@ -376,6 +383,7 @@ class SqliteStore:
         objects: Sequence[ObjectRecord],
         classifications: Sequence[ClassificationRecord],
     ) -> str:
+        check_label_row(branch, data_hash, objects, classifications)
         project_id = self._project_id(project_hash)
         with self._tx() as db:
             unit = db.execute(
@@ -468,6 +476,7 @@ class SqliteStore:
         outside a transaction): the session checks each label row it writes to once instead
         (:class:`~labelport.store.base.LabelRowGuard`), which at COCO-train scale took a third off
         the insert time; every other id it writes it has made or read itself in this transaction."""
+        check_texts({"branch": branch, "source": source, "user": user})
         project_id = self._project_id(project_hash)
         self._db.execute("PRAGMA foreign_keys=OFF")
         try:
