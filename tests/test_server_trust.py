@@ -27,15 +27,23 @@ def call(identity: Identity, method: str, url: str, payload: Any = None) -> http
 
 
 def upload_import(
-    identity: Identity, base: str, project_hash: str, coco: Any, options: dict[str, Any], name: str = "c.json"
+    identity: Identity,
+    base: str,
+    project_hash: str,
+    coco: Any,
+    options: dict[str, Any],
+    name: str = "c.json",
+    *,
+    gzipped: bool = False,
 ) -> httpx.Response:
-    """The remote client's three steps, by hand: start an upload, send one gzip chunk, import."""
+    """The remote client's three steps, by hand: start an upload, send one gzip chunk (``coco``
+    as it is when ``gzipped``), import."""
     data = coco if isinstance(coco, bytes) else json.dumps(coco).encode()
     started = call(identity, "POST", f"{base}/projects/{project_hash}/uploads", {"filename": name})
     if started.status_code != 200:
         return started
     upload = f"{base}/projects/{project_hash}/uploads/{started.json()['upload_id']}"
-    sent = call(identity, "PUT", f"{upload}/chunks/0", gzip.compress(data))
+    sent = call(identity, "PUT", f"{upload}/chunks/0", data if gzipped else gzip.compress(data))
     if sent.status_code != 200:
         return sent
     return call(identity, "POST", f"{upload}/import", {"chunks": 1, "options": options})

@@ -188,13 +188,8 @@ def unit_to_row(project_id: int, unit: DataUnit) -> tuple[Any, ...]:
     """A data unit as its row; :class:`FieldError` for a NUL character in its texts, which neither
     store takes (see :func:`check_texts`)."""
     if "\x00" in unit.title or "\x00" in unit.location or "\x00" in unit.data_hash:
-        what = f"data unit {unit.title!r}"
         check_texts(
-            {
-                f"{what} title": unit.title,
-                f"{what} location": unit.location,
-                f"{what} data_hash": unit.data_hash,
-            }
+            {"data unit title": unit.title, "data unit location": unit.location, "data_hash": unit.data_hash}
         )
     members = dumps([m.__dict__ for m in unit.members]) if unit.members else None
     return (
