@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import os
 import signal
 import threading
 import time
@@ -388,6 +389,13 @@ def test_a_decompression_bomb_is_refused_before_anything_is_written(
         assert (real.status_code, real.json()["error"]) == (403, "PermissionDenied")
         assert peak[0] < 64 * 1024  # nothing of the 16 MiB the limit allows was written
         assert snapshot(team.db) == before  # and both uploads are gone
+        # chunks adding up to more than the limit are refused as they come, and the upload goes
+        started = call(owner, "POST", f"{small.url}/projects/{project}/uploads", {"filename": "big.json"})
+        upload = f"{small.url}/projects/{project}/uploads/{started.json()['upload_id']}"
+        assert call(owner, "PUT", f"{upload}/chunks/0", os.urandom(10 * 1024 * 1024)).status_code == 200
+        over = call(owner, "PUT", f"{upload}/chunks/1", os.urandom(10 * 1024 * 1024))
+        assert (over.status_code, over.json()["error"]) == (413, "TooLarge")
+        assert snapshot(team.db) == before
     finally:
         small.stop()
 
@@ -406,6 +414,10 @@ def test_an_upload_is_deleted_whatever_the_import_ends_with(team: Team, setup: d
     assert call(identity, "PUT", f"{upload}/chunks/0", gzip.compress(b"{}")).status_code == 200
     miscounted = call(identity, "POST", f"{upload}/import", {"chunks": 2})
     assert miscounted.status_code == 400 and "holds 1 chunks" in miscounted.json()["message"]
+    started = call(identity, "POST", f"{base}/projects/{project}/uploads", {"filename": "c.json"})
+    upload = f"{base}/projects/{project}/uploads/{started.json()['upload_id']}"
+    malformed = call(identity, "POST", f"{upload}/import", {"chunks": "one"})
+    assert malformed.status_code == 400 and malformed.json()["error"] == "LabelportError"
     assert snapshot(team.db) == before
 
 

@@ -329,6 +329,10 @@ def create_app(
             _owned(s, project_hash, upload_id)
             if not 0 <= seq < 1_000_000:
                 raise LabelportError("a chunk number is between 0 and 999,999.")
+            # gzip makes nothing a COCO file holds larger: chunks past the limit can only be refused later
+            if chunks.upload_bytes(upload_id) + len(body) > max_import_bytes:
+                chunks.delete_upload(upload_id)
+                raise TooLarge(f"the upload is over the server's limit of {max_import_bytes:,} bytes.")
             chunks.put_upload_chunk(upload_id, seq, body)
             return {}
 

@@ -48,6 +48,10 @@ class Uploads(Protocol):
         """(number of chunks, highest chunk number or -1)."""
         ...
 
+    def upload_bytes(self, upload_id: str) -> int:
+        """The bytes of the chunks stored so far."""
+        ...
+
     def upload_chunks(self, upload_id: str) -> Iterator[bytes]: ...
 
     def delete_upload(self, upload_id: str) -> None: ...
@@ -107,6 +111,9 @@ class FileUploads:
     def upload_chunk_count(self, upload_id: str) -> tuple[int, int]:
         files = self._chunk_files(upload_id)
         return len(files), int(files[-1].stem) if files else -1
+
+    def upload_bytes(self, upload_id: str) -> int:
+        return sum(path.stat().st_size for path in self._chunk_files(upload_id))
 
     def upload_chunks(self, upload_id: str) -> Iterator[bytes]:
         for path in self._chunk_files(upload_id):

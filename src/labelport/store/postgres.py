@@ -634,6 +634,14 @@ class PostgresStore:
         )
         return int(row[0]), int(row[1])
 
+    def upload_bytes(self, upload_id: str) -> int:
+        """The bytes of the chunks stored for an upload."""
+        row = self._one(
+            "SELECT COALESCE(SUM(octet_length(data)), 0) FROM upload_chunks WHERE upload_id = %s",
+            (upload_id,),
+        )
+        return int(row[0])
+
     def upload_chunks(self, upload_id: str) -> Iterator[bytes]:
         """The upload's chunks in order, one at a time."""
         with self._conn() as conn:
