@@ -486,7 +486,7 @@ def test_map_files_are_read_by_the_client(team: Team, setup: dict[str, Any], tmp
         project.add_data([("img0000.jpg", 640, 480)])
         mapping = tmp_path / "categories.json"
         mapping.write_text(json.dumps({"1": "Dog", "2": "Dog"}))
-        report = project.import_coco(synthetic_coco(1, 2), categories=str(mapping))
+        report = project.import_coco(synthetic_coco(1, 2), categories=mapping)  # a Path, or its text
         assert report.written and report.counts.imported == 2
         (row,) = project.list_label_rows_v2()
         assert {o.ontology_item.title for o in row.get_object_instances()} == {"Dog"}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
+from pathlib import PurePath
 from typing import Any, Protocol
 
 from labelport.data import DataUnit
@@ -39,8 +40,8 @@ _TEXT = (str, type(None))
 _HASHES = (list, tuple, type(None))
 #: The options of an import (the keywords of formats.coco.importer.import_coco) and what each takes.
 IMPORT_OPTIONS: dict[str, tuple[type, ...]] = {
-    "match": (str, dict),
-    "categories": (str, dict),
+    "match": (str, PurePath, dict),  # a text or path: a mapping file's (or "auto")
+    "categories": (str, PurePath, dict),
     "on_error": (str,),
     "dry_run": (bool,),
     "branch_name": _TEXT,

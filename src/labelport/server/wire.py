@@ -11,6 +11,7 @@ UserRecord(id=1, name='ada', fingerprint='SHA256:x', is_admin=False)
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Any, TypeVar
 
 import msgspec
@@ -138,7 +139,7 @@ def import_options_to_wire(options: dict[str, Any]) -> dict[str, Any]:
 
     wire = dict(options)
     for key, words in _MAPPING_WORDS.items():
-        if isinstance(wire.get(key), str) and wire[key] not in words:
+        if isinstance(wire.get(key), (str, PurePath)) and wire[key] not in words:
             wire[key] = load_mapping(wire[key], "image" if key == "match" else "category")
     match = wire.get("match")
     if isinstance(match, dict):
