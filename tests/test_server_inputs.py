@@ -72,16 +72,23 @@ def setup(team: Team) -> dict[str, Any]:
         == 200
     )
     (stored,) = call(identity, "GET", f"{base}/projects/{project_hash}/data-units").json()
-    return {"identity": identity, "project": project_hash, "data_hash": stored["data_hash"]}
+    cat = call(identity, "GET", f"{base}/projects/{project_hash}").json()["structure"]["objects"][0][
+        "featureNodeHash"
+    ]
+    return {"identity": identity, "project": project_hash, "data_hash": stored["data_hash"], "cat": cat}
 
 
 def _unit(**fields: Any) -> dict[str, Any]:
     return {"units": [{"title": "w.jpg", "data_type": "image", "width": 10, "height": 10, **fields}]}
 
 
-def _row(data_hash: str, branch: str = "main", frame: int = 0) -> dict[str, Any]:
-    obj = [data_hash, frame, "o1", "f1", "WzEsMiwzLDRd", 1.0, True, None, None, None, None, None, None, False]
-    return {"branch": branch, "data_hash": data_hash, "objects": [obj], "classifications": []}
+def _row(setup: dict[str, Any], branch: str = "main", frame: int = 0, **changed: Any) -> dict[str, Any]:
+    """A label row body of one box of the project's Cat; ``changed`` replaces the object's fields."""
+    fields = {"geometry": "WzEsMiwzLDRd", "record": None, "feature_hash": setup["cat"], **changed}
+    obj = [setup["data_hash"], frame, "o1", fields["feature_hash"], fields["geometry"], 1.0, True]
+    obj += [None, None, None, "src" if fields["record"] else None, 1, fields["record"], False]
+    classes = changed.get("classifications", [])
+    return {"branch": branch, "data_hash": setup["data_hash"], "objects": [obj], "classifications": classes}
 
 
 COCO = synthetic_coco(1, 1)
@@ -146,7 +153,7 @@ CASES: list[tuple[str, str, str, Callable[[dict[str, Any]], Any], int, str, str 
         "NUL in a branch",
         "PUT",
         "{p}/label-rows",
-        lambda s: _row(s["data_hash"], branch="m\x00"),
+        lambda s: _row(s, branch="m\x00"),
         400,
         "FieldError",
         "branch",
@@ -155,10 +162,55 @@ CASES: list[tuple[str, str, str, Callable[[dict[str, Any]], Any], int, str, str 
         "a frame beyond INTEGER",
         "PUT",
         "{p}/label-rows",
-        lambda s: _row(s["data_hash"], frame=2**40),
+        lambda s: _row(s, frame=2**40),
         400,
         "FieldError",
         "objects[0].frame",
+    ),
+    (
+        "geometry that is not JSON",
+        "PUT",
+        "{p}/label-rows",
+        lambda s: _row(s, geometry="/w=="),
+        400,
+        "FieldError",
+        "objects[0].geometry",
+    ),
+    (
+        "geometry not of the shape",
+        "PUT",
+        "{p}/label-rows",
+        lambda s: _row(s, geometry="WzFd"),  # [1]
+        400,
+        "FieldError",
+        "objects[0].geometry",
+    ),
+    (
+        "a source record that is not JSON",
+        "PUT",
+        "{p}/label-rows",
+        lambda s: _row(s, geometry=None, record="AP/+"),
+        400,
+        "FieldError",
+        "objects[0].record",
+    ),
+    (
+        "an object of no ontology object",
+        "PUT",
+        "{p}/label-rows",
+        lambda s: _row(s, feature_hash="nope"),
+        400,
+        "FieldError",
+        "objects[0].feature_hash",
+    ),
+    (
+        "a classification of no classification",
+        "PUT",
+        "{p}/label-rows",
+        lambda s: _row(s, classifications=[[s["data_hash"], "c1", "nope", "WzBd", None, None, None]]),
+        400,
+        "FieldError",
+        "classifications[0].feature_hash",
     ),
     (
         "NUL in a branch to read",

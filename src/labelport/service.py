@@ -17,11 +17,14 @@ from contextlib import nullcontext
 from pathlib import PurePath
 from typing import Any, Protocol
 
+import msgspec
+
 from labelport.data import DataUnit
 from labelport.errors import FieldError, LabelportError, NotFoundError, PermissionDenied
 from labelport.hashing import new_uuid
-from labelport.labels import now_iso
+from labelport.labels import coordinates_from_json, now_iso
 from labelport.ontology import OntologyStructure
+from labelport.store._json import loads
 from labelport.store.base import (
     ROLES,
     ClassificationRecord,
@@ -83,6 +86,79 @@ _CAN = {
     "write": {"admin", "annotator"},
     "admin": {"admin"},
 }
+
+
+#: what reading a malformed geometry raises besides LabelError (a list where a number belongs ...)
+_MALFORMED = (
+    LabelportError,
+    msgspec.DecodeError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+)
+
+
+def _json_of(data: bytes, field: str, kind: type | tuple[type, ...], what: str) -> Any:
+    try:
+        value = loads(data)
+    except msgspec.DecodeError:
+        raise FieldError(field, "is not JSON") from None
+    if not isinstance(value, kind):
+        raise FieldError(field, f"must be {what}")
+    return value
+
+
+def check_label_records(
+    structure: OntologyStructure,
+    objects: Sequence[ObjectRecord],
+    classifications: Sequence[ClassificationRecord],
+) -> None:
+    """:class:`FieldError` (``objects[i].geometry`` ...) for a label row that could be stored but not
+    read back or exported: an object of no ontology object, geometry that is not its shape's, a
+    source record or answers that are not JSON objects, a classification of no classification.
+
+    >>> from labelport.ontology import Shape
+    >>> ontology = OntologyStructure()
+    >>> cat = ontology.add_object("Cat", Shape.POINT).feature_node_hash
+    >>> row = ObjectRecord("d", 0, "o", cat, b"[1]", 1.0, True, None, None, None, None, None, None, False)
+    >>> check_label_records(ontology, [row], [])
+    Traceback (most recent call last):
+    labelport.errors.FieldError: objects[0].geometry: is not point coordinates (point coordinates need 2 numbers [x, y], not 1).
+    """
+    shapes = {h: o.shape for h, o in structure.object_by_hash().items()}
+    kinds = {c.feature_node_hash for c in structure.classifications}
+    for i, o in enumerate(objects):
+        at = f"objects[{i}]"
+        shape = shapes.get(o.feature_hash)
+        if shape is None:
+            raise FieldError(f"{at}.feature_hash", f"{o.feature_hash} is no object of the project's ontology")
+        if o.geometry is not None:
+            value = _json_of(o.geometry, f"{at}.geometry", (list, dict), "JSON coordinates")
+            try:
+                coordinates_from_json(shape, value)
+            except _MALFORMED as exc:
+                raise FieldError(
+                    f"{at}.geometry", f"is not {shape.value} coordinates ({str(exc).rstrip('.')})"
+                ) from None
+        elif o.record is None:
+            raise FieldError(f"{at}.geometry", "is needed when there is no source record")
+        else:
+            _json_of(o.record, f"{at}.record", dict, "a JSON object")
+        if o.answers is not None:
+            _json_of(o.answers, f"{at}.answers", dict, "a JSON object")
+    for i, c in enumerate(classifications):
+        at = f"classifications[{i}]"
+        if c.feature_hash not in kinds:
+            raise FieldError(
+                f"{at}.feature_hash", f"{c.feature_hash} is no classification of the project's ontology"
+            )
+        frames = _json_of(c.frames, f"{at}.frames", list, "a JSON list of frame numbers")
+        if not all(type(f) is int and f >= 0 for f in frames):
+            raise FieldError(f"{at}.frames", "must be a JSON list of frame numbers")
+        if c.answer is not None:
+            _json_of(c.answer, f"{at}.answer", (str, list, dict, int, float, bool), "JSON")
 
 
 class Service(Protocol):
@@ -255,6 +331,10 @@ class LocalService:
         classifications: Sequence[ClassificationRecord],
     ) -> str:
         self._check(project_hash, "write")
+        project = self.store.get_project(project_hash)
+        check_label_records(
+            self.store.get_ontology(project.ontology_hash).structure, objects, classifications
+        )
         return self.store.save_label_row(project_hash, branch, data_hash, objects, classifications)
 
     def list_branches(self, project_hash: str) -> list[str]:
