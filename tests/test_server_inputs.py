@@ -213,6 +213,24 @@ CASES: list[tuple[str, str, str, Callable[[dict[str, Any]], Any], int, str, str 
         "classifications[0].feature_hash",
     ),
     (
+        "a group member beyond INTEGER",
+        "POST",
+        "{p}/data-units",
+        lambda s: _unit(data_type="img_group", members=[{"title": "m.png", "width": 2**40, "height": 1}]),
+        400,
+        "DataError",
+        None,
+    ),
+    (
+        "NUL in an export's branch",
+        "POST",
+        "{p}/export",
+        lambda s: {"options": {"branch_name": "m\x00"}},
+        400,
+        "FieldError",
+        "options.branch_name",
+    ),
+    (
         "NUL in a branch to read",
         "POST",
         "{p}/label-rows/load",
@@ -296,8 +314,8 @@ def test_a_bad_value_is_a_4xx_naming_it_and_changes_nothing(
         ({"branch_name": 7}, "options.branch_name"),
         ({"match": "/etc/passwd"}, "options.match"),  # a server never reads a file of its own for a request
         ({"categories": "/dev/zero"}, "options.categories"),
-        ({"branch_name": "b\x00"}, "branch"),
-        ({"source_name": "s\x00"}, "source"),
+        ({"branch_name": "b\x00"}, "options.branch_name"),
+        ({"source_name": "s\x00"}, "options.source_name"),
     ],
 )
 def test_bad_import_options_are_a_field_error_and_leave_no_upload(

@@ -72,6 +72,12 @@ class DataUnit:
             raise DataError(
                 f"data unit {self.title!r} must have a positive size, not {self.width}x{self.height}."
             )
+        for m in self.members:
+            if not (1 <= m.width <= MAX_SIZE and 1 <= m.height <= MAX_SIZE):
+                raise DataError(
+                    f"member {m.title!r} of {self.title!r} must be 1 to {MAX_SIZE:,} pixels each way, "
+                    f"not {m.width}x{m.height}."
+                )
         if max(self.width, self.height, self.frames) > MAX_SIZE:
             what = "width" if self.width > MAX_SIZE else "height" if self.height > MAX_SIZE else "frames"
             raise DataError(

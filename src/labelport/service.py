@@ -78,6 +78,8 @@ def check_options(options: dict[str, Any], known: dict[str, tuple[type, ...]]) -
         if not isinstance(value, known[key]):
             names = " or ".join("null" if t is type(None) else t.__name__ for t in known[key])
             raise FieldError(f"options.{key}", f"must be {names}, not {type(value).__name__}")
+        texts = value if isinstance(value, (list, tuple)) else [value]
+        check_texts({f"options.{key}": t for t in texts if isinstance(t, str)})
 
 
 #: What each role may do. Admins may also manage members.
