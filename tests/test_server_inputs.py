@@ -231,6 +231,15 @@ CASES: list[tuple[str, str, str, Callable[[dict[str, Any]], Any], int, str, str 
         "options.branch_name",
     ),
     (
+        "a body nested 100,000 deep",
+        "POST",
+        "/projects",
+        lambda s: b'{"title": "x", "structure": {"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}",
+        400,
+        "LabelportError",
+        None,
+    ),
+    (
         "NUL in a branch to read",
         "POST",
         "{p}/label-rows/load",

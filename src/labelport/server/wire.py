@@ -46,6 +46,8 @@ def decode(data: bytes, type_: type[T]) -> T:
         raise LabelportError(f"the request body does not fit: {exc}.") from None
     except msgspec.DecodeError as exc:
         raise LabelportError(f"the request body is not JSON: {exc}.") from None
+    except RecursionError:
+        raise LabelportError("the request body is nested deeper than the server reads.") from None
 
 
 # -- bodies ----------------------------------------------------------------------------------------
