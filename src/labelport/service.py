@@ -12,6 +12,7 @@ same method names. Arguments and results are plain records, so every face render
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from pathlib import PurePath
@@ -41,7 +42,8 @@ Progress = Callable[[int, int], None]
 
 _TEXT = (str, type(None))
 _HASHES = (list, tuple, type(None))
-#: The options of an import (the keywords of formats.coco.importer.import_coco) and what each takes.
+#: What the options of an import take (the keywords of formats.coco.importer.import_coco); a keyword
+#: the importer has and this table does not name takes anything.
 IMPORT_OPTIONS: dict[str, tuple[type, ...]] = {
     "match": (str, PurePath, dict),  # a text or path: a mapping file's (or "auto")
     "categories": (str, PurePath, dict),
@@ -53,7 +55,7 @@ IMPORT_OPTIONS: dict[str, tuple[type, ...]] = {
     "replace": (bool,),
     "source_name": _TEXT,
 }
-#: The options of an export (the keywords of formats.coco.exporter.export_coco) and what each takes.
+#: What the options of an export take (the keywords of formats.coco.exporter.export_coco).
 EXPORT_OPTIONS: dict[str, tuple[type, ...]] = {
     "label_hashes": _HASHES,
     "include_object_feature_hashes": _HASHES,
@@ -62,15 +64,31 @@ EXPORT_OPTIONS: dict[str, tuple[type, ...]] = {
     "rle": _TEXT,
     "results": (bool,),
 }
+#: the arguments of import_coco and export_coco that are not options
+_NOT_OPTIONS = {"store", "project_hash", "source", "user", "progress"}
+
+
+def options_of(
+    function: Callable[..., Any], types: dict[str, tuple[type, ...]]
+) -> dict[str, tuple[type, ...]]:
+    """The keyword options ``function`` takes, each with the types it accepts (``types``, else any).
+
+    >>> from labelport.formats.coco.exporter import export_coco
+    >>> options_of(export_coco, EXPORT_OPTIONS)["results"]
+    (<class 'bool'>,)
+    """
+    names = [n for n in inspect.signature(function).parameters if n not in _NOT_OPTIONS]
+    return {n: types.get(n, (object,)) for n in names}
 
 
 def check_options(options: dict[str, Any], known: dict[str, tuple[type, ...]]) -> None:
-    """:class:`FieldError` (``options.<key>``) for an option that is not one, or of the wrong type.
+    """:class:`FieldError` (``options.<key>``) for an option that is not one, of the wrong type, or
+    a text with a NUL character.
 
     >>> check_options({"dry_run": True}, IMPORT_OPTIONS)
-    >>> check_options({"colour": 1}, IMPORT_OPTIONS)
+    >>> check_options({"colour": 1}, {"dry_run": (bool,), "replace": (bool,)})
     Traceback (most recent call last):
-    labelport.errors.FieldError: options.colour: is not an option here; the options are match, categories, on_error, dry_run, branch_name, confidence_field, create_missing_data_units, replace, source_name.
+    labelport.errors.FieldError: options.colour: is not an option here; the options are dry_run, replace.
     """
     for key, value in options.items():
         if key not in known:
@@ -352,7 +370,9 @@ class LocalService:
     def check_import(self, project_hash: str, options: dict[str, Any]) -> None:
         """What :meth:`import_coco` checks before it reads anything: the options, and the user's role
         (a dry run only reads). The server asks this before it unpacks an upload."""
-        check_options(options, IMPORT_OPTIONS)
+        from labelport.formats.coco.importer import import_coco
+
+        check_options(options, options_of(import_coco, IMPORT_OPTIONS))
         self._check(project_hash, "read" if options.get("dry_run") else "write")
 
     def import_coco(
@@ -376,6 +396,6 @@ class LocalService:
         """Write a COCO file (see :func:`labelport.formats.coco.exporter.export_coco`)."""
         from labelport.formats.coco.exporter import export_coco
 
-        check_options(options, EXPORT_OPTIONS)
+        check_options(options, options_of(export_coco, EXPORT_OPTIONS))
         self._check(project_hash, "read")
         return export_coco(self.store, project_hash, progress=progress, **options)
