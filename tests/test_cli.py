@@ -261,16 +261,23 @@ def test_project_create_takes_one_ontology_source(env: Path, ontology_file: Path
     assert run_json("project", "list") == []
 
 
-def test_project_member(project: str, env: Path, tmp_path: Path) -> None:
+def test_project_member_says_the_embedded_store_has_one_owner(
+    project: str, env: Path, tmp_path: Path
+) -> None:
+    """Every key holder administers the embedded store, so a role would do nothing: refused, exit 1."""
     other = write_key(tmp_path / "bea", "ecdsa", "openssh")
     fingerprint = run_json("--key", other, "init")["fingerprint"]
-    result = run_json("project", "member", project, fingerprint, "--role", "annotator")
-    assert result == {"project_hash": project, "fingerprint": fingerprint, "role": "annotator"}
-    assert "is now viewer" in run("project", "member", project, fingerprint, "--role", "viewer").stdout
+    result = run("project", "member", project, fingerprint, "--role", "annotator", code=1)
+    assert result.stdout == ""
+    assert result.stderr.strip() == (
+        "Error: The embedded store has a single owner (whoever holds a key administers every project), so a "
+        "role would change nothing; to share a project, serve the store with `labelport serve` and add "
+        "members there."
+    )
     store = SqliteStore(env / "labelport.db")
     try:
         user = store.user_by_fingerprint(fingerprint)
-        assert user is not None and store.role(project, user.id) == "viewer"
+        assert user is not None and store.role(project, user.id) is None
     finally:
         store.close()
     assert (
@@ -587,7 +594,7 @@ def test_failures_are_one_sentence_and_change_nothing(project: str, env: Path, t
         (["project", "member", "nope", "SHA256:x", "--role", "viewer"], ["No project with hash nope."]),
         (
             ["project", "member", project, "SHA256:x", "--role", "viewer"],
-            ["No user with key fingerprint SHA256:x."],
+            ["The embedded store has a single owner"],
         ),
         (["ontology", "show", "nope"], ["No ontology with hash nope."]),
         (["project", "create", "p", "--ontology", "nope"], ["No ontology with hash nope."]),

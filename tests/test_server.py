@@ -39,6 +39,7 @@ from labelport import (
 from labelport.data import DataType, Member
 from labelport.errors import LabelportError, TooLarge
 from labelport.keys import Identity
+from labelport.ontology import Attribute, AttributeType, Classification
 from labelport.server.admin import add_user
 from labelport.server.remote import ERRORS, RemoteService
 from labelport.server.signing import Verifier, sign_request
@@ -459,7 +460,9 @@ def test_records_round_trip_exactly_over_http(team: Team, closing: list[UserClie
     client = team.client("records", admin=True)
     closing.append(client)
     service = client.service
-    project_hash = service.create_project("records ✓ 'quoted' שלום", description="d\n2", structure=_animals())
+    structure = _animals()
+    structure.classifications.append(Classification(Attribute("weather", AttributeType.TEXT)))
+    project_hash = service.create_project("records ✓ 'quoted' שלום", description="d\n2", structure=structure)
     units = [
         DataUnit.image("a 😀.jpg", width=640, height=480, location="s3://bucket/a.jpg"),
         DataUnit.video("clip.mp4", width=1920, height=1080, frames=30, fps=29.97),
@@ -469,6 +472,7 @@ def test_records_round_trip_exactly_over_http(team: Team, closing: list[UserClie
     service.add_data_units(project_hash, units)
     assert service.list_data_units(project_hash) == units
     cat = service.get_project(project_hash)[1].objects[0].feature_node_hash
+    weather = service.get_project(project_hash)[1].classifications[0].feature_node_hash
     data_hash = units[1].data_hash
     objects = [
         ObjectRecord(
@@ -500,11 +504,11 @@ def test_records_round_trip_exactly_over_http(team: Team, closing: list[UserClie
             b'{"a":1}',
             "x.json",
             2**53 + 1,
-            b"\x00\xff\xfe",
+            b'{"id": 1, "s": "\\u00ff\\u0000", "n": 1.50}',  # any JSON object, kept byte for byte
             True,
         ),
     ]
-    classifications = [ClassificationRecord(data_hash, "c1", "feat", b"[0,1]", b'"yes"', "ada", None)]
+    classifications = [ClassificationRecord(data_hash, "c1", weather, b"[0,1]", b'"yes"', "ada", None)]
     label_hash = service.save_label_row(project_hash, "review/ß", data_hash, objects, classifications)
     store = PostgresStore(team.db)
     try:

@@ -34,6 +34,10 @@ class DataType(StrEnum):
         return self in (DataType.IMG_GROUP, DataType.IMG_SEQUENCE, DataType.DICOM)
 
 
+#: The largest width, height or number of frames of a data unit (PostgreSQL's INTEGER; both stores agree).
+MAX_SIZE = 2**31 - 1
+
+
 @dataclass(frozen=True)
 class Member:
     """One frame of an image group, image sequence or DICOM series."""
@@ -67,6 +71,17 @@ class DataUnit:
         if self.width < 1 or self.height < 1:
             raise DataError(
                 f"data unit {self.title!r} must have a positive size, not {self.width}x{self.height}."
+            )
+        for m in self.members:
+            if not (1 <= m.width <= MAX_SIZE and 1 <= m.height <= MAX_SIZE):
+                raise DataError(
+                    f"member {m.title!r} of {self.title!r} must be 1 to {MAX_SIZE:,} pixels each way, "
+                    f"not {m.width}x{m.height}."
+                )
+        if max(self.width, self.height, self.frames) > MAX_SIZE:
+            what = "width" if self.width > MAX_SIZE else "height" if self.height > MAX_SIZE else "frames"
+            raise DataError(
+                f"data unit {self.title!r}: {what} {getattr(self, what)} is over the largest, {MAX_SIZE:,}."
             )
 
     @classmethod

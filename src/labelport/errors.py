@@ -166,6 +166,21 @@ class PermissionDenied(LabelportError):
         self.project_hash = project_hash
 
 
+class FieldError(LabelportError):
+    """A value given to a call or a request cannot be taken: a text with a NUL character (which
+    PostgreSQL cannot store, so neither store takes it), an unknown option, a file name too long.
+
+    ``field`` names it (``title``, ``options.colour``, ``filename``).
+
+    >>> str(FieldError("title", "must not contain a NUL character (\\x00)"))
+    'title: must not contain a NUL character (\\x00).'
+    """
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}.")
+        self.field = field
+
+
 class TooLarge(LabelportError):
     """A request body is over the server's size limit."""
 

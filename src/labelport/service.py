@@ -12,15 +12,21 @@ same method names. Arguments and results are plain records, so every face render
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from pathlib import PurePath
 from typing import Any, Protocol
 
+import msgspec
+
 from labelport.data import DataUnit
-from labelport.errors import DataError, LabelportError, NotFoundError, PermissionDenied
+from labelport.errors import DataError, FieldError, LabelportError, NotFoundError, PermissionDenied
 from labelport.hashing import new_uuid
-from labelport.labels import MAIN_BRANCH, now_iso
+from labelport.labels import MAIN_BRANCH, coordinates_from_json, now_iso
 from labelport.ontology import OntologyStructure
 from labelport.progress import Progress as Progress
+from labelport.store._json import loads
 from labelport.store.base import (
     ROLES,
     BranchRecord,
@@ -35,6 +41,67 @@ from labelport.store.base import (
     Removed,
     UserRecord,
 )
+from labelport.store.rows import check_texts
+
+_TEXT = (str, type(None))
+_HASHES = (list, tuple, type(None))
+#: What the options of an import take (the keywords of formats.coco.importer.import_coco); a keyword
+#: the importer has and this table does not name takes anything.
+IMPORT_OPTIONS: dict[str, tuple[type, ...]] = {
+    "match": (str, PurePath, dict),  # a text or path: a mapping file's (or "auto")
+    "categories": (str, PurePath, dict),
+    "on_error": (str,),
+    "dry_run": (bool,),
+    "branch_name": _TEXT,
+    "confidence_field": _TEXT,
+    "create_missing_data_units": (bool,),
+    "replace": (bool,),
+    "source_name": _TEXT,
+}
+#: What the options of an export take (the keywords of formats.coco.exporter.export_coco).
+EXPORT_OPTIONS: dict[str, tuple[type, ...]] = {
+    "label_hashes": _HASHES,
+    "include_object_feature_hashes": _HASHES,
+    "include_classification_feature_hashes": _HASHES,
+    "branch_name": _TEXT,
+    "rle": _TEXT,
+    "results": (bool,),
+}
+#: the arguments of import_coco and export_coco that are not options
+_NOT_OPTIONS = {"store", "project_hash", "source", "user", "progress"}
+
+
+def options_of(
+    function: Callable[..., Any], types: dict[str, tuple[type, ...]]
+) -> dict[str, tuple[type, ...]]:
+    """The keyword options ``function`` takes, each with the types it accepts (``types``, else any).
+
+    >>> from labelport.formats.coco.exporter import export_coco
+    >>> options_of(export_coco, EXPORT_OPTIONS)["results"]
+    (<class 'bool'>,)
+    """
+    names = [n for n in inspect.signature(function).parameters if n not in _NOT_OPTIONS]
+    return {n: types.get(n, (object,)) for n in names}
+
+
+def check_options(options: dict[str, Any], known: dict[str, tuple[type, ...]]) -> None:
+    """:class:`FieldError` (``options.<key>``) for an option that is not one, of the wrong type, or
+    a text with a NUL character.
+
+    >>> check_options({"dry_run": True}, IMPORT_OPTIONS)
+    >>> check_options({"colour": 1}, {"dry_run": (bool,), "replace": (bool,)})
+    Traceback (most recent call last):
+    labelport.errors.FieldError: options.colour: is not an option here; the options are dry_run, replace.
+    """
+    for key, value in options.items():
+        if key not in known:
+            raise FieldError(f"options.{key}", f"is not an option here; the options are {', '.join(known)}")
+        if not isinstance(value, known[key]):
+            names = " or ".join("null" if t is type(None) else t.__name__ for t in known[key])
+            raise FieldError(f"options.{key}", f"must be {names}, not {type(value).__name__}")
+        texts = value if isinstance(value, (list, tuple)) else [value]
+        check_texts({f"options.{key}": t for t in texts if isinstance(t, str)})
+
 
 #: What each role may do. Admins may also manage members.
 _CAN = {
@@ -54,6 +121,79 @@ def require_branch(branch: str, branches: Sequence[str]) -> None:
     if branch != MAIN_BRANCH and branch not in branches:
         known = ", ".join(branches) or "none yet"
         raise NotFoundError("branch", branch, key="name", hint=f"the project's branches: {known}")
+
+
+#: what reading a malformed geometry raises besides LabelError (a list where a number belongs ...)
+_MALFORMED = (
+    LabelportError,
+    msgspec.DecodeError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+)
+
+
+def _json_of(data: bytes, field: str, kind: type | tuple[type, ...], what: str) -> Any:
+    try:
+        value = loads(data)
+    except msgspec.DecodeError:
+        raise FieldError(field, "is not JSON") from None
+    if not isinstance(value, kind):
+        raise FieldError(field, f"must be {what}")
+    return value
+
+
+def check_label_records(
+    structure: OntologyStructure,
+    objects: Sequence[ObjectRecord],
+    classifications: Sequence[ClassificationRecord],
+) -> None:
+    """:class:`FieldError` (``objects[i].geometry`` ...) for a label row that could be stored but not
+    read back or exported: an object of no ontology object, geometry that is not its shape's, a
+    source record or answers that are not JSON objects, a classification of no classification.
+
+    >>> from labelport.ontology import Shape
+    >>> ontology = OntologyStructure()
+    >>> cat = ontology.add_object("Cat", Shape.POINT).feature_node_hash
+    >>> row = ObjectRecord("d", 0, "o", cat, b"[1]", 1.0, True, None, None, None, None, None, None, False)
+    >>> check_label_records(ontology, [row], [])
+    Traceback (most recent call last):
+    labelport.errors.FieldError: objects[0].geometry: is not point coordinates (point coordinates need 2 numbers [x, y], not 1).
+    """
+    shapes = {h: o.shape for h, o in structure.object_by_hash().items()}
+    kinds = {c.feature_node_hash for c in structure.classifications}
+    for i, o in enumerate(objects):
+        at = f"objects[{i}]"
+        shape = shapes.get(o.feature_hash)
+        if shape is None:
+            raise FieldError(f"{at}.feature_hash", f"{o.feature_hash} is no object of the project's ontology")
+        if o.geometry is not None:
+            value = _json_of(o.geometry, f"{at}.geometry", (list, dict), "JSON coordinates")
+            try:
+                coordinates_from_json(shape, value)
+            except _MALFORMED as exc:
+                raise FieldError(
+                    f"{at}.geometry", f"is not {shape.value} coordinates ({str(exc).rstrip('.')})"
+                ) from None
+        elif o.record is None:
+            raise FieldError(f"{at}.geometry", "is needed when there is no source record")
+        else:
+            _json_of(o.record, f"{at}.record", dict, "a JSON object")
+        if o.answers is not None:
+            _json_of(o.answers, f"{at}.answers", dict, "a JSON object")
+    for i, c in enumerate(classifications):
+        at = f"classifications[{i}]"
+        if c.feature_hash not in kinds:
+            raise FieldError(
+                f"{at}.feature_hash", f"{c.feature_hash} is no classification of the project's ontology"
+            )
+        frames = _json_of(c.frames, f"{at}.frames", list, "a JSON list of frame numbers")
+        if not all(type(f) is int and f >= 0 for f in frames):
+            raise FieldError(f"{at}.frames", "must be a JSON list of frame numbers")
+        if c.answer is not None:
+            _json_of(c.answer, f"{at}.answer", (str, list, dict, int, float, bool), "JSON")
 
 
 class Service(Protocol):
@@ -115,16 +255,18 @@ class Service(Protocol):
 class LocalService:
     """Every operation, run against a store as one user."""
 
-    def __init__(self, store: LabelStore, user: UserRecord) -> None:
+    def __init__(self, store: LabelStore, user: UserRecord, *, single_owner: bool = False) -> None:
         self.store = store
         self.user = user
+        #: the embedded store: everyone holding a key is its administrator, so roles mean nothing
+        self.single_owner = single_owner
 
     @classmethod
     def embedded(
         cls, store: LabelStore, *, name: str, fingerprint: str, public_key: str = ""
     ) -> LocalService:
         """The embedded store's owner: whoever holds a key is its administrator (one person, one file)."""
-        return cls(store, store.upsert_user(name, fingerprint, public_key, is_admin=True))
+        return cls(store, store.upsert_user(name, fingerprint, public_key, is_admin=True), single_owner=True)
 
     # -- rights ----------------------------------------------------------------------------------
 
@@ -146,16 +288,23 @@ class LocalService:
 
     # -- ontologies and projects -----------------------------------------------------------------
 
+    def _check_ontology(self, ontology_hash: str) -> None:
+        """NotFound unless the user may read the ontology: an administrator, its creator, or a
+        member of a project that uses it. Whoever may read it may create a project on it."""
+        if not self.user.is_admin and not self.store.ontology_visible(ontology_hash, self.user.id):
+            raise NotFoundError("ontology", ontology_hash)
+
     def create_ontology(self, title: str, structure: OntologyStructure) -> str:
         ontology_hash = new_uuid()
-        self.store.create_ontology(ontology_hash, title, structure)
+        self.store.create_ontology(ontology_hash, title, structure, created_by=self.user.id)
         return ontology_hash
 
     def get_ontology(self, ontology_hash: str) -> OntologyRecord:
+        self._check_ontology(ontology_hash)
         return self.store.get_ontology(ontology_hash)
 
     def list_ontologies(self) -> list[OntologyRecord]:
-        return self.store.list_ontologies()
+        return self.store.list_ontologies(None if self.user.is_admin else self.user.id)
 
     def create_project(
         self,
@@ -169,6 +318,8 @@ class LocalService:
             raise LabelportError("a project needs a title.")
         if ontology_hash is not None and structure is not None:
             raise LabelportError("give an ontology hash or an ontology structure, not both.")
+        if ontology_hash is not None:
+            self._check_ontology(ontology_hash)
         project = ProjectRecord(
             project_hash=new_uuid(),
             title=title,
@@ -192,6 +343,12 @@ class LocalService:
 
     def add_member(self, project_hash: str, fingerprint: str, role: str) -> None:
         self._check(project_hash, "admin")
+        if self.single_owner:
+            raise LabelportError(
+                "The embedded store has a single owner (whoever holds a key administers every project), "
+                "so a role would change nothing; to share a project, serve the store with `labelport "
+                "serve` and add members there."
+            )
         if role not in ROLES:
             raise LabelportError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}.")
         user = self._user(fingerprint)
@@ -306,15 +463,16 @@ class LocalService:
     def add_data_units(self, project_hash: str, units: Sequence[DataUnit]) -> None:
         """Add data units; a title the project has already is refused (titles match COCO images)."""
         self._check(project_hash, "write")
-        taken = self.store.units_titled(project_hash, [u.title for u in units])
-        if taken:
-            (title, data_hash), more = taken[0], len(taken) - 1
-            raise DataError(
-                f"project {project_hash} has a data unit titled {title!r} already "
-                f"(data hash {data_hash}){f' (and {more:,} more)' if more else ''}; a title names one "
-                "data unit, so that imports can match images by it. Nothing was added."
-            )
-        self.store.add_data_units(project_hash, units)
+        with self.store.project_lock(project_hash):  # not between an import's planning and its commit
+            taken = self.store.units_titled(project_hash, [u.title for u in units])
+            if taken:
+                (title, data_hash), more = taken[0], len(taken) - 1
+                raise DataError(
+                    f"project {project_hash} has a data unit titled {title!r} already "
+                    f"(data hash {data_hash}){f' (and {more:,} more)' if more else ''}; a title names one "
+                    "data unit, so that imports can match images by it. Nothing was added."
+                )
+            self.store.add_data_units(project_hash, units)
 
     def list_data_units(self, project_hash: str) -> list[DataUnit]:
         self._check(project_hash, "read")
@@ -324,6 +482,7 @@ class LocalService:
         self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
     ) -> list[LabelRowRecord]:
         self._check(project_hash, "read")
+        check_texts({"branch": branch, **{f"data_hashes[{i}]": h for i, h in enumerate(data_hashes or ())}})
         return self.store.load_label_rows(project_hash, branch, data_hashes)
 
     def save_label_row(
@@ -335,6 +494,10 @@ class LocalService:
         classifications: Sequence[ClassificationRecord],
     ) -> str:
         self._check(project_hash, "write")
+        project = self.store.get_project(project_hash)
+        check_label_records(
+            self.store.get_ontology(project.ontology_hash).structure, objects, classifications
+        )
         return self.store.save_label_row(project_hash, branch, data_hash, objects, classifications)
 
     def list_branches(self, project_hash: str) -> list[str]:
@@ -347,16 +510,28 @@ class LocalService:
 
     # -- COCO ------------------------------------------------------------------------------------
 
+    def check_import(self, project_hash: str, options: dict[str, Any]) -> None:
+        """What :meth:`import_coco` checks before it reads anything: the options, and the user's role
+        (a dry run only reads). The server asks this before it unpacks an upload."""
+        from labelport.formats.coco.importer import import_coco
+
+        check_options(options, options_of(import_coco, IMPORT_OPTIONS))
+        self._check(project_hash, "read" if options.get("dry_run") else "write")
+
     def import_coco(
         self, project_hash: str, source: Any, options: dict[str, Any], progress: Progress | None = None
     ) -> Any:
         """Run a COCO import (see :func:`labelport.formats.coco.importer.import_coco`)."""
         from labelport.formats.coco.importer import import_coco
 
-        self._check(project_hash, "read" if options.get("dry_run") else "write")
-        return import_coco(
-            self.store, project_hash, source, user=self.user.name, progress=progress, **options
-        )
+        self.check_import(project_hash, options)
+        dry_run = bool(options.get("dry_run"))
+        # From planning (which data units exist) to commit, one import at a time per project: two
+        # imports creating units for the same file names would otherwise each create one.
+        with nullcontext() if dry_run else self.store.project_lock(project_hash):
+            return import_coco(
+                self.store, project_hash, source, user=self.user.name, progress=progress, **options
+            )
 
     def export_coco(
         self, project_hash: str, options: dict[str, Any], progress: Progress | None = None
@@ -364,6 +539,7 @@ class LocalService:
         """Write a COCO file (see :func:`labelport.formats.coco.exporter.export_coco`)."""
         from labelport.formats.coco.exporter import export_coco
 
+        check_options(options, options_of(export_coco, EXPORT_OPTIONS))
         self._check(project_hash, "read")
         self.require_branch(project_hash, options.get("branch_name") or MAIN_BRANCH)
         return export_coco(self.store, project_hash, progress=progress, **options)

@@ -204,9 +204,6 @@ def create_app(
     async def list_ontologies(request: Request) -> Response:
         def work(s: LocalService, body: bytes) -> Any:
             found = s.list_ontologies()
-            if not s.user.is_admin:  # an ontology is titled after its project: show only your projects'
-                mine = {p.ontology_hash for p in s.list_projects()}
-                found = [o for o in found if o.ontology_hash in mine]
             return [wire.OntologyWire(o.ontology_hash, o.title, o.structure.to_dict()) for o in found]
 
         return await handle(request, work)
@@ -314,6 +311,7 @@ def create_app(
         def work(s: LocalService, body: bytes) -> Any:
             data = wire.decode(body, wire.StartUpload)
             s.get_project(project_hash)  # only members may upload (404 for everyone else)
+            safe_file_name(data.filename)  # a name the import could not use is refused now
             upload_id = new_upload_id()
             meta = wire.encode(data)
             chunks.create_upload(upload_id, project_hash, s.user.id, meta, clock(), UPLOAD_KEEP_SECONDS)
@@ -333,6 +331,12 @@ def create_app(
             _owned(s, project_hash, upload_id)
             if not 0 <= seq < 1_000_000:
                 raise LabelportError("a chunk number is between 0 and 999,999.")
+            # gzip makes nothing a COCO file holds larger: chunks past the limit can only be refused later
+            if chunks.upload_bytes(upload_id) + len(body) > max_import_bytes:
+                chunks.delete_upload(upload_id)
+                raise TooLarge(
+                    f"the upload is over the server's limit of {plural(max_import_bytes, 'byte')}."
+                )
             chunks.put_upload_chunk(upload_id, seq, body)
             return {}
 
@@ -350,19 +354,16 @@ def create_app(
     @app.post("/projects/{project_hash}/uploads/{upload_id}/import")
     async def run_import(request: Request, project_hash: str, upload_id: str) -> Response:
         def work(s: LocalService, body: bytes) -> Any:
-            data = wire.decode(body, wire.RunImport)
             meta = _owned(s, project_hash, upload_id)
-            try:
-                count, last = chunks.upload_chunk_count(upload_id)
-                if count != data.chunks or last != count - 1:
-                    raise LabelportError(
-                        f"the upload holds {plural(count, 'chunk')}; the import expected {data.chunks:,} (numbered from 0)."
-                    )
+            try:  # whatever the outcome, the upload is gone when the import ends
+                data = wire.decode(body, wire.RunImport)
                 options = wire.import_options_from_wire(data.options)
+                s.check_import(project_hash, options)  # options and role, before any work
                 with tempfile.TemporaryDirectory(prefix="labelport-import-") as folder:
                     path = Path(folder) / safe_file_name(meta.filename)
-                    with path.open("wb") as out:
-                        gunzip_chunks(chunks.upload_chunks(upload_id), out, limit=max_import_bytes)
+                    _unpack(upload_id, data.chunks, path)
+                    # in the file now: an import killed from here on leaves no upload behind
+                    chunks.delete_upload(upload_id)
                     # a file keeps its name (the import's source name); in-memory data stays in memory
                     source: Any = path if meta.filename is not None else path.read_bytes()
                     report = s.import_coco(project_hash, source, options)
@@ -371,6 +372,18 @@ def create_app(
             return report.to_dict()
 
         return await handle(request, work)
+
+    def _unpack(upload_id: str, expected: int, path: Path) -> None:
+        """The upload's chunks inflated into ``path``. They are inflated once without writing first,
+        so that a decompression bomb is refused (413) before it fills the disk up to the limit."""
+        count, last = chunks.upload_chunk_count(upload_id)
+        if count != expected or last != count - 1:
+            raise LabelportError(
+                f"the upload holds {plural(count, 'chunk')}; the import expected {expected:,} (numbered from 0)."
+            )
+        gunzip_chunks(chunks.upload_chunks(upload_id), None, limit=max_import_bytes)
+        with path.open("wb") as out:
+            gunzip_chunks(chunks.upload_chunks(upload_id), out, limit=max_import_bytes)
 
     @app.post("/projects/{project_hash}/export")
     async def export(request: Request, project_hash: str) -> Response:

@@ -70,6 +70,7 @@ ERRORS: dict[str, type[LabelportError]] = {
     "AuthError": errors.AuthError,
     "PermissionDenied": errors.PermissionDenied,
     "TooLarge": errors.TooLarge,
+    "FieldError": errors.FieldError,
 }
 
 

@@ -154,7 +154,10 @@ class Verifier:
         stamp = headers.get(TIMESTAMP_HEADER, "")
         nonce = headers.get(NONCE_HEADER, "")
         encoded = headers.get(SIGNATURE_HEADER, "")
-        if not (_FINGERPRINT.fullmatch(fingerprint) and stamp.isdigit() and len(stamp) <= 12):
+        # isascii: str.isdigit takes digits that int() does not ("²") and others it reads ("٣")
+        if not (
+            _FINGERPRINT.fullmatch(fingerprint) and stamp.isascii() and stamp.isdigit() and len(stamp) <= 12
+        ):
             raise AuthError()
         if not (_NONCE.fullmatch(nonce) and encoded and len(encoded) <= 2048):
             raise AuthError()

@@ -25,7 +25,8 @@ from typing import BinaryIO, Protocol, cast
 
 from isal import isal_zlib  # zlib's formats, about twice as fast to inflate (ISA-L)
 
-from labelport.errors import LabelportError, TooLarge
+from labelport.errors import FieldError, LabelportError, TooLarge
+from labelport.store.rows import check_texts
 from labelport.words import plural
 
 #: Decompress at most this much at a time: a small gzip chunk may hold gigabytes of zeros.
@@ -46,6 +47,10 @@ class Uploads(Protocol):
 
     def upload_chunk_count(self, upload_id: str) -> tuple[int, int]:
         """(number of chunks, highest chunk number or -1)."""
+        ...
+
+    def upload_bytes(self, upload_id: str) -> int:
+        """The bytes of the chunks stored so far."""
         ...
 
     def upload_chunks(self, upload_id: str) -> Iterator[bytes]: ...
@@ -108,6 +113,9 @@ class FileUploads:
         files = self._chunk_files(upload_id)
         return len(files), int(files[-1].stem) if files else -1
 
+    def upload_bytes(self, upload_id: str) -> int:
+        return sum(path.stat().st_size for path in self._chunk_files(upload_id))
+
     def upload_chunks(self, upload_id: str) -> Iterator[bytes]:
         for path in self._chunk_files(upload_id):
             yield path.read_bytes()
@@ -134,12 +142,13 @@ def new_upload_id() -> str:
     return secrets.token_hex(16)
 
 
-def gunzip_chunks(chunks: Iterable[bytes], out: BinaryIO, *, limit: int) -> int:
+def gunzip_chunks(chunks: Iterable[bytes], out: BinaryIO | None, *, limit: int) -> int:
     """Decompress a gzip stream arriving in chunks into ``out``; returns the bytes written.
 
     Several gzip members one after another are one stream, as ``gzip -d`` reads them. More than
-    ``limit`` bytes of output is :class:`TooLarge`; a stream that is not gzip or stops short is a
-    :class:`LabelportError`.
+    ``limit`` bytes of output is :class:`TooLarge`, raised as soon as the inflated bytes pass it; a
+    stream that is not gzip or stops short is a :class:`LabelportError`. With ``out`` None the
+    bytes are only counted (a first pass that refuses a decompression bomb before writing anything).
 
     >>> import gzip, io
     >>> data = gzip.compress(b"[1, 2, 3]")
@@ -151,7 +160,8 @@ def gunzip_chunks(chunks: Iterable[bytes], out: BinaryIO, *, limit: int) -> int:
         total += len(piece)
         if total > limit:
             raise TooLarge(f"the uploaded COCO file is over the server's limit of {plural(limit, 'byte')}.")
-        out.write(piece)
+        if out is not None:
+            out.write(piece)
     return total
 
 
@@ -186,11 +196,27 @@ def _inflate(chunks: Iterable[bytes]) -> Iterator[bytes]:
         raise LabelportError("the upload ends before its gzip stream does; send it again.")
 
 
+#: The longest file name (in UTF-8 bytes) that common file systems take.
+MAX_NAME_BYTES = 255
+
+
 def safe_file_name(name: str | None) -> str:
-    """A file name a client sent, made safe to create in a temporary folder.
+    """A file name a client sent, made safe to create in a temporary folder: its last part, kept
+    whole (it names the import's source, as in the embedded store). A name with a NUL character, or
+    over :data:`MAX_NAME_BYTES` bytes, is a :class:`FieldError` (``filename``).
 
     >>> safe_file_name("../../etc/passwd"), safe_file_name("train.json.gz"), safe_file_name("")
     ('passwd', 'train.json.gz', 'coco.json')
+    >>> safe_file_name("😀" * 64 + ".json")
+    Traceback (most recent call last):
+    labelport.errors.FieldError: filename: a file name is at most 255 bytes of UTF-8, and this one is 261.
     """
-    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1].replace("\x00", "")[:200]
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    check_texts({"filename": base})
+    size = len(base.encode())
+    if size > MAX_NAME_BYTES:
+        raise FieldError(
+            "filename",
+            f"a file name is at most {plural(MAX_NAME_BYTES, 'byte')} of UTF-8, and this one is {size:,}",
+        )
     return base if base not in ("", ".", "..") else "coco.json"

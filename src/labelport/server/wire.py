@@ -11,12 +11,13 @@ UserRecord(id=1, name='ada', fingerprint='SHA256:x', is_admin=False)
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Any, TypeVar
 
 import msgspec
 
 from labelport.data import DataUnit
-from labelport.errors import LabelportError
+from labelport.errors import FieldError, LabelportError
 from labelport.ontology import OntologyStructure
 from labelport.store.base import ClassificationRecord, ObjectRecord, ProjectRecord
 
@@ -45,6 +46,8 @@ def decode(data: bytes, type_: type[T]) -> T:
         raise LabelportError(f"the request body does not fit: {exc}.") from None
     except msgspec.DecodeError as exc:
         raise LabelportError(f"the request body is not JSON: {exc}.") from None
+    except RecursionError:
+        raise LabelportError("the request body is nested deeper than the server reads.") from None
 
 
 # -- bodies ----------------------------------------------------------------------------------------
@@ -128,10 +131,18 @@ def import_options_to_wire(options: dict[str, Any]) -> dict[str, Any]:
 
     COCO ids are ints, and JSON object keys are strings; pairs keep each key's type.
 
+    A mapping given as a file's name is read here, on the client: the server reads no file of its own
+    for a request.
+
     >>> import_options_to_wire({"match": {7: ("data-hash", 0)}, "categories": {1: "feat"}, "dry_run": True})
     {'match': [[7, ['data-hash', 0]]], 'categories': [[1, 'feat']], 'dry_run': True}
     """
+    from labelport.formats.coco.plan import load_mapping
+
     wire = dict(options)
+    for key, words in _MAPPING_WORDS.items():
+        if isinstance(wire.get(key), (str, PurePath)) and wire[key] not in words:
+            wire[key] = load_mapping(wire[key], "image" if key == "match" else "category")
     match = wire.get("match")
     if isinstance(match, dict):
         wire["match"] = [[key, _frame_index(value)] for key, value in match.items()]
@@ -142,12 +153,19 @@ def import_options_to_wire(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def import_options_from_wire(wire: dict[str, Any]) -> dict[str, Any]:
-    """The inverse of :func:`import_options_to_wire`.
+    """The inverse of :func:`import_options_to_wire`. A ``match`` or ``categories`` that is a text
+    must be one of its words: a file name would be a file of the server's.
 
     >>> import_options_from_wire({"match": [[7, ["data-hash", 0]]], "categories": [[1, "feat"]]})
     {'match': {7: ('data-hash', 0)}, 'categories': {1: 'feat'}}
     """
     options = dict(wire)
+    for key, words in _MAPPING_WORDS.items():
+        if isinstance(options.get(key), str) and options[key] not in words:
+            raise FieldError(
+                f"options.{key}",
+                f"is {' or '.join(map(repr, words))} or a list of [key, value] pairs, not {options[key]!r}",
+            )
     try:
         if isinstance(options.get("match"), list):
             options["match"] = {key: (str(value[0]), int(value[1])) for key, value in options["match"]}
@@ -156,6 +174,10 @@ def import_options_from_wire(wire: dict[str, Any]) -> dict[str, Any]:
     except (TypeError, ValueError, IndexError):
         raise LabelportError("match and categories must be lists of [key, value] pairs.") from None
     return options
+
+
+#: the words ``match`` and ``categories`` take besides a mapping
+_MAPPING_WORDS = {"match": ("auto",), "categories": ("by-name", "create")}
 
 
 def _frame_index(value: Any) -> list[Any]:

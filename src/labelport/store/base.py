@@ -7,8 +7,8 @@ transaction for a whole import.
 
 >>> from labelport.store.sqlite import SqliteStore
 >>> store = SqliteStore(":memory:")
->>> store.schema_version()
-1
+>>> store.schema_version() >= 1
+True
 """
 
 from __future__ import annotations
@@ -206,7 +206,10 @@ class BulkSession(Protocol):
 
     def set_data_unit_extra(self, extras: dict[str, dict[str, Any]]) -> None: ...
 
-    def save_ontology(self, structure: OntologyStructure) -> None: ...
+    def save_ontology(self, structure: OntologyStructure) -> None:
+        """Store the project's changed ontology: in place when only this project uses it, else as a
+        copy the project uses from now on (see :func:`labelport.store.rows.save_project_ontology`)."""
+        ...
 
     def set_project_extra(self, extra: dict[str, Any]) -> None: ...
 
@@ -240,11 +243,21 @@ class LabelStore(Protocol):
         ...
 
     # ontologies and projects
-    def create_ontology(self, ontology_hash: str, title: str, structure: OntologyStructure) -> None: ...
+    def create_ontology(
+        self, ontology_hash: str, title: str, structure: OntologyStructure, created_by: int | None = None
+    ) -> None:
+        """Create a standalone ontology (no project's import ever changes it in place)."""
+        ...
 
     def get_ontology(self, ontology_hash: str) -> OntologyRecord: ...
 
-    def list_ontologies(self) -> list[OntologyRecord]: ...
+    def ontology_visible(self, ontology_hash: str, user_id: int) -> bool:
+        """Whether the user created the ontology or is a member of a project that uses it."""
+        ...
+
+    def list_ontologies(self, user_id: int | None = None) -> list[OntologyRecord]:
+        """All ontologies (``user_id`` None) or those the user may read (see :meth:`ontology_visible`)."""
+        ...
 
     def create_project(
         self, project: ProjectRecord, structure: OntologyStructure | None, owner_id: int
@@ -256,6 +269,12 @@ class LabelStore(Protocol):
 
     def list_projects(self, user_id: int | None) -> list[ProjectRecord]:
         """All projects (``user_id`` None) or those the user belongs to."""
+        ...
+
+    def project_lock(self, project_hash: str) -> AbstractContextManager[None]:
+        """Hold the project's write lock until the block ends: imports and data-unit additions into
+        one project run one at a time, across threads, processes and (PostgreSQL) machines, so that
+        an import plans on the data units it then writes next to (no two create one file's unit)."""
         ...
 
     # data units

@@ -48,7 +48,12 @@ from labelport.store.rows import (
     OBJECT_SELECT,
     PROJECT_SELECT,
     UNIT_COLUMNS,
+    check_label_row,
+    check_texts,
+    ontologies_query,
+    ontology_from_row,
     project_from_row,
+    save_project_ontology,
     unit_from_row,
     unit_to_row,
 )
@@ -180,6 +185,8 @@ class PostgresStore(ManageMixin):
                 raise StoreError(f"the store at {self._where} refused a write: {_reason(exc)}.") from exc
 
     def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        if _holds_nul(args):  # no stored text holds one (see rows.check_texts): nothing matches
+            return None
         with self._conn() as conn:
             try:
                 return conn.execute(sql, args).fetchone()
@@ -187,6 +194,8 @@ class PostgresStore(ManageMixin):
                 raise StoreError(f"cannot read the store at {self._where}: {_reason(exc)}.") from exc
 
     def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        if _holds_nul(args):  # as in _one
+            return []
         with self._conn() as conn:
             try:
                 return conn.execute(sql, args).fetchall()
@@ -237,6 +246,7 @@ class PostgresStore(ManageMixin):
     def upsert_user(
         self, name: str, fingerprint: str, public_key: str, *, is_admin: bool = False
     ) -> UserRecord:
+        check_texts({"name": name, "fingerprint": fingerprint, "public_key": public_key})
         with self._tx() as conn:
             row = conn.execute(
                 "INSERT INTO users (name, fingerprint, public_key, is_admin, created_at) "
@@ -289,39 +299,51 @@ class PostgresStore(ManageMixin):
 
     # -- ontologies and projects -----------------------------------------------------------------
 
-    def create_ontology(self, ontology_hash: str, title: str, structure: OntologyStructure) -> None:
+    def create_ontology(
+        self, ontology_hash: str, title: str, structure: OntologyStructure, created_by: int | None = None
+    ) -> None:
+        check_texts({"title": title})
         with self._tx() as conn:
             conn.execute(
-                "INSERT INTO ontologies (ontology_hash, title, structure, created_at) "
-                "VALUES (%s, %s, %s, %s)",
-                (ontology_hash, title, dumps(structure.to_dict()), now_iso()),
+                "INSERT INTO ontologies (ontology_hash, title, structure, created_at, created_by_user_id, "
+                "standalone) VALUES (%s, %s, %s, %s, %s, TRUE)",
+                (ontology_hash, title, dumps(structure.to_dict()), now_iso(), created_by),
             )
 
     def get_ontology(self, ontology_hash: str) -> OntologyRecord:
-        row = self._one(
-            "SELECT ontology_hash, title, structure FROM ontologies WHERE ontology_hash = %s",
-            (ontology_hash,),
-        )
-        if row is None:
+        found = self._all(*ontologies_query("%s", ontology_hash=ontology_hash))
+        if not found:
             raise NotFoundError("ontology", ontology_hash)
-        return OntologyRecord(row[0], row[1], OntologyStructure.from_dict(loads(row[2])))
+        return ontology_from_row(found[0])
 
-    def list_ontologies(self) -> list[OntologyRecord]:
-        rows = self._all("SELECT ontology_hash, title, structure FROM ontologies ORDER BY id")
-        return [OntologyRecord(r[0], r[1], OntologyStructure.from_dict(loads(r[2]))) for r in rows]
+    def ontology_visible(self, ontology_hash: str, user_id: int) -> bool:
+        return bool(self._all(*ontologies_query("%s", user_id, ontology_hash)))
+
+    def list_ontologies(self, user_id: int | None = None) -> list[OntologyRecord]:
+        return [ontology_from_row(r) for r in self._all(*ontologies_query("%s", user_id))]
 
     def create_project(
         self, project: ProjectRecord, structure: OntologyStructure | None, owner_id: int
     ) -> None:
+        check_texts(
+            {"title": project.title, "description": project.description, "created_by": project.created_by}
+        )
         with self._tx() as conn:
             if structure is not None:
                 conn.execute(
-                    "INSERT INTO ontologies (ontology_hash, title, structure, created_at) "
-                    "VALUES (%s, %s, %s, %s)",
-                    (project.ontology_hash, project.title, dumps(structure.to_dict()), project.created_at),
+                    "INSERT INTO ontologies (ontology_hash, title, structure, created_at, created_by_user_id) "
+                    "VALUES (%s, %s, %s, %s, %s)",
+                    (
+                        project.ontology_hash,
+                        project.title,
+                        dumps(structure.to_dict()),
+                        project.created_at,
+                        owner_id,
+                    ),
                 )
+            # FOR SHARE: an import changing this ontology waits, then sees this project use it too
             row = conn.execute(
-                "SELECT id FROM ontologies WHERE ontology_hash = %s", (project.ontology_hash,)
+                "SELECT id FROM ontologies WHERE ontology_hash = %s FOR SHARE", (project.ontology_hash,)
             ).fetchone()
             if row is None:
                 raise NotFoundError("ontology", project.ontology_hash)
@@ -361,6 +383,26 @@ class PostgresStore(ManageMixin):
                 (user_id,),
             )
         return [project_from_row(r) for r in rows]
+
+    @contextmanager
+    def project_lock(self, project_hash: str) -> Iterator[None]:
+        """The project's write lock: a session advisory lock on a connection held for the block, so
+        every process on the database shares it, and a process that dies lets it go."""
+        key = "SELECT pg_advisory_{}(hashtextextended('labelport.project:' || %s, 0))"
+        with self._conn() as conn:
+            try:
+                conn.execute(key.format("lock"), (project_hash,))
+            except psycopg.Error as exc:
+                raise StoreError(
+                    f"cannot lock project {project_hash} at {self._where}: {_reason(exc)}."
+                ) from exc
+            try:
+                yield
+            finally:
+                try:
+                    conn.execute(key.format("unlock"), (project_hash,))
+                except psycopg.Error:
+                    conn.close()  # closing the session lets the lock go too
 
     # -- data units ------------------------------------------------------------------------------
 
@@ -429,6 +471,7 @@ class PostgresStore(ManageMixin):
         objects: Sequence[ObjectRecord],
         classifications: Sequence[ClassificationRecord],
     ) -> str:
+        check_label_row(branch, data_hash, objects, classifications)
         project_id = self._project_id(project_hash)
         with self._tx() as conn:
             unit = conn.execute(
@@ -531,6 +574,7 @@ class PostgresStore(ManageMixin):
     @contextmanager
     def bulk(self, project_hash: str, branch: str, source: str, user: str) -> Iterator[PostgresBulk]:
         """One transaction for a whole import; imports into one project wait for each other."""
+        check_texts({"branch": branch, "source": source, "user": user})
         project_id = self._project_id(project_hash)
         with self._tx() as conn:
             outer = getattr(self._local, "conn", None)
@@ -595,6 +639,14 @@ class PostgresStore(ManageMixin):
         )
         return int(row[0]), int(row[1])
 
+    def upload_bytes(self, upload_id: str) -> int:
+        """The bytes of the chunks stored for an upload."""
+        row = self._one(
+            "SELECT COALESCE(SUM(octet_length(data)), 0) FROM upload_chunks WHERE upload_id = %s",
+            (upload_id,),
+        )
+        return int(row[0])
+
     def upload_chunks(self, upload_id: str) -> Iterator[bytes]:
         """The upload's chunks in order, one at a time."""
         with self._conn() as conn:
@@ -613,6 +665,15 @@ class PostgresStore(ManageMixin):
     def delete_upload(self, upload_id: str) -> None:
         with self._tx() as conn:
             conn.execute("DELETE FROM uploads WHERE upload_id = %s", (upload_id,))
+
+
+def _holds_nul(args: Sequence[Any]) -> bool:
+    """Whether a statement's text arguments hold a NUL character, which psycopg cannot send.
+
+    >>> _holds_nul(("a", 1)), _holds_nul(("a\\x00",))
+    (False, True)
+    """
+    return any(isinstance(a, str) and "\x00" in a for a in args)
 
 
 def _reason(exc: psycopg.Error) -> str:
@@ -809,11 +870,14 @@ class PostgresBulk:
         )
 
     def save_ontology(self, structure: OntologyStructure) -> None:
+        # Lock the ontology first, in a statement of its own: a project being created on it at the
+        # same time (FOR SHARE) commits first, and the next statement's snapshot then sees it.
         self._conn.execute(
-            "UPDATE ontologies SET structure = %s "
-            "WHERE id = (SELECT ontology_id FROM projects WHERE id = %s)",
-            (dumps(structure.to_dict()), self._project_id),
+            "SELECT o.id FROM ontologies o JOIN projects p ON p.ontology_id = o.id WHERE p.id = %s "
+            "FOR UPDATE OF o",
+            (self._project_id,),
         )
+        save_project_ontology(self._conn.execute, "%s", self._project_id, dumps(structure.to_dict()))
 
     def set_project_extra(self, extra: dict[str, Any]) -> None:
         self._conn.execute("UPDATE projects SET extra = %s WHERE id = %s", (dumps(extra), self._project_id))

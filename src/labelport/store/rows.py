@@ -8,12 +8,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from labelport.data import DataType, DataUnit, Member
+from labelport.errors import FieldError
+from labelport.hashing import new_uuid
+from labelport.labels import now_iso
+from labelport.ontology import OntologyStructure
 from labelport.store._json import dumps, loads
-from labelport.store.base import ProjectRecord
+from labelport.store.base import ClassificationRecord, ObjectRecord, OntologyRecord, ProjectRecord
 
 #: data_units columns, in the order of :func:`unit_to_row` (after the project id)
 UNIT_COLUMNS = "data_hash, title, data_type, width, height, frames, fps, location, members, extra"
@@ -38,6 +42,123 @@ PROJECT_SELECT = (
     "SELECT p.project_hash, p.title, p.description, o.ontology_hash, p.created_by, p.created_at, p.extra "
     "FROM projects p JOIN ontologies o ON o.id = p.ontology_id"
 )
+
+#: the ontologies a user may read: those they created and those of the projects they are members of
+#: (``{p}`` is the store's placeholder; both are the user's id)
+_ONTOLOGY_READABLE = (
+    "o.created_by_user_id = {p} OR o.id IN (SELECT p.ontology_id FROM projects p "
+    "JOIN memberships m ON m.project_id = p.id WHERE m.user_id = {p})"
+)
+#: a project's ontology: its id, and whether the project must change a copy of it instead (it was
+#: created on its own, or another project uses it too); both placeholders are the project's id
+_PROJECT_ONTOLOGY = (
+    "SELECT o.id, o.title, o.standalone OR EXISTS (SELECT 1 FROM projects q "
+    "WHERE q.ontology_id = o.id AND q.id <> {p}) FROM projects p JOIN ontologies o ON o.id = p.ontology_id "
+    "WHERE p.id = {p}"
+)
+
+#: PostgreSQL's INTEGER and BIGINT: the stores take no number beyond them (SQLite's INTEGER is 64 bits)
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+
+
+def check_texts(fields: dict[str, str | None]) -> None:
+    """:class:`FieldError` for the first text holding a NUL character. PostgreSQL's text cannot
+    store one; SQLite could, but refuses too, so that the two stores agree.
+
+    >>> check_texts({"title": "cats", "description": None})
+    >>> check_texts({"title": "ca\\x00ts"})
+    Traceback (most recent call last):
+    labelport.errors.FieldError: title: must not contain a NUL character (\\x00).
+    """
+    for field, value in fields.items():
+        if value is not None and "\x00" in value:
+            raise FieldError(field, "must not contain a NUL character (\\x00)")
+        if value is not None and not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                raise FieldError(field, "is not Unicode text (it holds a lone surrogate)") from None
+
+
+def check_label_row(
+    branch: str,
+    data_hash: str,
+    objects: Sequence[ObjectRecord],
+    classifications: Sequence[ClassificationRecord],
+) -> None:
+    """What both stores refuse in a label row to save: NUL characters in its texts, a frame or a
+    source key beyond the database's integers. Fields are named as in the request body.
+
+    >>> check_label_row("main", "d", [], [])
+    """
+    check_texts({"branch": branch, "data_hash": data_hash})
+    for i, o in enumerate(objects):
+        texts = {"object_hash": o.object_hash, "feature_hash": o.feature_hash, "created_by": o.created_by}
+        check_texts(
+            {
+                f"objects[{i}].{k}": v
+                for k, v in {**texts, "created_at": o.created_at, "source": o.source}.items()
+            }
+        )
+        if not 0 <= o.frame <= INT32_MAX:
+            raise FieldError(f"objects[{i}].frame", f"a frame is 0 to {INT32_MAX:,}, not {o.frame}")
+        if o.source_key is not None and not -INT64_MAX - 1 <= o.source_key <= INT64_MAX:
+            raise FieldError(f"objects[{i}].source_key", f"{o.source_key} is beyond 64 bits")
+    for i, c in enumerate(classifications):
+        texts = {"classification_hash": c.classification_hash, "feature_hash": c.feature_hash}
+        check_texts(
+            {
+                f"classifications[{i}].{k}": v
+                for k, v in {**texts, "created_by": c.created_by, "created_at": c.created_at}.items()
+            }
+        )
+
+
+def ontologies_query(
+    p: str, user_id: int | None = None, ontology_hash: str | None = None
+) -> tuple[str, tuple[Any, ...]]:
+    """The statement and arguments that select ontologies (hash, title, structure JSON) in creation
+    order: all, or one hash, and of those only the ones ``user_id`` may read; ``p`` is the store's
+    placeholder.
+
+    >>> ontologies_query("?", 7)[1]
+    (7, 7)
+    """
+    wheres: list[str] = []
+    args: tuple[Any, ...] = ()
+    if ontology_hash is not None:
+        wheres, args = [f"o.ontology_hash = {p}"], (ontology_hash,)
+    if user_id is not None:
+        wheres.append(f"({_ONTOLOGY_READABLE.format(p=p)})")
+        args = (*args, user_id, user_id)
+    where = f" WHERE {' AND '.join(wheres)}" if wheres else ""
+    return f"SELECT o.ontology_hash, o.title, o.structure FROM ontologies o{where} ORDER BY o.id", args
+
+
+def ontology_from_row(row: Sequence[Any]) -> OntologyRecord:
+    return OntologyRecord(row[0], row[1], OntologyStructure.from_dict(loads(row[2])))
+
+
+def save_project_ontology(
+    execute: Callable[[str, Sequence[Any]], Any], p: str, project_id: int, structure: bytes
+) -> None:
+    """Write a project's changed ontology (the JSON ``structure``): in place when it is the project's
+    alone, else as a copy that the project then uses (copy on write), so that no other project and
+    no standalone ontology changes. ``execute`` is the store connection's, ``p`` its placeholder.
+
+    >>> # save_project_ontology(connection.execute, "?", project_id, b'{"objects": []}')
+    """
+    ontology_id, title, copy = execute(_PROJECT_ONTOLOGY.format(p=p), (project_id, project_id)).fetchone()
+    if not copy:
+        execute(f"UPDATE ontologies SET structure = {p} WHERE id = {p}", (structure, ontology_id))
+        return
+    created = execute(
+        f"INSERT INTO ontologies (ontology_hash, title, structure, created_at) VALUES ({p}, {p}, {p}, {p}) "
+        "RETURNING id",
+        (new_uuid(), title, structure, now_iso()),
+    ).fetchone()
+    execute(f"UPDATE projects SET ontology_id = {p} WHERE id = {p}", (created[0], project_id))
 
 
 def project_from_row(row: Sequence[Any]) -> ProjectRecord:
@@ -64,6 +185,12 @@ def unit_from_row(row: Sequence[Any]) -> DataUnit:
 
 
 def unit_to_row(project_id: int, unit: DataUnit) -> tuple[Any, ...]:
+    """A data unit as its row; :class:`FieldError` for a NUL character in its texts, which neither
+    store takes (see :func:`check_texts`)."""
+    if "\x00" in unit.title or "\x00" in unit.location or "\x00" in unit.data_hash:
+        check_texts(
+            {"data unit title": unit.title, "data unit location": unit.location, "data_hash": unit.data_hash}
+        )
     members = dumps([m.__dict__ for m in unit.members]) if unit.members else None
     return (
         project_id,

@@ -1,0 +1,7 @@
+-- labelport embedded store, schema version 2: who may read an ontology, and which may be changed in place.
+-- created_by_user_id: the user who created the ontology (it reads it even before any project uses it).
+-- standalone: created on its own (`create_ontology`), not with a project: a project's import never
+-- changes such an ontology, nor one that another project uses too: it changes a copy (copy on write).
+ALTER TABLE ontologies ADD COLUMN created_by_user_id INTEGER;
+ALTER TABLE ontologies ADD COLUMN standalone INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX projects_ontology ON projects(ontology_id);
