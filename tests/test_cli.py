@@ -24,6 +24,7 @@ from conftest import write_key
 from labelport import BoundingBox, ObjectInstance, UserClient
 from labelport.cli import cli, progress_bar, read_data_list
 from labelport.errors import DataError
+from labelport.formats import FORMATS
 from labelport.keys import Identity
 from labelport.store.sqlite import SqliteStore
 
@@ -657,7 +658,7 @@ def test_every_command_has_help_and_is_in_the_readme() -> None:
         "export coco",
         "user add",
         "serve",
-    }
+    } | {f"{verb} {name}" for verb in ("import", "export") for name in FORMATS}
     for path, command in commands(cli):
         assert command.help and command.help.strip(), path
         result = CliRunner().invoke(cli, [*path, "--help"])

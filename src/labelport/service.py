@@ -79,6 +79,14 @@ class Service(Protocol):
     def export_coco(
         self, project_hash: str, options: dict[str, Any], progress: Progress | None = None
     ) -> bytes: ...
+    def import_labels(
+        self,
+        project_hash: str,
+        source: Any,
+        format: str,
+        options: dict[str, Any],
+        progress: Progress | None = None,
+    ) -> Any: ...
 
 
 class LocalService:
@@ -222,3 +230,87 @@ class LocalService:
 
         self._check(project_hash, "read")
         return export_coco(self.store, project_hash, progress=progress, **options)
+
+    # -- every other format ----------------------------------------------------------------------
+
+    def import_labels(
+        self,
+        project_hash: str,
+        source: Any,
+        format: str,
+        options: dict[str, Any],
+        progress: Progress | None = None,
+    ) -> Any:
+        """Read ``source`` with the format's reader, then run the COCO import on what it read.
+
+        Matching, validation, the error policy, the report, idempotency and the one transaction are
+        the COCO import's. What the reader skipped under ``on_error="skip"`` is added to the report's
+        errors (with its file and line or element path) and counted as skipped.
+        """
+        if format == "coco":
+            return self.import_coco(project_hash, source, options, progress)
+        from labelport.formats import get_format
+        from labelport.formats.base import sizes_from
+        from labelport.formats.coco.importer import import_coco
+
+        reader = get_format(format)
+        self._check(project_hash, "read" if options.get("dry_run") else "write")
+        coco_options = {k: v for k, v in options.items() if k in IMPORT_OPTIONS}
+        reader_options = {k: v for k, v in options.items() if k not in IMPORT_OPTIONS}
+        _check_options(reader.read, reader_options, f"a {format} import")
+        sizes = sizes_from(unit_sizes(self.store.list_data_units(project_hash)))
+        dataset = reader.read(
+            source, on_error=coco_options.get("on_error", "fail"), sizes=sizes, **reader_options
+        )
+        if coco_options.get("source_name") is None:  # the folder's or file's name, as for COCO
+            coco_options["source_name"] = dataset.name or format
+        report = import_coco(
+            self.store,
+            project_hash,
+            dataset.to_coco(),
+            user=self.user.name,
+            progress=progress,
+            **coco_options,
+        )
+        for problem in dataset.problems:
+            report.error(problem.code, problem.where, problem.message)
+            report.counts.skipped += 1
+        return report
+
+
+#: The options of the COCO import (the rest of an import's options go to the format's reader).
+IMPORT_OPTIONS = frozenset(
+    (
+        "match",
+        "categories",
+        "on_error",
+        "dry_run",
+        "branch_name",
+        "confidence_field",
+        "create_missing_data_units",
+        "replace",
+        "source_name",
+    )
+)
+
+
+def _check_options(function: Any, options: dict[str, Any], what: str) -> None:
+    """A :class:`LabelportError` naming the first option ``function`` does not take."""
+    import inspect
+
+    accepted = inspect.signature(function).parameters
+    for name in options:
+        if name not in accepted or name in ("source", "on_error", "sizes"):
+            raise LabelportError(f"{what} has no option {name!r}.")
+
+
+def unit_sizes(units: Sequence[DataUnit]) -> dict[str, tuple[int, int]]:
+    """{title: (width, height)} of every image and group member: the sizes a reader may look up."""
+    sizes: dict[str, tuple[int, int]] = {}
+    for unit in units:
+        if unit.members:
+            for member in unit.members:
+                sizes.setdefault(member.title, (member.width, member.height))
+        elif unit.frames == 1:
+            sizes.setdefault(unit.title, (unit.width, unit.height))
+    return sizes

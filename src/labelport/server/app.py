@@ -43,6 +43,7 @@ from labelport.server.uploads import (
     is_upload_id,
     new_upload_id,
     safe_file_name,
+    unpack_archive,
 )
 from labelport.service import LocalService
 from labelport.store.base import LabelStore
@@ -357,13 +358,19 @@ def create_app(
                         f"the upload holds {count} chunks; the import expected {data.chunks} (numbered from 0)."
                     )
                 options = wire.import_options_from_wire(data.options)
+                # any format of the table: ?format= or the options' "format" (COCO when neither)
+                fmt = str(options.pop("format", request.query_params.get("format", "coco")))
+                archive = bool(options.pop("archive", False))
                 with tempfile.TemporaryDirectory(prefix="labelport-import-") as folder:
                     path = Path(folder) / safe_file_name(meta.filename)
                     with path.open("wb") as out:
                         gunzip_chunks(chunks.upload_chunks(upload_id), out, limit=max_import_bytes)
                     # a file keeps its name (the import's source name); in-memory data stays in memory
                     source: Any = path if meta.filename is not None else path.read_bytes()
-                    report = s.import_coco(project_hash, source, options)
+                    if archive:  # a folder (YOLO, VOC) sent as a zip: unpacked under its own name
+                        source = Path(folder) / "unpacked" / path.name.removesuffix(".zip")
+                        unpack_archive(path, source, limit=max_import_bytes)
+                    report = s.import_labels(project_hash, source, fmt, options)
             finally:
                 chunks.delete_upload(upload_id)
             return report.to_dict()
