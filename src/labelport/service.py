@@ -275,6 +275,10 @@ class LocalService:
         for problem in dataset.problems:
             report.error(problem.code, problem.where, problem.message)
             report.counts.skipped += 1
+        for kind, count in sorted(dataset.dropped.items()):
+            report.warning(
+                "not_imported", dataset.name, f"{count:,} of {kind}: labelport has no place for them yet."
+            )
         return report
 
 

@@ -96,6 +96,8 @@ class Dataset:
     annotations: list[dict[str, Any]] = field(default_factory=list)
     #: what the reader skipped under ``on_error="skip"``
     problems: list[Problem] = field(default_factory=list)
+    #: what the reader read but no COCO record can carry, by kind (CVAT tags...): warnings in the report
+    dropped: dict[str, int] = field(default_factory=dict)
     #: a name for the source (a file or folder name), the import's source name
     name: str = ""
     _category_ids: dict[str, int] = field(default_factory=dict)
