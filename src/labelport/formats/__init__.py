@@ -6,7 +6,7 @@ export of a project into the format's files, reporting every loss; ``sniff`` a p
 is one module under ``formats/`` and one line here.
 
 >>> sorted(FORMATS)
-['coco', 'cvat', 'yolo']
+['coco', 'cvat', 'voc', 'yolo']
 >>> get_format("yolo").folder
 True
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from labelport.errors import FormatError, LabelportError
-from labelport.formats import cvat, yolo
+from labelport.formats import cvat, voc, yolo
 from labelport.formats.base import Dataset, ExportReport, Format
 
 
@@ -74,6 +74,7 @@ COCO = Format(
 FORMATS: dict[str, Format] = {
     "coco": COCO,
     "yolo": yolo.FORMAT,
+    "voc": voc.FORMAT,
     "cvat": cvat.FORMAT,
 }
 

@@ -231,6 +231,12 @@ def sizes_from(table: Mapping[str, tuple[int, int]]) -> Sizes:
     return lookup
 
 
+def kept(ann: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """A format's own fields kept in a record (``ann["cvat"]``, ``ann["voc"]``), or {}."""
+    value = ann.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def rotation_of(ann: Mapping[str, Any]) -> float:
     """An annotation's rotation in degrees (``attributes.rotation``, as CVAT writes), 0 when none."""
     attributes = ann.get("attributes")

@@ -23,7 +23,7 @@ import numpy as np
 
 from labelport import geometry
 from labelport.errors import FormatError
-from labelport.formats.base import ExportReport, Losses, plain_attributes, rotation_of
+from labelport.formats.base import ExportReport, Losses, kept, plain_attributes, rotation_of
 from labelport.formats.xml import answer_text, fmt, write_xml
 
 
@@ -130,8 +130,7 @@ def _meta(
 
 
 def _kind(ann: dict[str, Any]) -> Any:
-    kept = ann.get("cvat")
-    return kept.get("type") if isinstance(kept, dict) else None
+    return kept(ann, "cvat").get("type")
 
 
 def _svg(nodes: list[str], edges: list[list[int]]) -> str:
@@ -229,8 +228,7 @@ class _Shapes:
         self, parent: ET.Element, ann: dict[str, Any], image: dict[str, Any], *, frame: int | None
     ) -> int:
         """Write one annotation's shapes under ``parent``; how many objects were written (0 or 1)."""
-        kept = ann.get("cvat")
-        cvat: dict[str, Any] = kept if isinstance(kept, dict) else {}
+        cvat = kept(ann, "cvat")
         label = self.names.get(ann.get("category_id"))
         if label is None:
             self.losses.add("unknown category")
