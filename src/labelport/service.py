@@ -262,6 +262,8 @@ class LocalService:
         dataset = reader.read(
             source, on_error=coco_options.get("on_error", "fail"), sizes=sizes, **reader_options
         )
+        if coco_options.get("branch_name") is None and dataset.branch is not None:
+            coco_options["branch_name"] = dataset.branch  # predictions go onto a branch of their own
         if coco_options.get("source_name") is None:  # the folder's or file's name, as for COCO
             coco_options["source_name"] = dataset.name or format
         report = import_coco(

@@ -6,7 +6,7 @@ export of a project into the format's files, reporting every loss; ``sniff`` a p
 is one module under ``formats/`` and one line here.
 
 >>> sorted(FORMATS)
-['coco', 'cvat', 'voc', 'yolo']
+['coco', 'cvat', 'labelstudio', 'voc', 'yolo']
 >>> get_format("yolo").folder
 True
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from labelport.errors import FormatError, LabelportError
-from labelport.formats import cvat, voc, yolo
+from labelport.formats import cvat, labelstudio, voc, yolo
 from labelport.formats.base import Dataset, ExportReport, Format
 
 
@@ -76,6 +76,7 @@ FORMATS: dict[str, Format] = {
     "yolo": yolo.FORMAT,
     "voc": voc.FORMAT,
     "cvat": cvat.FORMAT,
+    "labelstudio": labelstudio.FORMAT,
 }
 
 

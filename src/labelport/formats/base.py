@@ -100,6 +100,8 @@ class Dataset:
     dropped: dict[str, int] = field(default_factory=dict)
     #: a name for the source (a file or folder name), the import's source name
     name: str = ""
+    #: the branch the labels belong on when the import names none (Label Studio's predictions)
+    branch: str | None = None
     _category_ids: dict[str, int] = field(default_factory=dict)
 
     def category(self, name: str, **extra: Any) -> int:
@@ -235,6 +237,13 @@ def kept(ann: Mapping[str, Any], key: str) -> dict[str, Any]:
     """A format's own fields kept in a record (``ann["cvat"]``, ``ann["voc"]``), or {}."""
     value = ann.get(key)
     return value if isinstance(value, dict) else {}
+
+
+def is_polyline(ann: Mapping[str, Any]) -> bool:
+    """Whether a segmentation is an open line: ``attributes.polyline`` (labelport's COCO) or a CVAT polyline."""
+    attributes = ann.get("attributes")
+    marked = isinstance(attributes, dict) and attributes.get("polyline") is True
+    return marked or kept(ann, "cvat").get("type") == "polyline"
 
 
 def rotation_of(ann: Mapping[str, Any]) -> float:

@@ -23,7 +23,7 @@ import numpy as np
 
 from labelport import geometry
 from labelport.errors import FormatError
-from labelport.formats.base import ExportReport, Losses, kept, plain_attributes, rotation_of
+from labelport.formats.base import ExportReport, Losses, is_polyline, kept, plain_attributes, rotation_of
 from labelport.formats.xml import answer_text, fmt, write_xml
 
 
@@ -265,9 +265,7 @@ class _Shapes:
         self, ann: dict[str, Any], cvat: dict[str, Any], image: dict[str, Any]
     ) -> list[tuple[str, dict[str, str], list[tuple[str, dict[str, str]]]]]:
         seg, bbox, kind = ann.get("segmentation"), ann.get("bbox"), cvat.get("type")
-        polyline = kind == "polyline" or (
-            isinstance(ann.get("attributes"), dict) and ann["attributes"].get("polyline") is True
-        )
+        polyline = is_polyline(ann)
         if isinstance(seg, dict):
             return [("mask", _mask(seg, cvat.get("region")), [])]
         if isinstance(seg, list) and seg and isinstance(seg[0], list):

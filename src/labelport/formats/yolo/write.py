@@ -17,7 +17,7 @@ from typing import Any
 
 from labelport import geometry
 from labelport.errors import FormatError
-from labelport.formats.base import ExportReport, Losses, plain_attributes, rotation_of
+from labelport.formats.base import ExportReport, Losses, is_polyline, plain_attributes, rotation_of
 from labelport.formats.yolo.read import TASKS
 
 
@@ -146,7 +146,7 @@ def _line(ann: dict[str, Any], task: str, width: int, height: int, kpt: int, los
     bbox = ann.get("bbox")
     seg = ann.get("segmentation")
     theta = rotation_of(ann)
-    polyline = isinstance(ann.get("attributes"), dict) and ann["attributes"].get("polyline") is True
+    polyline = is_polyline(ann)
     rings: list[list[float]] = []
     if isinstance(seg, dict):
         if task == "segment":
