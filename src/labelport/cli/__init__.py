@@ -30,6 +30,7 @@ from labelport.cli.base import (
     read_data_list,
     write_new_key,
 )
+from labelport.cli.convert import convert
 from labelport.cli.data import data, labels
 from labelport.cli.projects import ontology, project
 from labelport.cli.server import serve, user
@@ -83,6 +84,7 @@ for _command in (
     labels,
     import_,
     export,
+    convert,
     user,
     serve,
 ):

@@ -36,6 +36,8 @@ class _Config:
     task: str | None
     kpt_shape: tuple[int, int] | None
     splits: list[tuple[str, Path]]
+    #: "split/stem" -> (file name, width, height), from images.meta when there is one
+    meta: dict[str, tuple[str, int, int]]
 
 
 def find_yaml(source: Path) -> Path | None:
@@ -132,7 +134,30 @@ def read_config(source: Path, task: str | None = None) -> _Config:
             if labels.is_dir()
             else []
         )
-    return _Config(root, yaml_path, names, task, kpt_shape, splits)
+    return _Config(
+        root, yaml_path, names, task, kpt_shape, splits, _read_meta(yaml_path.parent / "images.meta")
+    )
+
+
+def _read_meta(path: Path) -> dict[str, tuple[str, int, int]]:
+    """``images.meta`` (``split/name height width`` a line, as labelport writes it in Datumaro's form)."""
+    import shlex
+
+    found: dict[str, tuple[str, int, int]] = {}
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                parts = shlex.split(line, comments=True)
+            except ValueError:
+                continue
+            if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit() and "/" in parts[0]:
+                split, name = parts[0].split("/", 1)
+                found[f"{split}/{Path(name).with_suffix('').as_posix()}"] = (
+                    name,
+                    int(parts[2]),
+                    int(parts[1]),
+                )
+    return found
 
 
 def _labels_dir(images: Path) -> Path:
@@ -211,6 +236,9 @@ def _read_item(
 ) -> None:
     size = image_size(image) if image is not None else None
     file_name = None if image is None else f"{Path(stem).parent.as_posix()}/{image.name}".removeprefix("./")
+    if size is None and f"{split}/{stem}" in config.meta:
+        name, w, h = config.meta[f"{split}/{stem}"]
+        file_name, size = file_name or name, (w, h)
     if size is None and sizes is not None:
         found = sizes(file_name or stem)
         if found is not None:

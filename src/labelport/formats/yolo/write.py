@@ -108,9 +108,22 @@ def write_yolo(
         report.images += 1
         report.files += 1
     _write_yaml(out, sorted(splits) or [split], names, task, kpt)
-    report.files += 1
+    _write_meta(out, coco.get("images", []), split)
+    report.files += 2
     report.losses = dict(losses)
     return report
+
+
+def _write_meta(out: Path, images: list[dict[str, Any]], split: str) -> None:
+    """``images.meta`` (Datumaro's form: ``name height width`` a line): the sizes, for when the images are elsewhere."""
+    import shlex
+
+    lines = []
+    for img in images:
+        where = img.get("yolo_split") if isinstance(img.get("yolo_split"), str) else split
+        name = shlex.quote(f"{where}/{img['file_name']}")
+        lines.append(f"{name} {img['height']} {img['width']}\n")
+    (out / "images.meta").write_text("".join(lines), encoding="utf-8")
 
 
 def _write_yaml(out: Path, splits: list[str], names: dict[int, str], task: str, kpt: int) -> None:
