@@ -63,66 +63,82 @@ def read_labelstudio(
     versions: set[str] = set()
     used: set[int] = set()
     for t, task in enumerate(tasks):
-        where = f"$[{t}]"
-        if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
-            policy.problem("ls_task", file, "a task is an object with 'data'.", path=where)
-            continue
-        url = next((v for k, v in task["data"].items() if k == "image" and isinstance(v, str)), None)
-        url = url or next((v for v in task["data"].values() if isinstance(v, str)), None)
-        if url is None:
-            policy.problem("ls_task", file, "the task's 'data' names no image.", path=f"{where}.data")
-            continue
-        groups = [g for g in task.get(key) or [] if isinstance(g, dict) and not g.get("was_cancelled")]
-        results = [
-            (g, i, n, r)
-            for i, g in enumerate(groups)
-            for n, r in enumerate(g.get("result") or [])
-            if isinstance(r, dict)
-        ]
-        size = _size(results, image_name(url), sizes)
-        if size is None and not results:  # nothing to place: the task is counted, not refused
-            data.dropped["labelstudio tasks with no results and no size"] = (
-                data.dropped.get("labelstudio tasks with no results and no size", 0) + 1
-            )
-            continue
-        if size is None:
-            policy.problem(
-                "ls_size",
-                file,
-                f"no result gives original_width and original_height, and no data unit is named {image_name(url)!r}.",
-                path=where,
-            )
-            continue
-        ident = task.get("id")
-        image_id = ident if type(ident) is int and ident not in used else max(used, default=0) + 1
-        used.add(image_id)
-        data.images.append(
-            {
-                "id": image_id,
-                "file_name": image_name(url),
-                "width": size[0],
-                "height": size[1],
-                "labelstudio": {"image": url},
-            }
-        )
-        for group, g, r, result in results:
-            versions.add(str(group.get("model_version") or ""))
-            _result(
-                data,
-                policy,
-                file,
-                f"{where}.{key}[{g}].result[{r}]",
-                image_id,
-                size,
-                group,
-                result,
-                predictions,
-            )
+        versions |= _task(data, policy, file, f"$[{t}]", task, key, used, sizes, predictions)
     policy.finish()
     data.problems = policy.problems
     if predictions:
         data.branch = next(iter(versions)) if len(versions) == 1 and next(iter(versions)) else "predictions"
     return data
+
+
+def _task(
+    data: Dataset,
+    policy: Policy,
+    file: str,
+    where: str,
+    task: Any,
+    key: str,
+    used: set[int],
+    sizes: Sizes | None,
+    predictions: bool,
+) -> set[str]:
+    """Read one task (an image and its results); the model versions of its predictions."""
+    versions: set[str] = set()
+    if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
+        policy.problem("ls_task", file, "a task is an object with 'data'.", path=where)
+        return versions
+    url = next((v for k, v in task["data"].items() if k == "image" and isinstance(v, str)), None)
+    url = url or next((v for v in task["data"].values() if isinstance(v, str)), None)
+    if url is None:
+        policy.problem("ls_task", file, "the task's 'data' names no image.", path=f"{where}.data")
+        return versions
+    groups = [g for g in task.get(key) or [] if isinstance(g, dict) and not g.get("was_cancelled")]
+    results = [
+        (g, i, n, r)
+        for i, g in enumerate(groups)
+        for n, r in enumerate(g.get("result") or [])
+        if isinstance(r, dict)
+    ]
+    size = _size(results, image_name(url), sizes)
+    if size is None and not results:  # nothing to place: the task is counted, not refused
+        data.dropped["labelstudio tasks with no results and no size"] = (
+            data.dropped.get("labelstudio tasks with no results and no size", 0) + 1
+        )
+        return versions
+    if size is None:
+        policy.problem(
+            "ls_size",
+            file,
+            f"no result gives original_width and original_height, and no data unit is named {image_name(url)!r}.",
+            path=where,
+        )
+        return versions
+    ident = task.get("id")
+    image_id = ident if type(ident) is int and ident not in used else max(used, default=0) + 1
+    used.add(image_id)
+    data.images.append(
+        {
+            "id": image_id,
+            "file_name": image_name(url),
+            "width": size[0],
+            "height": size[1],
+            "labelstudio": {"image": url},
+        }
+    )
+    for group, g, r, result in results:
+        versions.add(str(group.get("model_version") or ""))
+        _result(
+            data,
+            policy,
+            file,
+            f"{where}.{key}[{g}].result[{r}]",
+            image_id,
+            size,
+            group,
+            result,
+            predictions,
+        )
+    return versions
 
 
 def _size(

@@ -145,28 +145,7 @@ def _results(
         ]
     keypoints = ann.get("keypoints")
     if keypoints and (not bbox or len(category.get("keypoints") or []) > 1):
-        nodes = category.get("keypoints") or []
-        single = len(keypoints) == 3
-        if not single:
-            losses.add("skeleton->points (one key point per node)")
-        return [
-            _base(
-                "keypointlabels",
-                ann,
-                image,
-                {
-                    "x": keypoints[i] / width * 100,
-                    "y": keypoints[i + 1] / height * 100,
-                    "width": 0.5,
-                    "keypointlabels": [
-                        name if single else str(nodes[i // 3] if i // 3 < len(nodes) else i // 3)
-                    ],
-                },
-                i // 3,
-            )
-            for i in range(0, len(keypoints), 3)
-            if keypoints[i + 2]
-        ]
+        return _keypoints(ann, category, image, keypoints, losses)
     if isinstance(bbox, list) and len(bbox) == 4:
         x, y, w, h = (float(v) for v in bbox)
         theta = rotation_of(ann)
@@ -187,3 +166,31 @@ def _results(
         return [_base("rectanglelabels", ann, image, value)]
     losses.add("no geometry")
     return []
+
+
+def _keypoints(
+    ann: dict[str, Any], category: dict[str, Any], image: dict[str, Any], keypoints: list[Any], losses: Losses
+) -> list[dict[str, Any]]:
+    """One ``keypointlabels`` result per visible point: a point is of its class, a skeleton's of its node."""
+    width, height = float(image["width"]), float(image["height"])
+    name = category["name"]
+    nodes = category.get("keypoints") or []
+    single = len(keypoints) == 3
+    if not single:
+        losses.add("skeleton->points (one key point per node)")
+    return [
+        _base(
+            "keypointlabels",
+            ann,
+            image,
+            {
+                "x": keypoints[i] / width * 100,
+                "y": keypoints[i + 1] / height * 100,
+                "width": 0.5,
+                "keypointlabels": [name if single else str(nodes[i // 3] if i // 3 < len(nodes) else i // 3)],
+            },
+            i // 3,
+        )
+        for i in range(0, len(keypoints), 3)
+        if keypoints[i + 2]
+    ]
