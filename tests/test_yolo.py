@@ -297,7 +297,7 @@ def team(postgres_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iter
     server.stop()
 
 
-def test_yolo_through_the_server_on_postgresql(tmp_path: Path, team: Team) -> None:
+def test_yolo_and_cvat_through_the_server_on_postgresql(tmp_path: Path, team: Team) -> None:
     remote, viewer = team.client("ada"), team.client("bob")
     try:
         project = remote.create_project("p")
@@ -313,6 +313,19 @@ def test_yolo_through_the_server_on_postgresql(tmp_path: Path, team: Team) -> No
         with pytest.raises(FormatError, match="class id 9 is not in names") as caught:
             project.import_labels(bad, format="yolo")
         assert caught.value.line == 1
+        # a one-file format goes as it is; an element path comes back in the same error type
+        from test_cvat import IMAGES_XML
+
+        (tmp_path / "a.xml").write_text(IMAGES_XML)
+        cvat = remote.create_project("c")
+        report = cvat.import_labels(
+            tmp_path / "a.xml", format="cvat", categories="create", create_missing_data_units=True
+        )
+        assert report.counts.imported == 6 and report.source == "a.xml"
+        (tmp_path / "bad.xml").write_text(IMAGES_XML.replace('xbr="11.25"', ""))
+        with pytest.raises(FormatError) as bad_xml:
+            cvat.import_labels(tmp_path / "bad.xml", format="cvat")
+        assert bad_xml.value.path == "/annotations/image[1]/box[1]"
         with pytest.raises(NotFoundError):  # not a member: the project does not exist for bob
             viewer.service.import_labels(project.project_hash, root, "yolo", {})
     finally:
