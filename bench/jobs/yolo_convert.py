@@ -1,7 +1,7 @@
 """yolo-convert: YOLO export and import by labelport, and Datumaro's same conversion, at one scale.
 
 labelport (in this process, measured as the job's work):
-  export: ``convert_labels(coco, folder, to_format="yolo")`` (the COCO file into a temporary store with
+  export: ``convert_labels(coco, folder, to_format="yolo", task="detect")`` (the COCO file into a temporary store with
   validation, then the YOLO writer: data.yaml, labels/train/*.txt, images.meta);
   import: ``import_labels(folder, format="yolo", categories="create", create_missing_data_units=True)``
   into a fresh project (sizes from images.meta, as there are no image files).
@@ -9,7 +9,8 @@ Datumaro (in a child process each, so that its memory is not counted as ours):
   export: ``Dataset.import_from(coco, "coco_instances")`` then ``export(folder, "yolo", save_media=False)``;
   import: ``Dataset.import_from(folder, "yolo")`` (sizes from an images.meta written outside the timing)
   and every item iterated.
-Both sides check the object count. The JSON line has each side's seconds, the ratios, and our peak RSS
+labelport's object count is checked; Datumaro's is reported (its YOLO export leaves out crowd RLE masks,
+which have no box in Datumaro; labelport writes their box and counts ``mask->box``). The JSON line has each side's seconds, the ratios, and our peak RSS
 (this process, before any child ran) next to Datumaro's (its children's).
 """
 
@@ -73,7 +74,9 @@ def main() -> None:
     ours_folder = work / "ours"
     start = time.perf_counter()
     with phases("ours_export"):
-        exported = convert_labels(Path(args.input), ours_folder, from_format="coco", to_format="yolo")
+        exported = convert_labels(
+            Path(args.input), ours_folder, from_format="coco", to_format="yolo", task="detect"
+        )  # boxes, as Datumaro's yolo export writes
     expect("objects written by labelport", exported.export_report.objects, args.expect_annotations)
     home = work / "home"
     with phases("ours_import"):
@@ -93,7 +96,6 @@ def main() -> None:
     _datumaro_meta(theirs_folder, Path(args.input))
     with phases("datumaro_import"):
         their_import = _datumaro("import", theirs_folder, theirs_folder)
-    expect("objects imported by Datumaro", int(their_import["objects"]), args.expect_annotations)
     theirs_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     s = phases.seconds
     emit(
@@ -104,8 +106,13 @@ def main() -> None:
         ours_import_s=s["ours_import_seconds"],
         datumaro_export_s=round(their_export["seconds"], 3),
         datumaro_import_s=round(their_import["seconds"], 3),
+        datumaro_objects=int(their_import["objects"]),  # its yolo export leaves out crowd masks (no box)
+        # against each Datumaro child's wall time (its interpreter start and imports included) ...
         export_ratio=round(s["ours_export_seconds"] / s["datumaro_export_seconds"], 3),
         import_ratio=round(s["ours_import_seconds"] / s["datumaro_import_seconds"], 3),
+        # ... and against its own timing of the work alone
+        export_ratio_in_process=round(s["ours_export_seconds"] / their_export["seconds"], 3),
+        import_ratio_in_process=round(s["ours_import_seconds"] / their_import["seconds"], 3),
         ours_peak_rss_mib=round(ours_rss, 1),
         datumaro_peak_rss_mib=round(theirs_rss, 1),
     )

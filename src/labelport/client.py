@@ -546,10 +546,12 @@ def convert_labels(
     from_format: str | None = None,
     to_format: str | None = None,
     on_error: str = "fail",
+    **write_options: Any,
 ) -> Conversion:
     """Convert labels between two formats of the table (what ``datum convert`` does), with no project:
     through a temporary embedded store, so the import's validation and report and the export's loss
-    count are the same as in a project. A format not given is guessed (``Conversion.guessed`` says so)::
+    count are the same as in a project. A format not given is guessed (``Conversion.guessed`` says so);
+    ``write_options`` go to the target's writer (``task="detect"`` for YOLO, say)::
 
         convert_labels("yolo-dataset/", "annotations.xml", to_format="cvat")
     """
@@ -574,7 +576,7 @@ def convert_labels(
             report = project.import_labels(
                 source, from_format, categories="create", create_missing_data_units=True, on_error=on_error
             )
-            exported = project.export_labels(dest, to_format)
+            exported = project.export_labels(dest, to_format, **write_options)
         finally:
             store.close()
     return Conversion(from_format, to_format, guessed, report, exported)

@@ -98,13 +98,18 @@ def write_yolo(
             report.objects += 1
             _count_extras(ann, losses)
     splits: set[str] = set()
+    folders: set[Path] = set()
     for img in coco.get("images", []):
         where = img.get("yolo_split") if isinstance(img.get("yolo_split"), str) else split
-        splits.add(where)
+        if where not in splits:
+            splits.add(where)
+            (out / "images" / where).mkdir(parents=True, exist_ok=True)
         label = out / "labels" / where / Path(str(img["file_name"])).with_suffix(".txt")
-        label.parent.mkdir(parents=True, exist_ok=True)
-        label.write_text("".join(line + "\n" for line in lines[img["id"]]), encoding="utf-8")
-        (out / "images" / where).mkdir(parents=True, exist_ok=True)
+        if label.parent not in folders:
+            folders.add(label.parent)
+            label.parent.mkdir(parents=True, exist_ok=True)
+        with open(label, "w", encoding="utf-8") as handle:
+            handle.write("".join(line + "\n" for line in lines[img["id"]]))
         report.images += 1
         report.files += 1
     _write_yaml(out, sorted(splits) or [split], names, task, kpt)
@@ -185,7 +190,11 @@ def _line(ann: dict[str, Any], task: str, width: int, height: int, kpt: int, los
             losses.add("rotated_box->polygon" if theta else "box->polygon")
         elif theta:
             losses.add("rotation")
-        ring = max(rings, key=lambda r: geometry.polygon_area([r], height, width))
+        ring = (
+            rings[0]
+            if len(rings) == 1
+            else max(rings, key=lambda r: geometry.polygon_area([r], height, width))
+        )
         if len(rings) > 1:
             losses.add("polygon_parts", len(rings) - 1)
         return " ".join(_num(v / (width if i % 2 == 0 else height)) for i, v in enumerate(ring))
