@@ -326,6 +326,22 @@ def test_yolo_and_cvat_through_the_server_on_postgresql(tmp_path: Path, team: Te
         with pytest.raises(FormatError) as bad_xml:
             cvat.import_labels(tmp_path / "bad.xml", format="cvat")
         assert bad_xml.value.path == "/annotations/image[1]/box[1]"
+        # the route takes ?format= too (for clients that send no options)
+        import gzip
+
+        from labelport.server import wire
+
+        service = remote.service
+        uploads = f"/projects/{cvat.project_hash}/uploads"
+        upload = service._call("POST", uploads, wire.StartUpload("q.xml"), into=wire.Upload)  # type: ignore[attr-defined]
+        target = f"{uploads}/{upload.upload_id}"
+        service._send(
+            "PUT", f"{target}/chunks/0", gzip.compress(IMAGES_XML.encode()), "application/octet-stream"
+        )  # type: ignore[attr-defined]
+        answer = service._call(
+            "POST", f"{target}/import?format=cvat", wire.RunImport(1, {}), into=dict, wait=True
+        )  # type: ignore[attr-defined]
+        assert answer["source"] == "q.xml" and answer["counts"]["imported"] == 6
         with pytest.raises(NotFoundError):  # not a member: the project does not exist for bob
             viewer.service.import_labels(project.project_hash, root, "yolo", {})
     finally:
