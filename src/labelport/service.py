@@ -258,7 +258,7 @@ class LocalService:
         coco_options = {k: v for k, v in options.items() if k in IMPORT_OPTIONS}
         reader_options = {k: v for k, v in options.items() if k not in IMPORT_OPTIONS}
         _check_options(reader.read, reader_options, f"a {format} import")
-        sizes = sizes_from(unit_sizes(self.store.list_data_units(project_hash)))
+        sizes = sizes_from(lambda: unit_sizes(self.store.list_data_units(project_hash)))  # when needed
         dataset = reader.read(
             source, on_error=coco_options.get("on_error", "fail"), sizes=sizes, **reader_options
         )

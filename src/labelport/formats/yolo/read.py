@@ -18,7 +18,7 @@ from typing import Any
 
 from labelport import geometry
 from labelport.errors import FormatError
-from labelport.formats.base import Dataset, Policy, Sizes, image_size
+from labelport.formats.base import Dataset, Policy, Sizes, image_size, read_bytes
 
 YAML_NAMES = ("data.yaml", "dataset.yaml")
 IMAGE_SUFFIXES = frozenset(
@@ -259,7 +259,7 @@ def _read_item(
     if label is None:
         return
     try:
-        lines = label.read_text(encoding="utf-8").splitlines()
+        lines = read_bytes(label).decode("utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         policy.problem("yolo_file", str(label), f"cannot be read ({exc}).")
         return

@@ -17,12 +17,23 @@ from typing import Any
 
 from labelport import geometry
 from labelport.errors import FormatError
-from labelport.formats.base import ExportReport, Losses, is_polyline, plain_attributes, rotation_of
+from labelport.formats.base import (
+    ExportReport,
+    Losses,
+    is_polyline,
+    plain_attributes,
+    rotation_of,
+    write_bytes,
+)
 from labelport.formats.yolo.read import TASKS
 
 
 def _num(value: float) -> str:
-    """A fraction with 6 decimals, trailing zeros dropped (what Ultralytics writes)."""
+    """A fraction with 6 decimals, trailing zeros dropped (what Ultralytics writes).
+
+    >>> _num(0.5), _num(1 / 3), _num(-0.0000001)
+    ('0.5', '0.333333', '0')
+    """
     text = f"{value:.6f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
 
@@ -108,8 +119,7 @@ def write_yolo(
         if label.parent not in folders:
             folders.add(label.parent)
             label.parent.mkdir(parents=True, exist_ok=True)
-        with open(label, "w", encoding="utf-8") as handle:
-            handle.write("".join(line + "\n" for line in lines[img["id"]]))
+        write_bytes(label, "".join(line + "\n" for line in lines[img["id"]]).encode())
         report.images += 1
         report.files += 1
     _write_yaml(out, sorted(splits) or [split], names, task, kpt)
@@ -173,7 +183,7 @@ def _line(ann: dict[str, Any], task: str, width: int, height: int, kpt: int, los
         else:
             losses.add("mask->" + ("oriented_box" if task == "obb" else "box"))
     elif isinstance(seg, list) and seg and isinstance(seg[0], list):
-        rings = [list(r) for r in seg]
+        rings = seg
     if not (isinstance(bbox, list) and len(bbox) == 4):
         if rings:
             bbox = geometry.polygons_bbox(rings)
