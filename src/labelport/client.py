@@ -498,15 +498,15 @@ class Project:
             report.classes, report.losses        # {"cat": 0, "dog": 1}, {"attributes": 3}
         """
         from labelport.formats import get_format
-        from labelport.formats.base import ExportReport
+        from labelport.formats.base import ExportReport, coco_for_writer
 
         writer = get_format(format)
         data = self.export_coco_bytes(
             progress, branch_name=branch_name, **(format_options if format == "coco" else {})
         )
-        coco = loads(data)
         if format != "coco":
-            return writer.write(coco, Path(dest).expanduser(), **format_options)
+            return writer.write(coco_for_writer(data), Path(dest).expanduser(), **format_options)
+        coco = loads(data)
         path = write_file(Path(dest).expanduser(), data)
         images, objects = (
             (len(coco), len(coco))

@@ -249,6 +249,8 @@ class LocalService:
         """
         if format == "coco":
             return self.import_coco(project_hash, source, options, progress)
+        import msgspec
+
         from labelport.formats import get_format
         from labelport.formats.base import sizes_from
         from labelport.formats.coco.importer import import_coco
@@ -266,13 +268,11 @@ class LocalService:
             coco_options["branch_name"] = dataset.branch  # predictions go onto a branch of their own
         if coco_options.get("source_name") is None:  # the folder's or file's name, as for COCO
             coco_options["source_name"] = dataset.name or format
+        # as JSON bytes, and the dicts let go: the import holds slices of its input, not the reader's objects
+        payload = msgspec.json.encode(dataset.to_coco())
+        dataset.images, dataset.annotations = [], []
         report = import_coco(
-            self.store,
-            project_hash,
-            dataset.to_coco(),
-            user=self.user.name,
-            progress=progress,
-            **coco_options,
+            self.store, project_hash, payload, user=self.user.name, progress=progress, **coco_options
         )
         for problem in dataset.problems:
             report.error(problem.code, problem.where, problem.message)

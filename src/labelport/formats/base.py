@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import msgspec
 
@@ -131,6 +131,66 @@ class Dataset:
     def to_coco(self) -> dict[str, Any]:
         """The COCO dict the import pipeline reads."""
         return {"images": self.images, "categories": self.categories, "annotations": self.annotations}
+
+
+class _Export(msgspec.Struct):
+    images: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    categories: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    annotations: list[msgspec.Raw] = msgspec.field(default_factory=list)
+    info: Any = None
+    licenses: Any = None
+
+
+class Records(Sequence[dict[str, Any]]):
+    """Annotations kept as their JSON bytes and decoded one at a time as a writer walks them.
+
+    A train-scale export holds some 860,000 annotations; as dicts (polygons as lists of floats) they
+    would take gigabytes, as slices of the export's bytes a few hundred megabytes.
+    """
+
+    def __init__(self, raws: list[msgspec.Raw]) -> None:
+        self._raws = raws
+
+    def __len__(self) -> int:
+        return len(self._raws)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [_record(raw) for raw in self._raws[index]]
+        return _record(self._raws[index])
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return (_record(raw) for raw in self._raws)
+
+
+_record_decoder = msgspec.json.Decoder(dict[str, Any])
+
+
+def _record(raw: msgspec.Raw) -> dict[str, Any]:
+    return _record_decoder.decode(raw)
+
+
+def coco_for_writer(data: bytes) -> dict[str, Any]:
+    """The COCO export's bytes as a writer reads them: images and categories as dicts, annotations as
+    :class:`Records` (decoded as they are walked).
+
+    >>> coco = coco_for_writer(b'{"images": [], "categories": [], "annotations": [{"id": 1}]}')
+    >>> len(coco["annotations"]), next(iter(coco["annotations"]))
+    (1, {'id': 1})
+    """
+    doc = msgspec.json.decode(data, type=_Export)
+    coco: dict[str, Any] = {
+        "images": doc.images,
+        "categories": doc.categories,
+        "annotations": Records(doc.annotations),
+    }
+    if doc.info is not None:
+        coco["info"] = doc.info
+    return coco
 
 
 class ExportReport(msgspec.Struct, kw_only=True):
