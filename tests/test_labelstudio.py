@@ -183,8 +183,8 @@ def test_a_task_without_sizes_takes_the_data_unit_size_or_is_refused(
     report = project.import_labels(path, format="labelstudio", categories="create")
     assert report.counts.imported == 5
     assert sorted(w.message for w in report.warnings if w.code == "not_imported") == [
-        "1 of labelstudio choices results: labelport has no place for them yet.",
-        "1 of labelstudio tasks with no results and no size: labelport has no place for them yet.",
+        "not imported: labelstudio choices results (1).",
+        "not imported: labelstudio tasks with no results and no size (1).",
     ]
 
 

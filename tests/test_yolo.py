@@ -410,3 +410,21 @@ def test_labelport_reads_datumaro_yolo(tmp_path: Path) -> None:
     assert len(got) == len(want)
     for (gn, gb), (wn, wb) in zip(got, want, strict=True):
         assert gn == wn and all(abs(g - w) < 1e-3 for g, w in zip(gb, wb, strict=True))
+
+
+def test_datumaro_test_asset_roboflow_yolo(client: UserClient) -> None:
+    """Datumaro's Roboflow YOLO asset: ``train: ../train/images`` read as Ultralytics reads it, and its
+    ``val: ../valid/images`` (the folder is ``val``) reported as a split that does not exist."""
+    root = Path(__file__).parent / "data" / "yolo"
+    project = client.create_project("p")
+    report = project.import_labels(root, format="yolo", categories="create", create_missing_data_units=True)
+    data = read_yolo(root)
+    assert [(i["file_name"], i["yolo_split"]) for i in data.images] == [
+        ("train_001.jpg", "train"),
+        ("train_002.jpg", "train"),
+    ]
+    assert report.counts.imported == len(data.annotations) == 2
+    assert [c["name"] for c in data.categories] == ["label_0", "label_1"]
+    assert [w.message for w in report.warnings if w.code == "not_imported"] == [
+        "not imported: yolo splits named in data.yaml that do not exist (1)."
+    ]

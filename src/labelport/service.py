@@ -278,9 +278,7 @@ class LocalService:
             report.error(problem.code, problem.where, problem.message)
             report.counts.skipped += 1
         for kind, count in sorted(dataset.dropped.items()):
-            report.warning(
-                "not_imported", dataset.name, f"{count:,} of {kind}: labelport has no place for them yet."
-            )
+            report.warning("not_imported", dataset.name, f"not imported: {kind} ({count:,}).")
         return report
 
 

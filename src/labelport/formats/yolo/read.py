@@ -126,7 +126,10 @@ def read_config(source: Path, task: str | None = None) -> _Config:
     for key in SPLITS:
         entries = cfg.get(key)
         for entry in entries if isinstance(entries, list) else [entries] if isinstance(entries, str) else []:
-            splits.append((key, root / str(entry)))
+            found = root / str(entry)
+            if not found.exists() and str(entry).startswith("../"):  # Roboflow's, as Ultralytics reads it
+                found = root / str(entry)[3:]
+            splits.append((key, found))
     if not splits:  # no split keys: every folder under labels/
         labels = root / "labels"
         splits = (
@@ -216,6 +219,11 @@ def read_yolo(
         if entry.resolve() in seen:  # "val: images/train" (a val split that is the train images)
             continue
         seen.add(entry.resolve())
+        if not entry.exists() and not _labels_dir(entry).exists():
+            data.dropped[f"yolo splits named in {config.yaml.name} that do not exist"] = (
+                data.dropped.get(f"yolo splits named in {config.yaml.name} that do not exist", 0) + 1
+            )
+            continue
         for stem, image, label in _split_items(entry, config.root):
             _read_item(data, policy, config, categories, split, stem, image, label, sizes)
     policy.finish()
