@@ -25,6 +25,7 @@ from conftest import write_key
 from labelport import BoundingBox, ObjectInstance, UserClient
 from labelport.cli import cli, progress_bar, read_data_list
 from labelport.errors import DataError
+from labelport.formats import FORMATS
 from labelport.keys import Identity
 from labelport.store.sqlite import SqliteStore
 
@@ -708,7 +709,8 @@ def test_every_command_has_help_and_is_in_the_readme() -> None:
         "branch copy",
         "branch delete",
         "stats",
-    }
+        "convert",
+    } | {f"{verb} {name}" for verb in ("import", "export") for name in FORMATS}
     for path, command in commands(cli):
         assert command.help and command.help.strip(), path
         result = CliRunner().invoke(cli, [*path, "--help"])

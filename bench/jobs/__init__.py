@@ -127,5 +127,13 @@ JOBS: dict[str, Job] = {
             fixture="http-pg",
             available=_http_pg,
         ),
+        Job(
+            "yolo-convert",
+            "yolo_convert",
+            "labelport: convert_labels(coco, folder, to_format='yolo') then import_labels(folder, "
+            "format='yolo') into a fresh project (the work), against Datumaro's COCO -> yolo export and yolo "
+            "import (each in a child process; seconds, ratios and both peak RSS in the result).",
+            available=_datumaro,
+        ),
     )
 }

@@ -5,12 +5,13 @@
 True
 """
 
-from labelport.client import FrameIndex, Project, UserClient
+from labelport.client import FrameIndex, Project, UserClient, convert_labels
 from labelport.data import DataType, DataUnit, Member
 from labelport.errors import (
     AuthError,
     CocoError,
     DataError,
+    FormatError,
     ImportFailed,
     KeyFileError,
     LabelError,
@@ -60,6 +61,7 @@ __all__ = [
     "DataType",
     "DataUnit",
     "EncordUserClient",
+    "FormatError",
     "FrameIndex",
     "ImportFailed",
     "ImportReport",
@@ -86,4 +88,5 @@ __all__ = [
     "StoreError",
     "UserClient",
     "__version__",
+    "convert_labels",
 ]

@@ -198,6 +198,22 @@ def _record_coordinates(shape: Shape, record: bytes, size: tuple[int, int]) -> C
     return coordinates_from_record(shape, record, *size)
 
 
+def write_file(out: Path, data: bytes) -> Path:
+    """Write ``data`` to ``out`` atomically (gzip-compressed for a ``.gz`` name)."""
+    if out.name.endswith(".gz"):
+        import gzip
+
+        data = gzip.compress(data, compresslevel=6)
+    tmp = out.with_name(out.name + ".tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise LabelportError(f"{out} cannot be written ({exc.strerror or exc}).") from None
+    return out
+
+
 class Project:
     """A project: an ontology, its data units, and one label row per data unit and branch."""
 
@@ -507,21 +523,20 @@ class Project:
         progress: Progress | None = None,
     ) -> Any:
         """Import a COCO file, results list, dict or bytes. See README "Importing COCO"."""
-        options = {
-            "match": match,
-            "categories": categories,
-            "on_error": on_error,
-            "dry_run": dry_run,
-            "branch_name": branch_name,
-            "confidence_field": confidence_field,
-            "create_missing_data_units": create_missing_data_units,
-            "replace": replace,
-            "source_name": source_name,
-        }
-        report = self.service.import_coco(self.project_hash, source, options, progress)
-        if not dry_run:
-            self.refresh()
-        return report
+        return self.import_labels(
+            source,
+            "coco",
+            match=match,
+            categories=categories,
+            on_error=on_error,
+            dry_run=dry_run,
+            branch_name=branch_name,
+            confidence_field=confidence_field,
+            create_missing_data_units=create_missing_data_units,
+            replace=replace,
+            source_name=source_name,
+            progress=progress,
+        )
 
     def export_coco_labels(
         self,
@@ -551,17 +566,162 @@ class Project:
 
     def export_coco(self, path: str | Path, progress: Progress | None = None, **options: Any) -> Path:
         """Write the COCO file to ``path`` (``.json`` or ``.json.gz``)."""
-        data = self.export_coco_bytes(progress, **options)
-        out = Path(path).expanduser()
-        if out.name.endswith(".gz"):
-            import gzip
+        return write_file(Path(path).expanduser(), self.export_coco_bytes(progress, **options))
 
-            data = gzip.compress(data, compresslevel=6)
-        tmp = out.with_name(out.name + ".tmp")
+    # -- every format ----------------------------------------------------------------------------
+
+    def import_labels(
+        self,
+        source: Any,
+        format: str = "coco",
+        *,
+        match: str | dict[Any, tuple[str, int]] = "auto",
+        categories: str | dict[Any, str] = "by-name",
+        on_error: str = "fail",
+        dry_run: bool = False,
+        branch_name: str | None = None,
+        confidence_field: str | None = None,
+        create_missing_data_units: bool = False,
+        replace: bool = False,
+        source_name: str | None = None,
+        progress: Progress | None = None,
+        **format_options: Any,
+    ) -> Any:
+        """Import labels in any format of :data:`labelport.formats.FORMATS`; returns the import report.
+
+        The format's reader turns the source into a COCO-shaped dataset and the COCO import does the
+        rest (matching, validation, report, idempotent re-import, one transaction). ``format_options``
+        go to the reader (``task="obb"`` for YOLO, say)::
+
+            report = project.import_labels("dataset/", format="yolo", create_missing_data_units=True)
+        """
+        options: dict[str, Any] = {
+            "match": match,
+            "categories": categories,
+            "on_error": on_error,
+            "dry_run": dry_run,
+            "branch_name": branch_name,
+            "confidence_field": confidence_field,
+            "create_missing_data_units": create_missing_data_units,
+            "replace": replace,
+            "source_name": source_name,
+            **format_options,
+        }
+        report = self.service.import_labels(self.project_hash, source, format, options, progress)
+        if not dry_run:
+            self.refresh()
+        return report
+
+    def export_labels(
+        self,
+        dest: str | Path,
+        format: str = "coco",
+        *,
+        branch_name: str | None = None,
+        progress: Progress | None = None,
+        **format_options: Any,
+    ) -> Any:
+        """Write the labels of a branch in any format; returns an :class:`~labelport.formats.base.ExportReport`
+        that counts, by kind, everything the format could not carry::
+
+            report = project.export_labels("out/", format="yolo", classes=["cat", "dog"])
+            report.classes, report.losses        # {"cat": 0, "dog": 1}, {"attributes": 3}
+        """
+        from labelport.formats import get_format
+        from labelport.formats.base import ExportReport, coco_for_writer
+
+        writer = get_format(format)
+        data = self.export_coco_bytes(
+            progress, branch_name=branch_name, **(format_options if format == "coco" else {})
+        )
+        if format != "coco":
+            return writer.write(coco_for_writer(data), Path(dest).expanduser(), **format_options)
+        coco = loads(data)
+        path = write_file(Path(dest).expanduser(), data)
+        images, objects = (
+            (len(coco), len(coco))
+            if isinstance(coco, list)
+            else (len(coco["images"]), len(coco["annotations"]))
+        )
+        return ExportReport(format="coco", path=str(path), images=images, objects=objects, files=1)
+
+
+@dataclass
+class Conversion:
+    """What :func:`convert_labels` did: the formats (and whether each was guessed), and both reports."""
+
+    from_format: str
+    to_format: str
+    guessed: list[str]
+    import_report: Any
+    export_report: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "from": self.from_format,
+            "to": self.to_format,
+            "guessed": self.guessed,
+            "import": self.import_report.to_dict(),
+            "export": self.export_report.to_dict(),
+        }
+
+    def summary(self) -> str:
+        return f"{self.import_report.summary()}\n{self.export_report.summary()}"
+
+
+def convert_labels(
+    source: str | Path,
+    dest: str | Path,
+    *,
+    from_format: str | None = None,
+    to_format: str | None = None,
+    on_error: str = "fail",
+    **write_options: Any,
+) -> Conversion:
+    """Convert labels between two formats of the table (what ``datum convert`` does), with no project:
+    through a temporary embedded store, so the import's validation and report and the export's loss
+    count are the same as in a project. A format not given is guessed (``Conversion.guessed`` says so);
+    ``write_options`` go to the target's writer (``task="detect"`` for YOLO, say)::
+
+        convert_labels("yolo-dataset/", "annotations.xml", to_format="cvat")
+    """
+    import tempfile
+
+    from labelport.formats import get_format, guess_format
+    from labelport.store.sqlite import SqliteStore
+
+    guessed = []
+    if from_format is None:
+        from_format = guess_format(source)
+        guessed.append("from")
+    if to_format is None:
+        to_format = _format_of_dest(Path(dest))
+        guessed.append("to")
+    get_format(from_format), get_format(to_format)  # unknown names fail before any work
+    with tempfile.TemporaryDirectory(prefix="labelport-convert-") as folder:
+        store = SqliteStore(Path(folder) / "convert.db")
         try:
-            tmp.write_bytes(data)
-            tmp.replace(out)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise LabelportError(f"{out} cannot be written ({exc.strerror or exc}).") from None
-        return out
+            service = LocalService.embedded(store, name="convert", fingerprint="SHA256:convert")
+            project = UserClient(service).create_project("convert")
+            report = project.import_labels(
+                source, from_format, categories="create", create_missing_data_units=True, on_error=on_error
+            )
+            exported = project.export_labels(dest, to_format, **write_options)
+        finally:
+            store.close()
+    return Conversion(from_format, to_format, guessed, report, exported)
+
+
+def _format_of_dest(dest: Path) -> str:
+    """The output's format from its name: .xml is CVAT, .json COCO, a folder YOLO (or VOC if it has Annotations/)."""
+    from labelport.formats import guess_format
+
+    if dest.exists():
+        return guess_format(dest)
+    if dest.suffix == ".xml":
+        return "cvat"
+    if dest.name.endswith((".json", ".json.gz")):
+        return "coco"
+    raise LabelportError(
+        f"cannot tell the format of {dest} from its name; give --to (one of coco, yolo, voc, cvat, labelstudio)."
+    )

@@ -185,3 +185,37 @@ class TooLarge(LabelportError):
     """A request body is over the server's size limit."""
 
     status = 413
+
+
+class FormatError(LabelportError):
+    """A file of a labelling format (YOLO, Pascal VOC, CVAT, Label Studio) cannot be read as that format.
+
+    ``file`` is the file, ``line`` its 1-based line for text formats, ``path`` an XPath-like element
+    path for XML or a JSON path for JSON; ``code`` is stable, for programs; ``more`` counts the other
+    problems found in the same pass.
+
+    >>> str(FormatError("yolo_fields", "a box needs 5 numbers; this line has 4.", file="a.txt", line=3))
+    'a.txt line 3: a box needs 5 numbers; this line has 4.'
+    """
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        path: str | None = None,
+        more: int = 0,
+    ) -> None:
+        where = " ".join(
+            part for part in (file, None if line is None else f"line {line}", path) if part is not None
+        )
+        tail = f" (and {more:,} more problems)" if more else ""
+        super().__init__(f"{where}: {message}{tail}" if where else f"{message}{tail}")
+        self.code = code
+        self.file = file
+        self.line = line
+        self.path = path
+        self.more = more
+        self.detail = message

@@ -250,6 +250,14 @@ class Service(Protocol):
         self, project_hash: str, source: str, target: str, *, replace: bool = False
     ) -> Copied: ...
     def project_stats(self, project_hash: str, branch: str) -> dict[str, Any]: ...
+    def import_labels(
+        self,
+        project_hash: str,
+        source: Any,
+        format: str,
+        options: dict[str, Any],
+        progress: Progress | None = None,
+    ) -> Any: ...
 
 
 class LocalService:
@@ -510,12 +518,21 @@ class LocalService:
 
     # -- COCO ------------------------------------------------------------------------------------
 
-    def check_import(self, project_hash: str, options: dict[str, Any]) -> None:
-        """What :meth:`import_coco` checks before it reads anything: the options, and the user's role
-        (a dry run only reads). The server asks this before it unpacks an upload."""
+    def check_import(self, project_hash: str, options: dict[str, Any], format: str = "coco") -> None:
+        """What an import checks before it reads anything: the options (the COCO import's, and for
+        another format its reader's), and the user's role (a dry run only reads). The server asks
+        this before it unpacks an upload."""
+        from labelport.formats import get_format
         from labelport.formats.coco.importer import import_coco
 
-        check_options(options, options_of(import_coco, IMPORT_OPTIONS))
+        reader = None if format == "coco" else get_format(format)
+        coco_options = (
+            options if reader is None else {k: v for k, v in options.items() if k in IMPORT_OPTIONS}
+        )
+        check_options(coco_options, options_of(import_coco, IMPORT_OPTIONS))
+        if reader is not None:
+            reader_options = {k: v for k, v in options.items() if k not in IMPORT_OPTIONS}
+            _check_reader_options(reader.read, reader_options, f"a {format} import")
         self._check(project_hash, "read" if options.get("dry_run") else "write")
 
     def import_coco(
@@ -543,3 +560,73 @@ class LocalService:
         self._check(project_hash, "read")
         self.require_branch(project_hash, options.get("branch_name") or MAIN_BRANCH)
         return export_coco(self.store, project_hash, progress=progress, **options)
+
+    # -- every other format ----------------------------------------------------------------------
+
+    def import_labels(
+        self,
+        project_hash: str,
+        source: Any,
+        format: str,
+        options: dict[str, Any],
+        progress: Progress | None = None,
+    ) -> Any:
+        """Read ``source`` with the format's reader, then run the COCO import on what it read.
+
+        Matching, validation, the error policy, the report, idempotency and the one transaction are
+        the COCO import's. What the reader skipped under ``on_error="skip"`` is added to the report's
+        errors (with its file and line or element path) and counted as skipped.
+        """
+        if format == "coco":
+            return self.import_coco(project_hash, source, options, progress)
+        import msgspec
+
+        from labelport.formats import get_format
+        from labelport.formats.base import sizes_from
+        from labelport.formats.coco.importer import import_coco
+
+        self.check_import(project_hash, options, format)
+        reader = get_format(format)
+        coco_options = {k: v for k, v in options.items() if k in IMPORT_OPTIONS}
+        reader_options = {k: v for k, v in options.items() if k not in IMPORT_OPTIONS}
+        sizes = sizes_from(lambda: unit_sizes(self.store.list_data_units(project_hash)))  # when needed
+        dataset = reader.read(
+            source, on_error=coco_options.get("on_error", "fail"), sizes=sizes, **reader_options
+        )
+        if coco_options.get("branch_name") is None and dataset.branch is not None:
+            coco_options["branch_name"] = dataset.branch  # predictions go onto a branch of their own
+        if coco_options.get("source_name") is None:  # the folder's or file's name, as for COCO
+            coco_options["source_name"] = dataset.name or format
+        # as JSON bytes, and the dicts let go: the import holds slices of its input, not the reader's objects
+        payload = msgspec.json.encode(dataset.to_coco())
+        dataset.images, dataset.annotations = [], []
+        with nullcontext() if coco_options.get("dry_run") else self.store.project_lock(project_hash):
+            report = import_coco(
+                self.store, project_hash, payload, user=self.user.name, progress=progress, **coco_options
+            )
+        for problem in dataset.problems:
+            report.error(problem.code, problem.where, problem.message)
+            report.counts.skipped += 1
+        for kind, count in sorted(dataset.dropped.items()):
+            report.warning("not_imported", dataset.name, f"not imported: {kind} ({count:,}).")
+        return report
+
+
+def _check_reader_options(function: Any, options: dict[str, Any], what: str) -> None:
+    """:class:`FieldError` (``options.<key>``) naming the first option a format's reader does not take."""
+    accepted = [n for n in inspect.signature(function).parameters if n not in ("source", "on_error", "sizes")]
+    for name in options:
+        if name not in accepted:
+            raise FieldError(f"options.{name}", f"is not an option of {what}")
+
+
+def unit_sizes(units: Sequence[DataUnit]) -> dict[str, tuple[int, int]]:
+    """{title: (width, height)} of every image and group member: the sizes a reader may look up."""
+    sizes: dict[str, tuple[int, int]] = {}
+    for unit in units:
+        if unit.members:
+            for member in unit.members:
+                sizes.setdefault(member.title, (member.width, member.height))
+        elif unit.frames == 1:
+            sizes.setdefault(unit.title, (unit.width, unit.height))
+    return sizes

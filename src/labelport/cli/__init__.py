@@ -31,6 +31,7 @@ from labelport.cli.base import (
     write_new_key,
 )
 from labelport.cli.branches import branch
+from labelport.cli.convert import convert
 from labelport.cli.data import data, labels
 from labelport.cli.projects import ontology, project
 from labelport.cli.server import serve, user
@@ -87,6 +88,7 @@ for _command in (
     stats,
     import_,
     export,
+    convert,
     user,
     serve,
 ):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -18,6 +20,8 @@ from labelport.errors import (
 )
 from labelport.words import plural
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 # -- import and export -------------------------------------------------------------------------------
 
 
@@ -26,47 +30,59 @@ def import_() -> None:
     """Import labels from a file."""
 
 
+def _import_options(f: F) -> F:
+    """The options every ``labelport import FORMAT`` takes: the keyword arguments of the import call."""
+    for decorator in reversed(_IMPORT_DECORATORS):
+        f = decorator(f)
+    return f
+
+
+_IMPORT_DECORATORS: list[Callable[[Any], Any]] = [
+    click.option(
+        "--match",
+        default="auto",
+        show_default=True,
+        metavar="auto|MAPFILE.json",
+        help="How COCO images find data units: by file name, or a JSON file mapping image ids (or file names) "
+        "to data hashes or [data_hash, frame].",
+    ),
+    click.option(
+        "--categories",
+        default="by-name",
+        show_default=True,
+        metavar="by-name|create|MAPFILE.json",
+        help="How categories find ontology objects: by name, by name creating the missing ones, "
+        "or a JSON file mapping category ids (or names) to feature hashes.",
+    ),
+    click.option(
+        "--on-error",
+        type=click.Choice(["fail", "skip"]),
+        default="fail",
+        show_default=True,
+        help="fail: any problem writes nothing; skip: import everything else.",
+    ),
+    click.option("--dry-run", is_flag=True, help="Check and report; write nothing."),
+    click.option("--branch", metavar="NAME", help="The branch to import onto. [default: main]"),
+    click.option(
+        "--confidence-field", metavar="NAME", help="The annotation field holding a confidence (e.g. score)."
+    ),
+    click.option(
+        "--create-missing", is_flag=True, help="Create a data unit for each COCO image that matches none."
+    ),
+    click.option("--replace", is_flag=True, help="Remove earlier labels of the matched data units first."),
+    click.option(
+        "--report",
+        "report_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Write the full import report as JSON to this file.",
+    ),
+]
+
+
 @import_.command("coco")
 @click.argument("project_hash", metavar="PROJECT")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--match",
-    default="auto",
-    show_default=True,
-    metavar="auto|MAPFILE.json",
-    help="How COCO images find data units: by file name, or a JSON file mapping image ids (or file names) "
-    "to data hashes or [data_hash, frame].",
-)
-@click.option(
-    "--categories",
-    default="by-name",
-    show_default=True,
-    metavar="by-name|create|MAPFILE.json",
-    help="How categories find ontology objects: by name, by name creating the missing ones, "
-    "or a JSON file mapping category ids (or names) to feature hashes.",
-)
-@click.option(
-    "--on-error",
-    type=click.Choice(["fail", "skip"]),
-    default="fail",
-    show_default=True,
-    help="fail: any problem writes nothing; skip: import everything else.",
-)
-@click.option("--dry-run", is_flag=True, help="Check and report; write nothing.")
-@click.option("--branch", metavar="NAME", help="The branch to import onto. [default: main]")
-@click.option(
-    "--confidence-field", metavar="NAME", help="The annotation field holding a confidence (e.g. score)."
-)
-@click.option(
-    "--create-missing", is_flag=True, help="Create a data unit for each COCO image that matches none."
-)
-@click.option("--replace", is_flag=True, help="Remove earlier labels of the matched data units first.")
-@click.option(
-    "--report",
-    "report_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the full import report as JSON to this file.",
-)
+@_import_options
 @json_option
 @click.pass_obj
 def import_coco(
@@ -91,6 +107,27 @@ def import_coco(
         labelport import coco PROJECT instances.json --dry-run
         labelport import coco PROJECT detections.json --branch model-v2 --confidence-field score
     """
+    _run_import(
+        state,
+        project_hash,
+        file,
+        "coco",
+        report_file,
+        match=match,
+        categories=categories,
+        on_error=on_error,
+        dry_run=dry_run,
+        branch_name=branch,
+        confidence_field=confidence_field,
+        create_missing_data_units=create_missing,
+        replace=replace,
+    )
+
+
+def _run_import(
+    state: State, project_hash: str, source: Path, format: str, report_file: Path | None, **options: Any
+) -> None:
+    """Run ``project.import_labels`` with a progress bar; print (and write) its report, also when it failed."""
     target = state.client().get_project(project_hash)
     try:
         # over HTTP the bar counts the file's bytes as they are sent; embedded, the annotations imported
@@ -98,18 +135,7 @@ def import_coco(
         with state.progress(
             "uploading" if uploading else "importing", "bytes" if uploading else "annotations"
         ) as progress:
-            report = target.import_coco(
-                file,
-                match=match,
-                categories=categories,
-                on_error=on_error,
-                dry_run=dry_run,
-                branch_name=branch,
-                confidence_field=confidence_field,
-                create_missing_data_units=create_missing,
-                replace=replace,
-                progress=progress,
-            )
+            report = target.import_labels(source, format, progress=progress, **options)
     except ImportFailed as exc:
         if exc.report is None:
             raise
@@ -166,3 +192,174 @@ def export_coco(
     except OSError as exc:
         raise LabelportError(f"{output} cannot be written ({exc.strerror or exc}).") from None
     state.emit({"path": str(path), "bytes": size}, f"Wrote {path} ({plural(size, 'byte')}).")
+
+
+# -- every other format --------------------------------------------------------------------------------
+
+_TASK = click.option(
+    "--task",
+    type=click.Choice(["detect", "segment", "pose", "obb"]),
+    help="The YOLO task. [default: the yaml's task, else from the lines (pose with kpt_shape)]",
+)
+
+#: The options of each format's reader and writer (the keyword names of its read and write calls).
+FORMAT_IMPORT_OPTIONS: dict[str, list[Callable[[Any], Any]]] = {
+    "yolo": [_TASK],
+    "labelstudio": [
+        click.option(
+            "--predictions",
+            is_flag=True,
+            help="Import the tasks' predictions (with their scores) instead of their annotations.",
+        )
+    ],
+}
+FORMAT_EXPORT_OPTIONS: dict[str, list[Callable[[Any], Any]]] = {
+    "yolo": [
+        click.option(
+            "--classes",
+            metavar="NAME,NAME,...",
+            callback=lambda _ctx, _param, value: None if value is None else value.split(","),
+            help="The class order: class 0 is the first name. [default: the ids kept from a YOLO import, "
+            "else the categories' order]",
+        ),
+        _TASK,
+        click.option(
+            "--split", default="train", show_default=True, help="The split of images that came with none."
+        ),
+    ],
+    "cvat": [
+        click.option(
+            "--mode",
+            type=click.Choice(["images", "video"]),
+            help="CVAT for images or for video. [default: video when the labels are on videos]",
+        )
+    ],
+    "labelstudio": [
+        click.option("--predictions", is_flag=True, help="Write the labels as predictions (with scores).")
+    ],
+}
+
+
+def _with(decorators: list[Callable[[Any], Any]], f: Any) -> Any:
+    for decorator in reversed(decorators):
+        f = decorator(f)
+    return f
+
+
+def _format_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The format's own options that were given (flags left off and unset values are not passed)."""
+    return {k: v for k, v in options.items() if v is not None and v is not False}
+
+
+def import_command(name: str) -> click.Command:
+    """``labelport import NAME PROJECT SOURCE`` for a format of the table."""
+    from labelport.formats import get_format
+
+    fmt = get_format(name)
+
+    def command(
+        state: State,
+        project_hash: str,
+        source: Path,
+        match: str,
+        categories: str,
+        on_error: str,
+        dry_run: bool,
+        branch: str | None,
+        confidence_field: str | None,
+        create_missing: bool,
+        replace: bool,
+        report_file: Path | None,
+        **format_options: Any,
+    ) -> None:
+        _run_import(
+            state,
+            project_hash,
+            source,
+            name,
+            report_file,
+            match=match,
+            categories=categories,
+            on_error=on_error,
+            dry_run=dry_run,
+            branch_name=branch,
+            confidence_field=confidence_field,
+            create_missing_data_units=create_missing,
+            replace=replace,
+            **_format_options(format_options),
+        )
+
+    command.__doc__ = (
+        f"Import {fmt.description}; prints the import report.\n\n"
+        "The labels go through the COCO import: the same matching, validation, report and idempotent "
+        f"re-import.\n\n\b\n    labelport import {name} PROJECT {'FOLDER' if fmt.folder else 'FILE'} --dry-run"
+    )
+    decorated = _with(
+        [
+            click.argument("project_hash", metavar="PROJECT"),
+            click.argument(
+                "source",
+                metavar="FOLDER" if fmt.folder else "FILE",
+                type=click.Path(exists=True, path_type=Path),
+            ),
+            *_IMPORT_DECORATORS,
+            *FORMAT_IMPORT_OPTIONS.get(name, []),
+            json_option,
+            click.pass_obj,
+        ],
+        command,
+    )
+    return click.command(name)(decorated)
+
+
+def export_command(name: str) -> click.Command:
+    """``labelport export NAME PROJECT -o OUT`` for a format of the table."""
+    from labelport.formats import get_format
+
+    fmt = get_format(name)
+
+    def command(
+        state: State, project_hash: str, output: Path, branch: str | None, **format_options: Any
+    ) -> None:
+        target = state.client().get_project(project_hash)
+        downloading = state.server is not None
+        with state.progress("exporting", "bytes" if downloading else "objects") as progress:
+            report = target.export_labels(
+                output, name, branch_name=branch, progress=progress, **_format_options(format_options)
+            )
+        state.emit(report.to_dict(), report.summary)
+
+    command.__doc__ = (
+        f"Export a project's labels as {fmt.description}; prints what was written and every loss.\n\n"
+        f"\b\n    labelport export {name} PROJECT -o {'FOLDER' if fmt.folder else 'FILE'}"
+    )
+    decorated = _with(
+        [
+            click.argument("project_hash", metavar="PROJECT"),
+            click.option(
+                "-o",
+                "--output",
+                type=click.Path(path_type=Path),
+                required=True,
+                help="The folder to write." if fmt.folder else "The file to write.",
+            ),
+            click.option("--branch", metavar="NAME", help="The branch to export. [default: main]"),
+            *FORMAT_EXPORT_OPTIONS.get(name, []),
+            json_option,
+            click.pass_obj,
+        ],
+        command,
+    )
+    return click.command(name)(decorated)
+
+
+def _add_format_commands() -> None:
+    from labelport.formats import FORMATS
+
+    for name in FORMATS:
+        if name != "coco":  # COCO's commands above keep their own options
+            import_.add_command(import_command(name))
+            export.add_command(export_command(name))
+
+
+_add_format_commands()

@@ -44,6 +44,7 @@ from labelport.server.uploads import (
     is_upload_id,
     new_upload_id,
     safe_file_name,
+    unpack_archive,
 )
 from labelport.service import LocalService
 from labelport.store.base import LabelStore
@@ -358,7 +359,10 @@ def create_app(
             try:  # whatever the outcome, the upload is gone when the import ends
                 data = wire.decode(body, wire.RunImport)
                 options = wire.import_options_from_wire(data.options)
-                s.check_import(project_hash, options)  # options and role, before any work
+                # any format of the table: ?format= or the options' "format" (COCO when neither)
+                fmt = str(options.pop("format", request.query_params.get("format", "coco")))
+                archive = bool(options.pop("archive", False))
+                s.check_import(project_hash, options, fmt)  # options and role, before any work
                 with tempfile.TemporaryDirectory(prefix="labelport-import-") as folder:
                     path = Path(folder) / safe_file_name(meta.filename)
                     _unpack(upload_id, data.chunks, path)
@@ -366,7 +370,10 @@ def create_app(
                     chunks.delete_upload(upload_id)
                     # a file keeps its name (the import's source name); in-memory data stays in memory
                     source: Any = path if meta.filename is not None else path.read_bytes()
-                    report = s.import_coco(project_hash, source, options)
+                    if archive:  # a folder (YOLO, VOC) sent as a zip: unpacked under its own name
+                        source = Path(folder) / "unpacked" / path.name.removesuffix(".zip")
+                        unpack_archive(path, source, limit=max_import_bytes)
+                    report = s.import_labels(project_hash, source, fmt, options)
             finally:
                 chunks.delete_upload(upload_id)
             return report.to_dict()

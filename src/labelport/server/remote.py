@@ -17,7 +17,9 @@ import contextlib
 import io
 import os
 import queue
+import tempfile
 import threading
+import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
@@ -71,6 +73,7 @@ ERRORS: dict[str, type[LabelportError]] = {
     "PermissionDenied": errors.PermissionDenied,
     "TooLarge": errors.TooLarge,
     "FieldError": errors.FieldError,
+    "FormatError": errors.FormatError,
 }
 
 
@@ -338,6 +341,44 @@ class RemoteService:
         """
         filename, reader, total = _open_source(source)
         wire_options = wire.import_options_to_wire(options)  # refuse bad options before uploading
+        return self._import_upload(project_hash, filename, reader, total, wire_options, progress)
+
+    def import_labels(
+        self,
+        project_hash: str,
+        source: Any,
+        format: str,
+        options: dict[str, Any],
+        progress: Progress | None = None,
+    ) -> ImportReport:
+        """Upload a source of any format and import it on the server (the upload route, with ``format``).
+
+        A folder (YOLO, Pascal VOC) goes as one zip archive, which the server unpacks; a file as it is.
+        """
+        if format == "coco":
+            return self.import_coco(project_hash, source, options, progress)
+        wire_options = {**wire.import_options_to_wire(options), "format": format}
+        path = Path(source).expanduser()
+        if not path.exists():
+            raise errors.FormatError("source_missing", "does not exist.", file=str(path))
+        with tempfile.TemporaryDirectory(prefix="labelport-upload-") as folder:
+            if path.is_dir():
+                archive = Path(folder) / f"{path.name}.zip"
+                zip_folder(path, archive)
+                wire_options["archive"] = True
+                path = archive
+            filename, reader, total = _open_source(path)
+            return self._import_upload(project_hash, filename, reader, total, wire_options, progress)
+
+    def _import_upload(
+        self,
+        project_hash: str,
+        filename: str | None,
+        reader: BinaryIO,
+        total: int,
+        wire_options: dict[str, Any],
+        progress: Progress | None,
+    ) -> ImportReport:
         with reader:
             upload = self._call(
                 "POST", self._project(project_hash, "/uploads"), wire.StartUpload(filename), into=wire.Upload
@@ -416,6 +457,19 @@ def _read_with_progress(response: httpx.Response, progress: Progress) -> bytes:
         return b"".join(chunks)
     finally:
         response.close()
+
+
+def zip_folder(folder: Path, archive: Path) -> None:
+    """Pack a folder into a zip archive (images stored as they are, text deflated)."""
+    with zipfile.ZipFile(archive, "w") as out:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                text = path.suffix.lower() in (".txt", ".xml", ".json", ".yaml", ".yml")
+                out.write(
+                    path,
+                    path.relative_to(folder).as_posix(),
+                    zipfile.ZIP_DEFLATED if text else zipfile.ZIP_STORED,
+                )
 
 
 def _open_source(source: Any) -> tuple[str | None, BinaryIO, int]:

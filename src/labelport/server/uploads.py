@@ -220,3 +220,29 @@ def safe_file_name(name: str | None) -> str:
             f"a file name is at most {plural(MAX_NAME_BYTES, 'byte')} of UTF-8, and this one is {size:,}",
         )
     return base if base not in ("", ".", "..") else "coco.json"
+
+
+def unpack_archive(archive: Path, folder: Path, *, limit: int) -> None:
+    """Unpack a zip archive a client sent (a YOLO or VOC folder) into ``folder``.
+
+    A member named outside the folder (absolute, or with ``..``) is refused, and so is an archive
+    whose files add up to more than ``limit`` bytes (checked before anything is written).
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(archive) as source:
+            members = source.infolist()
+            if sum(m.file_size for m in members) > limit:
+                raise TooLarge(
+                    f"the uploaded archive unpacks to more than the server's limit of {plural(limit, 'byte')}."
+                )
+            for member in members:
+                parts = member.filename.replace("\\", "/").split("/")
+                if member.filename.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
+                    raise LabelportError(
+                        f"the uploaded archive names a file outside itself: {member.filename!r}."
+                    )
+            source.extractall(folder)
+    except zipfile.BadZipFile as exc:
+        raise LabelportError(f"the upload is not a zip archive ({exc}).") from None

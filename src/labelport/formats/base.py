@@ -1,0 +1,367 @@
+"""What every format module shares: the :class:`Format` record, the neutral dataset, problems and losses.
+
+A format knows its files and nothing of stores or HTTP. ``read`` turns a source into a neutral,
+COCO-shaped :class:`Dataset` (which the COCO import pipeline then matches, validates and writes);
+``write`` turns a COCO-shaped dict (what the COCO export gives) into the format's files and returns
+an :class:`ExportReport` naming every loss by kind and count.
+
+>>> data = Dataset()
+>>> cat = data.category("cat")
+>>> image = data.image("a.jpg", 640, 480)
+>>> data.annotation(image, cat, bbox=[1, 2, 3, 4])["id"], data.category("cat")
+(1, 1)
+>>> sorted(data.to_coco())
+['annotations', 'categories', 'images']
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, overload
+
+import msgspec
+
+from labelport.errors import FormatError, LabelportError
+from labelport.words import plural
+
+#: How a reader finds an image's (title, width, height) when the image file is absent: by file name
+#: (the project's data units, in an import).
+Sizes = Callable[[str], "tuple[str, int, int] | None"]
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    """One problem a reader found: a stable code, where (file and line, or an element or JSON path), a sentence."""
+
+    code: str
+    file: str
+    message: str
+    line: int | None = None
+    path: str | None = None
+
+    @property
+    def where(self) -> str:
+        """``file line N`` or ``file path``, as the report's path."""
+        return " ".join(
+            p for p in (self.file, None if self.line is None else f"line {self.line}", self.path) if p
+        )
+
+
+class Policy:
+    """The error policy of one read (Datumaro's ``ImportErrorPolicy``): fail collects and raises at the end,
+    skip collects and lets the reader leave the object out.
+
+    >>> policy = Policy("skip")
+    >>> policy.problem("yolo_fields", "a.txt", "four numbers.", line=2)
+    >>> policy.problems[0].where
+    'a.txt line 2'
+    """
+
+    def __init__(self, on_error: str = "fail") -> None:
+        if on_error not in ("fail", "skip"):
+            raise LabelportError(f"on_error must be 'fail' or 'skip', not {on_error!r}.")
+        self.on_error = on_error
+        self.problems: list[Problem] = []
+
+    def problem(
+        self, code: str, file: str, message: str, *, line: int | None = None, path: str | None = None
+    ) -> None:
+        self.problems.append(Problem(code, file, message, line, path))
+
+    def finish(self) -> None:
+        """Under ``fail``, raise the first problem (with how many more there are)."""
+        if self.problems and self.on_error == "fail":
+            first = self.problems[0]
+            raise FormatError(
+                first.code,
+                first.message,
+                file=first.file,
+                line=first.line,
+                path=first.path,
+                more=len(self.problems) - 1,
+            )
+
+
+@dataclass
+class Dataset:
+    """The neutral dataset: COCO-shaped images, categories and annotations, with deterministic ids.
+
+    Ids count from 1 in the order things are added; readers add in a sorted, stable order, so reading
+    the same files twice gives the same ids and a re-import updates instead of duplicating.
+    """
+
+    images: list[dict[str, Any]] = field(default_factory=list)
+    categories: list[dict[str, Any]] = field(default_factory=list)
+    annotations: list[dict[str, Any]] = field(default_factory=list)
+    #: what the reader skipped under ``on_error="skip"``
+    problems: list[Problem] = field(default_factory=list)
+    #: what the reader read but no COCO record can carry, by kind (CVAT tags...): warnings in the report
+    dropped: dict[str, int] = field(default_factory=dict)
+    #: a name for the source (a file or folder name), the import's source name
+    name: str = ""
+    #: the branch the labels belong on when the import names none (Label Studio's predictions)
+    branch: str | None = None
+    _category_ids: dict[str, int] = field(default_factory=dict)
+
+    def category(self, name: str, **extra: Any) -> int:
+        """The id of the category called ``name``, added on first use."""
+        found = self._category_ids.get(name)
+        if found is None:
+            found = self._category_ids[name] = len(self.categories) + 1
+            self.categories.append({"id": found, "name": name, "supercategory": "", **extra})
+        elif extra:
+            self.categories[found - 1].update(extra)
+        return found
+
+    def image(self, file_name: str, width: int, height: int, **extra: Any) -> int:
+        image_id = len(self.images) + 1
+        self.images.append(
+            {"id": image_id, "file_name": file_name, "width": width, "height": height, **extra}
+        )
+        return image_id
+
+    def annotation(self, image_id: int, category_id: int, **fields: Any) -> dict[str, Any]:
+        ann = {"id": len(self.annotations) + 1, "image_id": image_id, "category_id": category_id, **fields}
+        ann.setdefault("iscrowd", 0)
+        self.annotations.append(ann)
+        return ann
+
+    def to_coco(self) -> dict[str, Any]:
+        """The COCO dict the import pipeline reads."""
+        return {"images": self.images, "categories": self.categories, "annotations": self.annotations}
+
+
+class _Export(msgspec.Struct):
+    images: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    categories: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    annotations: list[msgspec.Raw] = msgspec.field(default_factory=list)
+    info: Any = None
+    licenses: Any = None
+
+
+class Records(Sequence[dict[str, Any]]):
+    """Annotations kept as their JSON bytes and decoded one at a time as a writer walks them.
+
+    A train-scale export holds some 860,000 annotations; as dicts (polygons as lists of floats) they
+    would take gigabytes, as slices of the export's bytes a few hundred megabytes.
+    """
+
+    def __init__(self, raws: list[msgspec.Raw]) -> None:
+        self._raws = raws
+
+    def __len__(self) -> int:
+        return len(self._raws)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [_record(raw) for raw in self._raws[index]]
+        return _record(self._raws[index])
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return (_record(raw) for raw in self._raws)
+
+
+_record_decoder = msgspec.json.Decoder(dict[str, Any])
+
+
+def _record(raw: msgspec.Raw) -> dict[str, Any]:
+    return _record_decoder.decode(raw)
+
+
+def coco_for_writer(data: bytes) -> dict[str, Any]:
+    """The COCO export's bytes as a writer reads them: images and categories as dicts, annotations as
+    :class:`Records` (decoded as they are walked).
+
+    >>> coco = coco_for_writer(b'{"images": [], "categories": [], "annotations": [{"id": 1}]}')
+    >>> len(coco["annotations"]), next(iter(coco["annotations"]))
+    (1, {'id': 1})
+    """
+    doc = msgspec.json.decode(data, type=_Export)
+    coco: dict[str, Any] = {
+        "images": doc.images,
+        "categories": doc.categories,
+        "annotations": Records(doc.annotations),
+    }
+    if doc.info is not None:
+        coco["info"] = doc.info
+    return coco
+
+
+class ExportReport(msgspec.Struct, kw_only=True):
+    """What an export wrote and, by kind and count, everything the target format could not carry."""
+
+    format: str
+    path: str
+    images: int = 0
+    objects: int = 0
+    files: int = 0
+    #: kind -> how many (``"attributes"``: 12, ``"polygon->bounding_box"``: 3 ...); never silent
+    losses: dict[str, int] = msgspec.field(default_factory=dict)
+    #: class name -> id in the output, for formats that number classes (YOLO)
+    classes: dict[str, int] = msgspec.field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return msgspec.to_builtins(self)  # type: ignore[no-any-return]
+
+    def summary(self) -> str:
+        """A few lines for a terminal.
+
+        >>> print(ExportReport(format="yolo", path="out", images=2, objects=3, losses={"attributes": 1}).summary())
+        Wrote out (yolo): 2 images, 3 objects, 0 files.
+        not carried by yolo: attributes 1.
+        """
+        lines = [
+            f"Wrote {self.path} ({self.format}): {plural(self.images, 'image')}, {plural(self.objects, 'object')}, {plural(self.files, 'file')}."
+        ]
+        if self.classes:
+            lines.append(
+                "class ids: "
+                + ", ".join(f"{i} {n}" for n, i in sorted(self.classes.items(), key=lambda c: c[1]))
+                + "."
+            )
+        if self.losses:
+            lines.append(
+                f"not carried by {self.format}: "
+                + ", ".join(f"{k} {v:,}" for k, v in sorted(self.losses.items()))
+                + "."
+            )
+        return "\n".join(lines)
+
+
+class Losses(Counter[str]):
+    """Counts what a writer could not carry, by kind."""
+
+    def add(self, kind: str, count: int = 1) -> None:
+        self[kind] += count
+
+
+@dataclass(frozen=True)
+class Format:
+    """One format of the table in :mod:`labelport.formats`.
+
+    ``read(source, *, on_error="fail", sizes=None, **options) -> Dataset``,
+    ``write(coco, dest, **options) -> ExportReport``, ``sniff(path) -> bool``.
+    ``folder`` says whether the format is a folder (YOLO, VOC) rather than one file.
+    """
+
+    name: str
+    description: str
+    read: Callable[..., Dataset]
+    write: Callable[..., ExportReport]
+    sniff: Callable[[Path], bool]
+    folder: bool = False
+
+
+# -- helpers the format modules share ------------------------------------------------------------------
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write a small file with one system call each for open, write and close.
+
+    Python's ``open`` builds a buffered text layer around every file; for the tens of thousands of
+    label files a YOLO export writes that costs more than the writing (0.5 ms a file, measured).
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
+def read_bytes(path: Path) -> bytes:
+    """Read a small file whole, without Python's buffered layer (see :func:`write_bytes`)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def image_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from an image file's header (nothing is decoded); None when it is no image."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except (OSError, UnidentifiedImageError, ValueError):
+        return None
+
+
+def sizes_from(table: Mapping[str, tuple[int, int]] | Callable[[], Mapping[str, tuple[int, int]]]) -> Sizes:
+    """A :data:`Sizes` lookup over {title: (w, h)}: the file name, then its base name, then its stem.
+    ``table`` may be a function that makes it, called on the first look-up only (most reads need none).
+
+    >>> sizes_from({"cat.png": (4, 3)})("images/train/cat.jpg")
+    ('cat.png', 4, 3)
+    """
+    index: list[tuple[dict[str, tuple[str, int, int]], ...]] = []
+
+    def build() -> tuple[dict[str, tuple[str, int, int]], ...]:
+        given = table() if callable(table) else table
+        exact = {title: (title, *size) for title, size in given.items()}
+        by_base: dict[str, tuple[str, int, int]] = {}
+        by_stem: dict[str, tuple[str, int, int] | None] = {}
+        for title, found in exact.items():
+            base = title.rsplit("/", 1)[-1]
+            by_base.setdefault(base, found)
+            stem = base.rsplit(".", 1)[0]
+            by_stem[stem] = found if stem not in by_stem else None  # two with one stem: ambiguous
+        return exact, by_base, {k: v for k, v in by_stem.items() if v is not None}
+
+    def lookup(name: str) -> tuple[str, int, int] | None:
+        if not index:
+            index.append(build())
+        exact, by_base, by_stem = index[0]
+        base = name.replace("\\", "/").rsplit("/", 1)[-1]
+        return exact.get(name) or by_base.get(base) or by_stem.get(base.rsplit(".", 1)[0])
+
+    return lookup
+
+
+def kept(ann: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """A format's own fields kept in a record (``ann["cvat"]``, ``ann["voc"]``), or {}."""
+    value = ann.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def is_polyline(ann: Mapping[str, Any]) -> bool:
+    """Whether a segmentation is an open line: ``attributes.polyline`` (labelport's COCO) or a CVAT polyline."""
+    attributes = ann.get("attributes")
+    marked = isinstance(attributes, dict) and attributes.get("polyline") is True
+    return marked or kept(ann, "cvat").get("type") == "polyline"
+
+
+def rotation_of(ann: Mapping[str, Any]) -> float:
+    """An annotation's rotation in degrees (``attributes.rotation``, as CVAT writes), 0 when none."""
+    attributes = ann.get("attributes")
+    if isinstance(attributes, dict):
+        value = attributes.get("rotation", 0)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    return 0.0
+
+
+def plain_attributes(ann: Mapping[str, Any]) -> dict[str, Any]:
+    """An annotation's attributes without the ones labelport itself uses for geometry."""
+    attributes = ann.get("attributes")
+    if not isinstance(attributes, dict):
+        return {}
+    return {k: v for k, v in attributes.items() if k not in ("rotation", "polyline")}
+
+
+def number(value: float) -> int | float:
+    """A coordinate as a file gives it: whole numbers as ints (so they round-trip as they came)."""
+    return int(value) if float(value).is_integer() and abs(value) < 2**53 else value
