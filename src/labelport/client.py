@@ -34,9 +34,9 @@ from labelport.labels import (
     coordinates_from_json,
 )
 from labelport.ontology import Classification, Object, OntologyStructure, Shape
-from labelport.service import LocalService, Progress, Service
+from labelport.service import LocalService, Progress, Service, UnitPage
 from labelport.store._json import dumps, loads
-from labelport.store.base import ClassificationRecord, LabelRowRecord, ObjectRecord, ProjectRecord
+from labelport.store.base import ClassificationRecord, LabelRowRecord, ObjectRecord, ProjectRecord, UnitQuery
 
 
 def default_home() -> Path:
@@ -202,6 +202,36 @@ class Project:
 
     def list_data_units(self) -> list[DataUnit]:
         return self.service.list_data_units(self.project_hash)
+
+    def get_data_units(self, data_hashes: Sequence[str]) -> list[DataUnit]:
+        """These data units, in the order given; hashes of other projects are left out."""
+        return self.service.get_data_units(self.project_hash, data_hashes)
+
+    def find_data_units(
+        self, query: UnitQuery | None = None, *, limit: int = 48, offset: int = 0
+    ) -> UnitPage:
+        """One page of the data units matching ``query`` (all of them by default), and how many match.
+
+        ``UnitQuery(classes=(feature_hash,), branch="model-v2", min_confidence=0.5, title="street")``
+        narrows by class (any of), confidence, an attribute answer, a part of the title, data type.
+        """
+        return self.service.find_data_units(self.project_hash, query or UnitQuery(), limit, offset)
+
+    def class_counts(self, query: UnitQuery | None = None) -> dict[str, int]:
+        """Objects per class (feature hash) over the units matching ``query`` without its class filter."""
+        return self.service.class_counts(self.project_hash, query or UnitQuery())
+
+    def label_rows_of(self, units: Sequence[DataUnit], branch_name: str | None = None) -> list[LabelRow]:
+        """The label rows of these data units on a branch (default ``main``), in their order; a unit
+        without labels there gets an empty row. Reads only these units (a page of the viewer's grid)."""
+        branch = branch_name or MAIN_BRANCH
+        records = {
+            r.data_hash: r
+            for r in self.service.load_label_rows(self.project_hash, branch, [u.data_hash for u in units])
+        }
+        objects = self.ontology_structure.object_by_hash()
+        empty = partial(LabelRowRecord, "", branch=branch, objects=[], classifications=[])
+        return [self._row(u, records.get(u.data_hash) or empty(u.data_hash), objects) for u in units]
 
     # -- labels ----------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ same method names. Arguments and results are plain records, so every face render
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from labelport.data import DataUnit
@@ -28,10 +29,24 @@ from labelport.store.base import (
     ObjectRecord,
     OntologyRecord,
     ProjectRecord,
+    UnitQuery,
     UserRecord,
 )
 
+#: The most units one page of :meth:`LocalService.find_data_units` holds.
+MAX_PAGE = 500
+
 Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class UnitPage:
+    """A page of data units: the units, how many match in all, and where the page starts."""
+
+    units: list[DataUnit]
+    total: int
+    offset: int
+
 
 #: What each role may do. Admins may also manage members.
 _CAN = {
@@ -62,6 +77,11 @@ class Service(Protocol):
     def add_member(self, project_hash: str, fingerprint: str, role: str) -> None: ...
     def add_data_units(self, project_hash: str, units: Sequence[DataUnit]) -> None: ...
     def list_data_units(self, project_hash: str) -> list[DataUnit]: ...
+    def get_data_units(self, project_hash: str, data_hashes: Sequence[str]) -> list[DataUnit]: ...
+    def find_data_units(
+        self, project_hash: str, query: UnitQuery, limit: int = 48, offset: int = 0
+    ) -> UnitPage: ...
+    def class_counts(self, project_hash: str, query: UnitQuery) -> dict[str, int]: ...
     def load_label_rows(
         self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
     ) -> list[LabelRowRecord]: ...
@@ -176,6 +196,28 @@ class LocalService:
     def list_data_units(self, project_hash: str) -> list[DataUnit]:
         self._check(project_hash, "read")
         return self.store.list_data_units(project_hash)
+
+    def get_data_units(self, project_hash: str, data_hashes: Sequence[str]) -> list[DataUnit]:
+        """These data units, in the order given (hashes not in the project are left out)."""
+        self._check(project_hash, "read")
+        return self.store.get_data_units(project_hash, data_hashes)
+
+    def find_data_units(
+        self, project_hash: str, query: UnitQuery, limit: int = 48, offset: int = 0
+    ) -> UnitPage:
+        """One page of the data units matching ``query``, and how many match (the viewer's grid)."""
+        self._check(project_hash, "read")
+        if not 1 <= limit <= MAX_PAGE or offset < 0:
+            raise LabelportError(
+                f"a page holds 1 to {MAX_PAGE} units from offset 0 on, not {limit} from {offset}."
+            )
+        units, total = self.store.find_data_units(project_hash, query, limit, offset)
+        return UnitPage(units, total, offset)
+
+    def class_counts(self, project_hash: str, query: UnitQuery) -> dict[str, int]:
+        """Objects per class (feature hash) over the units matching ``query`` without its class filter."""
+        self._check(project_hash, "read")
+        return self.store.class_counts(project_hash, query)
 
     def load_label_rows(
         self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None

@@ -45,7 +45,7 @@ from labelport.server.uploads import (
     safe_file_name,
 )
 from labelport.service import LocalService
-from labelport.store.base import LabelStore
+from labelport.store.base import LabelStore, UnitQuery
 
 #: The largest request body the server reads (an upload chunk, a label row, a list of data units).
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -277,6 +277,27 @@ def create_app(
             return {}
 
         return await handle(request, work)
+
+    @app.post("/projects/{project_hash}/data-units/get")
+    async def get_data_units(request: Request, project_hash: str) -> Response:
+        def work(s: LocalService, body: bytes) -> Any:
+            return s.get_data_units(project_hash, wire.decode(body, wire.GetDataUnits).data_hashes)
+
+        return await handle(request, work)
+
+    @app.post("/projects/{project_hash}/data-units/find")
+    async def find_data_units(request: Request, project_hash: str) -> Response:
+        def work(s: LocalService, body: bytes) -> Any:
+            data = wire.decode(body, wire.FindDataUnits)
+            return s.find_data_units(project_hash, data.query, data.limit, data.offset)
+
+        return await handle(request, work)
+
+    @app.post("/projects/{project_hash}/class-counts")
+    async def class_counts(request: Request, project_hash: str) -> Response:
+        return await handle(
+            request, lambda s, body: s.class_counts(project_hash, wire.decode(body, UnitQuery))
+        )
 
     @app.post("/projects/{project_hash}/label-rows/load")
     async def load_label_rows(request: Request, project_hash: str) -> Response:
