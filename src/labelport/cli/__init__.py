@@ -36,6 +36,7 @@ from labelport.cli.projects import ontology, project
 from labelport.cli.server import serve, user
 from labelport.cli.setup import init
 from labelport.cli.transfer import export, import_
+from labelport.cli.view import login, render, view
 from labelport.client import default_home
 
 # -- the group ---------------------------------------------------------------------------------------
@@ -85,6 +86,9 @@ for _command in (
     export,
     user,
     serve,
+    view,
+    render,
+    login,
 ):
     cli.add_command(_command)
 

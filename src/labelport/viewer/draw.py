@@ -111,7 +111,7 @@ class Mark:
         }
         if self.rings:
             data["rings"] = self.rings
-        if self.kind == "skeleton":
+        if self.kind in ("point", "skeleton"):
             data["keypoints"] = [list(k) for k in self.keypoints]
             data["edges"] = [list(e) for e in self.edges]
         if self.mask is not None:

@@ -56,7 +56,8 @@ def error_json(exc: LabelportError) -> Response:
 def _shell(base: str, page: str, code: int = 200, **data: str) -> HTMLResponse:
     text = resources.files("labelport.viewer").joinpath("static/index.html").read_text(encoding="utf-8")
     attrs = " ".join(f'data-{k}="{html.escape(v)}"' for k, v in {"base": base, "page": page, **data}.items())
-    return HTMLResponse(text.replace("<body>", f"<body {attrs}>", 1), status_code=code)
+    text = text.replace("{{base}}", html.escape(base)).replace("<body>", f"<body {attrs}>", 1)
+    return HTMLResponse(text, status_code=code)
 
 
 def grid_query(params: Any) -> tuple[UnitQuery, str | None]:
