@@ -46,15 +46,40 @@ from labelport.ontology import AttributeType, Object, OntologyStructure
 NEUTRAL = (58, 62, 70)
 
 
-def class_color(obj: Object) -> str:
-    """The class's colour: the ontology's own when it has one, else one derived from its feature hash
-    (stable across runs and machines).
+#: Distinct colours for the first classes of an ontology, in its order (objects are only appended).
+PALETTE = (
+    "#ff7043",
+    "#4fc3f7",
+    "#9ccc65",
+    "#ffca28",
+    "#ba68c8",
+    "#26a69a",
+    "#f06292",
+    "#7986cb",
+    "#d4e157",
+    "#ff8a65",
+    "#4dd0e1",
+    "#aed581",
+    "#ffb74d",
+    "#9575cd",
+    "#e57373",
+    "#64b5f6",
+)
+
+
+def class_color(obj: Object, index: int | None = None) -> str:
+    """The class's colour: the ontology's own when it has one, else the palette's at the class's
+    ``index`` in the ontology, else (past the palette) one derived from its feature hash.
 
     >>> class_color(Object("car", "bounding_box", feature_node_hash="abc", color="#112233"))
     '#112233'
+    >>> class_color(Object("car", "bounding_box"), 1)
+    '#4fc3f7'
     """
     if obj.color.startswith("#") and len(obj.color) == 7:
         return obj.color.lower()
+    if index is not None and 0 <= index < len(PALETTE):
+        return PALETTE[index]
     digest = hashlib.sha256(obj.feature_node_hash.encode()).digest()
     hue = int.from_bytes(digest[:2], "big") / 65536
     lightness = 0.52 + (digest[2] % 3) * 0.06
@@ -134,9 +159,10 @@ def _box_ring(x: float, y: float, w: float, h: float) -> list[float]:
     return [x, y, x + w, y, x + w, y + h, x, y + h]
 
 
-def mark_of(obj: Object, object_hash: str, coordinates: Coordinates) -> Mark:
+def mark_of(obj: Object, object_hash: str, coordinates: Coordinates, color: str | None = None) -> Mark:
     """The mark of one object's coordinates (see the module's table of kinds)."""
-    mark = Mark(object_hash, obj.feature_node_hash, obj.title, obj.shape.value, class_color(obj), "polygon")
+    color = color or class_color(obj)
+    mark = Mark(object_hash, obj.feature_node_hash, obj.title, obj.shape.value, color, "polygon")
     c = coordinates
     if isinstance(c, BoundingBox):
         mark.rings = [[float(v) for v in _box_ring(c.x, c.y, c.w, c.h)]]
@@ -201,7 +227,12 @@ def _card(obj: Object, answers: dict[str, Any], f: ObjectFrame) -> dict[str, Any
     }
 
 
-def marks_of_row(row: LabelRow, frame: int | None = 0) -> list[Mark]:
+def class_colors(structure: OntologyStructure) -> dict[str, str]:
+    """Every object class's colour by feature hash."""
+    return {o.feature_node_hash: class_color(o, i) for i, o in enumerate(structure.objects)}
+
+
+def marks_of_row(row: LabelRow, frame: int | None = 0, colors: dict[str, str] | None = None) -> list[Mark]:
     """The marks of a label row on one frame (every frame with ``frame=None``), in the row's order.
 
     An object whose coordinates cannot be read (a stored record the reader refuses) is a mark of
@@ -215,7 +246,9 @@ def marks_of_row(row: LabelRow, frame: int | None = 0) -> list[Mark]:
                 continue
             obj = instance.ontology_item
             try:
-                mark = mark_of(obj, instance.object_hash, f.coordinates)
+                mark = mark_of(
+                    obj, instance.object_hash, f.coordinates, (colors or {}).get(obj.feature_node_hash)
+                )
             except LabelportError as exc:  # drawn as nothing, said in the card (the page lists it)
                 mark = Mark(
                     instance.object_hash, obj.feature_node_hash, obj.title, obj.shape.value, "", "none"

@@ -16,7 +16,7 @@ from labelport.data import DataUnit
 from labelport.errors import LabelportError, NotFoundError
 from labelport.labels import MAIN_BRANCH
 from labelport.store.base import UnitQuery
-from labelport.viewer.draw import draw_marks, marks_of_row, neutral_canvas
+from labelport.viewer.draw import class_colors, draw_marks, marks_of_row, neutral_canvas
 from labelport.viewer.media import MediaRoots, ThumbnailCache, open_image
 
 
@@ -81,7 +81,8 @@ def picture(
         raise LabelportError(f"frame {frame} is beyond {unit.title!r}, which has {unit.frames}.")
     row = project.label_rows_of([unit], branch_name or MAIN_BRANCH)[0]
     image, scale, note = base_image(unit, frame, roots, cache)
-    return Picture(draw_marks(image, marks_of_row(row, frame), scale), note)
+    marks = marks_of_row(row, frame, class_colors(project.ontology_structure))
+    return Picture(draw_marks(image, marks, scale), note)
 
 
 def render_unit(

@@ -31,7 +31,7 @@ from labelport.labels import MAIN_BRANCH
 from labelport.ontology import Object
 from labelport.service import Service
 from labelport.store.base import UnitQuery
-from labelport.viewer.draw import Mark, class_color, marks_of_row
+from labelport.viewer.draw import Mark, class_color, class_colors, marks_of_row
 from labelport.viewer.evaluation import object_matches
 from labelport.viewer.media import MediaRoots, ThumbnailCache, jpeg_bytes
 from labelport.viewer.render import picture
@@ -113,12 +113,12 @@ def _keep(mark: Mark, query: UnitQuery) -> bool:
     return answer == value or (isinstance(answer, list) and value in answer)
 
 
-def _class_json(obj: Object) -> dict[str, Any]:
+def _class_json(obj: Object, index: int) -> dict[str, Any]:
     return {
         "feature_hash": obj.feature_node_hash,
         "title": obj.title,
         "shape": obj.shape.value,
-        "color": class_color(obj),
+        "color": class_color(obj, index),
         "keypoints": obj.keypoints,
         "attributes": [
             {
@@ -196,7 +196,7 @@ class Viewer:
                 "project_hash": project.project_hash,
                 "title": project.title,
                 "description": project.record.description,
-                "classes": [_class_json(o) for o in project.ontology_structure.objects],
+                "classes": [_class_json(o, i) for i, o in enumerate(project.ontology_structure.objects)],
                 "branches": project.list_branches() or [MAIN_BRANCH],
                 "data_types": ["image", "video", "img_group", "img_sequence", "dicom"],
             }
@@ -206,6 +206,7 @@ class Viewer:
         per = _int(request.query_params, "per", PAGE_SIZE, 1, MAX_PER_PAGE)
         page = _int(request.query_params, "page", 1, 1, 10**9)
         with self._project(request, project_hash) as project:
+            colors = class_colors(project.ontology_structure)
             found = project.find_data_units(query, limit=per, offset=(page - 1) * per)
             counts = project.class_counts(query)
             rows = project.label_rows_of(found.units, query.branch)
@@ -215,11 +216,11 @@ class Viewer:
                 entry: dict[str, Any] = {
                     **self._unit_head(project, unit),
                     "thumb": f"{self.base}/thumbs/{project_hash}/{unit.data_hash}",
-                    "marks": [m.to_json() for m in marks_of_row(row, 0) if _keep(m, query)],
+                    "marks": [m.to_json() for m in marks_of_row(row, 0, colors) if _keep(m, query)],
                 }
                 if other is not None:
                     entry["compare_marks"] = [
-                        m.to_json() for m in marks_of_row(other[i], 0) if _keep(m, query)
+                        m.to_json() for m in marks_of_row(other[i], 0, colors) if _keep(m, query)
                     ]
                 units.append(entry)
         return {"units": units, "total": found.total, "offset": found.offset, "per": per, "counts": counts}
@@ -241,6 +242,7 @@ class Viewer:
         compare = params.get("compare") or None
         with self._project(request, project_hash) as project:
             unit = self._unit(project, data_hash)
+            colors = class_colors(project.ontology_structure)
             row = project.label_rows_of([unit], branch)[0]
             frames = [
                 {
@@ -256,7 +258,7 @@ class Viewer:
                 "fps": unit.fps,
                 "branch": branch,
                 "frame_images": frames,
-                "marks": [m.to_json() for m in marks_of_row(row, None)],
+                "marks": [m.to_json() for m in marks_of_row(row, None, colors)],
                 "classifications": [
                     {"title": c.ontology_item.title, "frames": sorted(c.frames), "answer": c.answer}
                     for c in row.classification_instances
@@ -265,7 +267,7 @@ class Viewer:
             if compare:
                 other = project.label_rows_of([unit], compare)[0]
                 data["compare"] = compare
-                data["compare_marks"] = [m.to_json() for m in marks_of_row(other, None)]
+                data["compare_marks"] = [m.to_json() for m in marks_of_row(other, None, colors)]
                 matches = object_matches(project, branch, compare)
                 if matches is not None:
                     data["matches"] = matches

@@ -19,6 +19,11 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// replaceChildren without the nulls of optional parts
+function fill(node, ...children) {
+  node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+}
+
 function svg(tag, attrs = {}) {
   const node = document.createElementNS(SVGNS, tag);
   for (const [k, v] of Object.entries(attrs)) if (v !== null && v !== undefined) node.setAttribute(k, v);
@@ -224,7 +229,7 @@ async function gridPage() {
       for (const o of a.options) attrSelect.append(el("option", { value: `${a.feature_hash}=${o.feature_hash}`, selected: state.attr === `${a.feature_hash}=${o.feature_hash}` }, `${c.title} · ${a.name} = ${o.label}`));
     }
     const textAttrs = attrs.filter(([, a]) => a.type === "text");
-    filters.replaceChildren(
+    fill(filters, 
       el("h3", {}, "Search"),
       el("div", { class: "field" }, el("input", { type: "search", id: "f-q", placeholder: "Title contains…", value: state.q, oninput: (e) => change({ q: e.target.value }, false) })),
       el("h3", {}, "Branches"),
@@ -283,6 +288,7 @@ async function gridPage() {
 
   async function load() {
     const query = stateQuery(state);
+    document.body.dataset.ready = "";
     units.classList.add("busy");
     let data;
     try {
@@ -429,7 +435,7 @@ async function unitPage() {
       el("span", { class: "swatch", style: `background:${m.color}` }), `${m.title}`, el("span", { class: "kbd" }, m.shape.replace(/_/g, " ")),
       el("span", { class: "conf" }, m.card.error ? "unreadable" : pct(m.card.confidence))));
     const info = [`${unit.width} × ${unit.height}`, unit.data_type.replace("_", " "), frames > 1 ? plural(frames, "frame") : null].filter(Boolean).join(" · ");
-    sidePanel.replaceChildren(el("h2", {}, unit.title), el("div", { class: "sub" }, info),
+    fill(sidePanel, el("h2", {}, unit.title), el("div", { class: "sub" }, info),
       el("h3", {}, "Legend"), legend.length ? el("div", { class: "classes", id: "legend" }, legend) : el("p", { class: "kbd" }, "No labels on this frame."),
       el("h3", {}, `Labels on ${branch}`), el("div", { class: "objects" }, objects),
       unit.classifications.length ? el("h3", {}, "Classifications") : null,
@@ -438,7 +444,7 @@ async function unitPage() {
   }
 
   const zoomLabel = el("span", { class: "zoom", id: "zoom-level" });
-  toolbar.replaceChildren(
+  fill(toolbar, 
     el("a", { class: "btn", href: gridHref }, "← Grid"),
     el("label", { class: "kbd" }, "branch"),
     el("select", { id: "u-branch", onchange: (e) => { params.set("branch", e.target.value); location.search = params; } }, project.branches.map((b) => el("option", { value: b, selected: b === branch }, b))),
@@ -512,6 +518,7 @@ if (BASE === "/ui" && BODY.page !== "error") {  // the team server's viewer: a s
   }
   try {
     await PAGES[BODY.page]();
+    document.body.dataset.ready = BODY.page;
   } catch (error) {
     showError(error);
     document.body.dataset.ready = "error";
