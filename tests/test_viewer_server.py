@@ -1,0 +1,145 @@
+"""The team server's viewer (/ui/): sign-in links, sessions, the API's roles; and `labelport render`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+import viewer_fixture as fx
+from browser import CHROMEDRIVER, CHROMIUM, chromium, console_errors, serving, wait_ready
+from conftest import write_key
+from labelport import UserClient
+from labelport.cli import cli
+from labelport.keys import Identity
+from labelport.server.admin import add_user
+from labelport.server.app import create_app
+from labelport.server.sessions import login_link
+from labelport.store.sqlite import SqliteStore
+from labelport.viewer.render import render_unit
+
+
+class Team:
+    def __init__(self, url: str, keys: dict[str, Identity], project_hash: str, db: Path) -> None:
+        self.url, self.keys, self.project_hash, self.db = url, keys, project_hash, db
+        self.clients: list[httpx.Client] = []
+
+    def session(self, who: str) -> httpx.Client:
+        client = httpx.Client(base_url=self.url)
+        self.clients.append(client)
+        answer = client.get(login_link(self.keys[who], self.url), follow_redirects=False)
+        assert answer.status_code == 303, answer.text
+        cookie = answer.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie and "max-age=" in cookie
+        return client
+
+
+@pytest.fixture(scope="module")
+def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
+    tmp = tmp_path_factory.mktemp("team")
+    db = tmp / "team.db"
+    keys = {who: Identity.load(write_key(tmp / who)) for who in ("owner", "viewer", "stranger")}
+    store = SqliteStore(db)
+    for who, identity in keys.items():
+        add_user(str(db), who, identity.public_text)
+    app = create_app(store, media_roots=[tmp / "media"], thumbs_dir=tmp / "thumbs")
+    with serving(app) as url:
+        owner = UserClient.create_with_ssh_private_key(ssh_private_key_path=tmp / "owner", domain=url)
+        project = fx.build(owner, tmp / "media", tmp / "outside")
+        project.service.add_member(project.project_hash, keys["viewer"].fingerprint, "viewer")
+        found = Team(url, keys, project.project_hash, db)
+        yield found
+        for c in found.clients:
+            c.close()
+        owner.service.close()  # type: ignore[attr-defined]
+    store.close()
+
+
+def test_a_sign_in_link_works_once_and_gives_a_session(team: Team) -> None:
+    link = login_link(team.keys["viewer"], team.url)
+    first = httpx.get(link, follow_redirects=False)
+    assert first.status_code == 303
+    assert httpx.get(link, follow_redirects=False).status_code == 401  # used
+    expired = login_link(team.keys["viewer"], team.url, now=time.time() - 3600)
+    assert httpx.get(expired, follow_redirects=False).status_code == 401
+    forged = link.replace("sig=", "sig=AA")
+    assert httpx.get(forged, follow_redirects=False).status_code == 401
+    assert httpx.get(f"{team.url}/ui/api/projects").status_code == 401  # no session, nothing
+
+
+def test_a_non_member_sees_404_and_a_viewer_changes_nothing(team: Team) -> None:
+    stranger, viewer = team.session("stranger"), team.session("viewer")
+    assert stranger.get("/ui/api/projects").json()["projects"] == []
+    for path in (f"/ui/projects/{team.project_hash}", f"/ui/api/projects/{team.project_hash}/units"):
+        assert stranger.get(path).status_code == 404
+    units = viewer.get(f"/ui/api/projects/{team.project_hash}/units").json()
+    assert units["total"] == 6
+    before = sum(len(u["marks"]) for u in units["units"])
+    # the session opens the viewer only: the API wants signed requests, the viewer has no writes
+    put = viewer.put(f"/projects/{team.project_hash}/label-rows", json={"branch": "main", "data_hash": "x", "objects": [], "classifications": []})
+    assert put.status_code == 401
+    assert viewer.post(f"/ui/api/projects/{team.project_hash}/units").status_code == 405
+    after = viewer.get(f"/ui/api/projects/{team.project_hash}/units").json()
+    assert sum(len(u["marks"]) for u in after["units"]) == before
+    # and signing out ends the session on the server
+    assert viewer.post("/ui/logout", follow_redirects=False).status_code == 303
+    assert viewer.get("/ui/api/projects").status_code == 401
+
+
+@pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()), reason="needs chromium")
+def test_the_server_viewer_in_a_browser(team: Team) -> None:
+    with chromium() as driver:
+        driver.get(login_link(team.keys["viewer"], team.url))
+        wait_ready(driver, "projects")
+        assert len(driver.find_elements("css selector", "[data-project-hash]")) == 1
+        driver.get(f"{team.url}/ui/projects/{team.project_hash}")
+        wait_ready(driver, "grid")
+        assert len(driver.find_elements("css selector", "#units [data-data-hash]")) == 6
+        assert console_errors(driver) == []
+    with chromium() as driver:
+        driver.get(login_link(team.keys["stranger"], team.url))
+        wait_ready(driver, "projects")
+        driver.get(f"{team.url}/ui/projects/{team.project_hash}")
+        wait_ready(driver, "error")
+        assert driver.find_element("css selector", ".error-page h1").text == "404"
+
+
+def _pixel(image: Any, x: int, y: int) -> tuple[int, int, int]:
+    value = image.getpixel((x, y))
+    return value[0], value[1], value[2]
+
+
+def test_render_draws_the_labels_on_the_image(tmp_path: Path, client: UserClient) -> None:
+    project = fx.build(client, tmp_path / "media", tmp_path / "outside")
+    out, note = render_unit(project, title="every-shape.png", out=tmp_path / "every.png")
+    assert note is None
+    with Image.open(out) as image:
+        assert image.size == (fx.WIDTH, fx.HEIGHT)
+        assert _pixel(image, 5, 5) == fx.BACKGROUND
+        assert _pixel(image, 50, 40) != fx.BACKGROUND  # inside the box
+        assert _pixel(image, 215, 130) != fx.BACKGROUND  # the mask
+        assert _pixel(image, 130, 100) == fx.BACKGROUND  # beside the polyline
+    out, note = render_unit(project, title="secret.png", out=tmp_path / "secret.png", media_roots=[tmp_path / "media"])
+    assert note is not None and "outside the media roots" in note
+    with Image.open(out) as image:
+        assert _pixel(image, 5, 5) != (255, 0, 0)  # the secret's pixels were not read
+
+
+def test_render_command(tmp_path: Path, home: Path, key_path: Path) -> None:
+    client = UserClient.create_with_ssh_private_key(ssh_private_key_path=key_path)
+    project = fx.build(client, tmp_path / "media", tmp_path / "outside")
+    client.service.store.close()  # type: ignore[attr-defined]
+    run = CliRunner().invoke
+    result = run(cli, ["--key", str(key_path), "render", project.project_hash, "--title", "plain-1.png", "-o", str(tmp_path / "p.png")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "p.png").is_file() and "Wrote" in result.output
+    missing = run(cli, ["--key", str(key_path), "render", project.project_hash, "--title", "nope.png", "-o", str(tmp_path / "n.png")])
+    assert missing.exit_code == 1 and "nope.png" in missing.output
+    both = run(cli, ["--key", str(key_path), "render", project.project_hash, "-o", str(tmp_path / "n.png")])
+    assert both.exit_code == 2
