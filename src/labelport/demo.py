@@ -219,6 +219,13 @@ def tour(client: UserClient, home: Path, paths: list[Path], coco_path: Path) -> 
         f"No duplicates: {second.counts.created} new, {second.counts.updated} updated; "
         f"{after} objects before and after."
     )
+    from labelport.viewer.render import render_all
+
+    pictures = render_all(project, home / "pictures", media_roots=[home / "images"])
+    click.echo(
+        f"Drew {len(pictures)} labelled pictures in {home / 'pictures'}; browse them with\n"
+        f"  labelport --home {home} --key {home / KEY_NAME} view {project.project_hash} --media-root {home / 'images'}"
+    )
 
 
 @click.command()

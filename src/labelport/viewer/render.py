@@ -105,3 +105,18 @@ def render_unit(
     except (OSError, ValueError) as exc:
         raise LabelportError(f"{path} cannot be written ({exc}).") from None
     return path, drawn.note
+
+
+def render_all(project: Project, folder: Path, *, media_roots: Sequence[str | Path]) -> list[Path]:
+    """Every labelled data unit's first frame as ``folder/<title>.png`` (the end of ``make demo``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    units = project.list_data_units()
+    roots = MediaRoots(media_roots)
+    written = []
+    for unit, row in zip(units, project.label_rows_of(units), strict=True):
+        if row.object_instances:
+            drawn = picture(project, unit, roots=roots)
+            path = folder / f"{Path(unit.title).stem}.png"
+            drawn.image.save(path, "PNG")
+            written.append(path)
+    return written
