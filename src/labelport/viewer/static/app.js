@@ -109,6 +109,7 @@ function drawMark(mark, size, opts = {}) {
 
 function marksLayer(marks, size, opts = {}) {
   const layer = svg("svg", { class: "marks", viewBox: `0 0 ${size.w} ${size.h}`, preserveAspectRatio: "xMidYMid meet" });
+  if (opts.canvas) layer.append(svg("rect", { width: size.w, height: size.h, fill: "#3a3e46" }));  // no pixels: a plain canvas
   for (const mark of marks) if (mark.kind !== "none") layer.append(drawMark(mark, size, opts));
   return layer;
 }
@@ -257,9 +258,9 @@ async function gridPage() {
     const size = { w: u.width, h: u.height };
     const thumb = (marks, opts, tag) => {
       const box = el("div", { class: "thumb" });
-      if (u.image.src && !u.image.video) box.append(el("img", { src: u.image.src.startsWith("http") ? u.image.src : u.thumb, alt: "", loading: "lazy" }));
-      else box.append(el("div", { class: "canvas" }));
-      const layer = marksLayer(marks, size, opts);
+      const pixels = u.image.src && !u.image.video;
+      if (pixels) box.append(el("img", { src: u.image.src.startsWith("http") ? u.image.src : u.thumb, alt: "", loading: "lazy" }));
+      const layer = marksLayer(marks, size, { ...opts, canvas: !pixels });
       layer.querySelectorAll(".mark").forEach((g) => { g.__branch = opts.branch; });
       box.append(layer);
       if (tag) box.append(el("span", { class: "tag" }, tag));
