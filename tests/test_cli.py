@@ -683,6 +683,9 @@ def test_every_command_has_help_and_is_in_the_readme() -> None:
         "export coco",
         "user add",
         "serve",
+        "view",
+        "render",
+        "login",
     }
     for path, command in commands(cli):
         assert command.help and command.help.strip(), path

@@ -45,7 +45,9 @@ class Site:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     tmp = tmp_path_factory.mktemp("viewer")
-    client = UserClient.create_with_ssh_private_key(ssh_private_key_path=write_key(tmp / "id"), home=tmp / "home")
+    client = UserClient.create_with_ssh_private_key(
+        ssh_private_key_path=write_key(tmp / "id"), home=tmp / "home"
+    )
     project = fx.build(client, tmp / "media", tmp / "outside")
     hashes = {u.title: u.data_hash for u in project.list_data_units()}
     app = create_local_app(client.service, "t0ken", media_roots=[tmp / "media"], cache_dir=tmp / "thumbs")
@@ -89,7 +91,10 @@ def test_grid_shows_every_unit_and_label_and_a_class_filter_narrows_both(site: S
     units, labels = _grid(site)
     assert sorted(units) == sorted(h for t, h in site.hashes.items() if t != "scan-7")
     assert labels == 5
-    drawn = {e.get_attribute("data-feature-hash") for e in site.driver.find_elements("css selector", "#units .mark")}
+    drawn = {
+        e.get_attribute("data-feature-hash")
+        for e in site.driver.find_elements("css selector", "#units .mark")
+    }
     assert drawn == {"fcar"}
     assert "class=fcar" in site.driver.current_url  # the view can be shared
     site.open(f"/projects/{site.project.project_hash}?class=froof&q=scan", "grid")
@@ -103,7 +108,9 @@ def test_grid_filters_by_confidence_and_attribute_on_a_branch(site: Site) -> Non
     blue = site.project.ontology_structure.get_child_by_title("car").attributes[0].option("blue")
     site.open(f"/projects/{site.project.project_hash}?attr=attrcolour={blue.feature_node_hash}", "grid")
     units, labels = _grid(site)
-    assert sorted(units) == sorted(site.hashes[t] for t in ("plain-1.png", "plain-2.png", "secret.png", "broken.png"))
+    assert sorted(units) == sorted(
+        site.hashes[t] for t in ("plain-1.png", "plain-2.png", "secret.png", "broken.png")
+    )
     assert labels == 4
 
 
@@ -121,9 +128,13 @@ def _near(a: tuple[int, ...], b: tuple[int, ...], tolerance: int = 40) -> bool:
 
 def test_unit_page_draws_each_shape_kind_at_its_pixels(site: Site) -> None:
     site.open(f"/projects/{site.project.project_hash}/units/{site.hashes['every-shape.png']}?zoom=1", "unit")
-    drawn = {e.get_attribute("data-object-hash") for e in site.driver.find_elements("css selector", "#plane .mark")}
+    drawn = {
+        e.get_attribute("data-object-hash") for e in site.driver.find_elements("css selector", "#plane .mark")
+    }
     assert drawn == {f"o-{t}" for t in ("car", "sign", "roof", "lane", "lamp", "person", "puddle")}
-    rect = site.driver.execute_script("const r = document.getElementById('plane').getBoundingClientRect(); return [r.left, r.top];")
+    rect = site.driver.execute_script(
+        "const r = document.getElementById('plane').getBoundingClientRect(); return [r.left, r.top];"
+    )
     shot = site.shot("unit.png")
 
     def px(x: float, y: float) -> tuple[int, int, int]:
@@ -149,7 +160,7 @@ def test_unit_page_draws_each_shape_kind_at_its_pixels(site: Site) -> None:
     assert _near(px(200, 20), _colour(site, "flamp"))
     assert _near(px(180, 85), _colour(site, "fperson"))
     # the mask (decoded from RLE) inside its rectangle, and not beside it
-    mx, my, mw, mh = fx.MASK_BOX
+    mx, my, mw, _ = fx.MASK_BOX
     assert px(mx + mw / 2, my + 10) != bg and px(mx - 3, my + 10) == bg and px(mx + mw / 2, my - 3) == bg
 
 
@@ -179,7 +190,9 @@ def test_frames_of_a_dicom_series_have_a_slider(site: Site) -> None:
     assert len(marks) == 1
     first = marks[0].get_attribute("data-object-hash")
     slider = site.driver.find_element("id", "frame")
-    site.driver.execute_script("arguments[0].value = 1; arguments[0].dispatchEvent(new Event('input'));", slider)
+    site.driver.execute_script(
+        "arguments[0].value = 1; arguments[0].dispatchEvent(new Event('input'));", slider
+    )
     again = site.driver.find_elements("css selector", "#plane .mark")
     assert len(again) == 1 and again[0].get_attribute("data-object-hash") != first
     assert "frame=1" in site.driver.current_url
@@ -187,7 +200,8 @@ def test_frames_of_a_dicom_series_have_a_slider(site: Site) -> None:
 
 def test_two_branches_side_by_side(site: Site) -> None:
     site.open(
-        f"/projects/{site.project.project_hash}/units/{site.hashes['every-shape.png']}?compare=model&layout=side", "unit"
+        f"/projects/{site.project.project_hash}/units/{site.hashes['every-shape.png']}?compare=model&layout=side",
+        "unit",
     )
     right = site.driver.find_elements("css selector", "#plane-2 .mark.compare")
     assert [m.get_attribute("data-object-hash") for m in right] == ["pred-every-shape.png"]
@@ -214,5 +228,9 @@ def test_a_path_outside_the_media_roots_is_refused(site: Site) -> None:
 def test_without_the_token_nothing_is_served(site: Site) -> None:
     import httpx
 
-    for path in ("/api/projects", f"/api/projects/{site.project.project_hash}/units", f"/media/{site.project.project_hash}/{site.hashes['plain-1.png']}/0"):
+    for path in (
+        "/api/projects",
+        f"/api/projects/{site.project.project_hash}/units",
+        f"/media/{site.project.project_hash}/{site.hashes['plain-1.png']}/0",
+    ):
         assert httpx.get(site.url + path).status_code == 401

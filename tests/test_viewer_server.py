@@ -82,7 +82,10 @@ def test_a_non_member_sees_404_and_a_viewer_changes_nothing(team: Team) -> None:
     assert units["total"] == 6
     before = sum(len(u["marks"]) for u in units["units"])
     # the session opens the viewer only: the API wants signed requests, the viewer has no writes
-    put = viewer.put(f"/projects/{team.project_hash}/label-rows", json={"branch": "main", "data_hash": "x", "objects": [], "classifications": []})
+    put = viewer.put(
+        f"/projects/{team.project_hash}/label-rows",
+        json={"branch": "main", "data_hash": "x", "objects": [], "classifications": []},
+    )
     assert put.status_code == 401
     assert viewer.post(f"/ui/api/projects/{team.project_hash}/units").status_code == 405
     after = viewer.get(f"/ui/api/projects/{team.project_hash}/units").json()
@@ -125,7 +128,9 @@ def test_render_draws_the_labels_on_the_image(tmp_path: Path, client: UserClient
         assert _pixel(image, 50, 40) != fx.BACKGROUND  # inside the box
         assert _pixel(image, 215, 130) != fx.BACKGROUND  # the mask
         assert _pixel(image, 130, 100) == fx.BACKGROUND  # beside the polyline
-    out, note = render_unit(project, title="secret.png", out=tmp_path / "secret.png", media_roots=[tmp_path / "media"])
+    out, note = render_unit(
+        project, title="secret.png", out=tmp_path / "secret.png", media_roots=[tmp_path / "media"]
+    )
     assert note is not None and "outside the media roots" in note
     with Image.open(out) as image:
         assert _pixel(image, 5, 5) != (255, 0, 0)  # the secret's pixels were not read
@@ -136,10 +141,34 @@ def test_render_command(tmp_path: Path, home: Path, key_path: Path) -> None:
     project = fx.build(client, tmp_path / "media", tmp_path / "outside")
     client.service.store.close()  # type: ignore[attr-defined]
     run = CliRunner().invoke
-    result = run(cli, ["--key", str(key_path), "render", project.project_hash, "--title", "plain-1.png", "-o", str(tmp_path / "p.png")])
+    result = run(
+        cli,
+        [
+            "--key",
+            str(key_path),
+            "render",
+            project.project_hash,
+            "--title",
+            "plain-1.png",
+            "-o",
+            str(tmp_path / "p.png"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "p.png").is_file() and "Wrote" in result.output
-    missing = run(cli, ["--key", str(key_path), "render", project.project_hash, "--title", "nope.png", "-o", str(tmp_path / "n.png")])
+    missing = run(
+        cli,
+        [
+            "--key",
+            str(key_path),
+            "render",
+            project.project_hash,
+            "--title",
+            "nope.png",
+            "-o",
+            str(tmp_path / "n.png"),
+        ],
+    )
     assert missing.exit_code == 1 and "nope.png" in missing.output
     both = run(cli, ["--key", str(key_path), "render", project.project_hash, "-o", str(tmp_path / "n.png")])
     assert both.exit_code == 2

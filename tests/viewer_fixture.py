@@ -80,9 +80,21 @@ def build(client: UserClient, media: Path, outside: Path) -> Project:
     project = client.create_project("streets", ontology=ontology(), description="every shape kind")
     (media / "broken.png").write_bytes(b"not a png at all")
     units = [
-        DataUnit.image("every-shape.png", width=WIDTH, height=HEIGHT, location=str(image(media / "every-shape.png"))),
-        DataUnit.image("plain-1.png", width=WIDTH, height=HEIGHT, location=str(image(media / "plain-1.png", (90, 110, 140)))),
-        DataUnit.image("plain-2.png", width=WIDTH, height=HEIGHT, location=str(image(media / "plain-2.png", (140, 120, 90)))),
+        DataUnit.image(
+            "every-shape.png", width=WIDTH, height=HEIGHT, location=str(image(media / "every-shape.png"))
+        ),
+        DataUnit.image(
+            "plain-1.png",
+            width=WIDTH,
+            height=HEIGHT,
+            location=str(image(media / "plain-1.png", (90, 110, 140))),
+        ),
+        DataUnit.image(
+            "plain-2.png",
+            width=WIDTH,
+            height=HEIGHT,
+            location=str(image(media / "plain-2.png", (140, 120, 90))),
+        ),
         DataUnit.group(
             "scan-7",
             [
@@ -100,8 +112,15 @@ def build(client: UserClient, media: Path, outside: Path) -> Project:
     project.add_data_units(units)
     o = project.ontology_structure
     rows = {r.data_title: r for r in project.list_label_rows_v2()}
-    kinds = [("car", BOX), ("sign", ROTATED), ("roof", POLYGON), ("lane", POLYLINE), ("lamp", POINT),
-             ("person", SKELETON), ("puddle", mask())]
+    kinds = [
+        ("car", BOX),
+        ("sign", ROTATED),
+        ("roof", POLYGON),
+        ("lane", POLYLINE),
+        ("lamp", POINT),
+        ("person", SKELETON),
+        ("puddle", mask()),
+    ]
     every = rows["every-shape.png"]
     for title, coordinates in kinds:
         instance = ObjectInstance(o.get_child_by_title(title), object_hash=f"o-{title}")
@@ -120,7 +139,9 @@ def build(client: UserClient, media: Path, outside: Path) -> Project:
     scan = rows["scan-7"]
     for frame in (0, 1):
         roof = ObjectInstance(o.get_child_by_title("roof"))
-        roof.set_for_frames(Polygon(((30 + 40 * frame, 30, 100 + 40 * frame, 30, 65 + 40 * frame, 100),)), frame)
+        roof.set_for_frames(
+            Polygon(((30 + 40 * frame, 30, 100 + 40 * frame, 30, 65 + 40 * frame, 100),)), frame
+        )
         scan.add_object_instance(roof)
     scan.save()
     # a prediction branch: one car on every-shape.png, confident, and one on plain-1.png, not
