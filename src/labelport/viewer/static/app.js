@@ -207,6 +207,7 @@ async function gridPage() {
   let timer = null;
   const change = (patch, now = true) => {
     state = { ...state, page: 1, ...patch };
+    document.body.dataset.ready = "";  // tests wait for "grid" again after the reload
     history.replaceState(null, "", location.pathname + stateQuery(state));
     clearTimeout(timer);
     timer = setTimeout(load, now ? 0 : 250);
