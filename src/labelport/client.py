@@ -25,6 +25,7 @@ from labelport.errors import DataError, LabelError, LabelportError
 from labelport.keys import Identity
 from labelport.labels import (
     MAIN_BRANCH,
+    Bitmask,
     ClassificationInstance,
     Coordinates,
     LabelRow,
@@ -133,6 +134,26 @@ def _record_coordinates(shape: Shape, record: bytes, size: tuple[int, int]) -> C
     from labelport.formats.coco.records import coordinates_from_record
 
     return coordinates_from_record(shape, record, *size)
+
+
+def stored_mask(frame: ObjectFrame, width: int, height: int) -> Bitmask | None:
+    """The mask an imported annotation stored as RLE, when its object's shape reads it as something
+    else (a crowd region of a polygon class is read as outline polygons, which lose holes and take a
+    flood fill to trace): what a viewer draws, as the pixels say. None for every other frame.
+
+    >>> from labelport.labels import Origin, Point
+    >>> rle = b'{"segmentation": {"size": [2, 2], "counts": [1, 3]}, "bbox": [0, 0, 2, 2]}'
+    >>> stored_mask(ObjectFrame(0, Point(0, 0), origin=Origin("coco", 1, rle)), 2, 2)
+    Bitmask(size_hw=(2, 2), counts=(1, 3))
+    """
+    origin = frame.origin
+    if origin is None or origin.geometry_edited or b'"counts"' not in origin.record:
+        return None
+    try:
+        found = _record_coordinates(Shape.BITMASK, origin.record, (width, height))
+    except LabelportError:
+        return None
+    return found if isinstance(found, Bitmask) else None
 
 
 class Project:

@@ -306,7 +306,8 @@ class SqliteStore:
         for i in range(0, len(data_hashes), 500):
             part = list(data_hashes[i : i + 500])
             rows = self._all(
-                f"SELECT {UNIT_COLUMNS} FROM data_units WHERE project_id = ? "
+                # "+project_id": look the hashes up by their unique index, not the project's 120,000 units
+                f"SELECT {UNIT_COLUMNS} FROM data_units WHERE +project_id = ? "
                 f"AND data_hash IN ({', '.join('?' * len(part))})",
                 (project_id, *part),
             )
@@ -345,10 +346,11 @@ class SqliteStore:
             )
             if data_hashes is None or len(data_hashes) > 500:
                 units = self._all(f"{unit_sql} ORDER BY d.id", (branch, project_id))
-            else:  # a page of units (the viewer's): read only those
+            else:  # a page of units (the viewer's): only those, by the data hashes' unique index
                 marks = ", ".join("?" * len(data_hashes))
                 units = self._all(
-                    f"{unit_sql} AND d.data_hash IN ({marks}) ORDER BY d.id",
+                    f"{unit_sql.replace('d.project_id', '+d.project_id')} AND d.data_hash IN ({marks}) "
+                    "ORDER BY d.id",
                     (branch, project_id, *data_hashes),
                 )
             if data_hashes is None:

@@ -235,7 +235,8 @@ def class_colors(structure: OntologyStructure) -> dict[str, str]:
 def marks_of_row(row: LabelRow, frame: int | None = 0, colors: dict[str, str] | None = None) -> list[Mark]:
     """The marks of a label row on one frame (every frame with ``frame=None``), in the row's order.
 
-    An object whose coordinates cannot be read (a stored record the reader refuses) is a mark of
+    An imported mask is drawn as the mask it is, whatever shape its class reads it as
+    (:func:`~labelport.client.stored_mask`). An object whose coordinates cannot be read (a stored record the reader refuses) is a mark of
     kind ``none`` whose card carries the error; so is an empty mask.
     """
     marks: list[Mark] = []

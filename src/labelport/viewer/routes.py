@@ -7,7 +7,8 @@ API does, and nothing here writes.
 
 Pages: ``/`` (projects), ``/projects/{hash}`` (the grid), ``/projects/{hash}/units/{data_hash}``.
 JSON: ``/api/projects``, ``/api/projects/{hash}``, ``/api/projects/{hash}/units?...`` (a page of the
-grid: class, branch, conf, attr, q, type, compare, page, per), ``/api/projects/{hash}/units/{data_hash}``.
+grid: class, branch, conf, attr, q, type, compare, page, per), ``/api/projects/{hash}/counts?...``
+(objects per class for the same filters), ``/api/projects/{hash}/units/{data_hash}``.
 Pixels: ``/media/{hash}/{data_hash}/{frame}`` (only from the media roots) and
 ``/thumbs/{hash}/{data_hash}`` (``labels=1`` draws the labels with Pillow).
 """
@@ -208,7 +209,6 @@ class Viewer:
         with self._project(request, project_hash) as project:
             colors = class_colors(project.ontology_structure)
             found = project.find_data_units(query, limit=per, offset=(page - 1) * per)
-            counts = project.class_counts(query)
             rows = project.label_rows_of(found.units, query.branch)
             other = project.label_rows_of(found.units, compare) if compare else None
             units = []
@@ -223,7 +223,14 @@ class Viewer:
                         m.to_json() for m in marks_of_row(other[i], 0, colors) if _keep(m, query)
                     ]
                 units.append(entry)
-        return {"units": units, "total": found.total, "offset": found.offset, "per": per, "counts": counts}
+        return {"units": units, "total": found.total, "offset": found.offset, "per": per}
+
+    def counts_json(self, request: Request, project_hash: str) -> Any:
+        """Objects per class for the grid's filters (without the class filter), asked for after the
+        page itself: over a whole train-scale project they take longer than the page."""
+        query, _ = grid_query(request.query_params)
+        with self._project(request, project_hash) as project:
+            return {"counts": project.class_counts(query)}
 
     def _unit_head(self, project: Project, unit: DataUnit) -> dict[str, Any]:
         return {
@@ -356,6 +363,7 @@ class Viewer:
         router.add_api_route(
             "/api/projects/{project_hash}/units/{data_hash}", api(self.unit_json), methods=["GET"]
         )
+        router.add_api_route("/api/projects/{project_hash}/counts", api(self.counts_json), methods=["GET"])
 
         def media(request: Request, project_hash: str, data_hash: str, frame: str) -> Response:
             if not frame.isdigit():

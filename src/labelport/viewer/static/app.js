@@ -213,18 +213,19 @@ async function gridPage() {
     timer = setTimeout(load, now ? 0 : 250);
   };
 
-  function buildFilters(counts) {
+  let counts = null;  // objects per class for the filters; asked for after the page itself
+  function buildFilters() {
     const branchOptions = (value, none) => [none ? el("option", { value: "" }, none) : null,
       ...project.branches.map((b) => el("option", { value: b, selected: b === value }, b))];
     const attrs = [];
     for (const c of project.classes) for (const a of c.attributes) attrs.push([c, a]);
     const rows = project.classes.map((c) => {
-      const n = counts[c.feature_hash] || 0;
+      const n = counts ? counts[c.feature_hash] || 0 : null;
       const box = el("input", { type: "checkbox", checked: state.class.includes(c.feature_hash),
         onchange: (e) => change({ class: e.target.checked ? [...state.class, c.feature_hash] : state.class.filter((x) => x !== c.feature_hash) }) });
-      return el("label", { class: "class-row" + (n ? "" : " zero"), "data-feature-hash": c.feature_hash }, box,
+      return el("label", { class: "class-row" + (n === 0 ? " zero" : ""), "data-feature-hash": c.feature_hash }, box,
         el("span", { class: "swatch", style: `background:${c.color}` }), el("span", { class: "name", title: `${c.title} (${c.shape})` }, c.title),
-        el("span", { class: "count" }, n.toLocaleString()));
+        el("span", { class: "count" }, n === null ? "…" : n.toLocaleString()));
     });
     const attrSelect = el("select", { id: "f-attr", onchange: (e) => change({ attr: e.target.value }) }, el("option", { value: "" }, "any"));
     for (const [c, a] of attrs) {
@@ -300,7 +301,9 @@ async function gridPage() {
       return;
     } finally { units.classList.remove("busy"); }
     data.compare = state.compare;
-    buildFilters(data.counts);
+    const focused = document.activeElement && document.activeElement.id;
+    buildFilters();
+    if (focused === "f-q") { const q = document.getElementById("f-q"); q.focus(); q.setSelectionRange(q.value.length, q.value.length); }
     const pages = Math.max(1, Math.ceil(data.total / data.per));
     const chosen = state.class.map((h) => classes[h] ? classes[h].title : h);
     head.replaceChildren(el("span", { class: "total", id: "total" }, plural(data.total, "data unit")),
@@ -311,7 +314,15 @@ async function gridPage() {
       el("button", { class: "btn", id: "prev-page", disabled: state.page <= 1, onclick: () => { state.page -= 1; history.replaceState(null, "", location.pathname + stateQuery(state)); load(); } }, "← Previous"),
       el("span", { class: "kbd" }, `page ${state.page.toLocaleString()} of ${pages.toLocaleString()}`),
       el("button", { class: "btn", id: "next-page", disabled: state.page >= pages, onclick: () => { state.page += 1; history.replaceState(null, "", location.pathname + stateQuery(state)); load(); } }, "Next →"));
-    document.body.dataset.ready = "grid";
+    try {
+      counts = (await api(`/api/projects/${projectHash}/counts${query}`)).counts;
+    } catch (error) { counts = null; }
+    if (query === stateQuery(state)) {
+      const focusedNow = document.activeElement && document.activeElement.id;
+      buildFilters();
+      if (focusedNow === "f-q") { const q = document.getElementById("f-q"); q.focus(); q.setSelectionRange(q.value.length, q.value.length); }
+      document.body.dataset.ready = "grid";
+    }
   }
   await load();
 }
