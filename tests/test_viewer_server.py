@@ -172,3 +172,52 @@ def test_render_command(tmp_path: Path, home: Path, key_path: Path) -> None:
     assert missing.exit_code == 1 and "nope.png" in missing.output
     both = run(cli, ["--key", str(key_path), "render", project.project_hash, "-o", str(tmp_path / "n.png")])
     assert both.exit_code == 2
+
+
+def test_labelport_view_prints_a_tokened_address_on_localhost(
+    tmp_path: Path, home: Path, key_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from browser import free_port
+
+    client = UserClient.create_with_ssh_private_key(ssh_private_key_path=key_path)
+    project = fx.build(client, tmp_path / "media", tmp_path / "outside")
+    client.service.store.close()  # type: ignore[attr-defined]
+    port = free_port()
+    command = [
+        sys.executable,
+        "-c",
+        "from labelport.cli import main; main()",
+        "--key",
+        str(key_path),
+        "view",
+        project.project_hash,
+    ]
+    command += ["--port", str(port), "--media-root", str(tmp_path / "media")]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy()
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        address = line.split(" at ", 1)[1].strip()
+        assert address.startswith(f"http://127.0.0.1:{port}/projects/{project.project_hash}?token=")
+        deadline = time.time() + 20
+        while True:
+            try:
+                with httpx.Client() as http:
+                    page = http.get(address, follow_redirects=True)
+                    api = http.get(f"http://127.0.0.1:{port}/api/projects/{project.project_hash}/units")
+                break
+            except httpx.ConnectError:
+                assert time.time() < deadline, "labelport view did not start"
+                time.sleep(0.1)
+        assert page.status_code == 200 and 'data-page="grid"' in page.text
+        assert api.status_code == 200 and api.json()["total"] == 6  # the cookie the token set
+        assert httpx.get(f"http://127.0.0.1:{port}/api/projects").status_code == 401  # no token, nothing
+    finally:
+        process.terminate()
+        process.communicate(timeout=20)
