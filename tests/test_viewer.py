@@ -57,6 +57,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         yield Site(url, driver, project, hashes)
 
 
+def _follow(site: Site, element: Any, page: str) -> None:
+    """Click a link and wait for the next page to draw (never mistaking the old one for it)."""
+    site.driver.execute_script("document.body.dataset.ready = 'leaving'")
+    element.click()
+    wait_ready(site.driver, page)
+
+
 def _grid(site: Site) -> tuple[list[str], int]:
     units = site.driver.find_elements("css selector", "#units [data-data-hash]")
     labels = site.driver.find_elements("css selector", "#units [data-object-hash]")
@@ -234,3 +241,17 @@ def test_without_the_token_nothing_is_served(site: Site) -> None:
         f"/media/{site.project.project_hash}/{site.hashes['plain-1.png']}/0",
     ):
         assert httpx.get(site.url + path).status_code == 401
+
+
+def test_a_unit_page_steps_through_the_grids_filtered_units(site: Site) -> None:
+    site.open(f"/projects/{site.project.project_hash}?class=fcar", "grid")
+    _follow(site, site.driver.find_elements("css selector", "#units [data-data-hash]")[1], "unit")
+    assert f"/units/{site.hashes['plain-1.png']}" in site.driver.current_url
+    _follow(site, site.driver.find_element("id", "next-unit"), "unit")
+    assert f"/units/{site.hashes['plain-2.png']}" in site.driver.current_url
+    assert "class=fcar" in site.driver.current_url
+    _follow(site, site.driver.find_element("id", "prev-unit"), "unit")
+    _follow(site, site.driver.find_element("id", "prev-unit"), "unit")
+    assert f"/units/{site.hashes['every-shape.png']}" in site.driver.current_url
+    assert "disabled" in site.driver.find_element("id", "prev-unit").get_attribute("class")
+    assert console_errors(site.driver) == []

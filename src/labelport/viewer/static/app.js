@@ -255,8 +255,9 @@ async function gridPage() {
     );
   }
 
-  function card(u, data) {
-    const href = `${BASE}/projects/${projectHash}/units/${u.data_hash}${stateQuery(state, { page: 1 })}`;
+  function card(u, data, at) {
+    const q = stateQuery(state, { page: 1 });
+    const href = `${BASE}/projects/${projectHash}/units/${u.data_hash}${q}${q ? "&" : "?"}at=${at}`;
     const size = { w: u.width, h: u.height };
     const thumb = (marks, opts, tag) => {
       const box = el("div", { class: "thumb" });
@@ -308,7 +309,7 @@ async function gridPage() {
     const chosen = state.class.map((h) => classes[h] ? classes[h].title : h);
     head.replaceChildren(el("span", { class: "total", id: "total" }, plural(data.total, "data unit")),
       el("span", { class: "hint" }, [chosen.length ? `with ${chosen.join(" or ")}` : "", state.q ? `titled *${state.q}*` : "", `labels from ${state.branch || "main"}`, state.compare ? `compared with ${state.compare}` : ""].filter(Boolean).join(" · ")));
-    units.replaceChildren(...(data.units.length ? data.units.map((u) => card(u, data)) : [el("p", { class: "empty" }, "No data units match these filters.")]));
+    units.replaceChildren(...(data.units.length ? data.units.map((u, i) => card(u, data, data.offset + i)) : [el("p", { class: "empty" }, "No data units match these filters.")]));
     units.scrollTop = 0;
     pager.replaceChildren(
       el("button", { class: "btn", id: "prev-page", disabled: state.page <= 1, onclick: () => { state.page -= 1; history.replaceState(null, "", location.pathname + stateQuery(state)); load(); } }, "← Previous"),
@@ -453,12 +454,33 @@ async function unitPage() {
       el("h3", {}, `Labels on ${branch}`), el("div", { class: "objects" }, objects),
       unit.classifications.length ? el("h3", {}, "Classifications") : null,
       ...unit.classifications.map((c) => el("div", { class: "kbd" }, `${c.title}: ${typeof c.answer === "string" ? c.answer : JSON.stringify(c.answer)}`)),
-      el("h3", {}, "Keys"), el("p", { class: "kbd" }, "Scroll to zoom, drag to pan, F to fit, 1 for actual pixels, ← → for frames."));
+      el("h3", {}, "Keys"), el("p", { class: "kbd" }, "Scroll to zoom, drag to pan, F to fit, 1 for actual pixels, ← → for frames, N and P for the next and previous unit."));
   }
+
+  // the units before and after this one in the grid's filtered order (the grid's link says where)
+  const at = params.has("at") ? parseInt(params.get("at"), 10) : NaN;
+  const neighbour = async (index) => {
+    if (!(index >= 0)) return null;
+    const q = stateQuery(state, { page: index + 1 });
+    const found = await api(`/api/projects/${projectHash}/units${q}${q ? "&" : "?"}per=1`).catch(() => null);
+    return found && found.units.length ? { hash: found.units[0].data_hash, title: found.units[0].title, index, total: found.total } : null;
+  };
+  const step = (n) => {
+    if (!n) return null;
+    const keep = new URLSearchParams(params);
+    keep.set("at", n.index); keep.delete("frame");
+    return `${BASE}/projects/${projectHash}/units/${n.hash}?${keep}`;
+  };
+  const [before, after] = isNaN(at) ? [null, null] : await Promise.all([neighbour(at - 1), neighbour(at + 1)]);
+  const prevHref = step(before), nextHref = step(after);
+  const total = (after || before || {}).total;
 
   const zoomLabel = el("span", { class: "zoom", id: "zoom-level" });
   fill(toolbar, 
     el("a", { class: "btn", href: gridHref }, "← Grid"),
+    isNaN(at) ? null : el("a", { class: "btn" + (prevHref ? "" : " disabled"), id: "prev-unit", href: prevHref || null, title: before ? before.title : "" }, "‹ Previous"),
+    isNaN(at) ? null : el("span", { class: "kbd" }, total ? `${(at + 1).toLocaleString()} of ${total.toLocaleString()}` : ""),
+    isNaN(at) ? null : el("a", { class: "btn" + (nextHref ? "" : " disabled"), id: "next-unit", href: nextHref || null, title: after ? after.title : "" }, "Next ›"),
     el("label", { class: "kbd" }, "branch"),
     el("select", { id: "u-branch", onchange: (e) => { params.set("branch", e.target.value); location.search = params; } }, project.branches.map((b) => el("option", { value: b, selected: b === branch }, b))),
     el("label", { class: "kbd" }, "compare"),
@@ -510,6 +532,8 @@ async function unitPage() {
     else if (e.key === "1") { view.scale = 1; view.x = 0; view.y = 0; applyView(); }
     else if (e.key === "ArrowRight") setFrame(frame + 1);
     else if (e.key === "ArrowLeft") setFrame(frame - 1);
+    else if ((e.key === "n" || e.key === "PageDown") && nextHref) location.href = nextHref;
+    else if ((e.key === "p" || e.key === "PageUp") && prevHref) location.href = prevHref;
   });
   setFrame(frame);
   if (params.get("zoom") === "1") { view.scale = 1; view.x = 0; view.y = 0; applyView(); } else fit();
