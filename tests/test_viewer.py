@@ -34,9 +34,10 @@ class Site:
         wait_ready(self.driver, page)
         assert console_errors(self.driver) == []
 
-    def shot(self, name: str) -> Image.Image:
+    def shot(self, name: str | None = None) -> Image.Image:
+        """A screenshot; kept as ``name`` in $VIEWER_SCREENSHOTS when both are given (the README's)."""
         data = self.driver.get_screenshot_as_png()
-        if SHOTS is not None:
+        if SHOTS is not None and name is not None:
             SHOTS.mkdir(parents=True, exist_ok=True)
             (SHOTS / name).write_bytes(data)
         return Image.open(io.BytesIO(data)).convert("RGB")
@@ -91,7 +92,7 @@ def test_grid_shows_every_unit_and_label_and_a_class_filter_narrows_both(site: S
         for e in site.driver.find_elements("css selector", "#f-classes [data-feature-hash]")
     }
     assert counts["fcar"] == "5" and counts["froof"] == "3"
-    site.shot("grid.png")
+    site.shot("grid-fixture.png")
 
     site.driver.find_element("css selector", '#f-classes [data-feature-hash="fcar"] input').click()
     wait_ready(site.driver, "grid")
@@ -142,7 +143,7 @@ def test_unit_page_draws_each_shape_kind_at_its_pixels(site: Site) -> None:
     rect = site.driver.execute_script(
         "const r = document.getElementById('plane').getBoundingClientRect(); return [r.left, r.top];"
     )
-    shot = site.shot("unit.png")
+    shot = site.shot()
 
     def px(x: float, y: float) -> tuple[int, int, int]:
         value = shot.getpixel((round(rect[0] + x), round(rect[1] + y)))
@@ -177,6 +178,7 @@ ROT_CY = fx.ROTATED.y + fx.ROTATED.h / 2
 
 def test_unit_page_legend_toggles_and_hover_card(site: Site) -> None:
     site.open(f"/projects/{site.project.project_hash}/units/{site.hashes['every-shape.png']}", "unit")
+    site.shot("unit.png")
     site.driver.find_element("css selector", '#legend [data-feature-hash="fcar"] input').click()
     car = site.driver.find_element("css selector", '#plane .mark[data-feature-hash="fcar"]')
     assert "off" in car.get_attribute("class")
@@ -189,6 +191,7 @@ def test_unit_page_legend_toggles_and_hover_card(site: Site) -> None:
     assert card.is_displayed()
     text = card.text
     assert "car" in text and "colour" in text and "red" in text and "ada" in text and "1.000" in text
+    site.shot("hover.png")
 
 
 def test_frames_of_a_dicom_series_have_a_slider(site: Site) -> None:
@@ -212,7 +215,7 @@ def test_two_branches_side_by_side(site: Site) -> None:
     )
     right = site.driver.find_elements("css selector", "#plane-2 .mark.compare")
     assert [m.get_attribute("data-object-hash") for m in right] == ["pred-every-shape.png"]
-    site.shot("side-by-side.png")
+    site.shot("side-by-side-fixture.png")
 
 
 def test_a_path_outside_the_media_roots_is_refused(site: Site) -> None:

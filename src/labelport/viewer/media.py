@@ -41,6 +41,8 @@ class Located:
     url: str | None = None
     reason: str | None = None
     video: bool = False
+    #: the reason in a few words, for a thumbnail's caption
+    short: str | None = None
 
 
 def frame_location(unit: DataUnit, frame: int) -> str:
@@ -59,20 +61,27 @@ class MediaRoots:
     def locate(self, location: str) -> Located:
         """Where ``location`` can be shown from, or why it cannot."""
         if not location:
-            return Located(reason="the data unit has no location")
+            return Located(reason="the data unit has no location", short="no location")
         lowered = location.lower()
         if lowered.startswith(("http://", "https://")):
             return Located(url=location)
         if "://" in location and not lowered.startswith("file://"):
-            return Located(reason=f"{location.split('://', 1)[0]}:// locations are not served")
+            scheme = location.split("://", 1)[0]
+            return Located(reason=f"{scheme}:// locations are not served", short=f"{scheme}:// not served")
         raw = location[7:] if lowered.startswith("file://") else location
         path = Path(os.path.realpath(Path(raw).expanduser()))
         if not any(path == root or path.is_relative_to(root) for root in self.roots):
             if not self.roots:
-                return Located(reason=f"{path} is not served: the viewer was given no --media-root")
-            return Located(reason=f"{path} is outside the media roots the viewer may serve")
+                return Located(
+                    reason=f"{path} is not served: the viewer was given no --media-root",
+                    short="not served: no --media-root",
+                )
+            return Located(
+                reason=f"{path} is outside the media roots the viewer may serve",
+                short="outside the media roots",
+            )
         if not path.is_file():
-            return Located(reason=f"{path} does not exist")
+            return Located(reason=f"{path} does not exist", short="image file missing")
         return Located(path=path, video=path.suffix.lower() not in _IMAGE_SUFFIXES)
 
     def locate_frame(self, unit: DataUnit, frame: int) -> Located:

@@ -169,7 +169,7 @@ class Viewer:
         if located.path is not None:
             src = f"{self.base}/media/{project.project_hash}/{unit.data_hash}/{frame}"
             return {"src": src, "video": located.video}
-        return {"src": None, "note": located.reason}
+        return {"src": None, "note": located.reason, "short": located.short}
 
     # -- JSON --------------------------------------------------------------------------------------
 

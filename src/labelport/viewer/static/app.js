@@ -287,7 +287,7 @@ async function gridPage() {
       el("div", { class: "meta" }, el("span", { class: "title" }, u.title),
         u.data_type !== "image" ? el("span", { class: "badge" }, `${u.data_type.replace("_", " ")} · ${u.frames}`) : null,
         el("span", { class: "labels" }, plural(n, "label"))),
-      u.image.note ? el("div", { class: "note" }, u.image.note) : null);
+      u.image.note ? el("div", { class: "note", title: u.image.note }, u.image.short || u.image.note) : null);
   }
 
   async function load() {
