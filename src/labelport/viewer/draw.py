@@ -263,6 +263,10 @@ def marks_of_row(row: LabelRow, frame: int | None = 0, colors: dict[str, str] | 
     return marks
 
 
+#: The order marks are drawn in, as the browser does: nothing small hides under something large.
+DRAW_ORDER = {"mask": 0, "polygon": 1, "polyline": 2, "skeleton": 3, "point": 4}
+
+
 def draw_marks(image: Image.Image, marks: list[Mark], scale: float = 1.0) -> Image.Image:
     """The image (RGB) with the marks drawn on it, coordinates multiplied by ``scale``."""
     base = image.convert("RGBA")
@@ -270,7 +274,7 @@ def draw_marks(image: Image.Image, marks: list[Mark], scale: float = 1.0) -> Ima
     pen = ImageDraw.Draw(overlay)
     width = max(1, round(2 * min(1.0, max(scale, 0.5))))
     radius = max(2.0, 3.0 * min(scale, 1.5))
-    for mark in marks:
+    for mark in sorted(marks, key=lambda m: DRAW_ORDER.get(m.kind, 5)):  # areas, lines, then points
         color = rgb(mark.color)
         if mark.kind == "mask" and mark.mask is not None:
             _paste_mask(overlay, mark.mask, color, scale)

@@ -110,7 +110,10 @@ function drawMark(mark, size, opts = {}) {
 function marksLayer(marks, size, opts = {}) {
   const layer = svg("svg", { class: "marks", viewBox: `0 0 ${size.w} ${size.h}`, preserveAspectRatio: "xMidYMid meet" });
   if (opts.canvas) layer.append(svg("rect", { width: size.w, height: size.h, fill: "#3a3e46" }));  // no pixels: a plain canvas
-  for (const mark of marks) if (mark.kind !== "none") layer.append(drawMark(mark, size, opts));
+  // areas under lines under points, so that nothing small hides under something large
+  const order = { mask: 0, polygon: 1, polyline: 2, skeleton: 3, point: 4 };
+  const sorted = marks.filter((m) => m.kind !== "none").sort((a, b) => order[a.kind] - order[b.kind]);
+  for (const mark of sorted) layer.append(drawMark(mark, size, opts));
   return layer;
 }
 
