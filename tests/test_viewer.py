@@ -75,7 +75,7 @@ def test_projects_page_lists_the_project(site: Site) -> None:
     site.open("/", "projects")
     cards = site.driver.find_elements("css selector", "[data-project-hash]")
     assert [c.get_attribute("data-project-hash") for c in cards] == [site.project.project_hash]
-    assert "6 data units" in cards[0].text
+    assert "7 data units" in cards[0].text
     site.shot("projects.png")
 
 
@@ -85,19 +85,19 @@ def test_grid_shows_every_unit_and_label_and_a_class_filter_narrows_both(site: S
     assert sorted(units) == sorted(site.hashes.values())
     rows = site.project.label_rows_of(site.project.list_data_units())
     expected = sum(1 for r in rows for o in r.object_instances if 0 in o.frames)
-    assert labels == expected == 7 + 4 + 1  # every shape, four cars, scan-7's frame 0
-    assert site.driver.find_element("css selector", "#total").text == "6 data units"
+    assert labels == expected == 7 + 4 + 1 + 1  # every shape, four cars, scan-7's and clip.mp4's frame 0
+    assert site.driver.find_element("css selector", "#total").text == "7 data units"
     counts = {
         e.get_attribute("data-feature-hash"): e.find_element("css selector", ".count").text
         for e in site.driver.find_elements("css selector", "#f-classes [data-feature-hash]")
     }
-    assert counts["fcar"] == "5" and counts["froof"] == "3"
+    assert counts["fcar"] == "5" and counts["froof"] == "3" and counts["flane"] == "11"
     site.shot("grid-fixture.png")
 
     site.driver.find_element("css selector", '#f-classes [data-feature-hash="fcar"] input').click()
     wait_ready(site.driver, "grid")
     units, labels = _grid(site)
-    assert sorted(units) == sorted(h for t, h in site.hashes.items() if t != "scan-7")
+    assert sorted(units) == sorted(h for t, h in site.hashes.items() if t not in ("scan-7", "clip.mp4"))
     assert labels == 5
     drawn = {
         e.get_attribute("data-feature-hash")
@@ -206,6 +206,27 @@ def test_frames_of_a_dicom_series_have_a_slider(site: Site) -> None:
     again = site.driver.find_elements("css selector", "#plane .mark")
     assert len(again) == 1 and again[0].get_attribute("data-object-hash") != first
     assert "frame=1" in site.driver.current_url
+
+
+def test_a_videos_frames_have_a_slider_and_labels_on_a_neutral_canvas(site: Site) -> None:
+    site.open(f"/projects/{site.project.project_hash}/units/{site.hashes['clip.mp4']}", "unit")
+    assert "no location" in site.driver.find_element("css selector", ".canvas-note").text
+
+    def drawn() -> set[str]:
+        return {
+            e.get_attribute("data-object-hash")
+            for e in site.driver.find_elements("css selector", "#plane .mark")
+        }
+
+    assert drawn() == {"o-clip-lane"}
+    slider = site.driver.find_element("id", "frame")
+    site.driver.execute_script(
+        "arguments[0].value = 5; arguments[0].dispatchEvent(new Event('input'));", slider
+    )
+    assert drawn() == {"o-clip-lane", "o-clip-lamp"}
+    points = site.driver.find_element("css selector", '#plane .mark[data-object-hash="o-clip-lane"] polyline')
+    assert points.get_attribute("points") == "60,150 110,110"  # frame 5's own geometry
+    assert console_errors(site.driver) == []
 
 
 def test_two_branches_side_by_side(site: Site) -> None:

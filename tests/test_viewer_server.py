@@ -79,7 +79,7 @@ def test_a_non_member_sees_404_and_a_viewer_changes_nothing(team: Team) -> None:
     for path in (f"/ui/projects/{team.project_hash}", f"/ui/api/projects/{team.project_hash}/units"):
         assert stranger.get(path).status_code == 404
     units = viewer.get(f"/ui/api/projects/{team.project_hash}/units").json()
-    assert units["total"] == 6
+    assert units["total"] == 7
     before = sum(len(u["marks"]) for u in units["units"])
     # the session opens the viewer only: the API wants signed requests, the viewer has no writes
     put = viewer.put(
@@ -103,7 +103,7 @@ def test_the_server_viewer_in_a_browser(team: Team) -> None:
         assert len(driver.find_elements("css selector", "[data-project-hash]")) == 1
         driver.get(f"{team.url}/ui/projects/{team.project_hash}")
         wait_ready(driver, "grid")
-        assert len(driver.find_elements("css selector", "#units [data-data-hash]")) == 6
+        assert len(driver.find_elements("css selector", "#units [data-data-hash]")) == 7
         assert console_errors(driver) == []
     with chromium() as driver:
         driver.get(login_link(team.keys["stranger"], team.url))
@@ -216,7 +216,7 @@ def test_labelport_view_prints_a_tokened_address_on_localhost(
                 assert time.time() < deadline, "labelport view did not start"
                 time.sleep(0.1)
         assert page.status_code == 200 and 'data-page="grid"' in page.text
-        assert api.status_code == 200 and api.json()["total"] == 6  # the cookie the token set
+        assert api.status_code == 200 and api.json()["total"] == 7  # the cookie the token set
         assert httpx.get(f"http://127.0.0.1:{port}/api/projects").status_code == 401  # no token, nothing
     finally:
         process.terminate()

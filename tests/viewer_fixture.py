@@ -74,7 +74,8 @@ def image(path: Path, colour: tuple[int, int, int] = BACKGROUND) -> Path:
 
 def build(client: UserClient, media: Path, outside: Path) -> Project:
     """Project "streets": every-shape.png (one object of each kind), two plain images with a car each,
-    a group of two frames, a unit outside the media roots and one whose file is not an image."""
+    a group of two frames, a unit outside the media roots, one whose file is not an image, and a
+    ten-frame video without a file (a lane on every frame, a lamp on frame 5)."""
     media.mkdir(parents=True, exist_ok=True)
     outside.mkdir(parents=True, exist_ok=True)
     project = client.create_project("streets", ontology=ontology(), description="every shape kind")
@@ -107,6 +108,7 @@ def build(client: UserClient, media: Path, outside: Path) -> Project:
             "secret.png", width=WIDTH, height=HEIGHT, location=str(media / ".." / outside.name / "secret.png")
         ),
         DataUnit.image("broken.png", width=WIDTH, height=HEIGHT, location=str(media / "broken.png")),
+        DataUnit.video("clip.mp4", width=WIDTH, height=HEIGHT, frames=10),  # no location: a neutral canvas
     ]
     image(outside / "secret.png", (255, 0, 0))
     project.add_data_units(units)
@@ -144,6 +146,15 @@ def build(client: UserClient, media: Path, outside: Path) -> Project:
         )
         scan.add_object_instance(roof)
     scan.save()
+    clip = rows["clip.mp4"]
+    lane = ObjectInstance(o.get_child_by_title("lane"), object_hash="o-clip-lane")
+    for frame in range(10):
+        lane.set_for_frames(Polyline((10 + 10 * frame, 150, 60 + 10 * frame, 110)), frame)
+    lamp = ObjectInstance(o.get_child_by_title("lamp"), object_hash="o-clip-lamp")
+    lamp.set_for_frames(Point(120, 40), 5)
+    clip.add_object_instance(lane)
+    clip.add_object_instance(lamp)
+    clip.save()
     # a prediction branch: one car on every-shape.png, confident, and one on plain-1.png, not
     for title, confidence in (("every-shape.png", 0.9), ("plain-1.png", 0.3)):
         row = project.list_label_rows_v2(data_title_eq=title, branch_name="model")[0]

@@ -14,6 +14,7 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from starlette.responses import RedirectResponse, Response
@@ -43,8 +44,8 @@ def create_local_app(
     async def take_token(request: Request, call_next: object) -> Response:
         given = request.query_params.get("token")
         if given is not None and secrets.compare_digest(given.encode(), token.encode()):
-            rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
-            target = request.url.path + ("?" + "&".join(f"{k}={v}" for k, v in rest) if rest else "")
+            rest = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
+            target = request.url.path + (f"?{rest}" if rest else "")
             response = RedirectResponse(target, status_code=303)
             response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/")
             return response

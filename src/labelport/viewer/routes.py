@@ -35,7 +35,7 @@ from labelport.store.base import UnitQuery
 from labelport.viewer.draw import Mark, class_color, class_colors, marks_of_row
 from labelport.viewer.evaluation import object_matches
 from labelport.viewer.media import MediaRoots, ThumbnailCache, jpeg_bytes
-from labelport.viewer.render import picture
+from labelport.viewer.render import base_image, picture
 
 #: Units on one page of the grid unless ``per`` says otherwise.
 PAGE_SIZE = 48
@@ -308,8 +308,6 @@ class Viewer:
                 )
                 image, note = drawn.image, drawn.note
             else:
-                from labelport.viewer.render import base_image
-
                 image, _, note = base_image(unit, 0, self.roots, self.cache)
         headers = {"Cache-Control": "private, max-age=60"}
         if note:
