@@ -28,6 +28,7 @@ SHOTS = Path(os.environ.get("VIEWER_SCREENSHOTS", "")) if os.environ.get("VIEWER
 class Site:
     def __init__(self, url: str, driver: Any, project: Project, hashes: dict[str, str]) -> None:
         self.url, self.driver, self.project, self.hashes = url, driver, project, hashes
+        self.thumbs = Path()
 
     def open(self, path: str, page: str) -> None:
         self.driver.get(self.url + path)
@@ -55,7 +56,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with serving(app) as url, chromium() as driver:
         driver.get(f"{url}/?token=t0ken")
         wait_ready(driver, "projects")
-        yield Site(url, driver, project, hashes)
+        found = Site(url, driver, project, hashes)
+        found.thumbs = tmp / "thumbs"
+        yield found
 
 
 def _follow(site: Site, element: Any, page: str) -> None:
@@ -279,3 +282,31 @@ def test_a_unit_page_steps_through_the_grids_filtered_units(site: Site) -> None:
     assert f"/units/{site.hashes['every-shape.png']}" in site.driver.current_url
     assert "disabled" in site.driver.find_element("id", "prev-unit").get_attribute("class")
     assert console_errors(site.driver) == []
+
+
+def _fetch(site: Site, path: str) -> Any:
+    return site.driver.execute_script(
+        "return fetch(arguments[0]).then(async r => [r.status, r.headers.get('content-type'), "
+        "r.headers.get('x-labelport-note'), r.headers.get('content-type').includes('json') ? await r.json() : null])",
+        path,
+    )
+
+
+def test_thumbnails_are_made_with_pillow_and_cached_on_disk(site: Site) -> None:
+    h = site.project.project_hash
+    status, kind, note, _ = _fetch(site, f"/thumbs/{h}/{site.hashes['plain-1.png']}?labels=1")
+    assert (status, kind, note) == (200, "image/jpeg", None)
+    assert len(list(site.thumbs.glob("*.jpg"))) >= 1
+    status, kind, note, _ = _fetch(site, f"/thumbs/{h}/{site.hashes['broken.png']}")
+    assert status == 200 and "not an image" in note  # a neutral canvas, and why
+
+
+def test_a_bad_filter_is_one_sentence_naming_it(site: Site) -> None:
+    h = site.project.project_hash
+    status, _, _, body = _fetch(site, f"/api/projects/{h}/units?conf=lots")
+    assert status == 400 and body["message"] == "conf must be a number from 0 to 1, not 'lots'."
+    status, _, _, body = _fetch(site, f"/api/projects/{h}/units?page=0")
+    assert status == 400 and "page must be a whole number" in body["message"]
+    status, _, _, body = _fetch(site, f"/api/projects/{h}/units/not-a-unit")
+    assert status == 404
+    assert [e for e in console_errors(site.driver) if "40" not in e] == []

@@ -17,6 +17,7 @@ from browser import CHROMEDRIVER, CHROMIUM, chromium, console_errors, serving, w
 from conftest import write_key
 from labelport import UserClient
 from labelport.cli import cli
+from labelport.errors import LabelportError
 from labelport.keys import Identity
 from labelport.server.admin import add_user
 from labelport.server.app import create_app
@@ -29,6 +30,7 @@ class Team:
     def __init__(self, url: str, keys: dict[str, Identity], project_hash: str, db: Path) -> None:
         self.url, self.keys, self.project_hash, self.db = url, keys, project_hash, db
         self.clients: list[httpx.Client] = []
+        self.remote: Any = None
 
     def session(self, who: str) -> httpx.Client:
         client = httpx.Client(base_url=self.url)
@@ -54,11 +56,25 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
         project = fx.build(owner, tmp / "media", tmp / "outside")
         project.service.add_member(project.project_hash, keys["viewer"].fingerprint, "viewer")
         found = Team(url, keys, project.project_hash, db)
+        found.remote = project
         yield found
         for c in found.clients:
             c.close()
         owner.service.close()  # type: ignore[attr-defined]
     store.close()
+
+
+def test_the_remote_client_pages_and_counts_as_the_store_does(team: Team) -> None:
+    from labelport.store.base import UnitQuery
+
+    project = team.remote
+    page = project.find_data_units(UnitQuery(classes=("fcar",)), limit=2, offset=1)
+    assert page.total == 5 and [u.title for u in page.units] == ["plain-1.png", "plain-2.png"]
+    assert project.class_counts(UnitQuery(title="scan"))["froof"] == 2
+    wanted = [u.data_hash for u in page.units]
+    assert [u.data_hash for u in project.get_data_units(wanted[::-1])] == wanted[::-1]
+    with pytest.raises(LabelportError, match="a page holds"):
+        project.find_data_units(limit=1000)
 
 
 def test_a_sign_in_link_works_once_and_gives_a_session(team: Team) -> None:
