@@ -237,3 +237,29 @@ def test_labelport_view_prints_a_tokened_address_on_localhost(
     finally:
         process.terminate()
         process.communicate(timeout=20)
+
+
+def test_the_session_cookie_is_secure_over_https_and_expires(tmp_path: Path) -> None:
+    import asyncio
+
+    db = tmp_path / "s.db"
+    identity = Identity.load(write_key(tmp_path / "ada"))
+    add_user(str(db), "ada", identity.public_text)
+    store = SqliteStore(db)
+
+    async def sign_in(base: str) -> str:
+        transport = httpx.ASGITransport(app=create_app(store, thumbs_dir=tmp_path / "thumbs"))
+        async with httpx.AsyncClient(transport=transport, base_url=base) as http:
+            answer = await http.get(login_link(identity, base), follow_redirects=False)
+            assert answer.status_code == 303
+            return answer.headers["set-cookie"].lower()
+
+    try:
+        secure = asyncio.run(sign_in("https://labels.example"))
+        plain = asyncio.run(sign_in("http://labels.example"))
+    finally:
+        store.close()
+    assert "; secure" in secure and "; secure" not in plain
+    for cookie in (secure, plain):
+        assert "httponly" in cookie and "samesite=strict" in cookie and "max-age=43200" in cookie
+        assert "path=/ui" in cookie
