@@ -217,6 +217,7 @@ async function gridPage() {
   };
 
   let counts = null;  // objects per class for the filters; asked for after the page itself
+  let countsFor = null;  // the filters those counts are for
   function buildFilters() {
     const branchOptions = (value, none) => [none ? el("option", { value: "" }, none) : null,
       ...project.branches.map((b) => el("option", { value: b, selected: b === value }, b))];
@@ -295,6 +296,7 @@ async function gridPage() {
 
   async function load() {
     const query = stateQuery(state);
+    if (stateQuery(state, { page: 1 }) !== countsFor) counts = null;  // shown as "…" until they come
     document.body.dataset.ready = "";
     units.classList.add("busy");
     let data;
@@ -318,9 +320,13 @@ async function gridPage() {
       el("button", { class: "btn", id: "prev-page", disabled: state.page <= 1, onclick: () => { state.page -= 1; history.replaceState(null, "", location.pathname + stateQuery(state)); load(); } }, "← Previous"),
       el("span", { class: "kbd" }, `page ${state.page.toLocaleString()} of ${pages.toLocaleString()}`),
       el("button", { class: "btn", id: "next-page", disabled: state.page >= pages, onclick: () => { state.page += 1; history.replaceState(null, "", location.pathname + stateQuery(state)); load(); } }, "Next →"));
-    try {
-      counts = (await api(`/api/projects/${projectHash}/counts${query}`)).counts;
-    } catch (error) { counts = null; }
+    const countsQuery = stateQuery(state, { page: 1 });  // the same filters on another page: the same counts
+    if (countsQuery !== countsFor) {
+      try {
+        counts = (await api(`/api/projects/${projectHash}/counts${countsQuery}`)).counts;
+        countsFor = countsQuery;
+      } catch (error) { counts = null; countsFor = null; }
+    }
     if (query === stateQuery(state)) {
       const focusedNow = document.activeElement && document.activeElement.id;
       buildFilters();
