@@ -96,8 +96,9 @@ def test_sessions_expire_and_are_revoked(store: LabelStore) -> None:
     store.create_session("a" * 64, user.id, 100.0, 200.0)
     store.create_session("b" * 64, user.id, 100.0, 300.0)
     assert store.session_user("a" * 64, 150.0) == user
-    assert store.session_user("a" * 64, 200.0) is None  # expired, and deleted
+    assert store.session_user("a" * 64, 200.0) is None  # expired
+    store.create_session("c" * 64, user.id, 250.0, 400.0)  # signing in deletes expired sessions
     assert store.session_user("a" * 64, 150.0) is None
     assert store.session_user("b" * 64, 250.0) == user
-    assert store.revoke_sessions(user_id=user.id) == 1
-    assert store.session_user("b" * 64, 250.0) is None
+    assert store.revoke_sessions(user_id=user.id) == 2
+    assert store.session_user("b" * 64, 250.0) is None and store.session_user("c" * 64, 260.0) is None

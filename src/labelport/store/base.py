@@ -215,10 +215,12 @@ class LabelStore(Protocol):
         ...
 
     # browser sessions (the viewer's sign-in); only a token's SHA-256 is stored
-    def create_session(self, token_sha256: str, user_id: int, now: float, expires_at: float) -> None: ...
+    def create_session(self, token_sha256: str, user_id: int, now: float, expires_at: float) -> None:
+        """Store a new session (and delete the expired ones)."""
+        ...
 
     def session_user(self, token_sha256: str, now: float) -> UserRecord | None:
-        """The user of a session that exists and has not expired; expired sessions are deleted."""
+        """The user of a session that exists and has not expired (a read: it never waits for writers)."""
         ...
 
     def revoke_sessions(self, *, token_sha256: str | None = None, user_id: int | None = None) -> int:

@@ -286,6 +286,7 @@ class PostgresStore:
 
     def create_session(self, token_sha256: str, user_id: int, now: float, expires_at: float) -> None:
         with self._tx() as conn:
+            conn.execute("DELETE FROM viewer_sessions WHERE expires_at <= %s", (now,))
             conn.execute(
                 "INSERT INTO viewer_sessions (token_sha256, user_id, created_at, expires_at) "
                 "VALUES (%s, %s, %s, %s)",
@@ -293,13 +294,12 @@ class PostgresStore:
             )
 
     def session_user(self, token_sha256: str, now: float) -> UserRecord | None:
-        with self._tx() as conn:
-            conn.execute("DELETE FROM viewer_sessions WHERE expires_at <= %s", (now,))
-            row = conn.execute(
-                "SELECT u.id, u.name, u.fingerprint, u.is_admin FROM viewer_sessions s "
-                "JOIN users u ON u.id = s.user_id WHERE s.token_sha256 = %s",
-                (token_sha256,),
-            ).fetchone()
+        # a read only (expired rows are deleted when someone signs in)
+        row = self._one(
+            "SELECT u.id, u.name, u.fingerprint, u.is_admin FROM viewer_sessions s "
+            "JOIN users u ON u.id = s.user_id WHERE s.token_sha256 = %s AND s.expires_at > %s",
+            (token_sha256, now),
+        )
         return None if row is None else UserRecord(int(row[0]), row[1], row[2], bool(row[3]))
 
     def revoke_sessions(self, *, token_sha256: str | None = None, user_id: int | None = None) -> int:

@@ -194,19 +194,19 @@ class SqliteStore:
 
     def create_session(self, token_sha256: str, user_id: int, now: float, expires_at: float) -> None:
         with self._tx() as db:
+            db.execute("DELETE FROM viewer_sessions WHERE expires_at <= ?", (now,))
             db.execute(
                 "INSERT INTO viewer_sessions (token_sha256, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
                 (token_sha256, user_id, now, expires_at),
             )
 
     def session_user(self, token_sha256: str, now: float) -> UserRecord | None:
-        with self._tx() as db:
-            db.execute("DELETE FROM viewer_sessions WHERE expires_at <= ?", (now,))
-            row = db.execute(
-                "SELECT u.id, u.name, u.fingerprint, u.is_admin FROM viewer_sessions s "
-                "JOIN users u ON u.id = s.user_id WHERE s.token_sha256 = ?",
-                (token_sha256,),
-            ).fetchone()
+        # a read only: page requests never wait for an import's write lock (expired rows go at sign-in)
+        row = self._one(
+            "SELECT u.id, u.name, u.fingerprint, u.is_admin FROM viewer_sessions s "
+            "JOIN users u ON u.id = s.user_id WHERE s.token_sha256 = ? AND s.expires_at > ?",
+            (token_sha256, now),
+        )
         return None if row is None else UserRecord(row[0], row[1], row[2], bool(row[3]))
 
     def revoke_sessions(self, *, token_sha256: str | None = None, user_id: int | None = None) -> int:
