@@ -263,3 +263,30 @@ def test_the_session_cookie_is_secure_over_https_and_expires(tmp_path: Path) -> 
     for cookie in (secure, plain):
         assert "httponly" in cookie and "samesite=strict" in cookie and "max-age=43200" in cookie
         assert "path=/ui" in cookie
+
+
+def test_a_used_link_stays_refused_until_it_expires(tmp_path: Path) -> None:
+    from urllib.parse import parse_qsl, urlsplit
+
+    from labelport.errors import AuthError
+    from labelport.server.sessions import Sessions
+    from labelport.server.signing import NONCE_KEEP_SECONDS
+
+    db = tmp_path / "s.db"
+    identity = Identity.load(write_key(tmp_path / "ada"))
+    add_user(str(db), "ada", identity.public_text)
+    store = SqliteStore(db)
+    now = [1_000_000.0]
+    sessions = Sessions(store, clock=lambda: now[0])
+    params = dict(parse_qsl(urlsplit(login_link(identity, "http://x", seconds=3600, now=now[0])).query))
+    try:
+        sessions.open_link(params)
+        now[0] += 2 * NONCE_KEEP_SECONDS  # signed API requests meanwhile forget their old nonces
+        store.use_nonce("an-api-request-nonce", now[0], NONCE_KEEP_SECONDS)
+        with pytest.raises(AuthError):
+            sessions.open_link(params)
+        now[0] += 3600
+        with pytest.raises(AuthError):  # and past its time it is refused for that
+            sessions.open_link(params)
+    finally:
+        store.close()

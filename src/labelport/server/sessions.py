@@ -28,7 +28,13 @@ from urllib.parse import urlencode
 
 from labelport.errors import AuthError
 from labelport.keys import Identity, load_public_key
-from labelport.server.signing import SIGNATURE_HEADER, sign_request, signing_message, verify
+from labelport.server.signing import (
+    NONCE_KEEP_SECONDS,
+    SIGNATURE_HEADER,
+    sign_request,
+    signing_message,
+    verify,
+)
 from labelport.store.base import LabelStore, UserRecord
 
 COOKIE = "labelport_session"
@@ -83,7 +89,10 @@ class Sessions:
         message = signing_message("LOGIN", LOGIN_PATH, b"", until, nonce)
         if not verify(load_public_key(public_text), signature, message):
             raise refused
-        if not self.store.use_nonce(f"login:{nonce}", now, MAX_LINK_SECONDS + 60):
+        # Kept as seen at the link's expiry: the request verifier forgets nonces NONCE_KEEP_SECONDS
+        # after they were seen, and a link must stay refused until it expires (the bound deleted
+        # here is the verifier's own, now - NONCE_KEEP_SECONDS).
+        if not self.store.use_nonce(f"login:{nonce}", float(until), int(until) - now + NONCE_KEEP_SECONDS):
             raise refused
         token = secrets.token_urlsafe(32)
         self.store.create_session(token_digest(token), user.id, now, now + SESSION_SECONDS)
