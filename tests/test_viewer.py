@@ -305,6 +305,8 @@ def test_a_bad_filter_is_one_sentence_naming_it(site: Site) -> None:
     h = site.project.project_hash
     status, _, _, body = _fetch(site, f"/api/projects/{h}/units?conf=lots")
     assert status == 400 and body["message"] == "conf must be a number from 0 to 1, not 'lots'."
+    status, _, _, body = _fetch(site, f"/api/projects/{h}/units?attr=" + "x%5C%22%5D%3Dred")
+    assert status == 400 and body["message"].startswith("attr must be ATTRIBUTE_HASH=VALUE")
     status, _, _, body = _fetch(site, f"/api/projects/{h}/units?page=0")
     assert status == 400 and "page must be a whole number" in body["message"]
     status, _, _, body = _fetch(site, f"/api/projects/{h}/units/not-a-unit")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import re
 from collections.abc import Callable, Iterator
 from importlib import resources
 from typing import Any
@@ -40,6 +41,8 @@ from labelport.viewer.render import base_image, picture
 #: Units on one page of the grid unless ``per`` says otherwise.
 PAGE_SIZE = 48
 MAX_PER_PAGE = 200
+MAX_CLASSES = 200
+_HASH = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 _STATIC = {"app.js": "text/javascript", "style.css": "text/css", "favicon.svg": "image/svg+xml"}
 _encoder = msgspec.json.Encoder()
 
@@ -75,14 +78,17 @@ def grid_query(params: Any) -> tuple[UnitQuery, str | None]:
     attribute = None
     if attr is not None:
         key, sep, value = attr.partition("=")
-        if not sep or not key:
+        if not sep or not _HASH.fullmatch(key):
             raise LabelportError(f"attr must be ATTRIBUTE_HASH=VALUE, not {attr!r}.")
         attribute = (key, value)
     if params.get("errors"):  # reserved for stored evaluations (see labelport.viewer.evaluation)
         raise LabelportError("errors= filters need a stored evaluation; this labelport has none yet.")
+    classes = tuple(dict.fromkeys(params.getlist("class")))
+    if len(classes) > MAX_CLASSES:
+        raise LabelportError(f"class may be given at most {MAX_CLASSES} times, not {len(classes)}.")
     query = UnitQuery(
         branch=params.get("branch") or MAIN_BRANCH,
-        classes=tuple(dict.fromkeys(params.getlist("class"))),
+        classes=classes,
         min_confidence=min_confidence,
         attribute=attribute,
         title=params.get("q") or "",
