@@ -290,3 +290,16 @@ def test_a_used_link_stays_refused_until_it_expires(tmp_path: Path) -> None:
             sessions.open_link(params)
     finally:
         store.close()
+
+
+def test_labelport_view_on_a_busy_port_is_one_sentence(home: Path, key_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(cli, ["--key", str(key_path), "view", "--port", str(port)])
+    assert result.exit_code == 1
+    assert f"port {port} on 127.0.0.1 is in use; pass another with --port." in result.output
+    assert "labelport viewer at" not in result.output

@@ -10,6 +10,7 @@ needs the cookie: anything else on the machine that reaches the port sees 401.
 from __future__ import annotations
 
 import secrets
+import socket
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Request
 from starlette.responses import RedirectResponse, Response
 
-from labelport.errors import AuthError
+from labelport.errors import AuthError, LabelportError
 from labelport.service import Service
 from labelport.viewer.media import MediaRoots, ThumbnailCache
 from labelport.viewer.routes import Viewer
@@ -71,6 +72,11 @@ def serve_local(
     """Serve the viewer on 127.0.0.1:``port`` until interrupted; ``announce`` gets the address."""
     import uvicorn
 
+    with socket.socket() as probe:  # a port in use is one sentence, before any address is printed
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise LabelportError(f"port {port} on 127.0.0.1 is in use; pass another with --port.") from None
     token = token or secrets.token_urlsafe(24)
     app = create_local_app(service, token, media_roots=media_roots)
     path = f"/projects/{project_hash}" if project_hash else "/"
