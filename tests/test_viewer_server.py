@@ -19,15 +19,17 @@ from labelport import UserClient
 from labelport.cli import cli
 from labelport.errors import LabelportError
 from labelport.keys import Identity
-from labelport.server.admin import add_user
+from labelport.server.admin import add_user, open_store
 from labelport.server.app import create_app
 from labelport.server.sessions import login_link
 from labelport.store.sqlite import SqliteStore
 from labelport.viewer.render import render_unit
 
+pytest_plugins = ["pg"]
+
 
 class Team:
-    def __init__(self, url: str, keys: dict[str, Identity], project_hash: str, db: Path) -> None:
+    def __init__(self, url: str, keys: dict[str, Identity], project_hash: str, db: Any) -> None:
         self.url, self.keys, self.project_hash, self.db = url, keys, project_hash, db
         self.clients: list[httpx.Client] = []
         self.remote: Any = None
@@ -42,14 +44,18 @@ class Team:
         return client
 
 
-@pytest.fixture(scope="module")
-def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def team(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
+    """A team server on a SQLite file or a fresh PostgreSQL database: an owner, a viewer, a stranger."""
     tmp = tmp_path_factory.mktemp("team")
-    db = tmp / "team.db"
+    if request.param == "postgres":
+        db: Any = request.getfixturevalue("postgres_server").create_database()
+    else:
+        db = tmp / "team.db"
     keys = {who: Identity.load(write_key(tmp / who)) for who in ("owner", "viewer", "stranger")}
-    store = SqliteStore(db)
     for who, identity in keys.items():
         add_user(str(db), who, identity.public_text)
+    store = open_store(str(db))
     app = create_app(store, media_roots=[tmp / "media"], thumbs_dir=tmp / "thumbs")
     with serving(app) as url:
         owner = UserClient.create_with_ssh_private_key(ssh_private_key_path=tmp / "owner", domain=url)
