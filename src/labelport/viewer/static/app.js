@@ -161,7 +161,8 @@ async function projectsPage() {
   document.getElementById("me").textContent = data.user;
   const main = document.getElementById("main");
   const list = data.projects.map((p) => el("a", { class: "project", href: `${BASE}/projects/${p.project_hash}`, "data-project-hash": p.project_hash },
-    el("h2", {}, p.title), el("div", { class: "sub" }, p.description || `made by ${p.created_by}`),
+    el("h2", {}, p.title), el("div", { class: "sub" }, p.description || "\u00a0"),
+    el("div", { class: "sub" }, `made by ${p.created_by}${p.created_at ? ` on ${p.created_at.slice(0, 10)}` : ""}`),
     el("div", { class: "num" }, p.units.toLocaleString(), " ", el("small", {}, p.units === 1 ? "data unit" : "data units"))));
   main.replaceChildren(el("section", { class: "projects" }, el("h1", {}, "Projects"),
     list.length ? el("div", { class: "project-list" }, list) : el("p", { class: "empty" }, "No projects you may see yet.")));
