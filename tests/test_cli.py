@@ -710,6 +710,9 @@ def test_every_command_has_help_and_is_in_the_readme() -> None:
         "branch delete",
         "stats",
         "convert",
+        "view",
+        "render",
+        "login",
     } | {f"{verb} {name}" for verb in ("import", "export") for name in FORMATS}
     for path, command in commands(cli):
         assert command.help and command.help.strip(), path

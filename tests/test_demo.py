@@ -49,6 +49,8 @@ def test_demo_keeps_its_folder_and_a_second_run_starts_clean(
     for name in ("labelport.db", "id_ed25519", "export.json", "images/street.json", "images/street-1.png"):
         assert (folder / name).is_file(), name
         assert name.split("/")[-1] in first.stdout
+    pictures = sorted((folder / "pictures").glob("*.png"))
+    assert len(pictures) == 3 and "pictures/" in first.stdout and "view" in first.stdout
     key = (folder / "id_ed25519").read_bytes()
     (folder / "stray.txt").write_text("left from before")
     second = CliRunner(catch_exceptions=False).invoke(main, [])

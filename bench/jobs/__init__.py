@@ -102,6 +102,16 @@ JOBS: dict[str, Job] = {
             available=_labelport_coco,
         ),
         Job(
+            "viewer",
+            "viewer",
+            "labelport's web viewer over ours-import's project: the grid's first page, a class filter "
+            "(most and least common class), the per-class counts, and a thumbnail with labels (first and "
+            "cached); best of five, server time in-process.",
+            needs=("ours-import",),
+            uses_home=True,
+            available=_labelport_coco,
+        ),
+        Job(
             "pycocotools-load-export",
             "pycocotools_load",
             "pycocotools.coco.COCO(path) of the file ours-export wrote.",

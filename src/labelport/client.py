@@ -26,6 +26,7 @@ from labelport.errors import DataError, KeyFileError, LabelError, LabelportError
 from labelport.keys import Identity
 from labelport.labels import (
     MAIN_BRANCH,
+    Bitmask,
     ClassificationInstance,
     Coordinates,
     LabelRow,
@@ -35,7 +36,7 @@ from labelport.labels import (
     coordinates_from_json,
 )
 from labelport.ontology import Classification, Object, OntologyStructure, Shape
-from labelport.service import LocalService, Progress, Service, require_branch
+from labelport.service import LocalService, Progress, Service, UnitPage, require_branch
 from labelport.store._json import dumps, loads
 from labelport.store.base import (
     BranchRecord,
@@ -46,6 +47,7 @@ from labelport.store.base import (
     ObjectRecord,
     ProjectRecord,
     Removed,
+    UnitQuery,
     UserRecord,
 )
 
@@ -214,6 +216,26 @@ def write_file(out: Path, data: bytes) -> Path:
     return out
 
 
+def stored_mask(frame: ObjectFrame, width: int, height: int) -> Bitmask | None:
+    """The mask an imported annotation stored as RLE, when its object's shape reads it as something
+    else (a crowd region of a polygon class is read as outline polygons, which lose holes and take a
+    flood fill to trace): what a viewer draws, as the pixels say. None for every other frame.
+
+    >>> from labelport.labels import Origin, Point
+    >>> rle = b'{"segmentation": {"size": [2, 2], "counts": [1, 3]}, "bbox": [0, 0, 2, 2]}'
+    >>> stored_mask(ObjectFrame(0, Point(0, 0), origin=Origin("coco", 1, rle)), 2, 2)
+    Bitmask(size_hw=(2, 2), counts=(1, 3))
+    """
+    origin = frame.origin
+    if origin is None or origin.geometry_edited or b'"counts"' not in origin.record:
+        return None
+    try:
+        found = _record_coordinates(Shape.BITMASK, origin.record, (width, height))
+    except LabelportError:
+        return None
+    return found if isinstance(found, Bitmask) else None
+
+
 class Project:
     """A project: an ontology, its data units, and one label row per data unit and branch."""
 
@@ -315,6 +337,36 @@ class Project:
     def delete_data_units(self, data_hashes: Sequence[str]) -> Removed:
         """Delete data units and their labels on every branch, in one transaction (the project's admins)."""
         return self.service.delete_data_units(self.project_hash, list(data_hashes))
+
+    def get_data_units(self, data_hashes: Sequence[str]) -> list[DataUnit]:
+        """These data units, in the order given; hashes of other projects are left out."""
+        return self.service.get_data_units(self.project_hash, data_hashes)
+
+    def find_data_units(
+        self, query: UnitQuery | None = None, *, limit: int = 48, offset: int = 0
+    ) -> UnitPage:
+        """One page of the data units matching ``query`` (all of them by default), and how many match.
+
+        ``UnitQuery(classes=(feature_hash,), branch="model-v2", min_confidence=0.5, title="street")``
+        narrows by class (any of), confidence, an attribute answer, a part of the title, data type.
+        """
+        return self.service.find_data_units(self.project_hash, query or UnitQuery(), limit, offset)
+
+    def class_counts(self, query: UnitQuery | None = None) -> dict[str, int]:
+        """Objects per class (feature hash) over the units matching ``query`` without its class filter."""
+        return self.service.class_counts(self.project_hash, query or UnitQuery())
+
+    def label_rows_of(self, units: Sequence[DataUnit], branch_name: str | None = None) -> list[LabelRow]:
+        """The label rows of these data units on a branch (default ``main``), in their order; a unit
+        without labels there gets an empty row. Reads only these units (a page of the viewer's grid)."""
+        branch = branch_name or MAIN_BRANCH
+        records = {
+            r.data_hash: r
+            for r in self.service.load_label_rows(self.project_hash, branch, [u.data_hash for u in units])
+        }
+        objects = self.ontology_structure.object_by_hash()
+        empty = partial(LabelRowRecord, "", branch=branch, objects=[], classifications=[])
+        return [self._row(u, records.get(u.data_hash) or empty(u.data_hash), objects) for u in units]
 
     # -- labels ----------------------------------------------------------------------------------
 

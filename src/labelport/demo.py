@@ -26,6 +26,7 @@ from labelport.cli import KEY_NAME, one_sentence, write_new_key
 from labelport.client import Project, UserClient
 from labelport.errors import ImportFailed, LabelportError
 from labelport.service import LocalService
+from labelport.viewer.render import render_all
 from labelport.words import plural
 
 WIDTH, HEIGHT = 320, 240
@@ -197,8 +198,8 @@ def run(home: Path) -> None:
     click.echo(f"Key {key} (new): {client.identity.fingerprint}")
     try:
         project = tour(client, home, paths, coco_path)
-        # -- pictures of the labels: the viewer (issue 14) adds its one call here, e.g.
-        #    render_overlays(project, home / "overlays"), and names the folder in where_everything_is
+        pictures = render_all(project, home / "pictures", media_roots=[home / "images"])
+        click.echo(f"Drew {plural(len(pictures), 'labelled picture')} in {home / 'pictures'}/.")
     finally:
         if isinstance(client.service, LocalService):
             client.service.store.close()
@@ -213,7 +214,9 @@ def where_everything_is(home: Path, project: Project) -> str:
             f"  images/        the three pictures ({', '.join(p.name for p in sorted((home / 'images').glob('*.png')))})",
             "  images/street.json  the COCO file they came with",
             "  export.json    the export",
+            "  pictures/      the images with their labels drawn (labelport render)",
             "  labelport.db   the store;  id_ed25519  the key",
+            f"Browse them:  labelport --home {home} view {project.project_hash} --media-root {home / 'images'}",
             f"Look inside:  labelport --home {home} stats {project.project_hash}",
         ]
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any, Protocol
 
@@ -39,6 +40,7 @@ from labelport.store.base import (
     OntologyRecord,
     ProjectRecord,
     Removed,
+    UnitQuery,
     UserRecord,
 )
 from labelport.store.rows import check_texts
@@ -101,6 +103,19 @@ def check_options(options: dict[str, Any], known: dict[str, tuple[type, ...]]) -
             raise FieldError(f"options.{key}", f"must be {names}, not {type(value).__name__}")
         texts = value if isinstance(value, (list, tuple)) else [value]
         check_texts({f"options.{key}": t for t in texts if isinstance(t, str)})
+
+
+#: The most units one page of :meth:`LocalService.find_data_units` holds.
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True)
+class UnitPage:
+    """A page of data units: the units, how many match in all, and where the page starts."""
+
+    units: list[DataUnit]
+    total: int
+    offset: int
 
 
 #: What each role may do. Admins may also manage members.
@@ -217,6 +232,11 @@ class Service(Protocol):
     def add_member(self, project_hash: str, fingerprint: str, role: str) -> None: ...
     def add_data_units(self, project_hash: str, units: Sequence[DataUnit]) -> None: ...
     def list_data_units(self, project_hash: str) -> list[DataUnit]: ...
+    def get_data_units(self, project_hash: str, data_hashes: Sequence[str]) -> list[DataUnit]: ...
+    def find_data_units(
+        self, project_hash: str, query: UnitQuery, limit: int = 48, offset: int = 0
+    ) -> UnitPage: ...
+    def class_counts(self, project_hash: str, query: UnitQuery) -> dict[str, int]: ...
     def load_label_rows(
         self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
     ) -> list[LabelRowRecord]: ...
@@ -485,6 +505,28 @@ class LocalService:
     def list_data_units(self, project_hash: str) -> list[DataUnit]:
         self._check(project_hash, "read")
         return self.store.list_data_units(project_hash)
+
+    def get_data_units(self, project_hash: str, data_hashes: Sequence[str]) -> list[DataUnit]:
+        """These data units, in the order given (hashes not in the project are left out)."""
+        self._check(project_hash, "read")
+        return self.store.get_data_units(project_hash, data_hashes)
+
+    def find_data_units(
+        self, project_hash: str, query: UnitQuery, limit: int = 48, offset: int = 0
+    ) -> UnitPage:
+        """One page of the data units matching ``query``, and how many match (the viewer's grid)."""
+        self._check(project_hash, "read")
+        if not 1 <= limit <= MAX_PAGE or offset < 0:
+            raise LabelportError(
+                f"a page holds 1 to {MAX_PAGE} units from offset 0 on, not {limit} from {offset}."
+            )
+        units, total = self.store.find_data_units(project_hash, query, limit, offset)
+        return UnitPage(units, total, offset)
+
+    def class_counts(self, project_hash: str, query: UnitQuery) -> dict[str, int]:
+        """Objects per class (feature hash) over the units matching ``query`` without its class filter."""
+        self._check(project_hash, "read")
+        return self.store.class_counts(project_hash, query)
 
     def load_label_rows(
         self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None

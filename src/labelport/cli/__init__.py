@@ -38,6 +38,7 @@ from labelport.cli.server import serve, user
 from labelport.cli.setup import init
 from labelport.cli.stats import stats
 from labelport.cli.transfer import export, import_
+from labelport.cli.view import login, render, view
 from labelport.client import default_home
 from labelport.version import __version__
 
@@ -91,6 +92,9 @@ for _command in (
     convert,
     user,
     serve,
+    view,
+    render,
+    login,
 ):
     cli.add_command(_command)
 

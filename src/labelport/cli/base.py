@@ -64,6 +64,15 @@ class State:
             return self.key.expanduser()
         return default_key(self.home)
 
+    def identity(self) -> Identity:
+        """The user's key, found as :meth:`client` finds it."""
+        key = self.find_key()
+        if key is None:
+            raise KeyFileError(
+                "no SSH key found; pass --key FILE, set LABELPORT_KEY, or run `labelport init`."
+            )
+        return Identity.load(key, password=os.environ.get(PASSWORD_ENV) or None)
+
     def client(self, *, embedded: bool = False) -> UserClient:
         """The client: the store under ``home``, or ``--server`` when one is given (and not ``embedded``)."""
         if self._client is None:

@@ -89,9 +89,16 @@ def user_list(state: State) -> None:
 @click.option(
     "--port", default=8800, show_default=True, type=click.IntRange(1, 65535), help="The port to listen on."
 )
+@click.option(
+    "--media-root",
+    "media_roots",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A folder whose images the viewer (/ui/) may serve (repeatable).",
+)
 @json_option
 @click.pass_obj
-def serve(state: State, db: str, host: str, port: int) -> None:
+def serve(state: State, db: str, host: str, port: int, media_roots: tuple[Path, ...]) -> None:
     """Run the team server until interrupted, on a PostgreSQL database or an SQLite store file.
 
     PostgreSQL serves any number of processes at once; an SQLite file serves one process, one
@@ -101,5 +108,5 @@ def serve(state: State, db: str, host: str, port: int) -> None:
         labelport serve --db postgresql://labelport@db/labelport --port 8800
         labelport serve --db ~/.labelport/labelport.db
     """
-    server_function("app", "serve")(db, host, port)
+    server_function("app", "serve")(db, host, port, media_roots=list(media_roots))
     state.emit({"db": db, "host": host, "port": port, "stopped": True}, "Server stopped.")

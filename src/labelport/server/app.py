@@ -20,7 +20,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,7 @@ from labelport.server.uploads import (
     unpack_archive,
 )
 from labelport.service import LocalService
-from labelport.store.base import LabelStore
+from labelport.store.base import LabelStore, UnitQuery
 from labelport.words import plural
 
 #: The largest request body the server reads (an upload chunk, a label row, a list of data units).
@@ -139,6 +139,8 @@ def create_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     max_import_bytes: int = MAX_IMPORT_BYTES,
     clock: Callable[[], float] = time.time,
+    media_roots: Sequence[str | Path] = (),
+    thumbs_dir: Path | None = None,
 ) -> FastAPI:
     """The server's ASGI app over a store.
 
@@ -278,6 +280,27 @@ def create_app(
 
         return await handle(request, work)
 
+    @app.post("/projects/{project_hash}/data-units/get")
+    async def get_data_units(request: Request, project_hash: str) -> Response:
+        def work(s: LocalService, body: bytes) -> Any:
+            return s.get_data_units(project_hash, wire.decode(body, wire.GetDataUnits).data_hashes)
+
+        return await handle(request, work)
+
+    @app.post("/projects/{project_hash}/data-units/find")
+    async def find_data_units(request: Request, project_hash: str) -> Response:
+        def work(s: LocalService, body: bytes) -> Any:
+            data = wire.decode(body, wire.FindDataUnits)
+            return s.find_data_units(project_hash, data.query, data.limit, data.offset)
+
+        return await handle(request, work)
+
+    @app.post("/projects/{project_hash}/class-counts")
+    async def class_counts(request: Request, project_hash: str) -> Response:
+        return await handle(
+            request, lambda s, body: s.class_counts(project_hash, wire.decode(body, UnitQuery))
+        )
+
     @app.post("/projects/{project_hash}/label-rows/load")
     async def load_label_rows(request: Request, project_hash: str) -> Response:
         def work(s: LocalService, body: bytes) -> Any:
@@ -401,7 +424,64 @@ def create_app(
         return await handle(request, work)
 
     add_routes(app, handle)
+    _mount_viewer(app, store, serial, clock, media_roots, thumbs_dir)
     return app
+
+
+def _mount_viewer(
+    app: FastAPI,
+    store: LabelStore,
+    serial: AbstractContextManager[Any],
+    clock: Callable[[], float],
+    media_roots: Sequence[str | Path],
+    thumbs_dir: Path | None,
+) -> None:
+    """The web viewer under ``/ui/``, each request as the user of its browser session."""
+    from starlette.responses import RedirectResponse
+
+    from labelport.server.sessions import COOKIE, SESSION_SECONDS, Sessions
+    from labelport.viewer.media import MediaRoots, ThumbnailCache
+    from labelport.viewer.routes import Viewer, error_json
+
+    sessions = Sessions(store, clock=clock)
+    cache = ThumbnailCache(thumbs_dir or Path(tempfile.gettempdir()) / "labelport-server-thumbs")
+
+    def authenticate(request: Request) -> LocalService:
+        return LocalService(store, sessions.user(request.cookies))
+
+    viewer = Viewer(authenticate, base="/ui", roots=MediaRoots(media_roots), cache=cache, serial=serial)
+    app.include_router(viewer.router(), prefix="/ui")
+
+    @app.get("/ui")
+    def ui_root() -> Response:
+        return RedirectResponse("/ui/", status_code=308)
+
+    @app.get("/ui/login")
+    def ui_login(request: Request) -> Response:
+        try:
+            with serial:
+                token = sessions.open_link(request.query_params)
+        except LabelportError as exc:
+            return error_json(exc)
+        response = RedirectResponse("/ui/", status_code=303)
+        response.set_cookie(
+            COOKIE,
+            token,
+            max_age=SESSION_SECONDS,
+            httponly=True,
+            secure=request.url.scheme == "https",
+            samesite="strict",
+            path="/ui",
+        )
+        return response
+
+    @app.post("/ui/logout")
+    def ui_logout(request: Request) -> Response:
+        with serial:
+            sessions.revoke(request.cookies)
+        response = RedirectResponse("/ui/", status_code=303)
+        response.delete_cookie(COOKIE, path="/ui")
+        return response
 
 
 def _default_uploads(store: LabelStore) -> Uploads:
@@ -422,6 +502,7 @@ def serve(
     *,
     max_body_bytes: int = MAX_BODY_BYTES,
     max_import_bytes: int = MAX_IMPORT_BYTES,
+    media_roots: Sequence[str | Path] = (),
 ) -> None:
     """Run the server on a database until interrupted (Ctrl-C).
 
@@ -441,7 +522,9 @@ def serve(
     prepare_workers()
     store = open_store(db)
     try:
-        app = create_app(store, max_body_bytes=max_body_bytes, max_import_bytes=max_import_bytes)
+        app = create_app(
+            store, max_body_bytes=max_body_bytes, max_import_bytes=max_import_bytes, media_roots=media_roots
+        )
         uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
     finally:
         store.close()

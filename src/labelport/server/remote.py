@@ -38,6 +38,7 @@ from labelport.ontology import OntologyStructure
 from labelport.progress import Progress
 from labelport.server import wire
 from labelport.server.signing import sign_request
+from labelport.service import UnitPage
 from labelport.store.base import (
     BranchRecord,
     ClassificationRecord,
@@ -48,6 +49,7 @@ from labelport.store.base import (
     OntologyRecord,
     ProjectRecord,
     Removed,
+    UnitQuery,
     UserRecord,
 )
 
@@ -257,6 +259,19 @@ class RemoteService:
 
     def list_data_units(self, project_hash: str) -> list[DataUnit]:
         return self._call("GET", self._project(project_hash, "/data-units"), into=list[DataUnit])
+
+    def get_data_units(self, project_hash: str, data_hashes: Sequence[str]) -> list[DataUnit]:
+        body = wire.GetDataUnits(list(data_hashes))
+        return self._call("POST", self._project(project_hash, "/data-units/get"), body, into=list[DataUnit])
+
+    def find_data_units(
+        self, project_hash: str, query: UnitQuery, limit: int = 48, offset: int = 0
+    ) -> UnitPage:
+        body = wire.FindDataUnits(query, limit, offset)
+        return self._call("POST", self._project(project_hash, "/data-units/find"), body, into=UnitPage)
+
+    def class_counts(self, project_hash: str, query: UnitQuery) -> dict[str, int]:
+        return self._call("POST", self._project(project_hash, "/class-counts"), query, into=dict[str, int])
 
     def load_label_rows(
         self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None

@@ -19,7 +19,7 @@ import msgspec
 from labelport.data import DataUnit
 from labelport.errors import FieldError, LabelportError
 from labelport.ontology import OntologyStructure
-from labelport.store.base import ClassificationRecord, ObjectRecord, ProjectRecord
+from labelport.store.base import ClassificationRecord, ObjectRecord, ProjectRecord, UnitQuery
 
 T = TypeVar("T")
 
@@ -88,6 +88,16 @@ class AddDataUnits(msgspec.Struct):
 class LoadLabelRows(msgspec.Struct):
     branch: str
     data_hashes: list[str] | None = None
+
+
+class FindDataUnits(msgspec.Struct):
+    query: UnitQuery
+    limit: int = 48
+    offset: int = 0
+
+
+class GetDataUnits(msgspec.Struct):
+    data_hashes: list[str]
 
 
 class SaveLabelRow(msgspec.Struct):

@@ -141,6 +141,28 @@ class LabelRowRecord:
     classifications: list[ClassificationRecord]
 
 
+@dataclass(frozen=True)
+class UnitQuery:
+    """Which data units a browser asks for: every field narrows, the empty query takes them all.
+
+    ``classes`` are object feature hashes (a unit matches with an object of any of them);
+    ``min_confidence`` and ``attribute`` (an attribute's feature hash and a value: text, or an option's
+    feature hash) narrow the objects that count; all object filters look at ``branch``. ``title`` is a
+    case-insensitive part of the title.
+    """
+
+    branch: str = "main"
+    classes: tuple[str, ...] = ()
+    min_confidence: float | None = None
+    attribute: tuple[str, str] | None = None
+    title: str = ""
+    data_type: str | None = None
+
+    @property
+    def filters_objects(self) -> bool:
+        return bool(self.classes) or self.min_confidence is not None or self.attribute is not None
+
+
 #: A bulk object row of plain ground truth: (label_row_id, frame, object_hash, feature_hash,
 #: source_key, record); confidence 1, manual, no answers. The session adds its source, user and time.
 PlainRow = tuple[int, int, str, str, int, Any]
@@ -242,6 +264,19 @@ class LabelStore(Protocol):
         """Record a request nonce; False when it was seen before (a replay)."""
         ...
 
+    # browser sessions (the viewer's sign-in); only a token's SHA-256 is stored
+    def create_session(self, token_sha256: str, user_id: int, now: float, expires_at: float) -> None:
+        """Store a new session (and delete the expired ones)."""
+        ...
+
+    def session_user(self, token_sha256: str, now: float) -> UserRecord | None:
+        """The user of a session that exists and has not expired (a read: it never waits for writers)."""
+        ...
+
+    def revoke_sessions(self, *, token_sha256: str | None = None, user_id: int | None = None) -> int:
+        """Delete one session, or every session of a user; returns how many went."""
+        ...
+
     # ontologies and projects
     def create_ontology(
         self, ontology_hash: str, title: str, structure: OntologyStructure, created_by: int | None = None
@@ -281,6 +316,20 @@ class LabelStore(Protocol):
     def add_data_units(self, project_hash: str, units: Sequence[DataUnit]) -> None: ...
 
     def list_data_units(self, project_hash: str) -> list[DataUnit]: ...
+
+    def get_data_units(self, project_hash: str, data_hashes: Sequence[str]) -> list[DataUnit]:
+        """These data units of the project, in the order given; hashes not in it are left out."""
+        ...
+
+    def find_data_units(
+        self, project_hash: str, query: UnitQuery, limit: int, offset: int
+    ) -> tuple[list[DataUnit], int]:
+        """One page of the units matching ``query`` (in the order they were added) and how many match."""
+        ...
+
+    def class_counts(self, project_hash: str, query: UnitQuery) -> dict[str, int]:
+        """Objects per feature hash over the units matching ``query`` without its class filter."""
+        ...
 
     # labels
     def load_label_rows(

@@ -30,6 +30,7 @@ from labelport.data import DataUnit
 from labelport.errors import NotFoundError, SchemaVersionError, StoreError
 from labelport.labels import now_iso
 from labelport.ontology import OntologyStructure
+from labelport.store import browse
 from labelport.store._json import dumps, loads
 from labelport.store.base import (
     BulkRow,
@@ -40,6 +41,7 @@ from labelport.store.base import (
     OntologyRecord,
     PlainRow,
     ProjectRecord,
+    UnitQuery,
     UserRecord,
 )
 from labelport.store.manage import ManageMixin
@@ -297,6 +299,31 @@ class PostgresStore(ManageMixin):
             )
             return cursor.rowcount == 1
 
+    def create_session(self, token_sha256: str, user_id: int, now: float, expires_at: float) -> None:
+        with self._tx() as conn:
+            conn.execute("DELETE FROM viewer_sessions WHERE expires_at <= %s", (now,))
+            conn.execute(
+                "INSERT INTO viewer_sessions (token_sha256, user_id, created_at, expires_at) "
+                "VALUES (%s, %s, %s, %s)",
+                (token_sha256, user_id, now, expires_at),
+            )
+
+    def session_user(self, token_sha256: str, now: float) -> UserRecord | None:
+        # a read only (expired rows are deleted when someone signs in)
+        row = self._one(
+            "SELECT u.id, u.name, u.fingerprint, u.is_admin FROM viewer_sessions s "
+            "JOIN users u ON u.id = s.user_id WHERE s.token_sha256 = %s AND s.expires_at > %s",
+            (token_sha256, now),
+        )
+        return None if row is None else UserRecord(int(row[0]), row[1], row[2], bool(row[3]))
+
+    def revoke_sessions(self, *, token_sha256: str | None = None, user_id: int | None = None) -> int:
+        with self._tx() as conn:
+            cursor = conn.execute(
+                "DELETE FROM viewer_sessions WHERE token_sha256 = %s OR user_id = %s", (token_sha256, user_id)
+            )
+            return int(cursor.rowcount)
+
     # -- ontologies and projects -----------------------------------------------------------------
 
     def create_ontology(
@@ -417,6 +444,35 @@ class PostgresStore(ManageMixin):
             f"SELECT {UNIT_COLUMNS} FROM data_units WHERE project_id = %s ORDER BY id", (project_id,)
         )
         return [unit_from_row(r) for r in rows]
+
+    def get_data_units(self, project_hash: str, data_hashes: Sequence[str]) -> list[DataUnit]:
+        project_id = self._project_id(project_hash)
+        rows = self._all(
+            f"SELECT {UNIT_COLUMNS} FROM data_units WHERE project_id = %s AND data_hash = ANY(%s)",
+            (project_id, list(data_hashes)),
+        )
+        found = {u.data_hash: u for u in map(unit_from_row, rows)}
+        return [found[h] for h in data_hashes if h in found]
+
+    def find_data_units(
+        self, project_hash: str, query: UnitQuery, limit: int, offset: int
+    ) -> tuple[list[DataUnit], int]:
+        project_id = self._project_id(project_hash)
+        with self._conn() as conn:
+            try:
+                with conn.transaction():  # the page and its count from one snapshot
+                    rows = conn.execute(
+                        *browse.page_sql(query, project_id, browse.POSTGRES, limit, offset)
+                    ).fetchall()
+                    counted = conn.execute(*browse.count_sql(query, project_id, browse.POSTGRES)).fetchone()
+            except psycopg.Error as exc:
+                raise StoreError(f"cannot read the store at {self._where}: {_reason(exc)}.") from exc
+        return [unit_from_row(r) for r in rows], int(counted[0]) if counted else 0
+
+    def class_counts(self, project_hash: str, query: UnitQuery) -> dict[str, int]:
+        project_id = self._project_id(project_hash)
+        rows = self._all(*browse.class_counts_sql(query, project_id, browse.POSTGRES))
+        return {str(feature): int(n) for feature, n in rows}
 
     # -- labels ----------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from labelport.errors import NotFoundError, SchemaVersionError, StoreError
 from labelport.hashing import new_uuid, new_uuids
 from labelport.labels import now_iso
 from labelport.ontology import OntologyStructure
+from labelport.store import browse
 from labelport.store._json import dumps, loads
 from labelport.store.base import (
     BulkRow,
@@ -31,6 +32,7 @@ from labelport.store.base import (
     OntologyRecord,
     PlainRow,
     ProjectRecord,
+    UnitQuery,
     UserRecord,
 )
 from labelport.store.manage import ManageMixin
@@ -200,6 +202,30 @@ class SqliteStore(ManageMixin):
             cursor = db.execute("INSERT OR IGNORE INTO nonces (nonce, seen_at) VALUES (?, ?)", (nonce, now))
             return cursor.rowcount == 1
 
+    def create_session(self, token_sha256: str, user_id: int, now: float, expires_at: float) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM viewer_sessions WHERE expires_at <= ?", (now,))
+            db.execute(
+                "INSERT INTO viewer_sessions (token_sha256, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                (token_sha256, user_id, now, expires_at),
+            )
+
+    def session_user(self, token_sha256: str, now: float) -> UserRecord | None:
+        # a read only: page requests never wait for an import's write lock (expired rows go at sign-in)
+        row = self._one(
+            "SELECT u.id, u.name, u.fingerprint, u.is_admin FROM viewer_sessions s "
+            "JOIN users u ON u.id = s.user_id WHERE s.token_sha256 = ? AND s.expires_at > ?",
+            (token_sha256, now),
+        )
+        return None if row is None else UserRecord(row[0], row[1], row[2], bool(row[3]))
+
+    def revoke_sessions(self, *, token_sha256: str | None = None, user_id: int | None = None) -> int:
+        with self._tx() as db:
+            cursor = db.execute(
+                "DELETE FROM viewer_sessions WHERE token_sha256 = ? OR user_id = ?", (token_sha256, user_id)
+            )
+            return int(cursor.rowcount)
+
     # -- ontologies and projects -----------------------------------------------------------------
 
     def create_ontology(
@@ -323,6 +349,34 @@ class SqliteStore(ManageMixin):
         )
         return [unit_from_row(r) for r in rows]
 
+    def get_data_units(self, project_hash: str, data_hashes: Sequence[str]) -> list[DataUnit]:
+        project_id = self._project_id(project_hash)
+        found: dict[str, DataUnit] = {}
+        for i in range(0, len(data_hashes), 500):
+            part = list(data_hashes[i : i + 500])
+            rows = self._all(
+                # "+project_id": look the hashes up by their unique index, not the project's 120,000 units
+                f"SELECT {UNIT_COLUMNS} FROM data_units WHERE +project_id = ? "
+                f"AND data_hash IN ({', '.join('?' * len(part))})",
+                (project_id, *part),
+            )
+            found.update((u.data_hash, u) for u in map(unit_from_row, rows))
+        return [found[h] for h in data_hashes if h in found]
+
+    def find_data_units(
+        self, project_hash: str, query: UnitQuery, limit: int, offset: int
+    ) -> tuple[list[DataUnit], int]:
+        project_id = self._project_id(project_hash)
+        with self._snapshot():
+            rows = self._all(*browse.page_sql(query, project_id, browse.SQLITE, limit, offset))
+            total = int(self._one(*browse.count_sql(query, project_id, browse.SQLITE))[0])
+        return [unit_from_row(r) for r in rows], total
+
+    def class_counts(self, project_hash: str, query: UnitQuery) -> dict[str, int]:
+        project_id = self._project_id(project_hash)
+        rows = self._all(*browse.class_counts_sql(query, project_id, browse.SQLITE))
+        return {str(feature): int(n) for feature, n in rows}
+
     # -- labels ----------------------------------------------------------------------------------
 
     def load_label_rows(
@@ -335,11 +389,19 @@ class SqliteStore(ManageMixin):
         objects: dict[str, list[ObjectRecord]] = {}
         classes: dict[str, list[ClassificationRecord]] = {}
         with self._snapshot():
-            units = self._all(
+            unit_sql = (
                 "SELECT d.data_hash, l.id, l.label_hash FROM data_units d LEFT JOIN label_rows l "
-                "ON l.data_unit_id = d.id AND l.branch = ? WHERE d.project_id = ? ORDER BY d.id",
-                (branch, project_id),
+                "ON l.data_unit_id = d.id AND l.branch = ? WHERE d.project_id = ?"
             )
+            if data_hashes is None or len(data_hashes) > 500:
+                units = self._all(f"{unit_sql} ORDER BY d.id", (branch, project_id))
+            else:  # a page of units (the viewer's): only those, by the data hashes' unique index
+                marks = ", ".join("?" * len(data_hashes))
+                units = self._all(
+                    f"{unit_sql.replace('d.project_id', '+d.project_id')} AND d.data_hash IN ({marks}) "
+                    "ORDER BY d.id",
+                    (branch, project_id, *data_hashes),
+                )
             if data_hashes is None:
                 wheres = [("d.project_id = ? AND l.branch = ?", (project_id, branch))]
             else:

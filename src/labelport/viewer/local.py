@@ -1,0 +1,91 @@
+"""``labelport view``: the viewer over the embedded store, on 127.0.0.1, behind a random token.
+
+The printed address carries the token once (``/?token=...``); the first request with it sets an
+HttpOnly, SameSite=Strict cookie and redirects to the same page without it. Every other request
+needs the cookie: anything else on the machine that reaches the port sees 401.
+
+>>> # serve_local(service, port=8765, media_roots=["~/images"])
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import tempfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Request
+from starlette.responses import RedirectResponse, Response
+
+from labelport.errors import AuthError, LabelportError
+from labelport.service import Service
+from labelport.viewer.media import MediaRoots, ThumbnailCache
+from labelport.viewer.routes import Viewer
+
+COOKIE = "labelport_view"
+
+
+def create_local_app(
+    service: Service, token: str, *, media_roots: Sequence[str | Path] = (), cache_dir: Path | None = None
+) -> FastAPI:
+    """The viewer app for one user's service, protected by ``token``."""
+    app = FastAPI(title="labelport viewer", docs_url=None, redoc_url=None, openapi_url=None)
+    cache = ThumbnailCache(cache_dir or Path(tempfile.gettempdir()) / "labelport-thumbs")
+
+    def authenticate(request: Request) -> Service:
+        given = request.cookies.get(COOKIE, "")
+        if not given or not secrets.compare_digest(given.encode(), token.encode()):
+            raise AuthError("Open the address `labelport view` printed (its token signs you in).")
+        return service
+
+    @app.middleware("http")
+    async def take_token(request: Request, call_next: object) -> Response:
+        given = request.query_params.get("token")
+        if given is not None and secrets.compare_digest(given.encode(), token.encode()):
+            rest = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
+            target = request.url.path + (f"?{rest}" if rest else "")
+            response = RedirectResponse(target, status_code=303)
+            response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/")
+            return response
+        return await call_next(request)  # type: ignore[operator, no-any-return]
+
+    viewer = Viewer(
+        authenticate, base="", roots=MediaRoots(media_roots), cache=cache, serial=threading.RLock()
+    )
+    app.include_router(viewer.router())
+    return app
+
+
+def serve_local(
+    service: Service,
+    *,
+    port: int = 8765,
+    media_roots: Sequence[str | Path] = (),
+    project_hash: str | None = None,
+    open_browser: bool = False,
+    announce: object = print,
+    token: str | None = None,
+) -> None:
+    """Serve the viewer on 127.0.0.1:``port`` until interrupted; ``announce`` gets the address."""
+    import uvicorn
+
+    with socket.socket() as probe:  # a port in use is one sentence, before any address is printed
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise LabelportError(f"port {port} on 127.0.0.1 is in use; pass another with --port.") from None
+    token = token or secrets.token_urlsafe(24)
+    app = create_local_app(service, token, media_roots=media_roots)
+    path = f"/projects/{project_hash}" if project_hash else "/"
+    address = f"http://127.0.0.1:{port}{path}?token={token}"
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", server_header=False)
+    server = uvicorn.Server(config)
+    announce(address)  # type: ignore[operator]
+    if open_browser:
+        import webbrowser
+
+        threading.Timer(0.8, webbrowser.open, (address,)).start()
+    server.run()
