@@ -43,6 +43,40 @@ def fold(text: str) -> str:
     return "".join(text.split()).casefold()
 
 
+#: Ids are whole numbers of at most 64 bits (what both stores keep as integers), or strings.
+ID_MIN, ID_MAX = -(2**63), 2**63 - 1
+
+
+def id_fits(value: Any) -> bool:
+    """An id that is a string, or a whole number of at most 64 bits.
+
+    >>> id_fits(2299), id_fits("2299"), id_fits(2**64), id_fits(True)
+    (True, True, False, False)
+    """
+    return type(value) is str or (type(value) is int and ID_MIN <= value <= ID_MAX)
+
+
+def other_form(value: Any) -> Any:
+    """The same id written the other way: ``2299`` for ``"2299"`` and back; None when there is none.
+
+    Only the canonical spelling of a number counts ("07" and "+7" stay strings of their own).
+
+    >>> other_form("2299"), other_form(2299), other_form("07"), other_form("cat")
+    (2299, '2299', None, None)
+    """
+    if type(value) is int:
+        return str(value)
+    if type(value) is str and value.isascii() and value.lstrip("-").isdigit() and len(value) < 20:
+        number = int(value)
+        return number if str(number) == value and ID_MIN <= number <= ID_MAX else None
+    return None
+
+
+def same_id(a: Any, b: Any) -> bool:
+    """Ids that are equal, or equal as numbers (``2299`` and ``"2299"``)."""
+    return bool(a == b) or (a is not None and other_form(a) == b and type(a) is not type(b))
+
+
 def _stem(name: str) -> str:
     base = name.rsplit("/", 1)[-1]
     return base.rsplit(".", 1)[0] if "." in base else base

@@ -16,14 +16,17 @@ import msgspec
 from labelport.data import DataType, DataUnit, Member
 from labelport.errors import LabelportError
 from labelport.formats.coco import schema
-from labelport.formats.coco.match import UnitIndex, fold, frame_number
+from labelport.formats.coco.match import UnitIndex, fold, frame_number, id_fits, other_form
 from labelport.formats.coco.ontology import object_for_category, shape_for
-from labelport.formats.coco.read import ParsedCoco, join_raw
+from labelport.formats.coco.read import ParsedCoco, join_raw, not_utf8
 from labelport.formats.coco.report import CategoryMatch, ImageMatch, ImportReport
+from labelport.formats.coco.validate import category_problem, short
 from labelport.hashing import new_uuids
 from labelport.ontology import Attribute, Object, OntologyStructure, Shape
 
 EXAMPLES = 5
+#: The largest width or height an image may have: PostgreSQL's integer (both stores agree).
+MAX_SIDE = 2**31 - 1
 
 
 @dataclass
@@ -67,6 +70,12 @@ class Plan:
     unmatched_counts: Counter[Any] = field(default_factory=Counter)
     #: categories whose objects this import creates, by id: their shapes wait for the annotations
     created: dict[Any, dict[str, Any]] = field(default_factory=dict)
+    #: an image id written the other way (2299 for "2299" and back) -> the id as its image has it
+    image_aliases: dict[Any, Any] = field(default_factory=dict)
+    #: a category id written as a string ("3") -> the category's id
+    cat_aliases: dict[Any, Any] = field(default_factory=dict)
+    #: (data hash, frame) -> the index of the image that landed there first
+    landed: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
 #: What a first attempt learned of the created categories: per category id, the shape, the
@@ -138,14 +147,20 @@ def plan_categories(
         return
     for i, raw in enumerate(parsed.categories):
         path = f"categories[{i}]"
-        category = schema.any_decoder.decode(raw)
+        try:
+            category = schema.any_decoder.decode(raw)
+        except UnicodeDecodeError as exc:
+            report.error("not_utf8", path, f"the category {not_utf8(exc)}")
+            continue
         if not isinstance(category, dict):
             report.error("category_type", path, "a category must be a JSON object.")
             continue
         cat_id, name = category.get("id"), category.get("name")
-        if type(cat_id) is not int:
+        if type(cat_id) is not int or not id_fits(cat_id):
             report.error(
-                "category_id", f"{path}.id", f"a category id must be a whole number, not {cat_id!r}."
+                "category_id",
+                f"{path}.id",
+                f"a category id must be a whole number of at most 64 bits, not {short(cat_id)}.",
             )
             continue
         if cat_id in plan.known_cats:
@@ -158,7 +173,12 @@ def plan_categories(
         if not isinstance(name, str) or not name:
             report.error("category_name", f"{path}.name", "a category needs a non-empty name.")
             continue
+        problem = category_problem(category)
+        if problem is not None:
+            report.error(problem[0], f"{path}.{problem[1]}", problem[2])
+            continue
         plan.known_cats[cat_id] = i
+        plan.cat_aliases[str(cat_id)] = cat_id
         report.counts.categories += 1
         method = "mapping"
         obj: Object | None
@@ -280,6 +300,9 @@ def plan_images(
                     unit.data_hash, int(frame), *unit.frame_size(int(frame))
                 )
                 plan.known_images[image.get("id")] = -1
+                alias = other_form(image.get("id"))
+                if alias is not None:
+                    plan.image_aliases[alias] = image.get("id")
         if not isinstance(match, str):
             for image_id, target in load_mapping(match, "image").items():
                 mapped, frame = _target(by_hash, target)
@@ -296,28 +319,48 @@ def plan_images(
     no_units = index is not None and not units  # a new project: nothing to match, skip the work
     for i, (raw, typed) in enumerate(zip(parsed.images, _typed_images(parsed.images), strict=True)):
         path = f"images[{i}]"
-        if typed is None:
-            report.error("image_type", path, "an image must be a JSON object.")
+        if not isinstance(typed, schema.Image):
+            report.error(typed[0], path, typed[1] or "an image must be a JSON object.")
             continue
-        image_id = None if typed.id is schema.MISSING else typed.id
+        image_id = typed.id
         width, height = typed.width, typed.height
         file_name = None if typed.file_name is schema.MISSING else typed.file_name
-        if type(image_id) is not int and type(image_id) is not str:
-            report.error(
-                "image_id", f"{path}.id", f"an image id must be a number or a string, not {image_id!r}."
-            )
+        if not id_fits(image_id):
+            kind = "a number of at most 64 bits" if type(image_id) is int else "a number or a string"
+            shown = None if image_id is schema.MISSING else image_id
+            report.error("image_id", f"{path}.id", f"an image id must be {kind}, not {short(shown)}.")
             continue
-        if image_id in plan.known_images:
+        alias = other_form(image_id)
+        first = plan.known_images.get(image_id, plan.known_images.get(alias))
+        if first is not None:
             report.error(
                 "image_duplicate",
                 f"{path}.id",
-                f"image id {image_id} is used again (first at images[{plan.known_images[image_id]}]).",
+                f"image id {image_id!r} is used again (first at images[{first}]).",
             )
             continue
         plan.known_images[image_id] = i
+        if alias is not None:
+            plan.image_aliases[alias] = image_id
         report.counts.images += 1
         plan.image_names[image_id] = file_name
-        sized = type(width) is int and type(height) is int and width > 0 and height > 0
+        if file_name is not None and type(file_name) is not str:
+            report.error(
+                "image_file_name", f"{path}.file_name", f"file_name must be a string, not {short(file_name)}."
+            )
+            plan.unmatched[image_id] = i
+            continue
+        bad_size = next((f for f in ("width", "height") if not _side_ok(getattr(typed, f))), None)
+        if bad_size is not None:
+            value = getattr(typed, bad_size)
+            report.error(
+                "image_size",
+                f"{path}.{bad_size}",
+                f"an image's {bad_size} must be a whole number from 1 to {MAX_SIDE:,}, not {short(value)}.",
+            )
+            plan.unmatched[image_id] = i
+            continue
+        sized = type(width) is int and type(height) is int
         if mapping is not None:
             target = _lookup(mapping, image_id, file_name)
             mapped, frame = _target(by_hash, target) if target is not None else (None, 0)
@@ -348,9 +391,17 @@ def plan_images(
                     if isinstance(video, str)
                     else ("group", group)
                     if isinstance(group, str)
-                    else ("image", str(file_name or image_id))
+                    else ("image", file_name or "")
                 )
-                creating[key].append((i, typed, raw))
+                if key[1]:
+                    creating[key].append((i, typed, raw))
+                    continue
+                report.error(
+                    "image_file_name",
+                    f"{path}.file_name",
+                    "the image matches no data unit, and a new one needs a file name to be created from.",
+                )
+                plan.unmatched[image_id] = i
                 continue
             plan.unmatched[image_id] = i
             if not sized:
@@ -372,6 +423,14 @@ def plan_images(
                 path,
                 f"the image is {width}x{height} but data unit {unit.title!r} is {uw}x{uh}; checked against the COCO size.",
             )
+        elif not sized:
+            report.warning(
+                "image_size_missing",
+                path,
+                f"the image has no width and height; data unit {unit.title!r}'s {uw}x{uh} is used.",
+            )
+        if not _lands(plan, report, i, image_id, file_name, unit, frame):
+            continue
         _matched(
             plan,
             report,
@@ -389,17 +448,43 @@ def plan_images(
     report.counts.images_unmatched = len(plan.unmatched) - report.counts.images_ambiguous
 
 
-def _typed_images(raws: list[msgspec.Raw]) -> list[schema.Image | None]:
+def _side_ok(value: Any) -> bool:
+    """A width or height that is absent (the data unit's is used), or a whole number in range."""
+    return value is schema.MISSING or value is None or (type(value) is int and 0 < value <= MAX_SIDE)
+
+
+def _typed_images(raws: list[msgspec.Raw]) -> list[schema.Image | tuple[str, str]]:
+    """Each image typed, or for one that cannot be: (code, the sentence; "" for not an object)."""
     try:
         return list(schema.images_decoder.decode(join_raw(raws)))
-    except (msgspec.ValidationError, msgspec.DecodeError):
-        out: list[schema.Image | None] = []
+    except schema.RECORD_ERRORS:
+        out: list[schema.Image | tuple[str, str]] = []
         for raw in raws:
             try:
                 out.append(msgspec.json.decode(raw, type=schema.Image))
-            except (msgspec.ValidationError, msgspec.DecodeError):
-                out.append(None)
+            except UnicodeDecodeError as exc:
+                out.append(("not_utf8", f"the image {not_utf8(exc)}"))
+            except schema.RECORD_ERRORS:
+                out.append(("image_type", ""))
         return out
+
+
+def _lands(
+    plan: Plan, report: ImportReport, i: int, image_id: Any, name: Any, unit: DataUnit, frame: int
+) -> bool:
+    """Record that image ``i`` lands on this data unit's frame; False (an error) when another did."""
+    first = plan.landed.setdefault((unit.data_hash, frame), i)
+    if first == i:
+        return True
+    at = f" frame {frame}" if unit.frames > 1 else ""
+    report.error(
+        "image_shared_unit",
+        f"images[{i}]",
+        f"image {image_id!r} ({name!r}) lands on data unit {unit.title!r}{at}, as images[{first}] does; "
+        "give each image its own data unit, or map them with --match.",
+    )
+    plan.unmatched[image_id] = i
+    return False
 
 
 def _target(by_hash: dict[str, DataUnit], target: Any) -> tuple[DataUnit | None, int]:
@@ -500,7 +585,7 @@ def _create_unit(
 def image_problems(parsed: ParsedCoco, plan: Plan, report: ImportReport) -> None:
     """One problem per image that matched no data unit: an error when annotations needed it."""
     # An image already reported at its own path (frame out of range, no size) is not reported twice.
-    reported = {p.path for p in report.errors}
+    reported = {p.path.split(".", 1)[0] for p in report.errors}
     for image_id, i in plan.unmatched.items():
         if f"images[{i}]" in reported:
             continue

@@ -352,7 +352,7 @@ def _string_end(data: Any, pos: int) -> int:
     while True:
         end = data.find(b'"', end + 1)
         if end < 0:
-            return int(len(data))
+            return len(data)
         run = 0
         while data[end - 1 - run] == 0x5C:  # a backslash
             run += 1
@@ -362,7 +362,7 @@ def _string_end(data: Any, pos: int) -> int:
 
 def _skip(data: Any, pos: int) -> int:
     found = _NOT_SPACE.search(data, pos)
-    return int(found.start()) if found is not None else int(len(data))
+    return int(found.start()) if found is not None else len(data)
 
 
 def join_raw(raws: list[msgspec.Raw]) -> bytes:
