@@ -115,6 +115,7 @@ class LocalService:
     # -- ontologies and projects -----------------------------------------------------------------
 
     def create_ontology(self, title: str, structure: OntologyStructure) -> str:
+        OntologyStructure.from_dict(structure.to_dict())  # (as create_project)
         ontology_hash = new_uuid()
         self.store.create_ontology(ontology_hash, title, structure)
         return ontology_hash
@@ -147,6 +148,10 @@ class LocalService:
         )
         if ontology_hash is None and structure is None:
             structure = OntologyStructure()
+        if structure is not None:
+            # checked before anything is stored: a project whose ontology does not read back could
+            # never be opened again
+            OntologyStructure.from_dict(structure.to_dict())
         self.store.create_project(project, structure, self.user.id)
         return project.project_hash
 

@@ -756,7 +756,7 @@ class Pass:
         for (title, name), count in sorted(self.unknown_attributes.items()):
             self.report.warning(
                 "attribute_unknown",
-                f"annotations[*].attributes.{name}",
+                f"annotations[*].attributes.{name}" if name else 'annotations[*].attributes[""]',
                 f"object {title!r} has no attribute {name!r}; {count} answers kept only in the source records.",
             )
 

@@ -238,7 +238,7 @@ def settle_created(
                 forms[cat_id]["no_keypoints"] += n
     keys: dict[Any, list[str]] = defaultdict(list)
     for cat_id, key in sorted(attribute_keys, key=lambda k: (str(k[0]), k[1])):
-        if cat_id in plan.created:
+        if cat_id in plan.created and key:  # ("" names no attribute: see object_for_category)
             keys[cat_id].append(key)
             if key == "rotation":
                 forms[cat_id]["rotation"] += 1
