@@ -267,7 +267,7 @@ class _AnnotationWriter:
                     and o.answers is None
                     and ids.id not in used
                     and (ids.image_id == image_id or same_id(ids.image_id, image_id))
-                    and ids.category_id == cat_id
+                    and (ids.category_id == cat_id or same_id(ids.category_id, cat_id))
                     and type(ids.id) is int
                 ):
                     used.add(ids.id)
@@ -308,7 +308,8 @@ class _AnnotationWriter:
         image_id = self.image_ids[(o.data_hash, o.frame)]
         if not same_id(ann.get("image_id"), image_id):  # (2299 for an image "2299" stays as it came)
             ann["image_id"] = image_id
-        ann["category_id"] = self.cat_ids[o.feature_hash]
+        if not same_id(ann.get("category_id"), self.cat_ids[o.feature_hash]):
+            ann["category_id"] = self.cat_ids[o.feature_hash]
         if fresh or o.edited:
             assert o.geometry is not None
             _put_geometry(

@@ -15,6 +15,8 @@ UTF-32 files (with or without a BOM) are read as such.
 
 from __future__ import annotations
 
+import bisect
+import codecs
 import json
 import mmap
 import os
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import msgspec
+import numpy as np
 
 from labelport.errors import CocoError, LabelportError
 from labelport.formats.coco import schema
@@ -272,6 +275,7 @@ def read_coco(source: Any, *, max_bytes: int | None = None) -> ParsedCoco:
         if start == b"[":
             parsed.kind = "results"
             parsed.annotations = schema.raw_list.decode(data)
+            _check_utf8(parsed, where)
             return parsed
         if start != b"{":
             raise CocoError(
@@ -302,17 +306,67 @@ def read_coco(source: Any, *, max_bytes: int | None = None) -> ParsedCoco:
             path=twice,
         )
     parsed.images, parsed.annotations, parsed.categories = doc.images, doc.annotations, doc.categories
-    for key in ("info", "licenses"):
-        raw = getattr(doc, key)
-        if len(raw):
-            try:
-                schema.any_decoder.decode(raw)
-            except UnicodeDecodeError as exc:
-                raise CocoError(not_utf8(exc), file=where, path=key) from None
-            except RecursionError:
-                raise _too_deep(where, key) from None
-            setattr(parsed, key, raw)
+    parsed.info = doc.info if len(doc.info) else None
+    parsed.licenses = doc.licenses if len(doc.licenses) else None
+    _check_utf8(parsed, where)
     return parsed
+
+
+def _check_utf8(parsed: ParsedCoco, where: str) -> None:
+    """Every byte is UTF-8, checked :data:`STEP` at a time: records are stored as their bytes, and
+    one that is not UTF-8 would make every export of the project invalid JSON. The error names the
+    record that holds the first bad byte."""
+    data = parsed.buffer
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    for start in range(0, len(data), STEP):
+        held = len(decoder.getstate()[0])  # the start of a character cut by the previous step
+        try:
+            decoder.decode(data[start : start + STEP], final=start + STEP >= len(data))
+        except UnicodeDecodeError as exc:
+            offset = start - held + exc.start
+            path, at = _record_at(parsed, offset)
+            raise CocoError(
+                f"holds bytes that are not UTF-8 (byte {at:,} of it: {exc.reason}).", file=where, path=path
+            ) from None
+
+
+def _record_at(parsed: ParsedCoco, offset: int) -> tuple[str, int]:
+    """The JSON path of the record holding byte ``offset`` of the buffer, and the byte's offset in it
+    ("$" and the offset in the file when no record holds it). Records are slices of the buffer, so
+    their addresses tell where each starts."""
+    base = _address(parsed.buffer)
+    prefix = "" if parsed.kind == "results" else "annotations"
+    sections = [(prefix, parsed.annotations), ("images", parsed.images), ("categories", parsed.categories)]
+    for key in ("info", "licenses"):
+        raw = getattr(parsed, key)
+        if raw is not None:
+            sections.append((key, [raw]))
+    for name, raws in sections:
+        if not raws:
+            continue
+        starts = _Starts(raws, base)
+        i = bisect.bisect_right(starts, offset) - 1
+        if i >= 0 and offset < starts[i] + len(raws[i]):
+            single = name in ("info", "licenses")
+            return (name if single else f"{name}[{i}]"), offset - starts[i]
+    return "$", offset
+
+
+class _Starts:
+    """Where each record starts in the buffer, computed as a binary search asks."""
+
+    def __init__(self, raws: list[msgspec.Raw], base: int) -> None:
+        self.raws, self.base = raws, base
+
+    def __len__(self) -> int:
+        return len(self.raws)
+
+    def __getitem__(self, i: int) -> int:
+        return _address(self.raws[i]) - self.base
+
+
+def _address(buffer: Any) -> int:
+    return int(np.frombuffer(buffer, np.uint8).ctypes.data) if len(buffer) else 0
 
 
 def _key_twice(data: Any) -> str | None:
