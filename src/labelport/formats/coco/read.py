@@ -298,7 +298,7 @@ def read_coco(source: Any, *, max_bytes: int | None = None) -> ParsedCoco:
     ):
         missing = [key for key in _SECTIONS if getattr(doc, key) is schema.MISSING]
         raise CocoError(f"has no {', '.join(repr(m) for m in missing)} list.", file=where, path="$")
-    twice = _key_twice(data)
+    twice = _key_twice(data, doc)
     if twice is not None:
         raise CocoError(
             f"has the key {twice!r} twice at the top level; which one is meant is not clear.",
@@ -313,21 +313,31 @@ def read_coco(source: Any, *, max_bytes: int | None = None) -> ParsedCoco:
 
 
 def _check_utf8(parsed: ParsedCoco, where: str) -> None:
-    """Every byte is UTF-8, checked :data:`STEP` at a time: records are stored as their bytes, and
-    one that is not UTF-8 would make every export of the project invalid JSON. The error names the
-    record that holds the first bad byte."""
+    """Every byte is UTF-8: records are stored as their bytes, and one that is not UTF-8 would make
+    every export of the project invalid JSON. The error names the record that holds the first bad
+    byte. Steps of plain ASCII (most of a COCO file) are passed over with one numpy maximum each;
+    the rest go through Python's UTF-8 decoder, which keeps a character cut between steps."""
     data = parsed.buffer
+    if not len(data):
+        return
+    view = np.frombuffer(data, np.uint8)
     decoder = codecs.getincrementaldecoder("utf-8")()
     for start in range(0, len(data), STEP):
         held = len(decoder.getstate()[0])  # the start of a character cut by the previous step
+        last = start + STEP >= len(data)
+        if not held and view[start : start + STEP].max() < 0x80:
+            continue
         try:
-            decoder.decode(data[start : start + STEP], final=start + STEP >= len(data))
+            decoder.decode(data[start : start + STEP], final=last)
         except UnicodeDecodeError as exc:
             offset = start - held + exc.start
             path, at = _record_at(parsed, offset)
             raise CocoError(
                 f"holds bytes that are not UTF-8 (byte {at:,} of it: {exc.reason}).", file=where, path=path
             ) from None
+    if decoder.getstate()[0]:
+        path, at = _record_at(parsed, len(data) - 1)
+        raise CocoError("ends inside a UTF-8 character.", file=where, path=path)
 
 
 def _record_at(parsed: ParsedCoco, offset: int) -> tuple[str, int]:
@@ -369,14 +379,25 @@ def _address(buffer: Any) -> int:
     return int(np.frombuffer(buffer, np.uint8).ctypes.data) if len(buffer) else 0
 
 
-def _key_twice(data: Any) -> str | None:
+def _key_twice(data: Any, doc: schema.Document) -> str | None:
     """A key of the top-level object that appears twice (JSON readers keep the last silently).
 
-    Cheap when no section's key appears twice anywhere in the bytes (the common case); otherwise the
+    Cheap in the common case: the sections' records are slices of ``data``, so only the bytes
+    between them are searched for the sections' keys; when one appears there more than once, the
     top level is walked key by key, skipping each value by the length its raw bytes decoded to.
     """
-    quoted = [b'"%s"' % key.encode() for key in _SECTIONS]
-    if all(data.find(key, data.find(key) + 1) < 0 for key in quoted):
+    base = _address(data)
+    spans = sorted(
+        (_address(raws[0]) - base, _address(raws[-1]) - base + len(raws[-1]))
+        for raws in (doc.images, doc.annotations, doc.categories)
+        if isinstance(raws, list) and raws
+    )
+    gaps, at = [], 0
+    for begin, end in spans:
+        gaps.append(bytes(data[at:begin]))
+        at = max(at, end)
+    gaps.append(bytes(data[at:]))
+    if all(sum(gap.count(b'"%s"' % key.encode()) for gap in gaps) <= 1 for key in _SECTIONS):
         return None
     fields = _top_level.decode(data)
     seen: set[str] = set()
