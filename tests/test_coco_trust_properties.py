@@ -9,9 +9,10 @@
 from __future__ import annotations
 
 import gzip
+import json
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import closing
+from contextlib import closing, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -103,7 +104,8 @@ def sources(draw: st.DrawFn) -> bytes:
         return draw(st.sampled_from(BROKEN_FILES)).make()
     doc = coco_template()
     for where, value in draw(st.lists(st.one_of(field_breaks, harmless), max_size=3)):
-        doc = with_value(doc, where, value)
+        with suppress(TypeError, KeyError, IndexError):  # (an earlier break removed the place)
+            doc = with_value(doc, where, value)
     return to_bytes(doc)
 
 
@@ -185,9 +187,46 @@ TOKENS = [
 ]
 
 
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=8,
+)
+
+
+def _replace_somewhere(draw: st.DrawFn, doc: Any) -> Any:
+    """``doc`` with one value somewhere in it (found by a random walk) replaced."""
+    node, depth = doc, draw(st.integers(1, 5))
+    for _ in range(depth):
+        children = (
+            list(node.items())
+            if isinstance(node, dict)
+            else list(enumerate(node))
+            if isinstance(node, list)
+            else []
+        )
+        if not children:
+            break
+        key, child = draw(st.sampled_from(children))
+        if not isinstance(child, (dict, list)) or draw(st.integers(0, 3)) == 0:
+            node[key] = draw(json_values)
+            return doc
+        node = child
+    return doc
+
+
 @st.composite
 def mutated(draw: st.DrawFn, files: dict[str, bytes]) -> tuple[str, bytes]:
     name = draw(st.sampled_from(sorted(files)))
+    if draw(st.booleans()):  # a value changed: still JSON, so the checks beyond parsing are reached
+        doc = json.loads(files[name])
+        for _ in range(draw(st.integers(1, 3))):
+            doc = _replace_somewhere(draw, doc)
+        return name.replace("/", "-"), json.dumps(doc).encode()
     data = bytearray(files[name])
     for _ in range(draw(st.integers(1, 4))):
         at = draw(st.integers(0, len(data)))

@@ -20,13 +20,11 @@ from labelport.formats.coco.match import UnitIndex, fold, frame_number, id_fits,
 from labelport.formats.coco.ontology import object_for_category, shape_for
 from labelport.formats.coco.read import ParsedCoco, join_raw, not_utf8
 from labelport.formats.coco.report import CategoryMatch, ImageMatch, ImportReport
-from labelport.formats.coco.validate import category_problem, short
+from labelport.formats.coco.validate import category_problem, image_problem, short
 from labelport.hashing import new_uuids
 from labelport.ontology import Attribute, Object, OntologyStructure, Shape
 
 EXAMPLES = 5
-#: The largest width or height an image may have: PostgreSQL's integer (both stores agree).
-MAX_SIDE = 2**31 - 1
 
 
 @dataclass
@@ -344,20 +342,9 @@ def plan_images(
             plan.image_aliases[alias] = image_id
         report.counts.images += 1
         plan.image_names[image_id] = file_name
-        if file_name is not None and type(file_name) is not str:
-            report.error(
-                "image_file_name", f"{path}.file_name", f"file_name must be a string, not {short(file_name)}."
-            )
-            plan.unmatched[image_id] = i
-            continue
-        bad_size = next((f for f in ("width", "height") if not _side_ok(getattr(typed, f))), None)
-        if bad_size is not None:
-            value = getattr(typed, bad_size)
-            report.error(
-                "image_size",
-                f"{path}.{bad_size}",
-                f"an image's {bad_size} must be a whole number from 1 to {MAX_SIDE:,}, not {short(value)}.",
-            )
+        problem = image_problem(typed)
+        if problem is not None:
+            report.error(problem[0], f"{path}.{problem[1]}", problem[2])
             plan.unmatched[image_id] = i
             continue
         sized = type(width) is int and type(height) is int
@@ -446,11 +433,6 @@ def plan_images(
     for (kind, title), members in creating.items():
         _create_unit(plan, report, kind, title, members, hashes)
     report.counts.images_unmatched = len(plan.unmatched) - report.counts.images_ambiguous
-
-
-def _side_ok(value: Any) -> bool:
-    """A width or height that is absent (the data unit's is used), or a whole number in range."""
-    return value is schema.MISSING or value is None or (type(value) is int and 0 < value <= MAX_SIDE)
 
 
 def _typed_images(raws: list[msgspec.Raw]) -> list[schema.Image | tuple[str, str]]:

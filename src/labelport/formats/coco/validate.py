@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 
+from labelport.formats.coco.schema import MISSING
 from labelport.geometry import compressed_counts_total
 
 Report = Callable[[str, str, str], None]
@@ -273,6 +274,32 @@ def category_problem(category: dict[str, Any]) -> tuple[str, str, str] | None:
                 "category_skeleton",
                 f"skeleton[{j}]",
                 f"edge {edge} names a keypoint the category does not have (it names {len(names)}, from 1).",
+            )
+    return None
+
+
+#: The largest width or height an image may have: PostgreSQL's integer (both stores agree).
+MAX_SIDE = 2**31 - 1
+
+
+def image_problem(image: Any) -> tuple[str, str, str] | None:
+    """The first problem of a typed image's ``file_name``, ``width`` and ``height``: (code, field,
+    message). An absent size is no problem here: the matched data unit's is used (a warning).
+
+    >>> from labelport.formats.coco.schema import Image
+    >>> image_problem(Image(id=1, file_name="a.jpg", width=0, height=4))[:2]
+    ('image_size', 'width')
+    """
+    name = image.file_name
+    if name is not None and name is not MISSING and type(name) is not str:
+        return "image_file_name", "file_name", f"file_name must be a string, not {short(name)}."
+    for side in ("width", "height"):
+        value = getattr(image, side)
+        if not (value is MISSING or value is None or (type(value) is int and 0 < value <= MAX_SIDE)):
+            return (
+                "image_size",
+                side,
+                f"an image's {side} must be a whole number from 1 to {MAX_SIDE:,}, not {short(value)}.",
             )
     return None
 
