@@ -36,7 +36,7 @@ import msgspec
 import numpy as np
 
 from labelport.formats.coco import schema
-from labelport.formats.coco.match import ID_MAX, ID_MIN, fold
+from labelport.formats.coco.match import ID_MAX, ID_MIN, fold, other_form
 from labelport.formats.coco.plan import CategoryTarget, ImageTarget, Plan, settle_created
 from labelport.formats.coco.read import ParsedCoco, join_raw, not_utf8
 from labelport.formats.coco.records import conversion
@@ -123,8 +123,6 @@ class Context:
             plan.known_cats,
             self.results,
             self.confidence_field,
-            plan.image_aliases,
-            plan.cat_aliases,
         )
 
 
@@ -137,8 +135,6 @@ class SentContext(NamedTuple):
     known_cats: dict[Any, int]
     results: bool
     confidence_field: str
-    image_aliases: dict[Any, Any]
-    cat_aliases: dict[Any, Any]
 
     def context(self) -> Context:
         images = {image_id: ImageTarget("", 0, w, h) for image_id, (w, h) in self.sizes.items()}
@@ -147,8 +143,6 @@ class SentContext(NamedTuple):
             known_images=self.known_images,
             cats=self.cats,
             known_cats=self.known_cats,
-            image_aliases=self.image_aliases,
-            cat_aliases=self.cat_aliases,
         )
         return Context([], plan, self.results, self.confidence_field, _keep_pages)
 
@@ -179,7 +173,6 @@ def validate_chunk(ctx: Context, start: int, chunk: list[msgspec.Raw] | None = N
     missing = schema.MISSING
     images_get, cats_get = plan.images.get, plan.cats.get
     known_images, known_cats = plan.known_images, plan.known_cats
-    image_aliases, cat_aliases = plan.image_aliases, plan.cat_aliases
     mixed: tuple[int, Any] | None = None
     mixed_count = 0
     results, confidence_field = ctx.results, ctx.confidence_field
@@ -215,9 +208,8 @@ def validate_chunk(ctx: Context, start: int, chunk: list[msgspec.Raw] | None = N
         image_id = a.image_id
         hashable = type(image_id) is int or type(image_id) is str
         img = images_get(image_id) if hashable else None
-        if img is None and hashable and image_id in image_aliases:
-            image_id = image_aliases[image_id]  # 2299 for "2299": the same image
-            img = images_get(image_id)
+        if img is None and hashable and (other := other_form(image_id)) in known_images:
+            image_id, img = other, images_get(other)  # 2299 for "2299": the same image
             mixed_count += 1
             mixed = mixed or (i, a.image_id)
         if img is None:
@@ -231,9 +223,8 @@ def validate_chunk(ctx: Context, start: int, chunk: list[msgspec.Raw] | None = N
             width, height = img.width, img.height
         cat_id = a.category_id
         cat = cats_get(cat_id) if type(cat_id) is int or type(cat_id) is str else None
-        if cat is None and type(cat_id) is str and cat_id in cat_aliases:
-            cat_id = cat_aliases[cat_id]  # "3" for 3: the same category
-            cat = cats_get(cat_id)
+        if cat is None and type(cat_id) is str and (other := other_form(cat_id)) in known_cats:
+            cat_id, cat = other, cats_get(other)  # 3 for "3": the same category
             mixed_count += 1
             mixed = mixed or (i, a.category_id)
         if cat is None:

@@ -20,7 +20,7 @@ from labelport.formats.coco.match import UnitIndex, fold, frame_number, id_fits,
 from labelport.formats.coco.ontology import object_for_category, shape_for
 from labelport.formats.coco.read import ParsedCoco, join_raw, not_utf8
 from labelport.formats.coco.report import CategoryMatch, ImageMatch, ImportReport
-from labelport.formats.coco.validate import category_problem, image_problem, short
+from labelport.formats.coco.validate import MAX_SIDE, category_problem, image_problem, short
 from labelport.hashing import new_uuids
 from labelport.ontology import Attribute, Object, OntologyStructure, Shape
 
@@ -68,10 +68,6 @@ class Plan:
     unmatched_counts: Counter[Any] = field(default_factory=Counter)
     #: categories whose objects this import creates, by id: their shapes wait for the annotations
     created: dict[Any, dict[str, Any]] = field(default_factory=dict)
-    #: an image id written the other way (2299 for "2299" and back) -> the id as its image has it
-    image_aliases: dict[Any, Any] = field(default_factory=dict)
-    #: a category id written as a string ("3") -> the category's id
-    cat_aliases: dict[Any, Any] = field(default_factory=dict)
     #: (data hash, frame) -> the index of the image that landed there first
     landed: dict[tuple[str, int], int] = field(default_factory=dict)
 
@@ -176,7 +172,6 @@ def plan_categories(
             report.error(problem[0], f"{path}.{problem[1]}", problem[2])
             continue
         plan.known_cats[cat_id] = i
-        plan.cat_aliases[str(cat_id)] = cat_id
         report.counts.categories += 1
         method = "mapping"
         obj: Object | None
@@ -298,9 +293,6 @@ def plan_images(
                     unit.data_hash, int(frame), *unit.frame_size(int(frame))
                 )
                 plan.known_images[image.get("id")] = -1
-                alias = other_form(image.get("id"))
-                if alias is not None:
-                    plan.image_aliases[alias] = image.get("id")
         if not isinstance(match, str):
             for image_id, target in load_mapping(match, "image").items():
                 mapped, frame = _target(by_hash, target)
@@ -315,6 +307,7 @@ def plan_images(
     # reads only the typed fields it needs. At train scale (120k images) full dicts cost ~200 MB.
     creating: dict[tuple[str, str], list[tuple[int, schema.Image, msgspec.Raw]]] = defaultdict(list)
     no_units = index is not None and not units  # a new project: nothing to match, skip the work
+    strings = False  # an image id that is a string was seen
     for i, (raw, typed) in enumerate(zip(parsed.images, _typed_images(parsed.images), strict=True)):
         path = f"images[{i}]"
         if not isinstance(typed, schema.Image):
@@ -328,8 +321,12 @@ def plan_images(
             shown = None if image_id is schema.MISSING else image_id
             report.error("image_id", f"{path}.id", f"an image id must be {kind}, not {short(shown)}.")
             continue
-        alias = other_form(image_id)
-        first = plan.known_images.get(image_id, plan.known_images.get(alias))
+        # (the id written the other way, "2299" for 2299, is the same id: only strings need looking
+        # at until one was seen)
+        first = plan.known_images.get(image_id)
+        if first is None and (strings or type(image_id) is str):
+            strings = True
+            first = plan.known_images.get(other_form(image_id))
         if first is not None:
             report.error(
                 "image_duplicate",
@@ -338,11 +335,12 @@ def plan_images(
             )
             continue
         plan.known_images[image_id] = i
-        if alias is not None:
-            plan.image_aliases[alias] = image_id
         report.counts.images += 1
         plan.image_names[image_id] = file_name
-        problem = image_problem(typed)
+        plain = (
+            type(width) is int and type(height) is int and 0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE
+        )
+        problem = None if plain and type(file_name) is str else image_problem(typed)
         if problem is not None:
             report.error(problem[0], f"{path}.{problem[1]}", problem[2])
             plan.unmatched[image_id] = i
