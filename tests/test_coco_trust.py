@@ -581,3 +581,29 @@ def test_dev_zero_is_refused_at_the_cap(cli_env: Path) -> None:
     assert result.exit_code == 1 and result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith("Error: zero: holds more than 33,554,432 bytes")
     assert dump(cli_env) == before
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b'{"1": ["HASH", "x"]}', "names frame 'x' of 'clip.mp4'"),
+        (b'{"1": ["HASH", 18446744073709551616]}', "names frame 18446744073709551616"),
+        (b'{"1": "\xff"}', "the image mapping is not readable JSON"),
+        (b"[" * 100_000, "the image mapping is not readable JSON"),
+    ],
+    ids=["frame_text", "frame_past_64_bits", "not_utf8", "nested"],
+)
+def test_a_broken_image_mapping_is_one_sentence(
+    cli_env: Path, tmp_path: Path, content: bytes, words: str
+) -> None:
+    client = UserClient.create_with_ssh_private_key(ssh_private_key_path=Path(cli_env.parent / "id_ed25519"))
+    project = make_project(client)
+    clip = next(u.data_hash for u in project.list_data_units() if u.title == "clip.mp4")
+    mapping = tmp_path / "map.json"
+    mapping.write_bytes(content.replace(b"HASH", clip.encode()))
+    source = tmp_path / "x.json"
+    source.write_bytes(to_bytes(coco_template()))
+    before = dump(cli_env)
+    result = cli_run("import", "coco", project.project_hash, source, "--match", mapping)
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1 and words in result.stderr, result.stderr
+    assert dump(cli_env) == before

@@ -94,8 +94,11 @@ def load_mapping(value: Any, what: str) -> dict[Any, Any]:
         data = schema.any_decoder.decode(path.read_bytes())
     except FileNotFoundError:
         raise LabelportError(f"{path}: no such {what} mapping file.") from None
-    except (OSError, msgspec.DecodeError) as exc:
-        raise LabelportError(f"{path}: the {what} mapping is not readable JSON ({exc}).") from None
+    except OSError as exc:
+        raise LabelportError(f"{path}: the {what} mapping cannot be read ({exc.strerror or exc}).") from None
+    except schema.RECORD_ERRORS as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).rstrip(".")
+        raise LabelportError(f"{path}: the {what} mapping is not readable JSON ({reason}).") from None
     if not isinstance(data, dict):
         raise LabelportError(f"{path}: the {what} mapping must be a JSON object.")
     return data
@@ -468,12 +471,20 @@ def _lands(
 
 
 def _target(by_hash: dict[str, DataUnit], target: Any) -> tuple[DataUnit | None, int]:
+    """The data unit and frame an image mapping names (``"<hash>"``, ``["<hash>", frame]`` or a
+    FrameIndex); a frame beyond the unit's is a :class:`LabelportError`."""
     if isinstance(target, str):
         return by_hash.get(target), 0
     if isinstance(target, (list, tuple)) and len(target) == 2:
-        return by_hash.get(str(target[0])), int(target[1])
-    data_hash = getattr(target, "data_hash", None)
-    return (by_hash.get(data_hash), int(getattr(target, "frame", 0))) if data_hash else (None, 0)
+        unit, frame = by_hash.get(str(target[0])), target[1]
+    else:
+        data_hash = getattr(target, "data_hash", None)
+        unit, frame = (by_hash.get(data_hash), getattr(target, "frame", 0)) if data_hash else (None, 0)
+    if unit is not None and (type(frame) is not int or not 0 <= frame < unit.frames):
+        raise LabelportError(
+            f"the image mapping names frame {short(frame)} of {unit.title!r}, which has {unit.frames} frames."
+        )
+    return unit, frame
 
 
 def _matched(
