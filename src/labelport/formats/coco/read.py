@@ -2,9 +2,9 @@
 
 A source is never read into memory whole: a plain file is memory-mapped, and a gzip file (or a
 stream such as a pipe) is inflated step by step into an unlinked temporary file that is then
-mapped, so memory stays flat whatever the file holds. What a source may inflate to is capped
-(:func:`max_source_bytes`, as the server caps an upload). A UTF-8 BOM is skipped, and UTF-16 and
-UTF-32 files (with or without a BOM) are read as such.
+mapped, so memory stays flat whatever the file holds. What a source may inflate to (or a stream
+hold) is capped (:func:`max_source_bytes`, as the server caps an upload). A UTF-8 BOM is skipped,
+and UTF-16 and UTF-32 files (with or without a BOM) are read as such.
 
 >>> parsed = read_coco({"images": [], "annotations": [], "categories": []})
 >>> parsed.kind, len(parsed.images)
@@ -155,9 +155,7 @@ def _read_path(path: Path, limit: int) -> Any:
                 raise CocoError("is a directory, not a COCO file.", file=str(path))
             regular = stat.S_ISREG(info.st_mode)
             head = handle.read(2) if regular else b""
-            if regular and head != _GZIP:
-                if info.st_size > limit:
-                    raise _too_large(where, limit)
+            if regular and head != _GZIP:  # its size is its own: mapped, it costs no memory
                 return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if info.st_size else b""
             if not regular:
                 head = handle.read(2)
@@ -174,8 +172,10 @@ def _read_path(path: Path, limit: int) -> Any:
 
 def source_buffer(source: Any, max_bytes: int | None = None) -> tuple[Any, str]:
     """The JSON of a source (bytes, or a read-only memory map) and a name for it: a file's name
-    without ``.gz``; "coco" for in-memory data. More than ``max_bytes`` (default
-    :func:`max_source_bytes`) is a :class:`CocoError`.
+    without ``.gz``; "coco" for in-memory data. Gzip data, or a stream without a size (a pipe, a
+    device), that holds more than ``max_bytes`` (default :func:`max_source_bytes`) is a
+    :class:`CocoError`; a plain file or bytes are as large as they are (a file is mapped, and the
+    server caps what it stores before it imports).
 
     The import keeps slices of its input until they are stored; mapped, those pages belong to the
     file and the kernel may drop and re-read them, so a file larger than memory still imports.
@@ -193,8 +193,6 @@ def source_buffer(source: Any, max_bytes: int | None = None) -> tuple[Any, str]:
         path = Path(source).expanduser()
         data = _read_path(path, limit)
         name = path.name[:-3] if path.name.endswith(".gz") else path.name
-    if len(data) > limit:
-        raise _too_large(name if name != "coco" else "the COCO data", limit)
     return _as_utf8(data, name if name != "coco" else "the COCO data"), name
 
 
