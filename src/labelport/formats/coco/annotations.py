@@ -38,7 +38,7 @@ import numpy as np
 from labelport.formats.coco import schema
 from labelport.formats.coco.match import ID_MAX, ID_MIN, fold, other_form
 from labelport.formats.coco.plan import CategoryTarget, ImageTarget, Plan, settle_created
-from labelport.formats.coco.read import ParsedCoco, join_raw, not_utf8
+from labelport.formats.coco.read import ParsedCoco, join_raw
 from labelport.formats.coco.records import conversion
 from labelport.formats.coco.report import ImportReport
 from labelport.formats.coco.validate import (
@@ -450,9 +450,6 @@ def _decode(chunk: list[msgspec.Raw], start: int, problems: list[Problem], resul
         for j, raw in enumerate(chunk):
             try:
                 out.append(schema.annotation_decoder.decode(raw))
-            except UnicodeDecodeError as exc:
-                problems.append((start + j, "not_utf8", "", f"the annotation {not_utf8(exc)}", True, None))
-                out.append(None)
             except schema.RECORD_ERRORS:
                 problems.append(
                     (start + j, "annotation_type", "", "an annotation must be a JSON object.", True, None)

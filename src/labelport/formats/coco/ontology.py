@@ -20,7 +20,7 @@ import msgspec
 
 from labelport.errors import CocoError
 from labelport.formats.coco import schema
-from labelport.formats.coco.read import ParsedCoco, join_raw, not_utf8, read_coco
+from labelport.formats.coco.read import ParsedCoco, join_raw, read_coco
 from labelport.formats.coco.validate import category_problem
 from labelport.ontology import Attribute, AttributeType, Object, OntologyStructure, Shape
 
@@ -153,8 +153,8 @@ def ontology_from_coco(source: Any) -> OntologyStructure:
     for i, raw in enumerate(parsed.categories):
         try:
             category = schema.any_decoder.decode(raw)
-        except UnicodeDecodeError as exc:
-            raise CocoError(f"the category {not_utf8(exc)}", path=f"categories[{i}]") from None
+        except schema.RECORD_ERRORS:  # (read_coco has checked the bytes: a safety net)
+            category = None
         if (
             not isinstance(category, dict)
             or not isinstance(category.get("name"), str)

@@ -18,7 +18,7 @@ from labelport.errors import LabelportError
 from labelport.formats.coco import schema
 from labelport.formats.coco.match import UnitIndex, fold, frame_number, id_fits, other_form
 from labelport.formats.coco.ontology import object_for_category, shape_for
-from labelport.formats.coco.read import ParsedCoco, join_raw, not_utf8
+from labelport.formats.coco.read import ParsedCoco, join_raw
 from labelport.formats.coco.report import CategoryMatch, ImageMatch, ImportReport
 from labelport.formats.coco.validate import MAX_SIDE, category_problem, image_problem, short
 from labelport.hashing import new_uuids
@@ -146,9 +146,8 @@ def plan_categories(
         path = f"categories[{i}]"
         try:
             category = schema.any_decoder.decode(raw)
-        except UnicodeDecodeError as exc:
-            report.error("not_utf8", path, f"the category {not_utf8(exc)}")
-            continue
+        except schema.RECORD_ERRORS:  # (read_coco has checked the bytes: a safety net)
+            category = None
         if not isinstance(category, dict):
             report.error("category_type", path, "a category must be a JSON object.")
             continue
@@ -313,8 +312,8 @@ def plan_images(
     strings = False  # an image id that is a string was seen
     for i, (raw, typed) in enumerate(zip(parsed.images, _typed_images(parsed.images), strict=True)):
         path = f"images[{i}]"
-        if not isinstance(typed, schema.Image):
-            report.error(typed[0], path, typed[1] or "an image must be a JSON object.")
+        if typed is None:
+            report.error("image_type", path, "an image must be a JSON object.")
             continue
         image_id = typed.id
         width, height = typed.width, typed.height
@@ -436,19 +435,16 @@ def plan_images(
     report.counts.images_unmatched = len(plan.unmatched) - report.counts.images_ambiguous
 
 
-def _typed_images(raws: list[msgspec.Raw]) -> list[schema.Image | tuple[str, str]]:
-    """Each image typed, or for one that cannot be: (code, the sentence; "" for not an object)."""
+def _typed_images(raws: list[msgspec.Raw]) -> list[schema.Image | None]:
     try:
         return list(schema.images_decoder.decode(join_raw(raws)))
     except schema.RECORD_ERRORS:
-        out: list[schema.Image | tuple[str, str]] = []
+        out: list[schema.Image | None] = []
         for raw in raws:
             try:
                 out.append(msgspec.json.decode(raw, type=schema.Image))
-            except UnicodeDecodeError as exc:
-                out.append(("not_utf8", f"the image {not_utf8(exc)}"))
             except schema.RECORD_ERRORS:
-                out.append(("image_type", ""))
+                out.append(None)
         return out
 
 

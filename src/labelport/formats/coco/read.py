@@ -239,12 +239,6 @@ def _as_utf8(data: Any, where: str) -> Any:
         ) from None
 
 
-def source_bytes(source: Any) -> tuple[bytes, str]:
-    """The JSON bytes of a source and a name for it (see :func:`source_buffer`), as bytes."""
-    data, name = source_buffer(source)
-    return bytes(data), name
-
-
 def _json_error(exc: Exception, file: str) -> CocoError:
     return CocoError(
         f"is not valid JSON: {str(exc).removeprefix('JSON is malformed: ')}.", file=file, path="$"
@@ -255,11 +249,6 @@ def _too_deep(file: str, path: str = "$") -> CocoError:
     return CocoError(
         "nests arrays or objects too deeply to read (COCO needs a few levels).", file=file, path=path
     )
-
-
-def not_utf8(exc: UnicodeDecodeError) -> str:
-    """The sentence for a record holding bytes that are not UTF-8."""
-    return f"holds bytes that are not UTF-8 (byte {exc.start} of a string: {exc.reason})."
 
 
 def read_coco(source: Any, *, max_bytes: int | None = None) -> ParsedCoco:

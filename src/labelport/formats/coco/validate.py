@@ -150,10 +150,7 @@ def check_segmentation(
     if form in ("rle", "rle_compressed"):
         try:
             rle = _any.decode(raw)
-        except UnicodeDecodeError:
-            fail("not_utf8", "segmentation", "the RLE holds bytes that are not UTF-8.")
-            return False
-        except (msgspec.DecodeError, RecursionError):
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             fail("rle_type", "segmentation", "the RLE is not valid JSON.")
             return False
         return check_rle(rle, width, height, fail)
