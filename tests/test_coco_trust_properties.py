@@ -279,3 +279,50 @@ def test_the_cli_importer_never_shows_a_traceback(
             assert sqlite_dump(home / "labelport.db") == before
 
     check()
+
+
+# -- the same promises on both stores ------------------------------------------------------------------
+
+
+def _service_with_template(store: LabelStore, structure: Any = None) -> tuple[LocalService, str]:
+    service = LocalService.embedded(store, name="ada", fingerprint="SHA256:ada")
+    project_hash = service.create_project("p", structure=structure or template_ontology())
+    service.add_data_units(
+        project_hash,
+        [
+            DataUnit.video(t, width=w, height=h, frames=d[0]) if d else DataUnit.image(t, width=w, height=h)
+            for t, w, h, *d in DATA
+        ],
+    )
+    return service, project_hash
+
+
+def test_a_dry_run_reports_what_the_real_run_does_on_both_stores(
+    store_and_dump: tuple[LabelStore, Callable[[], Any]],
+) -> None:
+    store, dump = store_and_dump
+    service, project_hash = _service_with_template(store)
+    service.import_coco(project_hash, coco_template(), {})
+    for chosen in ({}, {"replace": True}, {"on_error": "skip"}):
+        before = dump()
+        dry = service.import_coco(project_hash, coco_template(), {**chosen, "dry_run": True}).to_dict()
+        assert dump() == before
+        real = service.import_coco(project_hash, coco_template(), chosen).to_dict()
+        for report in (dry, real):
+            for key in ("dry_run", "written", "seconds"):
+                report.pop(key)
+        assert dry == real
+
+
+def test_an_empty_attribute_key_leaves_a_readable_project_on_both_stores(
+    store_and_dump: tuple[LabelStore, Callable[[], Any]],
+) -> None:
+    from labelport.ontology import OntologyStructure
+
+    store, _dump = store_and_dump
+    service, project_hash = _service_with_template(store, OntologyStructure())
+    coco = with_value(coco_template(), "annotations[0].attributes", {"": 1, "note": "x"})
+    report = service.import_coco(project_hash, coco, {"categories": "create"})
+    assert report.written
+    _project, ontology = service.get_project(project_hash)
+    assert [a.name for a in ontology.get_child_by_title("box").attributes] == ["note"]
