@@ -100,6 +100,25 @@ def _new_image_without_name() -> bytes:
     return to_bytes(doc)
 
 
+def _same_new_video_frame() -> bytes:
+    doc = coco_template()
+    doc["images"].append(
+        {"id": 9, "file_name": "new.mp4/4.jpg", "video_title": "new.mp4", "frame": 4, "width": W, "height": H}
+    )
+    doc["images"].append(
+        {
+            "id": 10,
+            "file_name": "new.mp4/04.jpg",
+            "video_title": "new.mp4",
+            "frame": 4,
+            "width": W,
+            "height": H,
+        }
+    )
+    doc["annotations"].append({"id": 10, "image_id": 10, "category_id": 1, "bbox": [1, 1, 2, 2]})
+    return to_bytes(doc)
+
+
 def _annotations_twice() -> bytes:
     data = to_bytes(coco_template())
     return data[:-1] + b', "annotations": []}'
@@ -183,6 +202,13 @@ CASES = [
     Case("height_negative", _set("images[1].height", -5), "image_size", "images[1].height"),
     Case("width_text", _set("images[0].width", "64"), "image_size", "images[0].width"),
     Case("two_images_one_unit", _same_file_name, "image_shared_unit", "images[1]"),
+    Case(
+        "two_images_one_new_video_frame",
+        _same_new_video_frame,
+        "image_shared_unit",
+        "images[4]",
+        options=("--create-missing",),
+    ),
     Case(
         "keypoints_a_string",
         _set("categories[3].keypoints", "nose"),
@@ -609,3 +635,11 @@ def test_a_broken_image_mapping_is_one_sentence(
     result = cli_run("import", "coco", project.project_hash, source, "--match", mapping)
     assert result.exit_code == 1 and result.stderr.count("\n") == 1 and words in result.stderr, result.stderr
     assert dump(cli_env) == before
+
+
+def test_an_image_sharing_a_data_unit_without_annotations_is_a_warning(client: UserClient) -> None:
+    coco = coco_template()
+    coco["images"].append({"id": 9, "file_name": "a.jpg", "width": W, "height": H})
+    report = make_project(client).import_coco(coco)
+    assert report.ok and report.counts.imported == 5
+    assert [(p.code, p.path) for p in report.warnings] == [("image_shared_unit", "images[3]")]

@@ -70,6 +70,8 @@ class Plan:
     created: dict[Any, dict[str, Any]] = field(default_factory=dict)
     #: (data hash, frame) -> the index of the image that landed there first
     landed: dict[tuple[str, int], int] = field(default_factory=dict)
+    #: images not imported because another one landed on their data unit's frame first: why
+    shared: dict[Any, str] = field(default_factory=dict)
 
 
 #: What a first attempt learned of the created categories: per category id, the shape, the
@@ -416,7 +418,7 @@ def plan_images(
                 path,
                 f"the image has no width and height; data unit {unit.title!r}'s {uw}x{uh} is used.",
             )
-        if not _lands(plan, report, i, image_id, file_name, unit, frame):
+        if not _lands(plan, i, image_id, unit, frame):
             continue
         _matched(
             plan,
@@ -448,20 +450,14 @@ def _typed_images(raws: list[msgspec.Raw]) -> list[schema.Image | None]:
         return out
 
 
-def _lands(
-    plan: Plan, report: ImportReport, i: int, image_id: Any, name: Any, unit: DataUnit, frame: int
-) -> bool:
-    """Record that image ``i`` lands on this data unit's frame; False (an error) when another did."""
+def _lands(plan: Plan, i: int, image_id: Any, unit: DataUnit, frame: int) -> bool:
+    """Record that image ``i`` lands on this data unit's frame; False when another image did (it
+    is then not imported: :func:`image_problems` says why, as for an image that matched nothing)."""
     first = plan.landed.setdefault((unit.data_hash, frame), i)
     if first == i:
         return True
     at = f" frame {frame}" if unit.frames > 1 else ""
-    report.error(
-        "image_shared_unit",
-        f"images[{i}]",
-        f"image {image_id!r} ({name!r}) lands on data unit {unit.title!r}{at}, as images[{first}] does; "
-        "give each image its own data unit, or map them with --match.",
-    )
+    plan.shared[image_id] = f"lands on data unit {unit.title!r}{at}, as images[{first}] does"
     plan.unmatched[image_id] = i
     return False
 
@@ -560,11 +556,13 @@ def _create_unit(
         unit.data_hash = next(hashes)
         units = [(unit, n, m) for n, m in enumerate(ordered)]
     seen: set[str] = set()
-    for unit, frame, (_i, member, raw) in units:
+    for unit, frame, (i, member, raw) in units:
         if unit.data_hash not in seen:
             seen.add(unit.data_hash)
             plan.new_units.append(unit)
             report.counts.data_units_created += 1
+        if not _lands(plan, i, member["id"], unit, frame):
+            continue  # (two images of one new video at the same frame)
         size = (member["width"], member["height"])
         _matched(plan, report, member["id"], member.get("file_name"), raw, unit, frame, "created", size)
 
@@ -578,6 +576,20 @@ def image_problems(parsed: ParsedCoco, plan: Plan, report: ImportReport) -> None
             continue
         count = plan.unmatched_counts.get(image_id, 0)
         name = plan.image_names.get(image_id)
+        if image_id in plan.shared:
+            # an export could give back only one of the two: the second is not imported
+            fix = "give each image its own data unit, or map them with --match"
+            (report.error if count else report.warning)(
+                "image_shared_unit",
+                f"images[{i}]",
+                f"image {image_id!r} ({name!r}) {plan.shared[image_id]}; "
+                + (
+                    f"its {count} annotations were not imported ({fix})."
+                    if count
+                    else f"it has no annotations ({fix})."
+                ),
+            )
+            continue
         ambiguous = any(m.image_id == image_id for m in report.ambiguous_images)
         why = "matches more than one data unit" if ambiguous else "matches no data unit"
         if count:
