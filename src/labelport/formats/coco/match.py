@@ -23,9 +23,13 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from labelport.data import DataType, DataUnit
+from labelport.errors import LabelportError
+from labelport.formats.coco import schema
+from labelport.formats.coco.validate import short
 
 Target = tuple[DataUnit, int]
 
@@ -167,3 +171,50 @@ def _unique(targets: list[Target]) -> list[Target]:
     for unit, frame in targets:
         seen.setdefault((unit.data_hash, frame), (unit, frame))
     return list(seen.values())
+
+
+# -- explicit mappings (--match MAP.json, --categories MAP.json) ------------------------------------
+
+
+def load_mapping(value: Any, what: str) -> dict[Any, Any]:
+    if isinstance(value, dict):
+        return value
+    path = Path(str(value)).expanduser()
+    try:
+        data = schema.any_decoder.decode(path.read_bytes())
+    except FileNotFoundError:
+        raise LabelportError(f"{path}: no such {what} mapping file.") from None
+    except OSError as exc:
+        raise LabelportError(f"{path}: the {what} mapping cannot be read ({exc.strerror or exc}).") from None
+    except schema.RECORD_ERRORS as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).rstrip(".")
+        raise LabelportError(f"{path}: the {what} mapping is not readable JSON ({reason}).") from None
+    if not isinstance(data, dict):
+        raise LabelportError(f"{path}: the {what} mapping must be a JSON object.")
+    return data
+
+
+def lookup(mapping: dict[Any, Any], *keys: Any) -> Any:
+    for key in keys:
+        if key in mapping:
+            return mapping[key]
+        if str(key) in mapping:
+            return mapping[str(key)]
+    return None
+
+
+def mapped_target(by_hash: dict[str, DataUnit], target: Any) -> tuple[DataUnit | None, int]:
+    """The data unit and frame an image mapping names (``"<hash>"``, ``["<hash>", frame]`` or a
+    FrameIndex); a frame beyond the unit's is a :class:`LabelportError`."""
+    if isinstance(target, str):
+        return by_hash.get(target), 0
+    if isinstance(target, (list, tuple)) and len(target) == 2:
+        unit, frame = by_hash.get(str(target[0])), target[1]
+    else:
+        data_hash = getattr(target, "data_hash", None)
+        unit, frame = (by_hash.get(data_hash), getattr(target, "frame", 0)) if data_hash else (None, 0)
+    if unit is not None and (type(frame) is not int or not 0 <= frame < unit.frames):
+        raise LabelportError(
+            f"the image mapping names frame {short(frame)} of {unit.title!r}, which has {unit.frames} frames."
+        )
+    return unit, frame

@@ -8,15 +8,22 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from labelport.data import DataType, DataUnit, Member
-from labelport.errors import LabelportError
 from labelport.formats.coco import schema
-from labelport.formats.coco.match import UnitIndex, fold, frame_number, id_fits, other_form
+from labelport.formats.coco.match import (
+    UnitIndex,
+    fold,
+    frame_number,
+    id_fits,
+    load_mapping,
+    lookup,
+    mapped_target,
+    other_form,
+)
 from labelport.formats.coco.ontology import object_for_category, shape_for
 from labelport.formats.coco.read import ParsedCoco, join_raw
 from labelport.formats.coco.report import CategoryMatch, ImageMatch, ImportReport
@@ -72,6 +79,8 @@ class Plan:
     landed: dict[tuple[str, int], int] = field(default_factory=dict)
     #: images not imported because another one landed on their data unit's frame first: why
     shared: dict[Any, str] = field(default_factory=dict)
+    #: an image id that is a string has been seen (from then on, ids are looked up both ways)
+    string_ids: bool = False
 
 
 #: What a first attempt learned of the created categories: per category id, the shape, the
@@ -86,33 +95,6 @@ class ShapesLearned(Exception):
     def __init__(self, learned: Learned) -> None:
         super().__init__("created categories need a second pass")
         self.learned = learned
-
-
-def load_mapping(value: Any, what: str) -> dict[Any, Any]:
-    if isinstance(value, dict):
-        return value
-    path = Path(str(value)).expanduser()
-    try:
-        data = schema.any_decoder.decode(path.read_bytes())
-    except FileNotFoundError:
-        raise LabelportError(f"{path}: no such {what} mapping file.") from None
-    except OSError as exc:
-        raise LabelportError(f"{path}: the {what} mapping cannot be read ({exc.strerror or exc}).") from None
-    except schema.RECORD_ERRORS as exc:
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).rstrip(".")
-        raise LabelportError(f"{path}: the {what} mapping is not readable JSON ({reason}).") from None
-    if not isinstance(data, dict):
-        raise LabelportError(f"{path}: the {what} mapping must be a JSON object.")
-    return data
-
-
-def _lookup(mapping: dict[Any, Any], *keys: Any) -> Any:
-    for key in keys:
-        if key in mapping:
-            return mapping[key]
-        if str(key) in mapping:
-            return mapping[str(key)]
-    return None
 
 
 # -- categories ----------------------------------------------------------------------------------
@@ -180,7 +162,7 @@ def plan_categories(
         method = "mapping"
         obj: Object | None
         if mapping is not None:
-            target = _lookup(mapping, cat_id, name)
+            target = lookup(mapping, cat_id, name)
             obj = None if target is None else _object_for(ontology, target)
         else:
             obj, method = _object_by_name(ontology, name)
@@ -299,7 +281,7 @@ def plan_images(
                 plan.known_images[image.get("id")] = -1
         if not isinstance(match, str):
             for image_id, target in load_mapping(match, "image").items():
-                mapped, frame = _target(by_hash, target)
+                mapped, frame = mapped_target(by_hash, target)
                 if mapped is not None:
                     key = int(image_id) if isinstance(image_id, str) and image_id.isdigit() else image_id
                     plan.images[key] = ImageTarget(mapped.data_hash, frame, *mapped.frame_size(frame))
@@ -311,36 +293,16 @@ def plan_images(
     # reads only the typed fields it needs. At train scale (120k images) full dicts cost ~200 MB.
     creating: dict[tuple[str, str], list[tuple[int, schema.Image, msgspec.Raw]]] = defaultdict(list)
     no_units = index is not None and not units  # a new project: nothing to match, skip the work
-    strings = False  # an image id that is a string was seen
     for i, (raw, typed) in enumerate(zip(parsed.images, _typed_images(parsed.images), strict=True)):
         path = f"images[{i}]"
         if typed is None:
             report.error("image_type", path, "an image must be a JSON object.")
             continue
+        if not _register(plan, report, i, typed):
+            continue
         image_id = typed.id
         width, height = typed.width, typed.height
         file_name = None if typed.file_name is schema.MISSING else typed.file_name
-        if not id_fits(image_id):
-            kind = "a number of at most 64 bits" if type(image_id) is int else "a number or a string"
-            shown = None if image_id is schema.MISSING else image_id
-            report.error("image_id", f"{path}.id", f"an image id must be {kind}, not {short(shown)}.")
-            continue
-        # (the id written the other way, "2299" for 2299, is the same id: only strings need looking
-        # at until one was seen)
-        first = plan.known_images.get(image_id)
-        if first is None and (strings or type(image_id) is str):
-            strings = True
-            first = plan.known_images.get(other_form(image_id))
-        if first is not None:
-            report.error(
-                "image_duplicate",
-                f"{path}.id",
-                f"image id {image_id!r} is used again (first at images[{first}]).",
-            )
-            continue
-        plan.known_images[image_id] = i
-        report.counts.images += 1
-        plan.image_names[image_id] = file_name
         plain = (
             type(width) is int and type(height) is int and 0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE
         )
@@ -351,8 +313,8 @@ def plan_images(
             continue
         sized = type(width) is int and type(height) is int
         if mapping is not None:
-            target = _lookup(mapping, image_id, file_name)
-            mapped, frame = _target(by_hash, target) if target is not None else (None, 0)
+            target = lookup(mapping, image_id, file_name)
+            mapped, frame = mapped_target(by_hash, target) if target is not None else (None, 0)
             method, found = ("mapping", [(mapped, frame)]) if mapped is not None else ("unmatched", [])
         elif no_units:
             method, found = "unmatched", []
@@ -437,6 +399,35 @@ def plan_images(
     report.counts.images_unmatched = len(plan.unmatched) - report.counts.images_ambiguous
 
 
+def _register(plan: Plan, report: ImportReport, i: int, typed: schema.Image) -> bool:
+    """Count image ``i`` in, by its id; False (an error) when the id is no good or used before.
+
+    The id written the other way (``"2299"`` for ``2299``) is the same id: only strings need
+    that look-up until the first string id is seen.
+    """
+    image_id, path = typed.id, f"images[{i}]"
+    if not id_fits(image_id):
+        kind = "a number of at most 64 bits" if type(image_id) is int else "a number or a string"
+        shown = None if image_id is schema.MISSING else image_id
+        report.error("image_id", f"{path}.id", f"an image id must be {kind}, not {short(shown)}.")
+        return False
+    first = plan.known_images.get(image_id)
+    if first is None and (plan.string_ids or type(image_id) is str):
+        plan.string_ids = True
+        first = plan.known_images.get(other_form(image_id))
+    if first is not None:
+        report.error(
+            "image_duplicate",
+            f"{path}.id",
+            f"image id {image_id!r} is used again (first at images[{first}]).",
+        )
+        return False
+    plan.known_images[image_id] = i
+    report.counts.images += 1
+    plan.image_names[image_id] = None if typed.file_name is schema.MISSING else typed.file_name
+    return True
+
+
 def _typed_images(raws: list[msgspec.Raw]) -> list[schema.Image | None]:
     try:
         return list(schema.images_decoder.decode(join_raw(raws)))
@@ -460,23 +451,6 @@ def _lands(plan: Plan, i: int, image_id: Any, unit: DataUnit, frame: int) -> boo
     plan.shared[image_id] = f"lands on data unit {unit.title!r}{at}, as images[{first}] does"
     plan.unmatched[image_id] = i
     return False
-
-
-def _target(by_hash: dict[str, DataUnit], target: Any) -> tuple[DataUnit | None, int]:
-    """The data unit and frame an image mapping names (``"<hash>"``, ``["<hash>", frame]`` or a
-    FrameIndex); a frame beyond the unit's is a :class:`LabelportError`."""
-    if isinstance(target, str):
-        return by_hash.get(target), 0
-    if isinstance(target, (list, tuple)) and len(target) == 2:
-        unit, frame = by_hash.get(str(target[0])), target[1]
-    else:
-        data_hash = getattr(target, "data_hash", None)
-        unit, frame = (by_hash.get(data_hash), getattr(target, "frame", 0)) if data_hash else (None, 0)
-    if unit is not None and (type(frame) is not int or not 0 <= frame < unit.frames):
-        raise LabelportError(
-            f"the image mapping names frame {short(frame)} of {unit.title!r}, which has {unit.frames} frames."
-        )
-    return unit, frame
 
 
 def _matched(
