@@ -16,7 +16,7 @@ import sys
 import zlib
 from collections.abc import Callable
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,13 +63,6 @@ def cli_env(tmp_path: Path, home: Path, key_path: Path, monkeypatch: pytest.Monk
 
 
 # -- the table -----------------------------------------------------------------------------------
-
-
-def _template_bytes(**changes: Any) -> bytes:
-    doc = coco_template()
-    for where, value in changes.items():
-        doc = with_value(doc, where.replace("__", "."), value)
-    return to_bytes(doc)
 
 
 def _set(where: str, value: Any) -> Callable[[], bytes]:
@@ -145,7 +138,6 @@ class Case:
     path: str
     options: tuple[str, ...] = ()
     gz: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 CASES = [
