@@ -635,3 +635,19 @@ def test_an_image_sharing_a_data_unit_without_annotations_is_a_warning(client: U
     report = make_project(client).import_coco(coco)
     assert report.ok and report.counts.imported == 5
     assert [(p.code, p.path) for p in report.warnings] == [("image_shared_unit", "images[3]")]
+
+
+def test_a_results_list_finds_images_whose_ids_came_the_other_way(client: UserClient) -> None:
+    coco = coco_template()
+    coco["images"][0]["id"] = "1"
+    coco["annotations"][:2] = [dict(a, image_id="1") for a in coco["annotations"][:2]]
+    project = make_project(client)
+    assert project.import_coco(coco).ok
+    results = [{"image_id": 1, "category_id": 1, "bbox": [1, 1, 4, 4], "score": 0.5}]
+    report = project.import_coco(results, branch_name="preds")
+    assert report.ok and report.counts.imported == 1, report.summary()
+    assert [p.code for p in report.warnings] == ["id_mixed_types"]
+    # exported as it came (a number), beside the image "1"
+    exported = project.export_coco_labels(branch_name="preds")
+    assert exported["annotations"][0]["image_id"] == 1
+    assert "1" in [i["id"] for i in exported["images"]]
