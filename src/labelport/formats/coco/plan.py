@@ -378,7 +378,7 @@ def plan_images(
             report.warning(
                 "image_size_missing",
                 path,
-                f"the image has no width and height; data unit {unit.title!r}'s {uw}x{uh} is used.",
+                f"the image gives no width or height; the size of data unit {unit.title!r} ({uw}x{uh}) is used.",
             )
         if not _lands(plan, i, image_id, unit, frame):
             continue
