@@ -523,7 +523,8 @@ def test_a_dry_run_shows_the_matching_and_writes_nothing(client: UserClient, hom
     coco["annotations"].append(box_ann(7, 5, 1, [1, 1, 2, 2]))
     before_rows, before_export = store_rows(home), project.export_coco_bytes()
     units_before = [u.extra for u in project.list_data_units()]
-    report = project.import_coco(coco, dry_run=True)
+    # (under on_error="fail" the dry run fails as the real run would: see test_coco_trust.py)
+    report = project.import_coco(coco, dry_run=True, on_error="skip")
     assert report.dry_run and not report.written
     c = report.counts
     assert (c.images, c.images_matched, c.images_unmatched, c.images_ambiguous) == (5, 3, 1, 1)

@@ -193,7 +193,7 @@ CASES = [
         "polygon_infinite",
         "annotations[1].segmentation[0][3]",
         RawJson("-1e999"),
-        "polygon_type",
+        "polygon_nonfinite",
         "annotations[1].segmentation[0][3]",
         2,
     ),

@@ -323,6 +323,7 @@ class LocalService:
             raise NotFoundError("ontology", ontology_hash)
 
     def create_ontology(self, title: str, structure: OntologyStructure) -> str:
+        OntologyStructure.from_dict(structure.to_dict())  # (as create_project)
         ontology_hash = new_uuid()
         self.store.create_ontology(ontology_hash, title, structure, created_by=self.user.id)
         return ontology_hash
@@ -358,6 +359,10 @@ class LocalService:
         )
         if ontology_hash is None and structure is None:
             structure = OntologyStructure()
+        if structure is not None:
+            # checked before anything is stored: a project whose ontology does not read back could
+            # never be opened again
+            OntologyStructure.from_dict(structure.to_dict())
         self.store.create_project(project, structure, self.user.id)
         return project.project_hash
 

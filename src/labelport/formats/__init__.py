@@ -25,13 +25,15 @@ def _read_coco(source: Any, *, on_error: str = "fail", sizes: Any = None) -> Dat
     """A COCO file as the neutral dataset (what ``convert`` reads; an import reads COCO itself)."""
     import msgspec
 
-    from labelport.formats.coco.read import source_bytes
+    from labelport.formats.coco.read import source_buffer
 
-    data, name = source_bytes(source)
+    data, name = source_buffer(source)  # gzip inflated under the cap, a BOM or UTF-16/32 read
     try:
         doc = msgspec.json.decode(data)
     except msgspec.DecodeError as exc:
         raise FormatError("coco_json", f"is not valid JSON ({exc}).", file=name) from None
+    except RecursionError:
+        raise FormatError("coco_json", "nests arrays or objects too deeply to read.", file=name) from None
     if not isinstance(doc, dict):
         raise FormatError("coco_json", "must hold a COCO object.", file=name, path="$")
     dataset = Dataset(name=name)

@@ -147,7 +147,7 @@ def import_options_to_wire(options: dict[str, Any]) -> dict[str, Any]:
     >>> import_options_to_wire({"match": {7: ("data-hash", 0)}, "categories": {1: "feat"}, "dry_run": True})
     {'match': [[7, ['data-hash', 0]]], 'categories': [[1, 'feat']], 'dry_run': True}
     """
-    from labelport.formats.coco.plan import load_mapping
+    from labelport.formats.coco.match import load_mapping
 
     wire = dict(options)
     for key, words in _MAPPING_WORDS.items():

@@ -17,7 +17,6 @@ writes).
 from __future__ import annotations
 
 import gc
-import math
 import multiprocessing
 import os
 import queue
@@ -37,7 +36,7 @@ import msgspec
 import numpy as np
 
 from labelport.formats.coco import schema
-from labelport.formats.coco.match import fold
+from labelport.formats.coco.match import ID_MAX, ID_MIN, fold, other_form
 from labelport.formats.coco.plan import CategoryTarget, ImageTarget, Plan, settle_created
 from labelport.formats.coco.read import ParsedCoco, join_raw
 from labelport.formats.coco.records import conversion
@@ -47,8 +46,10 @@ from labelport.formats.coco.validate import (
     check_keypoints,
     check_rle,
     check_segmentation,
+    finite,
     iscrowd_ok,
     segmentation_form,
+    short,
 )
 from labelport.ontology import AttributeType, Shape
 from labelport.progress import Progress
@@ -92,6 +93,10 @@ class ChunkResult(NamedTuple):
     attribute_keys: set[tuple[Any, str]]
     unmatched: Counter[Any]
     unknown_attributes: Counter[tuple[str, str]]
+    #: references to an image id written the other way ("2299" for 2299): (index, id) of the
+    #: first, and how many
+    mixed: tuple[int, Any] | None = None
+    mixed_count: int = 0
 
 
 @dataclass
@@ -112,7 +117,12 @@ class Context:
         plan = self.plan
         sizes = {image_id: (t.width, t.height) for image_id, t in plan.images.items()}
         return SentContext(
-            sizes, plan.known_images, plan.cats, plan.known_cats, self.results, self.confidence_field
+            sizes,
+            plan.known_images,
+            plan.cats,
+            plan.known_cats,
+            self.results,
+            self.confidence_field,
         )
 
 
@@ -128,7 +138,12 @@ class SentContext(NamedTuple):
 
     def context(self) -> Context:
         images = {image_id: ImageTarget("", 0, w, h) for image_id, (w, h) in self.sizes.items()}
-        plan = Plan(images=images, known_images=self.known_images, cats=self.cats, known_cats=self.known_cats)
+        plan = Plan(
+            images=images,
+            known_images=self.known_images,
+            cats=self.cats,
+            known_cats=self.known_cats,
+        )
         return Context([], plan, self.results, self.confidence_field, _keep_pages)
 
 
@@ -158,6 +173,8 @@ def validate_chunk(ctx: Context, start: int, chunk: list[msgspec.Raw] | None = N
     missing = schema.MISSING
     images_get, cats_get = plan.images.get, plan.cats.get
     known_images, known_cats = plan.known_images, plan.known_cats
+    mixed: tuple[int, Any] | None = None
+    mixed_count = 0
     results, confidence_field = ctx.results, ctx.confidence_field
     custom_confidence = confidence_field != "score"
     evidence: Counter[Evidence] = Counter()
@@ -177,29 +194,39 @@ def validate_chunk(ctx: Context, start: int, chunk: list[msgspec.Raw] | None = N
         here[0], here[1] = i, ann_id if type(ann_id) is int or type(ann_id) is str else None
         if results:
             key = i + 1
-        elif type(ann_id) is int:
+        elif type(ann_id) is int and ID_MIN <= ann_id <= ID_MAX:
             key = ann_id
             ids.append((j, ann_id))
         else:
             key = 0
-            if ann_id is missing:
+            if type(ann_id) is int:
+                fail("id_range", "id", f"annotation id {short(ann_id)} does not fit in 64 bits.")
+            elif ann_id is missing:
                 fail("id_missing", "id", "the annotation has no 'id'.")
             else:
                 fail("id_type", "id", f"an annotation id must be a whole number, not {ann_id!r}.")
         image_id = a.image_id
         hashable = type(image_id) is int or type(image_id) is str
         img = images_get(image_id) if hashable else None
+        if img is None and hashable and (other := other_form(image_id)) in known_images:
+            image_id, img = other, images_get(other)  # 2299 for "2299": the same image
+            mixed_count += 1
+            mixed = mixed or (i, a.image_id)
         if img is None:
             if hashable and image_id in known_images:
                 unmatched[image_id] += 1
                 skipped += 1
                 continue
-            fail("image_unknown", "image_id", f"image id {image_id!r} is not among the file's images.")
+            fail("image_unknown", "image_id", f"image id {short(image_id)} is not among the file's images.")
             width = height = 1 << 30
         else:
             width, height = img.width, img.height
         cat_id = a.category_id
         cat = cats_get(cat_id) if type(cat_id) is int or type(cat_id) is str else None
+        if cat is None and type(cat_id) is str and (other := other_form(cat_id)) in known_cats:
+            cat_id, cat = other, cats_get(other)  # 3 for "3": the same category
+            mixed_count += 1
+            mixed = mixed or (i, a.category_id)
         if cat is None:
             if type(cat_id) is int and cat_id in known_cats:
                 fail("category_unmatched", "category_id", f"category {cat_id} matches no ontology object.")
@@ -207,7 +234,7 @@ def validate_chunk(ctx: Context, start: int, chunk: list[msgspec.Raw] | None = N
                 fail(
                     "category_unknown",
                     "category_id",
-                    f"category id {cat_id!r} is not among the file's categories.",
+                    f"category id {short(cat_id)} is not among the file's categories.",
                 )
         seg = a.segmentation
         seg_form = segmentation_form(seg)
@@ -240,11 +267,7 @@ def validate_chunk(ctx: Context, start: int, chunk: list[msgspec.Raw] | None = N
         if iscrowd is not missing and iscrowd != 0 and iscrowd != 1 and not iscrowd_ok(iscrowd):
             fail("iscrowd_type", "iscrowd", f"iscrowd must be 0, 1, true or false, not {iscrowd!r}.")
         area = a.area
-        if (
-            area is not missing
-            and area is not None
-            and (type(area) not in _NUMBERS or not math.isfinite(area))
-        ):
+        if area is not missing and area is not None and (type(area) not in _NUMBERS or not finite(area)):
             fail("area_type", "area", f"area must be a number, not {area!r}.")
         confidence = 1.0
         score = a.score if not custom_confidence else _field(chunk[j], confidence_field)
@@ -288,7 +311,18 @@ def validate_chunk(ctx: Context, start: int, chunk: list[msgspec.Raw] | None = N
             )
         )
     return ChunkResult(
-        start, rows, None, ids, problems, skipped, evidence, attribute_keys, unmatched, unknown_attributes
+        start,
+        rows,
+        None,
+        ids,
+        problems,
+        skipped,
+        evidence,
+        attribute_keys,
+        unmatched,
+        unknown_attributes,
+        mixed,
+        mixed_count,
     )
 
 
@@ -314,10 +348,12 @@ def _clean_chunk(ctx: Context, chunk: list[msgspec.Raw], start: int) -> ChunkRes
         return None
     try:
         anns = schema.clean_annotations_decoder.decode(join_raw(chunk))
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except schema.RECORD_ERRORS:
         return None
     plan, missing = ctx.plan, schema.MISSING
     ids = [a.id for a in anns]
+    if min(ids) < ID_MIN or max(ids) > ID_MAX:
+        return None
     image_ids = [a.image_id for a in anns]
     cat_ids = [a.category_id for a in anns]
     try:
@@ -409,12 +445,12 @@ def _has_error(problems: list[Problem], since: int) -> bool:
 def _decode(chunk: list[msgspec.Raw], start: int, problems: list[Problem], results: bool) -> list[Any]:
     try:
         return list(schema.annotations_decoder.decode(join_raw(chunk)))
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except schema.RECORD_ERRORS:
         out: list[Any] = []
         for j, raw in enumerate(chunk):
             try:
                 out.append(schema.annotation_decoder.decode(raw))
-            except (msgspec.ValidationError, msgspec.DecodeError):
+            except schema.RECORD_ERRORS:
                 problems.append(
                     (start + j, "annotation_type", "", "an annotation must be a JSON object.", True, None)
                 )
@@ -423,7 +459,10 @@ def _decode(chunk: list[msgspec.Raw], start: int, problems: list[Problem], resul
 
 
 def _field(raw: msgspec.Raw, name: str) -> Any:
-    record = schema.any_decoder.decode(raw)
+    try:
+        record = schema.any_decoder.decode(raw)
+    except schema.RECORD_ERRORS:  # (in the segmentation: reported there)
+        return schema.MISSING
     return record.get(name, schema.MISSING) if isinstance(record, dict) else schema.MISSING
 
 
@@ -620,6 +659,8 @@ class Pass:
         self.unknown_attributes: Counter[tuple[str, str]] = Counter()
         self.evidence: Counter[Evidence] = Counter()
         self.attribute_keys: set[tuple[Any, str]] = set()
+        self.mixed: tuple[int, Any] | None = None
+        self.mixed_count = 0
         self.pool: Any = None
         self.ahead: _Ahead | None = None
 
@@ -658,14 +699,15 @@ class Pass:
             self.pool = None
             _CONTEXT = None
 
-    def run(self, session: BulkSession | None, progress: Progress | None) -> None:
-        """Validate (or collect the workers' results), assemble rows and write them; then settle the
-        shapes of created objects and count conversions."""
+    def run(self, session: BulkSession, progress: Progress | None, write: bool = True) -> None:
+        """Validate (or collect the workers' results), assemble rows and write them (a dry run,
+        ``write=False``, only counts them: existing objects are read from ``session`` all the
+        same); then settle the shapes of created objects and count conversions."""
         raws = self.context.raws
         total = len(raws)
         self.report.counts.annotations = total
-        existing = session.existing_keys() if session is not None else {}
-        writer = _Writer(session, self.context.release) if session is not None else None
+        existing = session.existing_keys()
+        writer = _Writer(session, self.context.release) if write else None
         failure: BaseException | None = None
         try:
             chunks: Iterable[ChunkResult] = (
@@ -690,10 +732,19 @@ class Pass:
             converted = conversion(shape, [str(f) for f in forms])
             if converted is not None:
                 self.report.conversions[converted] = self.report.conversions.get(converted, 0) + n
+        if self.mixed is not None:
+            index, written = self.mixed
+            self.report.warning(
+                "id_mixed_types",
+                f"{self.prefix}[{index}]",
+                f"{self.mixed_count:,} references write an id as {type(written).__name__} "
+                f"{written!r} where its image or category has it the other way; taken as the same id "
+                "(each is exported as it came).",
+            )
         for (title, name), count in sorted(self.unknown_attributes.items()):
             self.report.warning(
                 "attribute_unknown",
-                f"annotations[*].attributes.{name}",
+                f"annotations[*].attributes.{name}" if name else 'annotations[*].attributes[""]',
                 f"object {title!r} has no attribute {name!r}; {count} answers kept only in the source records.",
             )
 
@@ -739,6 +790,9 @@ class Pass:
             self.attribute_keys.update(result.attribute_keys)
             self.plan.unmatched_counts.update(result.unmatched)
             self.unknown_attributes.update(result.unknown_attributes)
+            if result.mixed is not None:
+                self.mixed = self.mixed or result.mixed
+                self.mixed_count += result.mixed_count
             batches: list[list[PlainRow] | list[BulkRow]]
             if result.columns is not None and not duplicates and not existing:
                 batches = [self._clean_rows(result.columns, raws, start, images, features)]

@@ -22,7 +22,7 @@ from labelport import geometry
 from labelport.data import DataType, DataUnit
 from labelport.errors import LabelportError
 from labelport.formats.coco import schema
-from labelport.formats.coco.match import fold
+from labelport.formats.coco.match import fold, same_id
 from labelport.labels import (
     MAIN_BRANCH,
     Bitmask,
@@ -269,8 +269,8 @@ class _AnnotationWriter:
                     and not o.edited
                     and o.answers is None
                     and ids.id not in used
-                    and ids.image_id == image_id
-                    and ids.category_id == cat_id
+                    and (ids.image_id == image_id or same_id(ids.image_id, image_id))
+                    and (ids.category_id == cat_id or same_id(ids.category_id, cat_id))
                     and type(ids.id) is int
                 ):
                     used.add(ids.id)
@@ -310,8 +310,11 @@ class _AnnotationWriter:
         wanted = ann.get("id", o.source_key if o.source is not None else None)
         if not self.results:
             ann["id"] = allocate.take(wanted)
-        ann["image_id"] = self.image_ids[(o.data_hash, o.frame)]
-        ann["category_id"] = self.cat_ids[o.feature_hash]
+        image_id = self.image_ids[(o.data_hash, o.frame)]
+        if not same_id(ann.get("image_id"), image_id):  # (2299 for an image "2299" stays as it came)
+            ann["image_id"] = image_id
+        if not same_id(ann.get("category_id"), self.cat_ids[o.feature_hash]):
+            ann["category_id"] = self.cat_ids[o.feature_hash]
         if fresh or o.edited:
             assert o.geometry is not None
             _put_geometry(

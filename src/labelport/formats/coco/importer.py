@@ -13,7 +13,7 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from labelport.errors import ImportFailed, LabelportError
@@ -128,14 +128,15 @@ def _import(
     plan_categories(parsed, ontology, categories, plan, report, learned)
     plan_images(parsed, units, match, create_missing_data_units, plan, report)
     # The workers start validating now, while the data units are stored.
-    with Pass(parsed, plan, report, user, confidence_field) as importer:
-        if dry_run:
-            importer.run(None, progress)
-            image_problems(parsed, plan, report)
-        else:
-            _write(store, project, parsed, plan, report, importer, ontology, replace, progress, started)
+    # (a dry run ends in _RolledBack: everything but the rows themselves was done, and undone)
+    with Pass(parsed, plan, report, user, confidence_field) as importer, suppress(_RolledBack):
+        _write(store, project, parsed, plan, report, importer, ontology, replace, progress, started)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+class _RolledBack(Exception):
+    """Ends a dry run's transaction: the store rolls back what it did."""
 
 
 def _write(
@@ -150,7 +151,11 @@ def _write(
     progress: Progress | None,
     started: float,
 ) -> None:
-    """The import's one transaction: data units, rows, ontology and project records, the report."""
+    """The import's one transaction: data units, rows, ontology and project records, the report.
+
+    A dry run takes the same path, so that it reports exactly what the real run would (objects it
+    would update, rows it would replace, the same failure): it writes no rows, and rolls back.
+    """
     with store.bulk(project.project_hash, report.branch, report.source, importer.user) as session:
         if plan.new_units:
             session.add_data_units(plan.new_units)
@@ -160,11 +165,16 @@ def _write(
             img.row_id = row_ids[img.data_hash]
         if replace:
             report.counts.replaced = session.clear(sorted(set(row_ids.values())))
-        importer.run(session, progress)
+        importer.run(session, progress, not report.dry_run)
         image_problems(parsed, plan, report)
         if report.errors and report.on_error == "fail":
             report.seconds = round(time.perf_counter() - started, 3)
             raise ImportFailed(_failure(report), report)
+        if plan.ontology_changed:
+            # what the import made of the ontology must read back, or the project could not be opened
+            OntologyStructure.from_dict(ontology.to_dict())
+        if report.dry_run:
+            raise _RolledBack
         if plan.unit_extras:
             session.set_data_unit_extra(plan.unit_extras)
         if plan.ontology_changed:
@@ -190,4 +200,5 @@ def _dataset_records(parsed: ParsedCoco) -> dict[str, Any]:
 def _failure(report: ImportReport) -> str:
     first = str(report.errors[0]).rstrip(".")
     more = f" (and {plural(len(report.errors) - 1, 'more problem')})" if len(report.errors) > 1 else ""
-    return f"Nothing was imported from {report.source}: {first}{more}."
+    verb = "would be" if report.dry_run else "was"
+    return f"Nothing {verb} imported from {report.source}: {first}{more}."

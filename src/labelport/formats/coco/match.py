@@ -23,9 +23,14 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from labelport.data import DataType, DataUnit
+from labelport.errors import LabelportError
+from labelport.formats.coco import schema
+from labelport.formats.coco.validate import short
+from labelport.words import plural
 
 Target = tuple[DataUnit, int]
 
@@ -41,6 +46,40 @@ STRATEGIES = ("video_title", "image_title", "file_name", "path_suffix", "stem", 
 def fold(text: str) -> str:
     """Case- and space-insensitive form of a name."""
     return "".join(text.split()).casefold()
+
+
+#: Ids are whole numbers of at most 64 bits (what both stores keep as integers), or strings.
+ID_MIN, ID_MAX = -(2**63), 2**63 - 1
+
+
+def id_fits(value: Any) -> bool:
+    """An id that is a string, or a whole number of at most 64 bits.
+
+    >>> id_fits(2299), id_fits("2299"), id_fits(2**64), id_fits(True)
+    (True, True, False, False)
+    """
+    return type(value) is str or (type(value) is int and ID_MIN <= value <= ID_MAX)
+
+
+def other_form(value: Any) -> Any:
+    """The same id written the other way: ``2299`` for ``"2299"`` and back; None when there is none.
+
+    Only the canonical spelling of a number counts ("07" and "+7" stay strings of their own).
+
+    >>> other_form("2299"), other_form(2299), other_form("07"), other_form("cat")
+    (2299, '2299', None, None)
+    """
+    if type(value) is int:
+        return str(value)
+    if type(value) is str and value.isascii() and value.lstrip("-").isdigit() and len(value) < 20:
+        number = int(value)
+        return number if str(number) == value and ID_MIN <= number <= ID_MAX else None
+    return None
+
+
+def same_id(a: Any, b: Any) -> bool:
+    """Ids that are equal, or equal as numbers (``2299`` and ``"2299"``)."""
+    return bool(a == b) or (a is not None and other_form(a) == b and type(a) is not type(b))
 
 
 def _stem(name: str) -> str:
@@ -133,3 +172,50 @@ def _unique(targets: list[Target]) -> list[Target]:
     for unit, frame in targets:
         seen.setdefault((unit.data_hash, frame), (unit, frame))
     return list(seen.values())
+
+
+# -- explicit mappings (--match MAP.json, --categories MAP.json) ------------------------------------
+
+
+def load_mapping(value: Any, what: str) -> dict[Any, Any]:
+    if isinstance(value, dict):
+        return value
+    path = Path(str(value)).expanduser()
+    try:
+        data = schema.any_decoder.decode(path.read_bytes())
+    except FileNotFoundError:
+        raise LabelportError(f"{path}: no such {what} mapping file.") from None
+    except OSError as exc:
+        raise LabelportError(f"{path}: the {what} mapping cannot be read ({exc.strerror or exc}).") from None
+    except schema.RECORD_ERRORS as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).rstrip(".")
+        raise LabelportError(f"{path}: the {what} mapping is not readable JSON ({reason}).") from None
+    if not isinstance(data, dict):
+        raise LabelportError(f"{path}: the {what} mapping must be a JSON object.")
+    return data
+
+
+def lookup(mapping: dict[Any, Any], *keys: Any) -> Any:
+    for key in keys:
+        if key in mapping:
+            return mapping[key]
+        if str(key) in mapping:
+            return mapping[str(key)]
+    return None
+
+
+def mapped_target(by_hash: dict[str, DataUnit], target: Any) -> tuple[DataUnit | None, int]:
+    """The data unit and frame an image mapping names (``"<hash>"``, ``["<hash>", frame]`` or a
+    FrameIndex); a frame beyond the unit's is a :class:`LabelportError`."""
+    if isinstance(target, str):
+        return by_hash.get(target), 0
+    if isinstance(target, (list, tuple)) and len(target) == 2:
+        unit, frame = by_hash.get(str(target[0])), target[1]
+    else:
+        data_hash = getattr(target, "data_hash", None)
+        unit, frame = (by_hash.get(data_hash), getattr(target, "frame", 0)) if data_hash else (None, 0)
+    if unit is not None and (type(frame) is not int or not 0 <= frame < unit.frames):
+        raise LabelportError(
+            f"the image mapping names frame {short(frame)} of {unit.title!r}, which has {plural(unit.frames, 'frame')}."
+        )
+    return unit, frame

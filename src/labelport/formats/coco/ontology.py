@@ -21,6 +21,7 @@ import msgspec
 from labelport.errors import CocoError
 from labelport.formats.coco import schema
 from labelport.formats.coco.read import ParsedCoco, join_raw, read_coco
+from labelport.formats.coco.validate import category_problem
 from labelport.ontology import Attribute, AttributeType, Object, OntologyStructure, Shape
 
 CHUNK = 50_000
@@ -42,7 +43,7 @@ _form = msgspec.json.Decoder(_Form)
 def _one_form(raw: msgspec.Raw) -> _Form | None:
     try:
         return _form.decode(raw)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except schema.RECORD_ERRORS:
         return None
 
 
@@ -64,7 +65,7 @@ def category_shapes(parsed: ParsedCoco) -> tuple[dict[Any, Shape], dict[Any, lis
         chunk = parsed.annotations[start : start + CHUNK]
         try:
             anns = _forms.decode(join_raw(chunk))
-        except msgspec.ValidationError:
+        except schema.RECORD_ERRORS:
             # malformed annotations are the importer's to report; shapes come from the rest
             anns = [a for a in map(_one_form, chunk) if a is not None]
         for a in anns:
@@ -72,7 +73,7 @@ def category_shapes(parsed: ParsedCoco) -> tuple[dict[Any, Shape], dict[Any, lis
             if len(a.keypoints) > 2 and bytes(memoryview(a.keypoints)[:1]) == b"[":
                 try:
                     values = schema.any_decoder.decode(a.keypoints)
-                except msgspec.ValidationError:  # a number out of range: the importer reports it
+                except schema.RECORD_ERRORS:  # (a number out of range...: the importer reports it)
                     values = None
                 if values:
                     counter["keypoints"] += 1
@@ -126,7 +127,8 @@ def object_for_category(
         for a, b in (category.get("skeleton") or [])
         if isinstance(a, int) and isinstance(b, int)
     ]
-    skip = {"rotation"} if shape is Shape.ROTATABLE_BOUNDING_BOX else set()
+    # "" cannot name an attribute: its answers stay in the source records, as unknown ones do
+    skip = {"rotation", ""} if shape is Shape.ROTATABLE_BOUNDING_BOX else {""}
     return Object(
         title=str(category["name"]),
         shape=shape,
@@ -149,13 +151,19 @@ def ontology_from_coco(source: Any) -> OntologyStructure:
     objects = []
     seen: set[str] = set()
     for i, raw in enumerate(parsed.categories):
-        category = schema.any_decoder.decode(raw)
+        try:
+            category = schema.any_decoder.decode(raw)
+        except schema.RECORD_ERRORS:  # (read_coco has checked the bytes: a safety net)
+            category = None
         if (
             not isinstance(category, dict)
             or not isinstance(category.get("name"), str)
             or not category["name"]
         ):
             raise CocoError("a category needs a non-empty 'name'.", path=f"categories[{i}]")
+        problem = category_problem(category)
+        if problem is not None:
+            raise CocoError(problem[2], path=f"categories[{i}].{problem[1]}")
         if category["name"] in seen:
             raise CocoError(f"two categories are named {category['name']!r}.", path=f"categories[{i}].name")
         seen.add(category["name"])

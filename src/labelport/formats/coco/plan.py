@@ -8,18 +8,26 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from labelport.data import DataType, DataUnit, Member
-from labelport.errors import LabelportError
 from labelport.formats.coco import schema
-from labelport.formats.coco.match import UnitIndex, fold, frame_number
+from labelport.formats.coco.match import (
+    UnitIndex,
+    fold,
+    frame_number,
+    id_fits,
+    load_mapping,
+    lookup,
+    mapped_target,
+    other_form,
+)
 from labelport.formats.coco.ontology import object_for_category, shape_for
 from labelport.formats.coco.read import ParsedCoco, join_raw
 from labelport.formats.coco.report import CategoryMatch, ImageMatch, ImportReport
+from labelport.formats.coco.validate import MAX_SIDE, category_problem, image_problem, short
 from labelport.hashing import new_uuids
 from labelport.ontology import Attribute, Object, OntologyStructure, Shape
 from labelport.words import plural
@@ -68,6 +76,12 @@ class Plan:
     unmatched_counts: Counter[Any] = field(default_factory=Counter)
     #: categories whose objects this import creates, by id: their shapes wait for the annotations
     created: dict[Any, dict[str, Any]] = field(default_factory=dict)
+    #: (data hash, frame) -> the index of the image that landed there first
+    landed: dict[tuple[str, int], int] = field(default_factory=dict)
+    #: images not imported because another one landed on their data unit's frame first: why
+    shared: dict[Any, str] = field(default_factory=dict)
+    #: an image id that is a string has been seen (from then on, ids are looked up both ways)
+    string_ids: bool = False
 
 
 #: What a first attempt learned of the created categories: per category id, the shape, the
@@ -82,30 +96,6 @@ class ShapesLearned(Exception):
     def __init__(self, learned: Learned) -> None:
         super().__init__("created categories need a second pass")
         self.learned = learned
-
-
-def load_mapping(value: Any, what: str) -> dict[Any, Any]:
-    if isinstance(value, dict):
-        return value
-    path = Path(str(value)).expanduser()
-    try:
-        data = schema.any_decoder.decode(path.read_bytes())
-    except FileNotFoundError:
-        raise LabelportError(f"{path}: no such {what} mapping file.") from None
-    except (OSError, msgspec.DecodeError) as exc:
-        raise LabelportError(f"{path}: the {what} mapping is not readable JSON ({exc}).") from None
-    if not isinstance(data, dict):
-        raise LabelportError(f"{path}: the {what} mapping must be a JSON object.")
-    return data
-
-
-def _lookup(mapping: dict[Any, Any], *keys: Any) -> Any:
-    for key in keys:
-        if key in mapping:
-            return mapping[key]
-        if str(key) in mapping:
-            return mapping[str(key)]
-    return None
 
 
 # -- categories ----------------------------------------------------------------------------------
@@ -139,14 +129,19 @@ def plan_categories(
         return
     for i, raw in enumerate(parsed.categories):
         path = f"categories[{i}]"
-        category = schema.any_decoder.decode(raw)
+        try:
+            category = schema.any_decoder.decode(raw)
+        except schema.RECORD_ERRORS:  # (read_coco has checked the bytes: a safety net)
+            category = None
         if not isinstance(category, dict):
             report.error("category_type", path, "a category must be a JSON object.")
             continue
         cat_id, name = category.get("id"), category.get("name")
-        if type(cat_id) is not int:
+        if type(cat_id) is not int or not id_fits(cat_id):
             report.error(
-                "category_id", f"{path}.id", f"a category id must be a whole number, not {cat_id!r}."
+                "category_id",
+                f"{path}.id",
+                f"a category id must be a whole number of at most 64 bits, not {short(cat_id)}.",
             )
             continue
         if cat_id in plan.known_cats:
@@ -159,12 +154,16 @@ def plan_categories(
         if not isinstance(name, str) or not name:
             report.error("category_name", f"{path}.name", "a category needs a non-empty name.")
             continue
+        problem = category_problem(category)
+        if problem is not None:
+            report.error(problem[0], f"{path}.{problem[1]}", problem[2])
+            continue
         plan.known_cats[cat_id] = i
         report.counts.categories += 1
         method = "mapping"
         obj: Object | None
         if mapping is not None:
-            target = _lookup(mapping, cat_id, name)
+            target = lookup(mapping, cat_id, name)
             obj = None if target is None else _object_for(ontology, target)
         else:
             obj, method = _object_by_name(ontology, name)
@@ -219,7 +218,7 @@ def settle_created(
                 forms[cat_id]["no_keypoints"] += n
     keys: dict[Any, list[str]] = defaultdict(list)
     for cat_id, key in sorted(attribute_keys, key=lambda k: (str(k[0]), k[1])):
-        if cat_id in plan.created:
+        if cat_id in plan.created and key:  # ("" names no attribute: see object_for_category)
             keys[cat_id].append(key)
             if key == "rotation":
                 forms[cat_id]["rotation"] += 1
@@ -283,7 +282,7 @@ def plan_images(
                 plan.known_images[image.get("id")] = -1
         if not isinstance(match, str):
             for image_id, target in load_mapping(match, "image").items():
-                mapped, frame = _target(by_hash, target)
+                mapped, frame = mapped_target(by_hash, target)
                 if mapped is not None:
                     key = int(image_id) if isinstance(image_id, str) and image_id.isdigit() else image_id
                     plan.images[key] = ImageTarget(mapped.data_hash, frame, *mapped.frame_size(frame))
@@ -300,28 +299,23 @@ def plan_images(
         if typed is None:
             report.error("image_type", path, "an image must be a JSON object.")
             continue
-        image_id = None if typed.id is schema.MISSING else typed.id
+        if not _register(plan, report, i, typed):
+            continue
+        image_id = typed.id
         width, height = typed.width, typed.height
         file_name = None if typed.file_name is schema.MISSING else typed.file_name
-        if type(image_id) is not int and type(image_id) is not str:
-            report.error(
-                "image_id", f"{path}.id", f"an image id must be a number or a string, not {image_id!r}."
-            )
+        plain = (
+            type(width) is int and type(height) is int and 0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE
+        )
+        problem = None if plain and type(file_name) is str else image_problem(typed)
+        if problem is not None:
+            report.error(problem[0], f"{path}.{problem[1]}", problem[2])
+            plan.unmatched[image_id] = i
             continue
-        if image_id in plan.known_images:
-            report.error(
-                "image_duplicate",
-                f"{path}.id",
-                f"image id {image_id} is used again (first at images[{plan.known_images[image_id]}]).",
-            )
-            continue
-        plan.known_images[image_id] = i
-        report.counts.images += 1
-        plan.image_names[image_id] = file_name
-        sized = type(width) is int and type(height) is int and width > 0 and height > 0
+        sized = type(width) is int and type(height) is int
         if mapping is not None:
-            target = _lookup(mapping, image_id, file_name)
-            mapped, frame = _target(by_hash, target) if target is not None else (None, 0)
+            target = lookup(mapping, image_id, file_name)
+            mapped, frame = mapped_target(by_hash, target) if target is not None else (None, 0)
             method, found = ("mapping", [(mapped, frame)]) if mapped is not None else ("unmatched", [])
         elif no_units:
             method, found = "unmatched", []
@@ -349,9 +343,17 @@ def plan_images(
                     if isinstance(video, str)
                     else ("group", group)
                     if isinstance(group, str)
-                    else ("image", str(file_name or image_id))
+                    else ("image", file_name or "")
                 )
-                creating[key].append((i, typed, raw))
+                if key[1]:
+                    creating[key].append((i, typed, raw))
+                    continue
+                report.error(
+                    "image_file_name",
+                    f"{path}.file_name",
+                    "the image matches no data unit, and a new one needs a file name to be created from.",
+                )
+                plan.unmatched[image_id] = i
                 continue
             plan.unmatched[image_id] = i
             if not sized:
@@ -373,6 +375,14 @@ def plan_images(
                 path,
                 f"the image is {width}x{height} but data unit {unit.title!r} is {uw}x{uh}; checked against the COCO size.",
             )
+        elif not sized:
+            report.warning(
+                "image_size_missing",
+                path,
+                f"the image gives no width or height; the size of data unit {unit.title!r} ({uw}x{uh}) is used.",
+            )
+        if not _lands(plan, i, image_id, unit, frame):
+            continue
         _matched(
             plan,
             report,
@@ -390,26 +400,58 @@ def plan_images(
     report.counts.images_unmatched = len(plan.unmatched) - report.counts.images_ambiguous
 
 
+def _register(plan: Plan, report: ImportReport, i: int, typed: schema.Image) -> bool:
+    """Count image ``i`` in, by its id; False (an error) when the id is no good or used before.
+
+    The id written the other way (``"2299"`` for ``2299``) is the same id: only strings need
+    that look-up until the first string id is seen.
+    """
+    image_id, path = typed.id, f"images[{i}]"
+    if not id_fits(image_id):
+        kind = "a number of at most 64 bits" if type(image_id) is int else "a number or a string"
+        shown = None if image_id is schema.MISSING else image_id
+        report.error("image_id", f"{path}.id", f"an image id must be {kind}, not {short(shown)}.")
+        return False
+    first = plan.known_images.get(image_id)
+    if first is None and (plan.string_ids or type(image_id) is str):
+        plan.string_ids = True
+        first = plan.known_images.get(other_form(image_id))
+    if first is not None:
+        report.error(
+            "image_duplicate",
+            f"{path}.id",
+            f"image id {image_id!r} is used again (first at images[{first}]).",
+        )
+        return False
+    plan.known_images[image_id] = i
+    report.counts.images += 1
+    plan.image_names[image_id] = None if typed.file_name is schema.MISSING else typed.file_name
+    return True
+
+
 def _typed_images(raws: list[msgspec.Raw]) -> list[schema.Image | None]:
     try:
         return list(schema.images_decoder.decode(join_raw(raws)))
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except schema.RECORD_ERRORS:
         out: list[schema.Image | None] = []
         for raw in raws:
             try:
                 out.append(msgspec.json.decode(raw, type=schema.Image))
-            except (msgspec.ValidationError, msgspec.DecodeError):
+            except schema.RECORD_ERRORS:
                 out.append(None)
         return out
 
 
-def _target(by_hash: dict[str, DataUnit], target: Any) -> tuple[DataUnit | None, int]:
-    if isinstance(target, str):
-        return by_hash.get(target), 0
-    if isinstance(target, (list, tuple)) and len(target) == 2:
-        return by_hash.get(str(target[0])), int(target[1])
-    data_hash = getattr(target, "data_hash", None)
-    return (by_hash.get(data_hash), int(getattr(target, "frame", 0))) if data_hash else (None, 0)
+def _lands(plan: Plan, i: int, image_id: Any, unit: DataUnit, frame: int) -> bool:
+    """Record that image ``i`` lands on this data unit's frame; False when another image did (it
+    is then not imported: :func:`image_problems` says why, as for an image that matched nothing)."""
+    first = plan.landed.setdefault((unit.data_hash, frame), i)
+    if first == i:
+        return True
+    at = f" frame {frame}" if unit.frames > 1 else ""
+    plan.shared[image_id] = f"lands on data unit {unit.title!r}{at}, as images[{first}] does"
+    plan.unmatched[image_id] = i
+    return False
 
 
 def _matched(
@@ -489,11 +531,13 @@ def _create_unit(
         unit.data_hash = next(hashes)
         units = [(unit, n, m) for n, m in enumerate(ordered)]
     seen: set[str] = set()
-    for unit, frame, (_i, member, raw) in units:
+    for unit, frame, (i, member, raw) in units:
         if unit.data_hash not in seen:
             seen.add(unit.data_hash)
             plan.new_units.append(unit)
             report.counts.data_units_created += 1
+        if not _lands(plan, i, member["id"], unit, frame):
+            continue  # (two images of one new video at the same frame)
         size = (member["width"], member["height"])
         _matched(plan, report, member["id"], member.get("file_name"), raw, unit, frame, "created", size)
 
@@ -501,12 +545,26 @@ def _create_unit(
 def image_problems(parsed: ParsedCoco, plan: Plan, report: ImportReport) -> None:
     """One problem per image that matched no data unit: an error when annotations needed it."""
     # An image already reported at its own path (frame out of range, no size) is not reported twice.
-    reported = {p.path for p in report.errors}
+    reported = {p.path.split(".", 1)[0] for p in report.errors}
     for image_id, i in plan.unmatched.items():
         if f"images[{i}]" in reported:
             continue
         count = plan.unmatched_counts.get(image_id, 0)
         name = plan.image_names.get(image_id)
+        if image_id in plan.shared:
+            # an export could give back only one of the two: the second is not imported
+            fix = "give each image its own data unit, or map them with --match"
+            (report.error if count else report.warning)(
+                "image_shared_unit",
+                f"images[{i}]",
+                f"image {image_id!r} ({name!r}) {plan.shared[image_id]}; "
+                + (
+                    f"its {plural(count, 'annotation')} were not imported ({fix})."
+                    if count
+                    else f"it has no annotations ({fix})."
+                ),
+            )
+            continue
         ambiguous = any(m.image_id == image_id for m in report.ambiguous_images)
         why = "matches more than one data unit" if ambiguous else "matches no data unit"
         fix = (

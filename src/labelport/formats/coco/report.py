@@ -120,7 +120,7 @@ class ImportReport(msgspec.Struct, kw_only=True):
     def summary(self) -> str:
         """A few lines for a terminal."""
         c = self.counts
-        if self.written or self.dry_run:
+        if self.written or (self.dry_run and not (self.errors and self.on_error == "fail")):
             verb = "would import" if self.dry_run else "imported"
             head = (
                 f"{self.source} -> branch {self.branch}: {verb} {c.imported:,} of "
@@ -128,8 +128,9 @@ class ImportReport(msgspec.Struct, kw_only=True):
                 f"({c.created:,} new, {c.updated:,} updated, {c.skipped:,} skipped)."
             )
         else:
+            verb = "would import" if self.dry_run else "imported"
             head = (
-                f"{self.source} -> branch {self.branch}: imported nothing (on_error={self.on_error!r}); "
+                f"{self.source} -> branch {self.branch}: {verb} nothing (on_error={self.on_error!r}); "
                 f"{plural(c.annotations, 'annotation')} checked, {c.skipped:,} with errors."
             )
         lines = [head, self._images_line(), self._categories_line()]

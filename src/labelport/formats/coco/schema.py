@@ -87,6 +87,10 @@ class CleanAnnotation(msgspec.Struct):
     attributes: Any = MISSING
 
 
+#: What decoding one record may raise: not JSON (or not of the type), bytes that are not UTF-8
+#: (msgspec checks them only when it builds a string), nesting deeper than Python's stack.
+RECORD_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
+
 raw_list = msgspec.json.Decoder(list[msgspec.Raw])
 clean_annotations_decoder = msgspec.json.Decoder(list[CleanAnnotation])
 images_decoder = msgspec.json.Decoder(list[Image])

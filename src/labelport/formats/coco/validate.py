@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 
+from labelport.formats.coco.schema import MISSING
 from labelport.geometry import compressed_counts_total
 from labelport.words import plural
 
@@ -35,6 +36,18 @@ def _number(v: Any) -> bool:
     return type(v) is int or type(v) is float
 
 
+def finite(value: Any) -> bool:
+    """A number that is not infinite or NaN; a whole number too large for a float is not finite.
+
+    >>> finite(3), finite(10**400), finite(float("nan"))
+    (True, False, False)
+    """
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _where(exc: msgspec.ValidationError, prefix: str) -> str:
     """Turn msgspec's ``$[0][3]`` into ``prefix[0][3]``."""
     text = str(exc)
@@ -48,14 +61,14 @@ _NUMBER = (int, float)
 def check_bbox(bbox: Any, width: int, height: int, fail: Report, warn: Report) -> bool:
     """True when ``bbox`` is usable."""
     if type(bbox) is not list or len(bbox) != 4:
-        fail("bbox_type", "bbox", f"bbox must be 4 numbers [x, y, width, height], not {_short(bbox)}.")
+        fail("bbox_type", "bbox", f"bbox must be 4 numbers [x, y, width, height], not {short(bbox)}.")
         return False
     x, y, w, h = bbox
     if type(x) not in _NUMBER or type(y) not in _NUMBER or type(w) not in _NUMBER or type(h) not in _NUMBER:
-        fail("bbox_type", "bbox", f"bbox must be 4 numbers [x, y, width, height], not {_short(bbox)}.")
+        fail("bbox_type", "bbox", f"bbox must be 4 numbers [x, y, width, height], not {short(bbox)}.")
         return False
-    if not math.isfinite(x + y + w + h):
-        fail("bbox_nonfinite", "bbox", f"bbox must hold finite numbers, not {_short(bbox)}.")
+    if not finite(x + y + w + h):
+        fail("bbox_nonfinite", "bbox", f"bbox must hold finite numbers, not {short(bbox)}.")
         return False
     if w <= 0 or h <= 0:
         fail("bbox_size", "bbox", f"bbox width and height must be > 0, not {w} x {h}.")
@@ -64,7 +77,7 @@ def check_bbox(bbox: Any, width: int, height: int, fail: Report, warn: Report) -
         warn(
             "outside_image",
             "bbox",
-            f"bbox {_short(bbox)} reaches outside the {width}x{height} image; kept as given.",
+            f"bbox {short(bbox)} reaches outside the {width}x{height} image; kept as given.",
         )
     return True
 
@@ -102,9 +115,12 @@ def check_segmentation(
         try:
             rings = _rings.decode(raw) if form == "polygon" else [_flat.decode(raw)]
         except msgspec.ValidationError as exc:
-            fail("polygon_type", _where(exc, "segmentation"), "a polygon must hold numbers only.")
+            if str(exc).startswith("Number out of range"):
+                fail("polygon_nonfinite", _where(exc, "segmentation"), "a polygon must hold finite numbers.")
+            else:
+                fail("polygon_type", _where(exc, "segmentation"), "a polygon must hold numbers only.")
             return False
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             fail("polygon_type", "segmentation", "the polygon is not valid JSON.")
             return False
         ok = True
@@ -135,7 +151,7 @@ def check_segmentation(
     if form in ("rle", "rle_compressed"):
         try:
             rle = _any.decode(raw)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             fail("rle_type", "segmentation", "the RLE is not valid JSON.")
             return False
         return check_rle(rle, width, height, fail)
@@ -152,7 +168,7 @@ def check_rle(rle: dict[str, Any], width: int, height: int, fail: Report) -> boo
     size = rle.get("size")
     counts = rle.get("counts")
     if type(size) is not list or len(size) != 2 or not all(type(v) is int for v in size):
-        fail("rle_type", "segmentation.size", f"an RLE needs 'size': [height, width], not {_short(size)}.")
+        fail("rle_type", "segmentation.size", f"an RLE needs 'size': [height, width], not {short(size)}.")
         return False
     if size != [height, width]:
         fail(
@@ -193,11 +209,7 @@ def check_keypoints(
     keypoints: Any, expected: int | None, width: int, height: int, fail: Report, warn: Report
 ) -> bool:
     """True when keypoints are usable; ``expected`` is the category's keypoint count when it names them."""
-    if (
-        type(keypoints) is not list
-        or not all(_number(v) for v in keypoints)
-        or not math.isfinite(sum(keypoints))
-    ):
+    if type(keypoints) is not list or not all(_number(v) for v in keypoints) or not finite(sum(keypoints)):
         fail("keypoints_type", "keypoints", "keypoints must be a list of finite numbers [x1, y1, v1, ...].")
         return False
     n = len(keypoints)
@@ -231,11 +243,70 @@ def check_keypoints(
     return True
 
 
+def category_problem(category: dict[str, Any]) -> tuple[str, str, str] | None:
+    """The first problem of a category's ``keypoints`` and ``skeleton``: (code, field path, message).
+
+    >>> category_problem({"id": 1, "name": "p", "keypoints": "nose"})[0]
+    'category_keypoints'
+    >>> category_problem({"id": 1, "name": "p", "keypoints": ["a", "b"], "skeleton": [[1, 3]]})[1]
+    'skeleton[0]'
+    """
+    names = category.get("keypoints")
+    if names is not None and (type(names) is not list or not all(type(n) is str and n for n in names)):
+        return "category_keypoints", "keypoints", "a category's keypoints must be a list of names."
+    edges = category.get("skeleton")
+    if edges is None:
+        return None
+    if type(edges) is not list:
+        return "category_skeleton", "skeleton", "a skeleton must be a list of [a, b] keypoint numbers."
+    for j, edge in enumerate(edges):
+        if type(edge) is not list or len(edge) != 2 or not all(type(v) is int for v in edge):
+            return (
+                "category_skeleton",
+                f"skeleton[{j}]",
+                f"a skeleton edge must be two keypoint numbers, not {short(edge)}.",
+            )
+        # (without names, keypoints are only numbered: Datumaro writes such skeletons from 0)
+        if names and not all(1 <= v <= len(names) for v in edge):
+            return (
+                "category_skeleton",
+                f"skeleton[{j}]",
+                f"edge {edge} names a keypoint the category does not have (it names {len(names)}, from 1).",
+            )
+    return None
+
+
+#: The largest width or height an image may have: PostgreSQL's integer (both stores agree).
+MAX_SIDE = 2**31 - 1
+
+
+def image_problem(image: Any) -> tuple[str, str, str] | None:
+    """The first problem of a typed image's ``file_name``, ``width`` and ``height``: (code, field,
+    message). An absent size is no problem here: the matched data unit's is used (a warning).
+
+    >>> from labelport.formats.coco.schema import Image
+    >>> image_problem(Image(id=1, file_name="a.jpg", width=0, height=4))[:2]
+    ('image_size', 'width')
+    """
+    name = image.file_name
+    if name is not None and name is not MISSING and type(name) is not str:
+        return "image_file_name", "file_name", f"file_name must be a string, not {short(name)}."
+    for side in ("width", "height"):
+        value = getattr(image, side)
+        if not (value is MISSING or value is None or (type(value) is int and 0 < value <= MAX_SIDE)):
+            return (
+                "image_size",
+                side,
+                f"an image's {side} must be a whole number from 1 to {MAX_SIDE:,}, not {short(value)}.",
+            )
+    return None
+
+
 def iscrowd_ok(value: Any) -> bool:
     """iscrowd as 0/1, true/false, or their strings (some tools write "false")."""
     return value is True or value is False or (type(value) in (int, str) and value in ISCROWD_VALUES)
 
 
-def _short(value: Any) -> str:
+def short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
