@@ -7,8 +7,8 @@ transaction for a whole import.
 
 >>> from labelport.store.sqlite import SqliteStore
 >>> store = SqliteStore(":memory:")
->>> store.schema_version()
-1
+>>> store.schema_version() >= 1
+True
 """
 
 from __future__ import annotations
@@ -16,11 +16,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from labelport.data import DataUnit
 from labelport.errors import StoreError
 from labelport.ontology import OntologyStructure
+
+if TYPE_CHECKING:
+    from labelport.store.evaluations import EvaluationKey, EvaluationRecord
 
 ROLES = ("admin", "annotator", "viewer")
 
@@ -239,6 +242,29 @@ class LabelStore(Protocol):
     def list_branches(self, project_hash: str) -> list[str]: ...
 
     def imports(self, project_hash: str) -> list[dict[str, Any]]: ...
+
+    # evaluations (labelport.store.evaluations: the same SQL in both stores)
+    def branch_state(self, project_hash: str, branch: str) -> str:
+        """A text that changes whenever the branch's objects, the project's units or its ontology do."""
+        ...
+
+    def find_evaluation(self, project_hash: str, key: EvaluationKey) -> EvaluationRecord | None: ...
+
+    def save_evaluation(
+        self,
+        project_hash: str,
+        key: EvaluationKey,
+        states: tuple[str, str],
+        user: str,
+        summary: bytes,
+        matches: bytes,
+    ) -> int: ...
+
+    def evaluation_matches(self, project_hash: str, evaluation_id: int) -> bytes | None: ...
+
+    def find_columns(self, project_hash: str, branch: str, kind: str) -> tuple[str, bytes] | None: ...
+
+    def save_columns(self, project_hash: str, branch: str, kind: str, state: str, columns: bytes) -> None: ...
 
     def bulk(
         self, project_hash: str, branch: str, source: str, user: str

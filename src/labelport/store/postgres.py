@@ -42,6 +42,7 @@ from labelport.store.base import (
     ProjectRecord,
     UserRecord,
 )
+from labelport.store.evaluations import EvaluationRows
 from labelport.store.rows import (
     CLASSIFICATION_SELECT,
     OBJECT_SELECT,
@@ -98,7 +99,7 @@ def display_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
-class PostgresStore:
+class PostgresStore(EvaluationRows):
     """A :class:`~labelport.store.base.LabelStore` in a PostgreSQL database.
 
     ``url`` is a libpq URL or conninfo string; the schema is created or brought up to date on open.
@@ -107,6 +108,8 @@ class PostgresStore:
     >>> store.schema_version()  # doctest: +SKIP
     1
     """
+
+    _placeholder = "%s"
 
     #: The server may run requests on this store from many threads at once.
     thread_safe = True

@@ -31,6 +31,7 @@ from labelport.store.base import (
     ProjectRecord,
     UserRecord,
 )
+from labelport.store.evaluations import EvaluationRows
 from labelport.store.rows import (
     CLASSIFICATION_SELECT,
     OBJECT_SELECT,
@@ -52,7 +53,7 @@ _OBJECT_COLUMNS = (
 )
 
 
-class SqliteStore:
+class SqliteStore(EvaluationRows):
     """A :class:`~labelport.store.base.LabelStore` in one SQLite file (or ``:memory:``)."""
 
     def __init__(self, path: str | Path) -> None:

@@ -1,0 +1,280 @@
+"""A branch's objects as the columns an evaluation needs, read from the store in one pass.
+
+The images and categories are those an export of the project would write (the same COCO ids), so
+that evaluating two branches here means what pycocotools' ``COCOeval`` means on their two exports.
+Imported annotations not edited since are read from their stored records (one typed decode per
+chunk); everything else from its geometry, as the exporter writes it.
+
+>>> from labelport.store.sqlite import SqliteStore
+>>> # load_branch(store, project_hash, "main", frame) -> Branch
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from labelport import geometry
+from labelport.data import DataUnit
+from labelport.errors import LabelportError
+from labelport.evaluation.engine import Side
+from labelport.formats.coco.exporter import _categories, _images, _put_geometry
+from labelport.labels import coordinates_from_json
+from labelport.ontology import Object, OntologyStructure
+from labelport.store.base import ObjectRecord
+
+CHUNK = 50_000
+
+
+class _Ann(msgspec.Struct):
+    bbox: Any = None
+    area: Any = None
+    iscrowd: Any = 0
+
+
+class _SegAnn(_Ann):
+    segmentation: Any = None
+    keypoints: Any = None
+    num_keypoints: Any = None
+
+
+_fast = msgspec.json.Decoder(list[_Ann])
+_full = msgspec.json.Decoder(list[_SegAnn])
+_one = msgspec.json.Decoder(_SegAnn)
+
+
+@dataclass
+class Frame:
+    """What both branches are read against: images (sorted COCO ids) and categories (sorted ids)."""
+
+    image_keys: list[tuple[str, int]]  # (data hash, frame) per image position
+    image_ids: list[Any]
+    sizes_hw: list[tuple[int, int]]
+    category_hashes: list[str]  # feature hash per category position
+    category_ids: list[Any]
+    category_titles: list[str]
+    objects: dict[str, Object]
+    image_index: dict[tuple[str, int], int] = field(default_factory=dict)
+    category_index: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def make(cls, units: Sequence[DataUnit], ontology: OntologyStructure) -> Frame:
+        _, image_ids, sizes = _images(list(units))
+        keys = sorted(image_ids, key=lambda k: _sortable(image_ids[k]))
+        _, cat_ids = _categories(list(ontology.objects))
+        by_hash = {o.feature_node_hash: o for o in ontology.objects}
+        cats = sorted(cat_ids, key=lambda h: _sortable(cat_ids[h]))
+        frame = cls(
+            keys,
+            [image_ids[k] for k in keys],
+            [(sizes[k][1], sizes[k][0]) for k in keys],
+            cats,
+            [cat_ids[h] for h in cats],
+            [by_hash[h].title for h in cats],
+            by_hash,
+        )
+        frame.image_index = {k: i for i, k in enumerate(keys)}
+        frame.category_index = {h: i for i, h in enumerate(cats)}
+        return frame
+
+
+def _sortable(value: Any) -> tuple[int, Any]:
+    return (0, value) if type(value) is int else (1, str(value))
+
+
+@dataclass
+class Branch:
+    """A branch's objects as columns (``side``) and who each is (``object_hashes``)."""
+
+    side: Side
+    object_hashes: list[str]
+
+
+def load_branch(records: Iterator[ObjectRecord], frame: Frame, kind: str, prediction: bool) -> Branch:
+    """Read a branch's objects into columns for ``kind`` (bbox, segm or keypoints)."""
+    image_index, category_index = frame.image_index, frame.category_index
+    images: list[int] = []
+    cats: list[int] = []
+    scores: list[float] = []
+    hashes: list[str] = []
+    anns: list[Any] = []
+    decoder = _fast if kind == "bbox" else _full
+    batch: list[bytes] = []
+    slow: list[tuple[int, ObjectRecord]] = []
+
+    def flush() -> None:
+        if batch:
+            anns.extend(decoder.decode(b"[" + b",".join(batch) + b"]"))
+            batch.clear()
+
+    for o in records:
+        image = image_index.get((o.data_hash, o.frame))
+        cat = category_index.get(o.feature_hash)
+        if image is None or cat is None:
+            continue
+        images.append(image)
+        cats.append(cat)
+        scores.append(o.confidence)
+        hashes.append(o.object_hash)
+        if o.record is not None and not o.edited:
+            batch.append(o.record)
+            if len(batch) >= CHUNK:
+                flush()
+        else:
+            flush()
+            anns.append(None)
+            slow.append((len(anns) - 1, o))
+    flush()
+    for index, o in slow:
+        anns[index] = _from_geometry(o, frame)
+    side = _side(
+        anns, np.array(images, np.int64), np.array(cats, np.int64), np.array(scores), frame, kind, prediction
+    )
+    return Branch(side, hashes)
+
+
+def _from_geometry(o: ObjectRecord, frame: Frame) -> _SegAnn:
+    if o.geometry is None:
+        assert o.record is not None
+        return _one.decode(o.record)
+    obj = frame.objects[o.feature_hash]
+    height, width = frame.sizes_hw[frame.image_index[(o.data_hash, o.frame)]]
+    ann: dict[str, Any] = {}
+    _put_geometry(ann, coordinates_from_json(obj.shape, msgspec.json.decode(o.geometry)), width, height)
+    return _SegAnn(
+        ann.get("bbox"),
+        ann.get("area"),
+        0,
+        ann.get("segmentation"),
+        ann.get("keypoints"),
+        ann.get("num_keypoints"),
+    )
+
+
+def _crowd(value: Any) -> bool:
+    return value is True or value == 1 or value == "true"
+
+
+def _side(
+    anns: list[Any],
+    images: Any,
+    cats: Any,
+    scores: Any,
+    frame: Frame,
+    kind: str,
+    prediction: bool,
+) -> Side:
+    n = len(anns)
+    bbox = np.zeros((n, 4))
+    area = np.zeros(n)
+    crowd = np.zeros(n, bool)
+    ignore = np.zeros(n, bool)
+    geometry_out: list[Any] = [None] * n if kind != "bbox" else []
+    boxes = [a.bbox for a in anns]
+    plain = [i for i, b in enumerate(boxes) if type(b) is list and len(b) == 4]
+    if len(plain) == n and n:
+        bbox[:] = np.array(boxes, np.float64)
+    else:
+        for i in plain:
+            bbox[i] = boxes[i]
+    areas = [a.area for a in anns]
+    if not prediction:
+        known = [i for i, v in enumerate(areas) if type(v) in (int, float)]
+        if len(known) == n and n:
+            area[:] = np.array(areas, np.float64)
+        else:
+            area[known] = [areas[i] for i in known]
+        crowd[:] = [_crowd(a.iscrowd) for a in anns]
+    for i, a in enumerate(anns):
+        has_box = type(a.bbox) is list and len(a.bbox) == 4
+        if kind == "bbox" and has_box and (prediction or type(a.area) in (int, float)):
+            continue
+        _fill(
+            i,
+            a,
+            frame.sizes_hw[int(images[i])],
+            kind,
+            prediction,
+            has_box,
+            bbox,
+            area,
+            crowd,
+            ignore,
+            geometry_out,
+        )
+    if prediction:
+        crowd[:] = False
+        if kind == "bbox":
+            area[:] = bbox[:, 2] * bbox[:, 3]
+    ignore |= crowd
+    return Side(images, cats, bbox, area, scores, crowd, ignore, geometry_out)
+
+
+def _fill(
+    i: int,
+    a: Any,
+    size_hw: tuple[int, int],
+    kind: str,
+    prediction: bool,
+    has_box: bool,
+    bbox: Any,
+    area: Any,
+    crowd: Any,
+    ignore: Any,
+    out: list[Any],
+) -> None:
+    """One object the columns could not take as they came: masks, keypoints, missing boxes or areas."""
+    height, width = size_hw
+    seg = getattr(a, "segmentation", None)
+    kp = getattr(a, "keypoints", None)
+    need_mask = kind == "segm" or not has_box or (not prediction and type(a.area) not in (int, float))
+    rle = _rle(seg, height, width) if seg and need_mask else None
+    if not has_box:
+        if rle is not None:
+            bbox[i] = geometry.rle_bbox(rle)
+        elif kp:
+            xs, ys = np.array(kp[0::3], np.float64), np.array(kp[1::3], np.float64)
+            bbox[i] = [xs.min(), ys.min(), xs.max() - xs.min(), ys.max() - ys.min()]
+        else:
+            raise LabelportError("an object to evaluate has no bbox, segmentation or keypoints.")
+    if prediction:
+        # as pycocotools' loadRes: a box's area, else the mask's, else the keypoints' extent
+        if has_box or (rle is None and not kp):
+            area[i] = bbox[i][2] * bbox[i][3]
+        elif rle is not None:
+            area[i] = geometry.rle_area(rle)
+        else:
+            assert kp
+            xs, ys = np.array(kp[0::3], np.float64), np.array(kp[1::3], np.float64)
+            area[i] = (xs.max() - xs.min()) * (ys.max() - ys.min())
+    elif type(a.area) not in (int, float):
+        area[i] = geometry.rle_area(rle) if rle is not None else bbox[i][2] * bbox[i][3]
+    if kind == "segm":
+        if rle is None:
+            rle = geometry.rle_from_box(bbox[i], height, width)
+        out[i] = rle
+    elif kind == "keypoints":
+        if not kp:
+            out[i] = None
+            if not prediction:
+                ignore[i] = True
+            return
+        points = np.array(kp, np.float64)
+        out[i] = points
+        if not prediction:
+            visible = (
+                a.num_keypoints if type(a.num_keypoints) is int else int(np.count_nonzero(points[2::3] > 0))
+            )
+            ignore[i] = visible == 0
+
+
+def _rle(seg: Any, height: int, width: int) -> dict[str, Any]:
+    """pycocotools' ``annToRLE``: polygons merged into one mask, an uncompressed RLE compressed."""
+    if isinstance(seg, list):
+        rings = seg if isinstance(seg[0], list) else [seg]
+        return geometry.rle_from_polygons(rings, height, width)
+    return geometry.rle_compress(seg)

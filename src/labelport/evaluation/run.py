@@ -1,0 +1,150 @@
+"""An evaluation from the store: read both branches, match, accumulate, keep the answer.
+
+A stored evaluation is returned as it is while both branches are in the state it was computed from
+(:meth:`~labelport.store.base.LabelStore.branch_state`); otherwise it is computed again and replaces
+it. The columns read from a branch for box evaluations are kept the same way, so that evaluating
+several prediction branches against one ground truth reads the ground truth once.
+
+>>> # evaluate(store, project_hash, "model-v2", user="ada") -> (evaluation id, summary dict)
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Any
+
+import numpy as np
+
+from labelport.errors import LabelportError, NotFoundError
+from labelport.evaluation.columns import Branch, Frame, load_branch
+from labelport.evaluation.engine import Side, accumulate, match, summarize
+from labelport.evaluation.overlap import keypoint_ious, mask_ious, sigmas_for
+from labelport.evaluation.params import Params
+from labelport.evaluation.report import (
+    KEYPOINT_STAT_NAMES,
+    STAT_NAMES,
+    confusion,
+    object_status,
+    pack_matches,
+    per_category,
+    pr_curves,
+)
+from labelport.store._json import dumps, loads
+from labelport.store.base import LabelStore
+
+#: bump when what an evaluation computes changes, so stored ones are computed again
+ENGINE_VERSION = 1
+_COLUMNS = ("image", "category", "bbox", "area", "score", "crowd", "ignore")
+
+
+def evaluate(
+    store: LabelStore,
+    project_hash: str,
+    pred_branch: str,
+    *,
+    user: str,
+    gt_branch: str = "main",
+    iou_type: str = "bbox",
+    **options: Any,
+) -> tuple[int, dict[str, Any]]:
+    """Evaluate ``pred_branch`` against ``gt_branch``; returns the stored evaluation's id and summary."""
+    params = Params.make(iou_type, **options)
+    branches = store.list_branches(project_hash)
+    for branch in (gt_branch, pred_branch):
+        if branch not in branches:
+            raise NotFoundError("branch", branch, key="name")
+    key = (gt_branch, pred_branch, iou_type, dumps({"v": ENGINE_VERSION, **params.key()}).decode())
+    states = (store.branch_state(project_hash, gt_branch), store.branch_state(project_hash, pred_branch))
+    found = store.find_evaluation(project_hash, key)
+    if found is not None and (found.gt_state, found.pred_state) == states:
+        summary: dict[str, Any] = loads(found.summary)
+        return found.id, {**summary, "evaluation_id": found.id, "stored": True}
+    start = time.perf_counter()
+    project = store.get_project(project_hash)
+    frame = Frame.make(
+        store.list_data_units(project_hash), store.get_ontology(project.ontology_hash).structure
+    )
+    gt = _branch(store, project_hash, gt_branch, states[0], frame, iou_type, prediction=False)
+    dt = _branch(store, project_hash, pred_branch, states[1], frame, iou_type, prediction=True)
+    summary, matches = compute(gt, dt, frame, params)
+    summary |= {
+        "project_hash": project_hash,
+        "gt_branch": gt_branch,
+        "pred_branch": pred_branch,
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+    evaluation_id = store.save_evaluation(project_hash, key, states, user, dumps(summary), matches)
+    return evaluation_id, {**summary, "evaluation_id": evaluation_id, "stored": False}
+
+
+def compute(gt: Branch, dt: Branch, frame: Frame, params: Params) -> tuple[dict[str, Any], bytes]:
+    """COCOeval over two branches' columns: the summary (JSON-ready) and the packed object matches."""
+    cats = None
+    if params.categories is not None:
+        titles = {t: i for i, t in enumerate(frame.category_titles)}
+        unknown = [c for c in params.categories if c not in titles]
+        if unknown:
+            raise LabelportError(f"category {unknown[0]!r} is not in the project's ontology.")
+        cats = sorted(titles[c] for c in params.categories)
+    ious = None
+    if params.iou_type == "segm":
+        ious = mask_ious(gt.side, dt.side)
+    elif params.iou_type == "keypoints":
+        ious = keypoint_ious(gt.side, dt.side, sigmas_for(gt.side, dt.side, params.keypoint_sigmas))
+    n_images, n_cats = len(frame.image_keys), len(frame.category_titles)
+    m = match(gt.side, dt.side, params, n_images=n_images, n_categories=n_cats, categories=cats, ious=ious)
+    acc = accumulate(m)
+    stats = summarize(acc)
+    status = object_status(m, len(gt.side), len(dt.side))
+    summary = {
+        "iou_type": params.iou_type,
+        "params": params.key(),
+        "stats": stats,
+        "stat_names": list(KEYPOINT_STAT_NAMES if params.iou_type == "keypoints" else STAT_NAMES),
+        "per_category": per_category(acc, frame, status),
+        "pr_curves": pr_curves(acc, frame),
+        "confusion": confusion(m, frame, cats, ious),
+        "counts": {
+            "images": n_images,
+            "ground_truth": len(gt.side),
+            "predictions": len(dt.side),
+            "evaluated_predictions": len(m.dets),
+        },
+    }
+    return summary, pack_matches(gt, dt, frame, status)
+
+
+def _branch(
+    store: LabelStore,
+    project_hash: str,
+    branch: str,
+    state: str,
+    frame: Frame,
+    kind: str,
+    *,
+    prediction: bool,
+) -> Branch:
+    if kind != "bbox":
+        return load_branch(store.iter_objects(project_hash, branch), frame, kind, prediction)
+    column_kind = f"bbox-{'pred' if prediction else 'gt'}-v{ENGINE_VERSION}"
+    cached = store.find_columns(project_hash, branch, column_kind)
+    if cached is not None and cached[0] == state:
+        return _unpack(cached[1])
+    loaded = load_branch(store.iter_objects(project_hash, branch), frame, kind, prediction)
+    store.save_columns(project_hash, branch, column_kind, state, _pack(loaded))
+    return loaded
+
+
+def _pack(branch: Branch) -> bytes:
+    buffer = io.BytesIO()
+    s = branch.side
+    np.savez(buffer, hashes=np.array(branch.object_hashes, dtype="S"), **{c: getattr(s, c) for c in _COLUMNS})
+    return buffer.getvalue()
+
+
+def _unpack(data: bytes) -> Branch:
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
+        side = Side(*(z[c] for c in _COLUMNS))
+        hashes = z["hashes"].astype(str).tolist()
+    return Branch(side, hashes)

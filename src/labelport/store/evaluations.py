@@ -1,0 +1,157 @@
+"""Stored evaluations and the columns they read, for both stores: the same SQL, their placeholders.
+
+A branch's *state* is what an evaluation was computed from: its label rows' count and latest
+change, its objects' count and highest id, its latest import, and the project's data units and
+ontology. Any write that can change a branch's objects changes one of them (a save touches its label
+row's time, an import adds an import record, a deletion lowers a count, an insertion raises an id).
+
+>>> from labelport.store.sqlite import SqliteStore
+>>> SqliteStore(":memory:").find_evaluation("nope", ("main", "p", "bbox", "{}"))
+Traceback (most recent call last):
+labelport.errors.NotFoundError: No project with hash nope.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from labelport.labels import now_iso
+
+#: (gt branch, pred branch, iou type, parameters as canonical JSON)
+EvaluationKey = tuple[str, str, str, str]
+
+
+@dataclass(frozen=True)
+class EvaluationRecord:
+    id: int
+    gt_state: str
+    pred_state: str
+    created_by: str
+    created_at: str
+    summary: bytes
+
+
+_STATE = (
+    "SELECT count(DISTINCT l.id), coalesce(max(l.updated_at), ''), count(o.id), coalesce(max(o.id), 0) "
+    "FROM label_rows l JOIN data_units d ON d.id = l.data_unit_id "
+    "LEFT JOIN objects o ON o.label_row_id = l.id WHERE d.project_id = ? AND l.branch = ?"
+)
+_IMPORTS = (
+    "SELECT coalesce(max(i.id), 0) FROM imports i JOIN sources s ON s.id = i.source_id "
+    "WHERE s.project_id = ? AND s.branch = ?"
+)
+_UNITS = "SELECT count(*), coalesce(max(id), 0) FROM data_units WHERE project_id = ?"
+_ONTOLOGY = "SELECT o.structure FROM ontologies o JOIN projects p ON p.ontology_id = o.id WHERE p.id = ?"
+
+
+class _Store(Protocol):
+    _placeholder: str
+
+    def _project_id(self, project_hash: str) -> int: ...
+
+    def _one(self, sql: str, args: Sequence[Any] = ()) -> Any: ...
+
+    def _tx(self) -> AbstractContextManager[Any]: ...
+
+    def _q(self, sql: str) -> str: ...
+
+
+class EvaluationRows:
+    """The evaluation methods of :class:`~labelport.store.base.LabelStore`, over a store's helpers."""
+
+    _placeholder = "?"
+
+    def _q(self, sql: str) -> str:
+        return sql if self._placeholder == "?" else sql.replace("?", self._placeholder)
+
+    def branch_state(self: _Store, project_hash: str, branch: str) -> str:
+        """A short text that changes whenever the branch's objects (or the project's units or ontology) do."""
+        project_id = self._project_id(project_hash)
+        rows, updated, objects, top = self._one(self._q(_STATE), (project_id, branch))
+        imported = self._one(self._q(_IMPORTS), (project_id, branch))[0]
+        units, top_unit = self._one(self._q(_UNITS), (project_id,))
+        structure = bytes(self._one(self._q(_ONTOLOGY), (project_id,))[0])
+        ontology = hashlib.sha256(structure).hexdigest()[:16]
+        return f"{rows}:{updated}:{objects}:{top}:{imported}:{units}:{top_unit}:{ontology}"
+
+    def find_evaluation(self: _Store, project_hash: str, key: EvaluationKey) -> EvaluationRecord | None:
+        project_id = self._project_id(project_hash)
+        row = self._one(
+            self._q(
+                "SELECT id, gt_state, pred_state, created_by, created_at, summary FROM evaluations "
+                "WHERE project_id = ? AND gt_branch = ? AND pred_branch = ? AND iou_type = ? AND params = ?"
+            ),
+            (project_id, *key),
+        )
+        if row is None:
+            return None
+        return EvaluationRecord(int(row[0]), row[1], row[2], row[3], row[4], bytes(row[5]))
+
+    def save_evaluation(
+        self: _Store,
+        project_hash: str,
+        key: EvaluationKey,
+        states: tuple[str, str],
+        user: str,
+        summary: bytes,
+        matches: bytes,
+    ) -> int:
+        """Store an evaluation (replacing the one of the same key); returns its id."""
+        project_id = self._project_id(project_hash)
+        with self._tx() as db:
+            db.execute(
+                self._q(
+                    "DELETE FROM evaluations WHERE project_id = ? AND gt_branch = ? AND pred_branch = ? "
+                    "AND iou_type = ? AND params = ?"
+                ),
+                (project_id, *key),
+            )
+            row = db.execute(
+                self._q(
+                    "INSERT INTO evaluations (project_id, gt_branch, pred_branch, iou_type, params, gt_state, "
+                    "pred_state, created_by, created_at, summary, matches) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "RETURNING id"
+                ),
+                (project_id, *key, *states, user, now_iso(), summary, matches),
+            ).fetchone()
+        return int(row[0])
+
+    def evaluation_matches(self: _Store, project_hash: str, evaluation_id: int) -> bytes | None:
+        """The object-level matches of a stored evaluation of this project, or None."""
+        project_id = self._project_id(project_hash)
+        row = self._one(
+            self._q("SELECT matches FROM evaluations WHERE id = ? AND project_id = ?"),
+            (evaluation_id, project_id),
+        )
+        return None if row is None else bytes(row[0])
+
+    def find_columns(self: _Store, project_hash: str, branch: str, kind: str) -> tuple[str, bytes] | None:
+        """The columns last read from a branch for an evaluation of ``kind``, with the branch's state then."""
+        project_id = self._project_id(project_hash)
+        row = self._one(
+            self._q(
+                "SELECT state, columns FROM evaluation_columns WHERE project_id = ? AND branch = ? AND kind = ?"
+            ),
+            (project_id, branch, kind),
+        )
+        return None if row is None else (row[0], bytes(row[1]))
+
+    def save_columns(
+        self: _Store, project_hash: str, branch: str, kind: str, state: str, columns: bytes
+    ) -> None:
+        project_id = self._project_id(project_hash)
+        with self._tx() as db:
+            db.execute(
+                self._q("DELETE FROM evaluation_columns WHERE project_id = ? AND branch = ? AND kind = ?"),
+                (project_id, branch, kind),
+            )
+            db.execute(
+                self._q(
+                    "INSERT INTO evaluation_columns (project_id, branch, kind, state, columns) VALUES (?, ?, ?, ?, ?)"
+                ),
+                (project_id, branch, kind, state, columns),
+            )
