@@ -18,6 +18,7 @@ import numpy as np
 
 from labelport.errors import LabelportError, NotFoundError
 from labelport.evaluation.columns import Branch, Frame, load_branch
+from labelport.evaluation.diff import compare
 from labelport.evaluation.engine import Side, accumulate, match, summarize
 from labelport.evaluation.overlap import keypoint_ious, mask_ious, sigmas_for
 from labelport.evaluation.params import Params
@@ -35,6 +36,17 @@ from labelport.store.base import LabelStore
 
 #: bump when what an evaluation computes changes, so stored ones are computed again
 ENGINE_VERSION = 1
+#: the keyword arguments of ``project.evaluate`` after the prediction branch
+EVALUATE_OPTIONS = (
+    "gt_branch",
+    "iou_type",
+    "categories",
+    "max_dets",
+    "iou_thresholds",
+    "area_ranges",
+    "use_categories",
+    "keypoint_sigmas",
+)
 _COLUMNS = ("image", "category", "bbox", "area", "score", "crowd", "ignore")
 
 
@@ -50,10 +62,7 @@ def evaluate(
 ) -> tuple[int, dict[str, Any]]:
     """Evaluate ``pred_branch`` against ``gt_branch``; returns the stored evaluation's id and summary."""
     params = Params.make(iou_type, **options)
-    branches = store.list_branches(project_hash)
-    for branch in (gt_branch, pred_branch):
-        if branch not in branches:
-            raise NotFoundError("branch", branch, key="name")
+    _check_branches(store, project_hash, gt_branch, pred_branch)
     key = (gt_branch, pred_branch, iou_type, dumps({"v": ENGINE_VERSION, **params.key()}).decode())
     states = (store.branch_state(project_hash, gt_branch), store.branch_state(project_hash, pred_branch))
     found = store.find_evaluation(project_hash, key)
@@ -76,6 +85,30 @@ def evaluate(
     }
     evaluation_id = store.save_evaluation(project_hash, key, states, user, dumps(summary), matches)
     return evaluation_id, {**summary, "evaluation_id": evaluation_id, "stored": False}
+
+
+def _check_branches(store: LabelStore, project_hash: str, *names: str) -> None:
+    branches = store.list_branches(project_hash)
+    for branch in names:
+        if branch not in branches:
+            raise NotFoundError("branch", branch, key="name")
+
+
+def diff_branches(
+    store: LabelStore, project_hash: str, a: str, b: str, *, iou: float = 0.5
+) -> dict[str, Any]:
+    """Branch ``a`` against branch ``b``: matched, other class, only in a, only in b (boxes, IoU >= ``iou``)."""
+    if not 0 <= iou <= 1:
+        raise LabelportError(f"iou must be a number from 0 to 1, not {iou!r}.")
+    _check_branches(store, project_hash, a, b)
+    project = store.get_project(project_hash)
+    frame = Frame.make(
+        store.list_data_units(project_hash), store.get_ontology(project.ontology_hash).structure
+    )
+    side_a = load_branch(store.iter_objects(project_hash, a), frame, "bbox", False).side
+    side_b = load_branch(store.iter_objects(project_hash, b), frame, "bbox", False).side
+    out = compare(side_a, side_b, frame.category_titles, n_images=len(frame.image_keys), iou=iou)
+    return {"project_hash": project_hash, "a": a, "b": b, **out}
 
 
 def compute(gt: Branch, dt: Branch, frame: Frame, params: Params) -> tuple[dict[str, Any], bytes]:

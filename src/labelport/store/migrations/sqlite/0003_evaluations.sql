@@ -1,6 +1,6 @@
 -- labelport embedded store, schema version 3: stored evaluations of a prediction branch against a
 -- ground-truth branch, and the columns an evaluation read from each branch (both keyed by the state
--- of the branches they came from; a changed branch is read and evaluated again).
+-- of the branches they came from: a changed branch is read and evaluated again).
 CREATE TABLE evaluations (
     id INTEGER PRIMARY KEY,
     project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
