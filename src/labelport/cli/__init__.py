@@ -32,6 +32,7 @@ from labelport.cli.base import (
     write_new_key,
 )
 from labelport.cli.data import data, labels
+from labelport.cli.evaluate import diff, evaluate
 from labelport.cli.projects import ontology, project
 from labelport.cli.server import serve, user
 from labelport.cli.setup import init
@@ -83,6 +84,8 @@ for _command in (
     labels,
     import_,
     export,
+    evaluate,
+    diff,
     user,
     serve,
 ):

@@ -175,7 +175,8 @@ def match(
     matched = dtm >= 0
     dt_ignore = np.zeros((A, T, len(dets)), bool)
     for a in range(A):
-        dt_ignore[a] = np.where(matched[a], gt_ignore[a][np.maximum(dtm[a], 0)], out_of_range[a][None, :])
+        taken = gt_ignore[a][np.maximum(dtm[a], 0)] if len(gts) else np.zeros((T, len(dets)), bool)
+        dt_ignore[a] = np.where(matched[a], taken, out_of_range[a][None, :])
     return Matching(
         params,
         n_categories,
@@ -235,7 +236,7 @@ def _pairs(
     g_count = np.searchsorted(gt_group, det_group, side="right") - g_first
     lowest = min(min(params.iou_thresholds), 1 - 1e-10)
     cum = np.cumsum(g_count)
-    out_d, out_g, out_i = [], [], []
+    out_d, out_g, out_i = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
     start = 0
     while start < len(dets):
         base = cum[start - 1] if start else 0

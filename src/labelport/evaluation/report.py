@@ -57,6 +57,10 @@ def object_status(m: Matching, n_gt: int, n_dt: int) -> dict[str, npt.NDArray[An
     dtm, dt_ig = m.dtm[a, t], m.dt_ignore[a, t]
     matched = dtm >= 0
     pred_status[m.dets] = np.where(dt_ig, 2, np.where(matched, 0, 1))
+    if m.params.use_categories:
+        # a category without ground truth (in this area range) is left out by COCOeval: so are its predictions
+        counted = np.bincount(m.gt_category[~m.gt_ignore[a]], minlength=m.n_categories) > 0
+        pred_status[m.dets[~counted[m.dt.category[m.dets]]]] = 2
     pred_gt[m.dets[matched]] = m.gts[dtm[matched]]
     pred_iou[m.dets] = m.best_iou
     gt_status = np.full(n_gt, 2, np.int8)
@@ -141,7 +145,7 @@ def _best_f1(m: Matching, k: int, t: int, a: int, npig: int) -> dict[str, Any] |
     sel = np.flatnonzero(m.dt.category[m.dets] == k)
     keep = ~m.dt_ignore[a, t, sel]
     sel = sel[keep]
-    if npig == 0 and not len(sel):
+    if npig == 0:
         return None
     score = m.dt.score[m.dets[sel]]
     order = np.lexsort((m.det_rank[sel], m.dt.image[m.dets[sel]], -score))
