@@ -142,7 +142,7 @@ def _small_keypoint_file(n: int) -> dict[str, Any]:
                 "keypoints": [10, 10, 2] * n,
                 "num_keypoints": n,
             },
-        ],  # fmt: skip
+        ],
         "categories": [{"id": 1, "name": "hand", "keypoints": names, "skeleton": []}],
     }
 

@@ -11,7 +11,7 @@ chunk); everything else from its geometry, as the exporter writes it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,6 @@ from labelport.evaluation.engine import Side
 from labelport.formats.coco.exporter import _categories, _images, _put_geometry
 from labelport.labels import coordinates_from_json
 from labelport.ontology import Object, OntologyStructure
-from labelport.store.base import ObjectRecord
 
 CHUNK = 50_000
 
@@ -94,57 +93,80 @@ class Branch:
     object_hashes: list[str]
 
 
-def load_branch(records: Iterator[ObjectRecord], frame: Frame, kind: str, prediction: bool) -> Branch:
-    """Read a branch's objects into columns for ``kind`` (bbox, segm or keypoints)."""
+#: a stored COCO record that opens with a polygon list (validated on import: numbers only), whose
+#: end is the first ``]],``; a box evaluation decodes only what follows it
+_POLYGON_PREFIX = b'{"segmentation":[['
+
+
+def _tails(records: list[bytes]) -> list[bytes]:
+    """The records with their polygon lists cut out (a box evaluation never reads them)."""
+    out = []
+    for rec in records:
+        if rec.startswith(_POLYGON_PREFIX):
+            end = rec.find(b"]],")
+            if end > 0:
+                out.append(b"{" + rec[end + 3 :])
+                continue
+        out.append(rec)
+    return out
+
+
+def _decode(records: list[bytes], kind: str) -> list[Any]:
+    if kind != "bbox":
+        return list(_full.decode(b"[" + b",".join(records) + b"]"))
+    try:
+        return list(_fast.decode(b"[" + b",".join(_tails(records)) + b"]"))
+    except msgspec.DecodeError:  # a record the cut does not fit: read these ones whole
+        return list(_fast.decode(b"[" + b",".join(records) + b"]"))
+
+
+def load_branch(rows: Iterable[Sequence[Any]], frame: Frame, kind: str, prediction: bool) -> Branch:
+    """Read a branch's objects (rows of ``iter_evaluation_rows``) into columns for ``kind``."""
     image_index, category_index = frame.image_index, frame.category_index
     images: list[int] = []
     cats: list[int] = []
     scores: list[float] = []
     hashes: list[str] = []
     anns: list[Any] = []
-    decoder = _fast if kind == "bbox" else _full
     batch: list[bytes] = []
-    slow: list[tuple[int, ObjectRecord]] = []
-
-    def flush() -> None:
-        if batch:
-            anns.extend(decoder.decode(b"[" + b",".join(batch) + b"]"))
-            batch.clear()
-
-    for o in records:
-        image = image_index.get((o.data_hash, o.frame))
-        cat = category_index.get(o.feature_hash)
+    slow: list[tuple[int, Sequence[Any]]] = []
+    for row in rows:
+        data_hash, frame_no, object_hash, feature_hash, confidence, _, record, edited = row
+        image = image_index.get((data_hash, frame_no))
+        cat = category_index.get(feature_hash)
         if image is None or cat is None:
             continue
         images.append(image)
         cats.append(cat)
-        scores.append(o.confidence)
-        hashes.append(o.object_hash)
-        if o.record is not None and not o.edited:
-            batch.append(o.record)
+        scores.append(confidence)
+        hashes.append(object_hash)
+        if record is not None and not edited:
+            batch.append(record)
             if len(batch) >= CHUNK:
-                flush()
+                anns.extend(_decode(batch, kind))
+                batch = []
         else:
-            flush()
+            anns.extend(_decode(batch, kind) if batch else [])
+            batch = []
+            slow.append((len(anns), row))
             anns.append(None)
-            slow.append((len(anns) - 1, o))
-    flush()
-    for index, o in slow:
-        anns[index] = _from_geometry(o, frame)
+    anns.extend(_decode(batch, kind) if batch else [])
+    for index, row in slow:
+        anns[index] = _from_geometry(row, frame)
     side = _side(
         anns, np.array(images, np.int64), np.array(cats, np.int64), np.array(scores), frame, kind, prediction
     )
     return Branch(side, hashes)
 
 
-def _from_geometry(o: ObjectRecord, frame: Frame) -> _SegAnn:
-    if o.geometry is None:
-        assert o.record is not None
-        return _one.decode(o.record)
-    obj = frame.objects[o.feature_hash]
-    height, width = frame.sizes_hw[frame.image_index[(o.data_hash, o.frame)]]
+def _from_geometry(row: Sequence[Any], frame: Frame) -> _SegAnn:
+    data_hash, frame_no, _, feature_hash, _, geometry_json, record, _ = row
+    if geometry_json is None:
+        return _one.decode(record)
+    obj = frame.objects[feature_hash]
+    height, width = frame.sizes_hw[frame.image_index[(data_hash, frame_no)]]
     ann: dict[str, Any] = {}
-    _put_geometry(ann, coordinates_from_json(obj.shape, msgspec.json.decode(o.geometry)), width, height)
+    _put_geometry(ann, coordinates_from_json(obj.shape, msgspec.json.decode(geometry_json)), width, height)
     return _SegAnn(
         ann.get("bbox"),
         ann.get("area"),
@@ -159,6 +181,26 @@ def _crowd(value: Any) -> bool:
     return value is True or value == 1 or value == "true"
 
 
+def _floats(values: list[Any], width: int) -> tuple[Any, Any]:
+    """(array, usable mask) of numbers (``width`` 0) or boxes (``width`` 4), whatever some entries are."""
+    n = len(values)
+    shape = (n, width) if width else (n,)
+    try:
+        out = np.array(values, np.float64)
+        if out.shape == shape:
+            return out, np.ones(n, bool)
+    except (TypeError, ValueError):
+        pass
+    out = np.zeros(shape)
+    good = np.zeros(n, bool)
+    for i, v in enumerate(values):
+        if (width and type(v) is list and len(v) == 4 and all(type(c) in (int, float) for c in v)) or (
+            not width and type(v) in (int, float)
+        ):
+            out[i], good[i] = v, True
+    return out, good
+
+
 def _side(
     anns: list[Any],
     images: Any,
@@ -169,47 +211,35 @@ def _side(
     prediction: bool,
 ) -> Side:
     n = len(anns)
-    bbox = np.zeros((n, 4))
-    area = np.zeros(n)
+    bbox, has_box = _floats([a.bbox for a in anns], 4)
+    area, has_area = _floats([a.area for a in anns], 0)
     crowd = np.zeros(n, bool)
     ignore = np.zeros(n, bool)
-    geometry_out: list[Any] = [None] * n if kind != "bbox" else []
-    boxes = [a.bbox for a in anns]
-    plain = [i for i, b in enumerate(boxes) if type(b) is list and len(b) == 4]
-    if len(plain) == n and n:
-        bbox[:] = np.array(boxes, np.float64)
-    else:
-        for i in plain:
-            bbox[i] = boxes[i]
-    areas = [a.area for a in anns]
     if not prediction:
-        known = [i for i, v in enumerate(areas) if type(v) in (int, float)]
-        if len(known) == n and n:
-            area[:] = np.array(areas, np.float64)
-        else:
-            area[known] = [areas[i] for i in known]
-        crowd[:] = [_crowd(a.iscrowd) for a in anns]
-    for i, a in enumerate(anns):
-        has_box = type(a.bbox) is list and len(a.bbox) == 4
-        if kind == "bbox" and has_box and (prediction or type(a.area) in (int, float)):
-            continue
+        flags = [a.iscrowd for a in anns]
+        try:
+            crowd = np.array(flags, np.int64) == 1
+        except (TypeError, ValueError):
+            crowd = np.array([_crowd(v) for v in flags], bool)
+    geometry_out: list[Any] = [None] * n if kind != "bbox" else []
+    todo: Iterable[int] = range(n)
+    if kind == "bbox":
+        todo = np.flatnonzero(~has_box | (~has_area if not prediction else False)).tolist()
+    for i in todo:
         _fill(
             i,
-            a,
+            anns[i],
             frame.sizes_hw[int(images[i])],
             kind,
             prediction,
-            has_box,
+            bool(has_box[i]),
             bbox,
             area,
-            crowd,
             ignore,
             geometry_out,
         )
-    if prediction:
-        crowd[:] = False
-        if kind == "bbox":
-            area[:] = bbox[:, 2] * bbox[:, 3]
+    if prediction:  # as pycocotools' loadRes: a given box's area (else what _fill found)
+        area = np.where(has_box, bbox[:, 2] * bbox[:, 3], area)
     ignore |= crowd
     return Side(images, cats, bbox, area, scores, crowd, ignore, geometry_out)
 
@@ -223,7 +253,6 @@ def _fill(
     has_box: bool,
     bbox: Any,
     area: Any,
-    crowd: Any,
     ignore: Any,
     out: list[Any],
 ) -> None:

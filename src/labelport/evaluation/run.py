@@ -10,8 +10,11 @@ several prediction branches against one ground truth reads the ground truth once
 
 from __future__ import annotations
 
+import gc
 import io
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -69,6 +72,33 @@ def evaluate(
     if found is not None and (found.gt_state, found.pred_state) == states:
         summary: dict[str, Any] = loads(found.summary)
         return found.id, {**summary, "evaluation_id": found.id, "stored": True}
+    with _no_gc():
+        return _evaluate(store, project_hash, pred_branch, gt_branch, iou_type, params, key, states, user)
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """The garbage collector off while millions of small objects are made (it would scan them again and again)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _evaluate(
+    store: LabelStore,
+    project_hash: str,
+    pred_branch: str,
+    gt_branch: str,
+    iou_type: str,
+    params: Params,
+    key: tuple[str, str, str, str],
+    states: tuple[str, str],
+    user: str,
+) -> tuple[int, dict[str, Any]]:
     start = time.perf_counter()
     project = store.get_project(project_hash)
     frame = Frame.make(
@@ -105,8 +135,8 @@ def diff_branches(
     frame = Frame.make(
         store.list_data_units(project_hash), store.get_ontology(project.ontology_hash).structure
     )
-    side_a = load_branch(store.iter_objects(project_hash, a), frame, "bbox", False).side
-    side_b = load_branch(store.iter_objects(project_hash, b), frame, "bbox", False).side
+    side_a = load_branch(store.iter_evaluation_rows(project_hash, a), frame, "bbox", False).side
+    side_b = load_branch(store.iter_evaluation_rows(project_hash, b), frame, "bbox", False).side
     out = compare(side_a, side_b, frame.category_titles, n_images=len(frame.image_keys), iou=iou)
     return {"project_hash": project_hash, "a": a, "b": b, **out}
 
@@ -159,12 +189,12 @@ def _branch(
     prediction: bool,
 ) -> Branch:
     if kind != "bbox":
-        return load_branch(store.iter_objects(project_hash, branch), frame, kind, prediction)
+        return load_branch(store.iter_evaluation_rows(project_hash, branch), frame, kind, prediction)
     column_kind = f"bbox-{'pred' if prediction else 'gt'}-v{ENGINE_VERSION}"
     cached = store.find_columns(project_hash, branch, column_kind)
     if cached is not None and cached[0] == state:
         return _unpack(cached[1])
-    loaded = load_branch(store.iter_objects(project_hash, branch), frame, kind, prediction)
+    loaded = load_branch(store.iter_evaluation_rows(project_hash, branch), frame, kind, prediction)
     store.save_columns(project_hash, branch, column_kind, state, _pack(loaded))
     return loaded
 

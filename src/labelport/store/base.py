@@ -248,6 +248,10 @@ class LabelStore(Protocol):
         """A text that changes whenever the branch's objects, the project's units or its ontology do."""
         ...
 
+    def iter_evaluation_rows(self, project_hash: str, branch: str) -> Iterator[tuple[Any, ...]]:
+        """(data hash, frame, object hash, feature hash, confidence, geometry, record, edited) per object."""
+        ...
+
     def find_evaluation(self, project_hash: str, key: EvaluationKey) -> EvaluationRecord | None: ...
 
     def save_evaluation(

@@ -1,9 +1,9 @@
 """Stored evaluations and the columns they read, for both stores: the same SQL, their placeholders.
 
-A branch's *state* is what an evaluation was computed from: its label rows' count and latest
-change, its objects' count and highest id, its latest import, and the project's data units and
-ontology. Any write that can change a branch's objects changes one of them (a save touches its label
-row's time, an import adds an import record, a deletion lowers a count, an insertion raises an id).
+A branch's *state* is what an evaluation was computed from: the branch's change counter (migration
+0003's triggers bump it for every saved, moved or deleted label row and every import), its label
+rows' count and highest id, and the project's data units and ontology. Reading it costs a few
+index lookups, not a scan of the objects.
 
 >>> from labelport.store.sqlite import SqliteStore
 >>> SqliteStore(":memory:").find_evaluation("nope", ("main", "p", "bbox", "{}"))
@@ -35,14 +35,17 @@ class EvaluationRecord:
     summary: bytes
 
 
-_STATE = (
-    "SELECT count(DISTINCT l.id), coalesce(max(l.updated_at), ''), count(o.id), coalesce(max(o.id), 0) "
-    "FROM label_rows l JOIN data_units d ON d.id = l.data_unit_id "
-    "LEFT JOIN objects o ON o.label_row_id = l.id WHERE d.project_id = ? AND l.branch = ?"
+_CHANGES = "SELECT changes FROM branch_changes WHERE project_id = ? AND branch = ?"
+_ROWS = (
+    "SELECT count(*), coalesce(max(l.id), 0) FROM label_rows l JOIN data_units d ON d.id = l.data_unit_id "
+    "WHERE d.project_id = ? AND l.branch = ?"
 )
-_IMPORTS = (
-    "SELECT coalesce(max(i.id), 0) FROM imports i JOIN sources s ON s.id = i.source_id "
-    "WHERE s.project_id = ? AND s.branch = ?"
+#: what an evaluation reads of each object: (data hash, frame, object hash, feature hash, confidence,
+#: geometry, record, edited); the caller adds the project and branch parameters
+EVALUATION_SELECT = (
+    "SELECT d.data_hash, o.frame, o.object_hash, o.feature_hash, o.confidence, o.geometry, o.record, o.edited "
+    "FROM objects o JOIN label_rows l ON l.id = o.label_row_id JOIN data_units d ON d.id = l.data_unit_id "
+    "WHERE d.project_id = ? AND l.branch = ? ORDER BY o.id"
 )
 _UNITS = "SELECT count(*), coalesce(max(id), 0) FROM data_units WHERE project_id = ?"
 _ONTOLOGY = "SELECT o.structure FROM ontologies o JOIN projects p ON p.ontology_id = o.id WHERE p.id = ?"
@@ -71,12 +74,12 @@ class EvaluationRows:
     def branch_state(self: _Store, project_hash: str, branch: str) -> str:
         """A short text that changes whenever the branch's objects (or the project's units or ontology) do."""
         project_id = self._project_id(project_hash)
-        rows, updated, objects, top = self._one(self._q(_STATE), (project_id, branch))
-        imported = self._one(self._q(_IMPORTS), (project_id, branch))[0]
+        found = self._one(self._q(_CHANGES), (project_id, branch))
+        rows, top_row = self._one(self._q(_ROWS), (project_id, branch))
         units, top_unit = self._one(self._q(_UNITS), (project_id,))
         structure = bytes(self._one(self._q(_ONTOLOGY), (project_id,))[0])
         ontology = hashlib.sha256(structure).hexdigest()[:16]
-        return f"{rows}:{updated}:{objects}:{top}:{imported}:{units}:{top_unit}:{ontology}"
+        return f"{0 if found is None else found[0]}:{rows}:{top_row}:{units}:{top_unit}:{ontology}"
 
     def find_evaluation(self: _Store, project_hash: str, key: EvaluationKey) -> EvaluationRecord | None:
         project_id = self._project_id(project_hash)

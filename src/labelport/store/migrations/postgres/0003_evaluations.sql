@@ -22,3 +22,32 @@ CREATE TABLE evaluation_columns (
     columns BYTEA NOT NULL,
     PRIMARY KEY (project_id, branch, kind)
 );
+-- A change counter per branch (see the embedded store's 0003): bumped by every saved, moved or
+-- deleted label row and by every import, not per object.
+CREATE TABLE branch_changes (
+    project_id BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    branch TEXT NOT NULL,
+    changes BIGINT NOT NULL,
+    PRIMARY KEY (project_id, branch)
+);
+CREATE FUNCTION labelport_bump_branch(p BIGINT, b TEXT) RETURNS void LANGUAGE sql AS $$
+    INSERT INTO branch_changes (project_id, branch, changes) VALUES (p, b, 1)
+    ON CONFLICT (project_id, branch) DO UPDATE SET changes = branch_changes.changes + 1
+$$;
+CREATE FUNCTION labelport_label_rows_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM labelport_bump_branch(d.project_id, OLD.branch) FROM data_units d WHERE d.id = OLD.data_unit_id;
+    IF TG_OP = 'UPDATE' THEN
+        PERFORM labelport_bump_branch(d.project_id, NEW.branch) FROM data_units d WHERE d.id = NEW.data_unit_id;
+        RETURN NEW;
+    END IF;
+    RETURN OLD;
+END $$;
+CREATE TRIGGER label_rows_changed AFTER UPDATE OR DELETE ON label_rows
+    FOR EACH ROW EXECUTE FUNCTION labelport_label_rows_changed();
+CREATE FUNCTION labelport_import_added() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM labelport_bump_branch(s.project_id, s.branch) FROM sources s WHERE s.id = NEW.source_id;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER imports_added AFTER INSERT ON imports FOR EACH ROW EXECUTE FUNCTION labelport_import_added();
