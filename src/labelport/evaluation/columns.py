@@ -19,10 +19,9 @@ import msgspec
 import numpy as np
 
 from labelport import geometry
-from labelport.data import DataUnit
 from labelport.errors import LabelportError
 from labelport.evaluation.engine import Side
-from labelport.formats.coco.exporter import _categories, _images, _put_geometry
+from labelport.formats.coco.exporter import _Allocator, _categories, _put_geometry
 from labelport.labels import coordinates_from_json
 from labelport.ontology import Object, OntologyStructure
 
@@ -61,16 +60,17 @@ class Frame:
     category_index: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def make(cls, units: Sequence[DataUnit], ontology: OntologyStructure) -> Frame:
-        _, image_ids, sizes = _images(list(units))
-        keys = sorted(image_ids, key=lambda k: _sortable(image_ids[k]))
+    def make(cls, units: Sequence[tuple[Any, ...]], ontology: OntologyStructure) -> Frame:
+        """From ``evaluation_units`` rows: the images and their ids exactly as an export would number them."""
+        ids, sizes, order = _image_ids(units)
+        keys = sorted(order, key=lambda k: _sortable(ids[k]))
         _, cat_ids = _categories(list(ontology.objects))
         by_hash = {o.feature_node_hash: o for o in ontology.objects}
         cats = sorted(cat_ids, key=lambda h: _sortable(cat_ids[h]))
         frame = cls(
             keys,
-            [image_ids[k] for k in keys],
-            [(sizes[k][1], sizes[k][0]) for k in keys],
+            [ids[k] for k in keys],
+            [sizes[k] for k in keys],
             cats,
             [cat_ids[h] for h in cats],
             [by_hash[h].title for h in cats],
@@ -79,6 +79,48 @@ class Frame:
         frame.image_index = {k: i for i, k in enumerate(keys)}
         frame.category_index = {h: i for i, h in enumerate(cats)}
         return frame
+
+
+class _Kept(msgspec.Struct):
+    id: Any = None
+
+
+class _Extra(msgspec.Struct):
+    coco_images: dict[str, _Kept] = {}
+
+
+class _Member(msgspec.Struct):
+    width: int
+    height: int
+
+
+_extra = msgspec.json.Decoder(_Extra)
+_members = msgspec.json.Decoder(list[_Member])
+
+
+def _image_ids(
+    units: Sequence[tuple[Any, ...]],
+) -> tuple[dict[tuple[str, int], Any], dict[tuple[str, int], tuple[int, int]], list[tuple[str, int]]]:
+    """The exporter's image ids (kept ones first, then new ones above them) and (height, width) per frame."""
+    kept_all: list[tuple[tuple[str, int], Any]] = []
+    sizes: dict[tuple[str, int], tuple[int, int]] = {}
+    order: list[tuple[str, int]] = []
+    for data_hash, width, height, frames, members, extra in units:
+        kept = _extra.decode(extra).coco_images if extra else {}
+        group = _members.decode(members) if members else []
+        for frame in range(frames):
+            key = (data_hash, frame)
+            order.append(key)
+            sizes[key] = (group[frame].height, group[frame].width) if group else (height, width)
+            record = kept.get(str(frame))
+            if record is not None:
+                kept_all.append((key, record.id))
+    allocate = _Allocator([i for _, i in kept_all])
+    ids = {key: allocate.take(wanted) for key, wanted in kept_all}
+    for key in order:
+        if key not in ids:
+            ids[key] = allocate.take(None)
+    return ids, sizes, order
 
 
 def _sortable(value: Any) -> tuple[int, Any]:
@@ -130,8 +172,9 @@ def load_branch(rows: Iterable[Sequence[Any]], frame: Frame, kind: str, predicti
     anns: list[Any] = []
     batch: list[bytes] = []
     slow: list[tuple[int, Sequence[Any]]] = []
+    ids: list[int] = []
     for row in rows:
-        data_hash, frame_no, object_hash, feature_hash, confidence, _, record, edited = row
+        data_hash, frame_no, object_hash, feature_hash, confidence, _, record, edited, object_id = row
         image = image_index.get((data_hash, frame_no))
         cat = category_index.get(feature_hash)
         if image is None or cat is None:
@@ -140,6 +183,7 @@ def load_branch(rows: Iterable[Sequence[Any]], frame: Frame, kind: str, predicti
         cats.append(cat)
         scores.append(confidence)
         hashes.append(object_hash)
+        ids.append(object_id)
         if record is not None and not edited:
             batch.append(record)
             if len(batch) >= CHUNK:
@@ -160,7 +204,7 @@ def load_branch(rows: Iterable[Sequence[Any]], frame: Frame, kind: str, predicti
 
 
 def _from_geometry(row: Sequence[Any], frame: Frame) -> _SegAnn:
-    data_hash, frame_no, _, feature_hash, _, geometry_json, record, _ = row
+    data_hash, frame_no, _, feature_hash, _, geometry_json, record, _, _ = row
     if geometry_json is None:
         return _one.decode(record)
     obj = frame.objects[feature_hash]

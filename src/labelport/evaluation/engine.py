@@ -84,6 +84,14 @@ class Side:
     def __len__(self) -> int:
         return len(self.image)
 
+    def take(self, order: Ints) -> Side:
+        """The same objects in another order."""
+        geometry = [self.geometry[i] for i in order.tolist()] if self.geometry else []
+        return Side(
+            self.image[order], self.category[order], self.bbox[order], self.area[order], self.score[order],
+            self.crowd[order], self.ignore[order], geometry,
+        )  # fmt: skip
+
 
 @dataclass
 class Matching:

@@ -11,18 +11,15 @@ several prediction branches against one ground truth reads the ground truth once
 from __future__ import annotations
 
 import gc
-import io
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
-
 from labelport.errors import LabelportError, NotFoundError
 from labelport.evaluation.columns import Branch, Frame, load_branch
 from labelport.evaluation.diff import compare
-from labelport.evaluation.engine import Side, accumulate, match, summarize
+from labelport.evaluation.engine import accumulate, match, summarize
 from labelport.evaluation.overlap import keypoint_ious, mask_ious, sigmas_for
 from labelport.evaluation.params import Params
 from labelport.evaluation.report import (
@@ -50,7 +47,6 @@ EVALUATE_OPTIONS = (
     "use_categories",
     "keypoint_sigmas",
 )
-_COLUMNS = ("image", "category", "bbox", "area", "score", "crowd", "ignore")
 
 
 def evaluate(
@@ -65,9 +61,12 @@ def evaluate(
 ) -> tuple[int, dict[str, Any]]:
     """Evaluate ``pred_branch`` against ``gt_branch``; returns the stored evaluation's id and summary."""
     params = Params.make(iou_type, **options)
-    _check_branches(store, project_hash, gt_branch, pred_branch)
     key = (gt_branch, pred_branch, iou_type, dumps({"v": ENGINE_VERSION, **params.key()}).decode())
-    states = (store.branch_state(project_hash, gt_branch), store.branch_state(project_hash, pred_branch))
+    found_states = [store.branch_state(project_hash, b) for b in (gt_branch, pred_branch)]
+    for branch, state in zip((gt_branch, pred_branch), found_states, strict=True):
+        if state is None:
+            raise NotFoundError("branch", branch, key="name")
+    states = (str(found_states[0]), str(found_states[1]))
     found = store.find_evaluation(project_hash, key)
     if found is not None and (found.gt_state, found.pred_state) == states:
         summary: dict[str, Any] = loads(found.summary)
@@ -100,12 +99,9 @@ def _evaluate(
     user: str,
 ) -> tuple[int, dict[str, Any]]:
     start = time.perf_counter()
-    project = store.get_project(project_hash)
-    frame = Frame.make(
-        store.list_data_units(project_hash), store.get_ontology(project.ontology_hash).structure
-    )
-    gt = _branch(store, project_hash, gt_branch, states[0], frame, iou_type, prediction=False)
-    dt = _branch(store, project_hash, pred_branch, states[1], frame, iou_type, prediction=True)
+    frame = _frame(store, project_hash)
+    gt = _branch(store, project_hash, gt_branch, frame, iou_type, prediction=False)
+    dt = _branch(store, project_hash, pred_branch, frame, iou_type, prediction=True)
     summary, matches = compute(gt, dt, frame, params)
     summary |= {
         "project_hash": project_hash,
@@ -131,10 +127,7 @@ def diff_branches(
     if not 0 <= iou <= 1:
         raise LabelportError(f"iou must be a number from 0 to 1, not {iou!r}.")
     _check_branches(store, project_hash, a, b)
-    project = store.get_project(project_hash)
-    frame = Frame.make(
-        store.list_data_units(project_hash), store.get_ontology(project.ontology_hash).structure
-    )
+    frame = _frame(store, project_hash)
     side_a = load_branch(store.iter_evaluation_rows(project_hash, a), frame, "bbox", False).side
     side_b = load_branch(store.iter_evaluation_rows(project_hash, b), frame, "bbox", False).side
     out = compare(side_a, side_b, frame.category_titles, n_images=len(frame.image_keys), iou=iou)
@@ -178,36 +171,14 @@ def compute(gt: Branch, dt: Branch, frame: Frame, params: Params) -> tuple[dict[
     return summary, pack_matches(gt, dt, frame, status)
 
 
+def _frame(store: LabelStore, project_hash: str) -> Frame:
+    project = store.get_project(project_hash)
+    return Frame.make(
+        store.evaluation_units(project_hash), store.get_ontology(project.ontology_hash).structure
+    )
+
+
 def _branch(
-    store: LabelStore,
-    project_hash: str,
-    branch: str,
-    state: str,
-    frame: Frame,
-    kind: str,
-    *,
-    prediction: bool,
+    store: LabelStore, project_hash: str, branch: str, frame: Frame, kind: str, *, prediction: bool
 ) -> Branch:
-    if kind != "bbox":
-        return load_branch(store.iter_evaluation_rows(project_hash, branch), frame, kind, prediction)
-    column_kind = f"bbox-{'pred' if prediction else 'gt'}-v{ENGINE_VERSION}"
-    cached = store.find_columns(project_hash, branch, column_kind)
-    if cached is not None and cached[0] == state:
-        return _unpack(cached[1])
-    loaded = load_branch(store.iter_evaluation_rows(project_hash, branch), frame, kind, prediction)
-    store.save_columns(project_hash, branch, column_kind, state, _pack(loaded))
-    return loaded
-
-
-def _pack(branch: Branch) -> bytes:
-    buffer = io.BytesIO()
-    s = branch.side
-    np.savez(buffer, hashes=np.array(branch.object_hashes, dtype="S"), **{c: getattr(s, c) for c in _COLUMNS})
-    return buffer.getvalue()
-
-
-def _unpack(data: bytes) -> Branch:
-    with np.load(io.BytesIO(data), allow_pickle=False) as z:
-        side = Side(*(z[c] for c in _COLUMNS))
-        hashes = z["hashes"].astype(str).tolist()
-    return Branch(side, hashes)
+    return load_branch(store.iter_evaluation_rows(project_hash, branch), frame, kind, prediction)

@@ -244,12 +244,17 @@ class LabelStore(Protocol):
     def imports(self, project_hash: str) -> list[dict[str, Any]]: ...
 
     # evaluations (labelport.store.evaluations: the same SQL in both stores)
-    def branch_state(self, project_hash: str, branch: str) -> str:
-        """A text that changes whenever the branch's objects, the project's units or its ontology do."""
+    def branch_state(self, project_hash: str, branch: str) -> str | None:
+        """A text that changes whenever the branch's objects, the project's units or its ontology do;
+        None when there is no such branch."""
         ...
 
     def iter_evaluation_rows(self, project_hash: str, branch: str) -> Iterator[tuple[Any, ...]]:
-        """(data hash, frame, object hash, feature hash, confidence, geometry, record, edited) per object."""
+        """(data hash, frame, object hash, feature hash, confidence, geometry, record, edited, id) per object."""
+        ...
+
+    def evaluation_units(self, project_hash: str) -> list[tuple[Any, ...]]:
+        """(data hash, width, height, frames, members JSON, extra JSON) of every data unit, in order."""
         ...
 
     def find_evaluation(self, project_hash: str, key: EvaluationKey) -> EvaluationRecord | None: ...
@@ -265,10 +270,6 @@ class LabelStore(Protocol):
     ) -> int: ...
 
     def evaluation_matches(self, project_hash: str, evaluation_id: int) -> bytes | None: ...
-
-    def find_columns(self, project_hash: str, branch: str, kind: str) -> tuple[str, bytes] | None: ...
-
-    def save_columns(self, project_hash: str, branch: str, kind: str, state: str, columns: bytes) -> None: ...
 
     def bulk(
         self, project_hash: str, branch: str, source: str, user: str

@@ -1,8 +1,8 @@
-"""Stored evaluations and the columns they read, for both stores: the same SQL, their placeholders.
+"""Stored evaluations and what they read, for both stores: the same SQL, their placeholders.
 
 A branch's *state* is what an evaluation was computed from: the branch's change counter (migration
-0003's triggers bump it for every saved, moved or deleted label row and every import), its label
-rows' count and highest id, and the project's data units and ontology. Reading it costs a few
+0003's triggers bump it for every saved, moved or deleted label row and every import), and the
+project's data units and ontology. Reading it costs a few
 index lookups, not a scan of the objects.
 
 >>> from labelport.store.sqlite import SqliteStore
@@ -36,16 +36,21 @@ class EvaluationRecord:
 
 
 _CHANGES = "SELECT changes FROM branch_changes WHERE project_id = ? AND branch = ?"
-_ROWS = (
-    "SELECT count(*), coalesce(max(l.id), 0) FROM label_rows l JOIN data_units d ON d.id = l.data_unit_id "
-    "WHERE d.project_id = ? AND l.branch = ?"
+_EXISTS = (
+    "SELECT 1 FROM label_rows l JOIN data_units d ON d.id = l.data_unit_id "
+    "WHERE d.project_id = ? AND l.branch = ? LIMIT 1"
 )
 #: what an evaluation reads of each object: (data hash, frame, object hash, feature hash, confidence,
-#: geometry, record, edited); the caller adds the project and branch parameters
+#: geometry, record, edited, id), in no particular order (sorting 861k rows cost SQLite more than
+#: the read; the reader puts them in id order itself)
 EVALUATION_SELECT = (
-    "SELECT d.data_hash, o.frame, o.object_hash, o.feature_hash, o.confidence, o.geometry, o.record, o.edited "
-    "FROM objects o JOIN label_rows l ON l.id = o.label_row_id JOIN data_units d ON d.id = l.data_unit_id "
-    "WHERE d.project_id = ? AND l.branch = ? ORDER BY o.id"
+    "SELECT d.data_hash, o.frame, o.object_hash, o.feature_hash, o.confidence, o.geometry, o.record, o.edited, "
+    "o.id FROM objects o JOIN label_rows l ON l.id = o.label_row_id JOIN data_units d ON d.id = l.data_unit_id "
+    "WHERE d.project_id = ? AND l.branch = ?"
+)
+#: the data units as an evaluation needs them: (data hash, width, height, frames, members, extra)
+_UNIT_ROWS = (
+    "SELECT data_hash, width, height, frames, members, extra FROM data_units WHERE project_id = ? ORDER BY id"
 )
 _UNITS = "SELECT count(*), coalesce(max(id), 0) FROM data_units WHERE project_id = ?"
 _ONTOLOGY = "SELECT o.structure FROM ontologies o JOIN projects p ON p.ontology_id = o.id WHERE p.id = ?"
@@ -57,6 +62,8 @@ class _Store(Protocol):
     def _project_id(self, project_hash: str) -> int: ...
 
     def _one(self, sql: str, args: Sequence[Any] = ()) -> Any: ...
+
+    def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]: ...
 
     def _tx(self) -> AbstractContextManager[Any]: ...
 
@@ -71,15 +78,17 @@ class EvaluationRows:
     def _q(self, sql: str) -> str:
         return sql if self._placeholder == "?" else sql.replace("?", self._placeholder)
 
-    def branch_state(self: _Store, project_hash: str, branch: str) -> str:
-        """A short text that changes whenever the branch's objects (or the project's units or ontology) do."""
+    def branch_state(self: _Store, project_hash: str, branch: str) -> str | None:
+        """A short text that changes whenever the branch's objects (or the project's units or ontology)
+        do; None when the project has no such branch."""
         project_id = self._project_id(project_hash)
+        if self._one(self._q(_EXISTS), (project_id, branch)) is None:
+            return None
         found = self._one(self._q(_CHANGES), (project_id, branch))
-        rows, top_row = self._one(self._q(_ROWS), (project_id, branch))
         units, top_unit = self._one(self._q(_UNITS), (project_id,))
         structure = bytes(self._one(self._q(_ONTOLOGY), (project_id,))[0])
         ontology = hashlib.sha256(structure).hexdigest()[:16]
-        return f"{0 if found is None else found[0]}:{rows}:{top_row}:{units}:{top_unit}:{ontology}"
+        return f"{0 if found is None else found[0]}:{units}:{top_unit}:{ontology}"
 
     def find_evaluation(self: _Store, project_hash: str, key: EvaluationKey) -> EvaluationRecord | None:
         project_id = self._project_id(project_hash)
@@ -132,29 +141,7 @@ class EvaluationRows:
         )
         return None if row is None else bytes(row[0])
 
-    def find_columns(self: _Store, project_hash: str, branch: str, kind: str) -> tuple[str, bytes] | None:
-        """The columns last read from a branch for an evaluation of ``kind``, with the branch's state then."""
+    def evaluation_units(self: _Store, project_hash: str) -> list[tuple[Any, ...]]:
+        """(data hash, width, height, frames, members JSON, extra JSON) of every data unit, in order."""
         project_id = self._project_id(project_hash)
-        row = self._one(
-            self._q(
-                "SELECT state, columns FROM evaluation_columns WHERE project_id = ? AND branch = ? AND kind = ?"
-            ),
-            (project_id, branch, kind),
-        )
-        return None if row is None else (row[0], bytes(row[1]))
-
-    def save_columns(
-        self: _Store, project_hash: str, branch: str, kind: str, state: str, columns: bytes
-    ) -> None:
-        project_id = self._project_id(project_hash)
-        with self._tx() as db:
-            db.execute(
-                self._q("DELETE FROM evaluation_columns WHERE project_id = ? AND branch = ? AND kind = ?"),
-                (project_id, branch, kind),
-            )
-            db.execute(
-                self._q(
-                    "INSERT INTO evaluation_columns (project_id, branch, kind, state, columns) VALUES (?, ?, ?, ?, ?)"
-                ),
-                (project_id, branch, kind, state, columns),
-            )
+        return [tuple(r) for r in self._all(self._q(_UNIT_ROWS), (project_id,))]

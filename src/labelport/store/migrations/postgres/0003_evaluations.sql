@@ -14,14 +14,6 @@ CREATE TABLE evaluations (
     matches BYTEA NOT NULL,
     UNIQUE (project_id, gt_branch, pred_branch, iou_type, params)
 );
-CREATE TABLE evaluation_columns (
-    project_id BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
-    branch TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    state TEXT NOT NULL,
-    columns BYTEA NOT NULL,
-    PRIMARY KEY (project_id, branch, kind)
-);
 -- A change counter per branch (see the embedded store's 0003): bumped by every saved, moved or
 -- deleted label row and by every import, not per object.
 CREATE TABLE branch_changes (

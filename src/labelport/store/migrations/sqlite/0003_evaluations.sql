@@ -1,6 +1,6 @@
 -- labelport embedded store, schema version 3: stored evaluations of a prediction branch against a
--- ground-truth branch, and the columns an evaluation read from each branch (both keyed by the state
--- of the branches they came from: a changed branch is read and evaluated again).
+-- ground-truth branch, keyed by the state of the branches they came from: a changed branch is
+-- evaluated again.
 CREATE TABLE evaluations (
     id INTEGER PRIMARY KEY,
     project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
@@ -15,14 +15,6 @@ CREATE TABLE evaluations (
     summary BLOB NOT NULL,
     matches BLOB NOT NULL,
     UNIQUE (project_id, gt_branch, pred_branch, iou_type, params)
-);
-CREATE TABLE evaluation_columns (
-    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
-    branch TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    state TEXT NOT NULL,
-    columns BLOB NOT NULL,
-    PRIMARY KEY (project_id, branch, kind)
 );
 -- A change counter per branch, so that a stored evaluation knows at once whether its branches moved:
 -- bumped by every saved, moved or deleted label row and by every import (not per object: imports stay fast).
