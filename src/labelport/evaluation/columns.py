@@ -56,7 +56,8 @@ class Frame:
     category_ids: list[Any]
     category_titles: list[str]
     objects: dict[str, Object]
-    image_index: dict[tuple[str, int], int] = field(default_factory=dict)
+    #: (data unit row id, frame) -> image position
+    image_index: dict[tuple[int, int], int] = field(default_factory=dict)
     category_index: dict[str, int] = field(default_factory=dict)
 
     @classmethod
@@ -64,11 +65,12 @@ class Frame:
         """From ``evaluation_units`` rows: the images and their ids exactly as an export would number them."""
         ids, sizes, order = _image_ids(units)
         keys = sorted(order, key=lambda k: _sortable(ids[k]))
+        hashes = {u[0]: u[1] for u in units}
         _, cat_ids = _categories(list(ontology.objects))
         by_hash = {o.feature_node_hash: o for o in ontology.objects}
         cats = sorted(cat_ids, key=lambda h: _sortable(cat_ids[h]))
         frame = cls(
-            keys,
+            [(hashes[k[0]], k[1]) for k in keys],
             [ids[k] for k in keys],
             [sizes[k] for k in keys],
             cats,
@@ -100,16 +102,16 @@ _members = msgspec.json.Decoder(list[_Member])
 
 def _image_ids(
     units: Sequence[tuple[Any, ...]],
-) -> tuple[dict[tuple[str, int], Any], dict[tuple[str, int], tuple[int, int]], list[tuple[str, int]]]:
+) -> tuple[dict[tuple[int, int], Any], dict[tuple[int, int], tuple[int, int]], list[tuple[int, int]]]:
     """The exporter's image ids (kept ones first, then new ones above them) and (height, width) per frame."""
-    kept_all: list[tuple[tuple[str, int], Any]] = []
-    sizes: dict[tuple[str, int], tuple[int, int]] = {}
-    order: list[tuple[str, int]] = []
-    for data_hash, width, height, frames, members, extra in units:
+    kept_all: list[tuple[tuple[int, int], Any]] = []
+    sizes: dict[tuple[int, int], tuple[int, int]] = {}
+    order: list[tuple[int, int]] = []
+    for unit_id, _, width, height, frames, members, extra in units:
         kept = _extra.decode(extra).coco_images if extra else {}
         group = _members.decode(members) if members else []
         for frame in range(frames):
-            key = (data_hash, frame)
+            key = (unit_id, frame)
             order.append(key)
             sizes[key] = (group[frame].height, group[frame].width) if group else (height, width)
             record = kept.get(str(frame))
@@ -129,10 +131,10 @@ def _sortable(value: Any) -> tuple[int, Any]:
 
 @dataclass
 class Branch:
-    """A branch's objects as columns (``side``) and who each is (``object_hashes``)."""
+    """A branch's objects as columns (``side``) and who each is (``object_hashes``, bytes)."""
 
     side: Side
-    object_hashes: list[str]
+    object_hashes: Any
 
 
 #: a stored COCO record that opens with a polygon list (validated on import: numbers only), whose
@@ -140,75 +142,99 @@ class Branch:
 _POLYGON_PREFIX = b'{"segmentation":[['
 
 
-def _tails(records: list[bytes]) -> list[bytes]:
-    """The records with their polygon lists cut out (a box evaluation never reads them)."""
-    out = []
-    for rec in records:
-        if rec.startswith(_POLYGON_PREFIX):
-            end = rec.find(b"]],")
-            if end > 0:
-                out.append(b"{" + rec[end + 3 :])
-                continue
-        out.append(rec)
-    return out
+def _tail(rec: bytes) -> bytes:
+    if rec.startswith(_POLYGON_PREFIX):
+        end = rec.find(b"]],")
+        if end > 0:
+            return b"{" + rec[end + 3 :]
+    return rec
 
 
-def _decode(records: list[bytes], kind: str) -> list[Any]:
+def _decode(records: Sequence[bytes], kind: str) -> list[Any]:
     if kind != "bbox":
         return list(_full.decode(b"[" + b",".join(records) + b"]"))
     try:
-        return list(_fast.decode(b"[" + b",".join(_tails(records)) + b"]"))
+        return list(_fast.decode(b"[" + b",".join([_tail(r) for r in records]) + b"]"))
     except msgspec.DecodeError:  # a record the cut does not fit: read these ones whole
         return list(_fast.decode(b"[" + b",".join(records) + b"]"))
 
 
-def load_branch(rows: Iterable[Sequence[Any]], frame: Frame, kind: str, prediction: bool) -> Branch:
-    """Read a branch's objects (rows of ``iter_evaluation_rows``) into columns for ``kind``."""
+@dataclass
+class _Chunk:
+    """One batch of rows as arrays, and the objects that need more than their record's numbers."""
+
+    image: Any
+    category: Any
+    score: Any
+    ids: Any
+    hashes: Any
+    anns: list[Any]
+
+
+def _chunk(batch: list[tuple[Any, ...]], frame: Frame, kind: str) -> _Chunk:
+    units, frames, hashes, features, scores, _, records, edited, ids = zip(*batch, strict=True)
     image_index, category_index = frame.image_index, frame.category_index
-    images: list[int] = []
-    cats: list[int] = []
-    scores: list[float] = []
-    hashes: list[str] = []
-    anns: list[Any] = []
-    batch: list[bytes] = []
-    slow: list[tuple[int, Sequence[Any]]] = []
-    ids: list[int] = []
-    for row in rows:
-        data_hash, frame_no, object_hash, feature_hash, confidence, _, record, edited, object_id = row
-        image = image_index.get((data_hash, frame_no))
-        cat = category_index.get(feature_hash)
-        if image is None or cat is None:
-            continue
-        images.append(image)
-        cats.append(cat)
-        scores.append(confidence)
-        hashes.append(object_hash)
-        ids.append(object_id)
-        if record is not None and not edited:
-            batch.append(record)
-            if len(batch) >= CHUNK:
-                anns.extend(_decode(batch, kind))
-                batch = []
-        else:
-            anns.extend(_decode(batch, kind) if batch else [])
-            batch = []
-            slow.append((len(anns), row))
-            anns.append(None)
-    anns.extend(_decode(batch, kind) if batch else [])
-    for index, row in slow:
-        anns[index] = _from_geometry(row, frame)
-    side = _side(
-        anns, np.array(images, np.int64), np.array(cats, np.int64), np.array(scores), frame, kind, prediction
+    images = [image_index.get(k) for k in zip(units, frames, strict=True)]
+    cats = [category_index.get(f) for f in features]
+    keep = None
+    if None in images or None in cats:
+        keep = [
+            i for i, (im, c) in enumerate(zip(images, cats, strict=True)) if im is not None and c is not None
+        ]
+        batch = [batch[i] for i in keep]
+        if not batch:
+            ints = np.zeros(0, np.int64)
+            return _Chunk(ints, ints, np.zeros(0), ints, np.zeros(0, "S1"), [])
+        units, frames, hashes, features, scores, _, records, edited, ids = zip(*batch, strict=True)
+        images = [images[i] for i in keep]
+        cats = [cats[i] for i in keep]
+    if None not in records and not any(edited):
+        anns = _decode(records, kind)
+    else:
+        plain = [i for i, (r, e) in enumerate(zip(records, edited, strict=True)) if r is not None and not e]
+        decoded = iter(_decode([records[i] for i in plain], kind)) if plain else iter(())
+        wanted = set(plain)
+        anns = [next(decoded) if i in wanted else _from_geometry(row, frame) for i, row in enumerate(batch)]
+    return _Chunk(
+        np.array(images, np.int64),
+        np.array(cats, np.int64),
+        np.array(scores, np.float64),
+        np.array(ids, np.int64),
+        np.array(hashes, dtype="S"),
+        anns,
     )
+
+
+def load_branch(
+    batches: Iterable[list[tuple[Any, ...]]], frame: Frame, kind: str, prediction: bool
+) -> Branch:
+    """Read a branch's objects (batches of ``iter_evaluation_rows``) into columns for ``kind``."""
+    chunks = [_chunk(batch, frame, kind) for batch in batches if batch]
+    sides = [_side(c.anns, c.image, c.category, c.score, frame, kind, prediction) for c in chunks]
+    if sides:
+        joined = {f: np.concatenate([getattr(x, f) for x in sides]) for f in _ARRAYS}
+        side = Side(**joined, geometry=[g for x in sides for g in x.geometry])
+        ids = np.concatenate([c.ids for c in chunks])
+        hashes = np.concatenate([c.hashes for c in chunks])
+    else:
+        side = Side.make(image=[], category=[], bbox=np.zeros((0, 4)), area=[])
+        ids, hashes = np.zeros(0, np.int64), np.zeros(0, "S1")
+    order = np.argsort(ids, kind="stable")
+    if len(order) and np.any(order != np.arange(len(order))):
+        side = side.take(order)
+        hashes = hashes[order]
     return Branch(side, hashes)
 
 
+_ARRAYS = ("image", "category", "bbox", "area", "score", "crowd", "ignore")
+
+
 def _from_geometry(row: Sequence[Any], frame: Frame) -> _SegAnn:
-    data_hash, frame_no, _, feature_hash, _, geometry_json, record, _, _ = row
+    unit_id, frame_no, _, feature_hash, _, geometry_json, record, _, _ = row
     if geometry_json is None:
         return _one.decode(record)
     obj = frame.objects[feature_hash]
-    height, width = frame.sizes_hw[frame.image_index[(data_hash, frame_no)]]
+    height, width = frame.sizes_hw[frame.image_index[(unit_id, frame_no)]]
     ann: dict[str, Any] = {}
     _put_geometry(ann, coordinates_from_json(obj.shape, msgspec.json.decode(geometry_json)), width, height)
     return _SegAnn(

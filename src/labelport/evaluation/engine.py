@@ -356,26 +356,34 @@ def accumulate(m: Matching) -> Accumulated:
             npig = int(np.count_nonzero(~m.gt_ignore[a][gt_k]))
             if npig == 0:
                 continue
+            # searchsorted(rc, recs) without a loop over thresholds: rc = tp / npig rises with the
+            # integer tp, so "rc >= r" is "tp >= need[r]", the least count whose quotient reaches r
+            need = np.searchsorted(np.arange(npig + 1) / npig, recs, side="left")
             for mi, max_det in enumerate(p.max_dets):
                 sel = ranks < max_det
                 nd = int(np.count_nonzero(sel))
-                tp_sum = np.cumsum(tps_k[a][:, sel], axis=1).astype(dtype=float)
+                if not nd:
+                    recall[:, k, a, mi] = 0
+                    precision[:, :, k, a, mi] = 0
+                    scores[:, :, k, a, mi] = 0
+                    continue
+                tp_int = np.cumsum(tps_k[a][:, sel], axis=1)
+                tp_sum = tp_int.astype(dtype=float)
                 fp_sum = np.cumsum(fps_k[a][:, sel], axis=1).astype(dtype=float)
                 rc = tp_sum / npig
                 pr = tp_sum / (fp_sum + tp_sum + np.spacing(1))
-                recall[:, k, a, mi] = rc[:, -1] if nd else 0
-                if nd:
-                    pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
-                ss_sorted = scores_k[sel]
-                for t in range(T):
-                    inds = np.searchsorted(rc[t], recs, side="left")
-                    ok = inds < nd
-                    q = np.zeros(R)
-                    ss = np.zeros(R)
-                    q[ok] = pr[t, inds[ok]]
-                    ss[ok] = ss_sorted[inds[ok]]
-                    precision[t, :, k, a, mi] = q
-                    scores[t, :, k, a, mi] = ss
+                recall[:, k, a, mi] = rc[:, -1]
+                pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
+                offset = (np.arange(T) * (npig + 2))[:, None]
+                found = np.searchsorted(
+                    (tp_int + offset).ravel(), (need[None, :] + offset).ravel(), side="left"
+                )
+                local = found.reshape(T, R) - np.arange(T)[:, None] * nd
+                ok = local < nd
+                rows = np.broadcast_to(np.arange(T)[:, None], (T, R))
+                at = np.where(ok, local, 0)
+                precision[:, :, k, a, mi] = np.where(ok, pr[rows, at], 0.0)
+                scores[:, :, k, a, mi] = np.where(ok, scores_k[sel][at], 0.0)
     return Accumulated(p, precision, recall, scores, m)
 
 

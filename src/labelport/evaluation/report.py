@@ -226,12 +226,12 @@ def pack_matches(gt: Branch, dt: Branch, frame: Frame, status: dict[str, Any]) -
     buffer = io.BytesIO()
     np.savez(
         buffer,
-        pred_hash=np.array(dt.object_hashes, dtype="S"),
+        pred_hash=np.asarray(dt.object_hashes, dtype="S"),
         pred_image=dt.side.image,
         pred_category=dt.side.category,
         pred_score=dt.side.score,
         pred_bbox=dt.side.bbox,
-        gt_hash=np.array(gt.object_hashes, dtype="S"),
+        gt_hash=np.asarray(gt.object_hashes, dtype="S"),
         gt_image=gt.side.image,
         gt_category=gt.side.category,
         gt_bbox=gt.side.bbox,

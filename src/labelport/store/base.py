@@ -249,12 +249,13 @@ class LabelStore(Protocol):
         None when there is no such branch."""
         ...
 
-    def iter_evaluation_rows(self, project_hash: str, branch: str) -> Iterator[tuple[Any, ...]]:
-        """(data hash, frame, object hash, feature hash, confidence, geometry, record, edited, id) per object."""
+    def iter_evaluation_rows(self, project_hash: str, branch: str) -> Iterator[list[tuple[Any, ...]]]:
+        """Batches of (data unit row id, frame, object hash, feature hash, confidence, geometry, record,
+        edited, id), one per object of the branch, in no particular order."""
         ...
 
     def evaluation_units(self, project_hash: str) -> list[tuple[Any, ...]]:
-        """(data hash, width, height, frames, members JSON, extra JSON) of every data unit, in order."""
+        """(row id, data hash, width, height, frames, members JSON, extra JSON) of every data unit, in order."""
         ...
 
     def find_evaluation(self, project_hash: str, key: EvaluationKey) -> EvaluationRecord | None: ...

@@ -40,18 +40,16 @@ _EXISTS = (
     "SELECT 1 FROM label_rows l JOIN data_units d ON d.id = l.data_unit_id "
     "WHERE d.project_id = ? AND l.branch = ? LIMIT 1"
 )
-#: what an evaluation reads of each object: (data hash, frame, object hash, feature hash, confidence,
+#: what an evaluation reads of each object: (data unit row id, frame, object hash, feature hash, confidence,
 #: geometry, record, edited, id), in no particular order (sorting 861k rows cost SQLite more than
 #: the read; the reader puts them in id order itself)
 EVALUATION_SELECT = (
-    "SELECT d.data_hash, o.frame, o.object_hash, o.feature_hash, o.confidence, o.geometry, o.record, o.edited, "
+    "SELECT l.data_unit_id, o.frame, o.object_hash, o.feature_hash, o.confidence, o.geometry, o.record, o.edited, "
     "o.id FROM objects o JOIN label_rows l ON l.id = o.label_row_id JOIN data_units d ON d.id = l.data_unit_id "
     "WHERE d.project_id = ? AND l.branch = ?"
 )
-#: the data units as an evaluation needs them: (data hash, width, height, frames, members, extra)
-_UNIT_ROWS = (
-    "SELECT data_hash, width, height, frames, members, extra FROM data_units WHERE project_id = ? ORDER BY id"
-)
+#: the data units as an evaluation needs them: (row id, data hash, width, height, frames, members, extra)
+_UNIT_ROWS = "SELECT id, data_hash, width, height, frames, members, extra FROM data_units WHERE project_id = ? ORDER BY id"
 _UNITS = "SELECT count(*), coalesce(max(id), 0) FROM data_units WHERE project_id = ?"
 _ONTOLOGY = "SELECT o.structure FROM ontologies o JOIN projects p ON p.ontology_id = o.id WHERE p.id = ?"
 
@@ -142,6 +140,6 @@ class EvaluationRows:
         return None if row is None else bytes(row[0])
 
     def evaluation_units(self: _Store, project_hash: str) -> list[tuple[Any, ...]]:
-        """(data hash, width, height, frames, members JSON, extra JSON) of every data unit, in order."""
+        """(row id, data hash, width, height, frames, members JSON, extra JSON) of every data unit, in order."""
         project_id = self._project_id(project_hash)
         return [tuple(r) for r in self._all(self._q(_UNIT_ROWS), (project_id,))]

@@ -498,18 +498,17 @@ class PostgresStore(EvaluationRows):
             except psycopg.Error as exc:
                 raise StoreError(f"cannot read the store at {self._where}: {_reason(exc)}.") from exc
 
-    def iter_evaluation_rows(self, project_hash: str, branch: str) -> Iterator[tuple[Any, ...]]:
-        """Rows of :data:`~labelport.store.evaluations.EVALUATION_SELECT`, streamed."""
+    def iter_evaluation_rows(self, project_hash: str, branch: str) -> Iterator[list[tuple[Any, ...]]]:
+        """Batches of :data:`~labelport.store.evaluations.EVALUATION_SELECT` rows, streamed."""
         project_id = self._project_id(project_hash)
         with self._conn() as conn:
             try:
                 name = f"labelport_evaluation_{next(_cursor_numbers)}"
                 with conn.transaction(), conn.cursor(name=name, binary=True) as cursor:
-                    conn.execute("SET LOCAL work_mem = '128MB'")
                     cursor.itersize = CHUNK
                     cursor.execute(self._q(EVALUATION_SELECT), (project_id, branch))
                     while batch := cursor.fetchmany(CHUNK):
-                        yield from batch
+                        yield batch
             except psycopg.Error as exc:
                 raise StoreError(f"cannot read the store at {self._where}: {_reason(exc)}.") from exc
 

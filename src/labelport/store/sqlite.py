@@ -393,13 +393,13 @@ class SqliteStore(EvaluationRows):
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read the store at {self.path}: {exc}.") from exc
 
-    def iter_evaluation_rows(self, project_hash: str, branch: str) -> Iterator[tuple[Any, ...]]:
-        """Rows of :data:`~labelport.store.evaluations.EVALUATION_SELECT`, in batches' order."""
+    def iter_evaluation_rows(self, project_hash: str, branch: str) -> Iterator[list[tuple[Any, ...]]]:
+        """Batches of :data:`~labelport.store.evaluations.EVALUATION_SELECT` rows."""
         project_id = self._project_id(project_hash)
         try:
             cursor = self._db.execute(EVALUATION_SELECT, (project_id, branch))
             while batch := cursor.fetchmany(CHUNK):
-                yield from batch
+                yield batch
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read the store at {self.path}: {exc}.") from exc
 
