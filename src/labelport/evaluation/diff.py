@@ -44,7 +44,7 @@ def _pairs(a: Side, b: Side, iou: float, n_images: int, n_categories: int, by_cl
         use_categories=by_class,
     )
     m = match(a, b, params, n_images=n_images, n_categories=n_categories)
-    dtm = m.dtm[0, 0]
+    dtm = m.det_gt
     ok = dtm >= 0
     return m.gts[dtm[ok]], m.dets[ok]
 

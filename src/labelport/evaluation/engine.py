@@ -34,7 +34,7 @@ Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
 
 #: most candidate pairs built at once (bounds the memory of a train-scale evaluation)
-PAIR_CHUNK = 2_000_000
+PAIR_CHUNK = 1_000_000
 
 
 @dataclass
@@ -98,8 +98,10 @@ class Matching:
     """COCOeval's ``evalImgs`` for every group, as arrays over the evaluated objects.
 
     ``dets`` are indices into the prediction side (each group's detections by score, at most
-    ``max_dets[-1]``), ``gts`` into the ground-truth side (by group, COCO's order). ``dtm[a, t, i]`` is
-    the gt *position* in ``gts`` matched to ``dets[i]`` at area range a and IoU threshold t, or -1.
+    ``max_dets[-1]``), ``gts`` into the ground-truth side (by group, COCO's order). ``dt_matched[a, t, i]``
+    says whether ``dets[i]`` was matched at area range a and IoU threshold t. At the object-level view
+    (``view``: IoU 0.5 and area ``all`` when present), ``det_gt[i]`` is the gt *position* in ``gts``
+    matched to ``dets[i]`` (or -1) and ``gt_det[j]`` the det position matched to ``gts[j]`` (or -1).
     """
 
     params: Params
@@ -112,9 +114,11 @@ class Matching:
     det_group: Ints
     det_rank: Ints
     gt_ignore: Bools  # (A, n gts)
-    dtm: npt.NDArray[np.int32]  # (A, T, n dets)
+    dt_matched: Bools  # (A, T, n dets)
     dt_ignore: Bools  # (A, T, n dets)
-    gtm: npt.NDArray[np.int32]  # (A, T, n gts): the det position matched, or -1
+    view: tuple[int, int]  # (area index, threshold index) of det_gt and gt_det
+    det_gt: npt.NDArray[np.int32]
+    gt_det: npt.NDArray[np.int32]
     best_iou: Floats  # per det position: its highest IoU with any gt of its group
     gt_category: Ints = field(default_factory=lambda: np.zeros(0, np.int64))
 
@@ -172,19 +176,25 @@ def match(
 
     pd, pg, piou, best = _pairs(gts, gt_group, dets, det_group, ious or _box_ious(gt, dt), params)
     A, T = len(params.area_ranges), len(params.iou_thresholds)
-    dtm = np.full((A, T, len(dets)), -1, np.int32)
-    gtm = np.full((A, T, len(gts)), -1, np.int32)
+    view = view_indices(params)
     thresholds = np.minimum(params.ious, 1 - 1e-10)
     crowd = gt.crowd[gts]
-    for a in range(A):
-        _greedy(pd, pg, piou, rank, gt_ignore[a], crowd, thresholds, dtm[a], gtm[a])
     d_area = dt.area[dets]
-    out_of_range = (d_area[None, :] < lo[:, None]) | (d_area[None, :] > hi[:, None])
-    matched = dtm >= 0
+    dt_matched = np.zeros((A, T, len(dets)), bool)
     dt_ignore = np.zeros((A, T, len(dets)), bool)
+    det_gt = gt_det = np.zeros(0, np.int32)
     for a in range(A):
-        taken = gt_ignore[a][np.maximum(dtm[a], 0)] if len(gts) else np.zeros((T, len(dets)), bool)
-        dt_ignore[a] = np.where(matched[a], taken, out_of_range[a][None, :])
+        # int positions per area range only while it is matched: (A, T, n) of them would not fit in 1 GiB
+        dtm = np.full((T, len(dets)), -1, np.int32)
+        gtm = np.full((T, len(gts)), -1, np.int32)
+        _greedy(pd, pg, piou, rank, gt_ignore[a], crowd, thresholds, dtm, gtm)
+        dt_matched[a] = dtm >= 0
+        taken = gt_ignore[a][np.maximum(dtm, 0)] if len(gts) else np.zeros((T, len(dets)), bool)
+        out_of_range = (d_area < params.area_ranges[a][0]) | (d_area > params.area_ranges[a][1])
+        dt_ignore[a] = np.where(dt_matched[a], taken, out_of_range[None, :])
+        if a == view[0]:
+            det_gt, gt_det = dtm[view[1]].copy(), gtm[view[1]].copy()
+        del dtm, gtm, taken
     return Matching(
         params,
         n_categories,
@@ -196,12 +206,21 @@ def match(
         det_group,
         rank,
         gt_ignore,
-        dtm,
+        dt_matched,
         dt_ignore,
-        gtm,
+        view,
+        det_gt,
+        gt_det,
         best,
         gt.category[gts],
     )
+
+
+def view_indices(params: Params) -> tuple[int, int]:
+    """(area index, threshold index) of the object-level view: area ``all`` and IoU 0.5 when present."""
+    t = [i for i, v in enumerate(params.iou_thresholds) if v == 0.5]
+    a = [i for i, label in enumerate(params.area_labels) if label == "all"]
+    return (a[0] if a else 0), (t[0] if t else 0)
 
 
 def _box_ious(gt: Side, dt: Side) -> Callable[[Ints, Ints], Floats]:
@@ -348,7 +367,7 @@ def accumulate(m: Matching) -> Accumulated:
         gt_k = g_cat == k
         ranks = m.det_rank[idx]
         scores_k = d_score[idx]
-        dtm_k = m.dtm[:, :, idx] >= 0
+        dtm_k = m.dt_matched[:, :, idx]
         ig_k = m.dt_ignore[:, :, idx]
         tps_k = dtm_k & ~ig_k
         fps_k = ~dtm_k & ~ig_k

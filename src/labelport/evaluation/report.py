@@ -18,7 +18,8 @@ import numpy as np
 import numpy.typing as npt
 
 from labelport.evaluation.columns import Branch, Frame
-from labelport.evaluation.engine import Accumulated, Matching, match, select
+from labelport.evaluation.engine import Accumulated, Matching, Side, match, select, view_indices
+from labelport.evaluation.params import Params
 
 STAT_NAMES = ("AP", "AP50", "AP75", "AP_small", "AP_medium", "AP_large",
               "AR1", "AR10", "AR100", "AR_small", "AR_medium", "AR_large")  # fmt: skip
@@ -42,10 +43,7 @@ GT_STATUS = ("matched", "fn", "ignored")
 
 def indices(m: Matching) -> tuple[int, int]:
     """(threshold index, area index) of the object-level view: IoU 0.5 and area ``all`` when present."""
-    p = m.params
-    t = [i for i, v in enumerate(p.iou_thresholds) if v == 0.5]
-    a = [i for i, label in enumerate(p.area_labels) if label == "all"]
-    return (t[0] if t else 0), (a[0] if a else 0)
+    return m.view[1], m.view[0]
 
 
 def object_status(m: Matching, n_gt: int, n_dt: int) -> dict[str, npt.NDArray[Any]]:
@@ -54,7 +52,7 @@ def object_status(m: Matching, n_gt: int, n_dt: int) -> dict[str, npt.NDArray[An
     pred_status = np.full(n_dt, 3, np.int8)
     pred_gt = np.full(n_dt, -1, np.int64)
     pred_iou = np.zeros(n_dt)
-    dtm, dt_ig = m.dtm[a, t], m.dt_ignore[a, t]
+    dtm, dt_ig = m.det_gt, m.dt_ignore[a, t]
     matched = dtm >= 0
     pred_status[m.dets] = np.where(dt_ig, 2, np.where(matched, 0, 1))
     if m.params.use_categories:
@@ -65,7 +63,7 @@ def object_status(m: Matching, n_gt: int, n_dt: int) -> dict[str, npt.NDArray[An
     pred_iou[m.dets] = m.best_iou
     gt_status = np.full(n_gt, 2, np.int8)
     gt_pred = np.full(n_gt, -1, np.int64)
-    gtm = m.gtm[a, t]
+    gtm = m.gt_det
     ign = m.gt_ignore[a]
     gt_status[m.gts] = np.where(ign, 2, np.where(gtm >= 0, 0, 1))
     has = gtm >= 0
@@ -150,7 +148,7 @@ def _best_f1(m: Matching, k: int, t: int, a: int, npig: int) -> dict[str, Any] |
     score = m.dt.score[m.dets[sel]]
     order = np.lexsort((m.det_rank[sel], m.dt.image[m.dets[sel]], -score))
     sel, score = sel[order], score[order]
-    tp = np.cumsum(m.dtm[a, t, sel] >= 0)
+    tp = np.cumsum(m.dt_matched[a, t, sel])
     fp = np.arange(1, len(sel) + 1) - tp
     if not len(sel):
         return {"score": None, "tp": 0, "fp": 0, "fn": npig, "precision": 0.0, "recall": 0.0, "f1": 0.0}
@@ -190,55 +188,52 @@ def pr_curves(acc: Accumulated, frame: Frame) -> dict[str, Any]:
     return out
 
 
-def confusion(
-    m: Matching, frame: Frame, categories: list[int] | None, ious: Callable[[Any, Any], Any] | None
+def confusion_matrix(
+    gt: Side,
+    dt: Side,
+    params: Params,
+    frame: Frame,
+    categories: list[int] | None,
+    ious: Callable[[Any, Any], Any] | None,
 ) -> dict[str, Any]:
     """Class-agnostic matching at IoU 0.5 (area all, max_dets[-1]): rows ground truth, columns predictions."""
-    gt, dt = m.gt, m.dt
-    area = m.params.area_ranges[indices(m)[1]]
+    area = params.area_ranges[view_indices(params)[0]]
     p = replace(
-        m.params, iou_thresholds=(0.5,), area_labels=("all",), area_ranges=(area,), use_categories=False
-    )
-    agn = match(
-        gt,
-        dt,
-        p,
-        n_images=len(frame.image_keys),
-        n_categories=m.n_categories,
-        categories=categories,
-        ious=ious,
+        params, iou_thresholds=(0.5,), area_labels=("all",), area_ranges=(area,), use_categories=False
     )
     n = len(frame.category_titles)
+    agn = match(gt, dt, p, n_images=len(frame.image_keys), n_categories=n, categories=categories, ious=ious)
     matrix = np.zeros((n + 1, n + 1), np.int64)
-    dtm, dt_ig = agn.dtm[0, 0], agn.dt_ignore[0, 0]
+    dtm, dt_ig = agn.det_gt, agn.dt_ignore[0, 0]
     pred_cat = dt.category[agn.dets]
     ok = (dtm >= 0) & ~dt_ig
     np.add.at(matrix, (gt.category[agn.gts[dtm[ok]]], pred_cat[ok]), 1)
     lone = (dtm < 0) & ~dt_ig
     np.add.at(matrix, (n, pred_cat[lone]), 1)
-    missed = (agn.gtm[0, 0] < 0) & ~agn.gt_ignore[0]
+    missed = (agn.gt_det < 0) & ~agn.gt_ignore[0]
     np.add.at(matrix, (gt.category[agn.gts[missed]], n), 1)
     return {"labels": [*frame.category_titles, "background"], "matrix": matrix.tolist()}
 
 
-def pack_matches(gt: Branch, dt: Branch, frame: Frame, status: dict[str, Any]) -> bytes:
+def pack_matches(gt: Branch, dt: Branch, frame: Frame, status: dict[str, Any]) -> memoryview:
     """The object-level matches as one ``.npz`` (no pickles): read back in milliseconds."""
     buffer = io.BytesIO()
+    small = {k: v.astype(np.int32) if v.dtype == np.int64 else v for k, v in status.items()}
     np.savez(
         buffer,
         pred_hash=np.asarray(dt.object_hashes, dtype="S"),
-        pred_image=dt.side.image,
-        pred_category=dt.side.category,
+        pred_image=dt.side.image.astype(np.int32),
+        pred_category=dt.side.category.astype(np.int32),
         pred_score=dt.side.score,
         pred_bbox=dt.side.bbox,
         gt_hash=np.asarray(gt.object_hashes, dtype="S"),
-        gt_image=gt.side.image,
-        gt_category=gt.side.category,
+        gt_image=gt.side.image.astype(np.int32),
+        gt_category=gt.side.category.astype(np.int32),
         gt_bbox=gt.side.bbox,
         gt_area=gt.side.area,
         image_hash=np.array([k[0] for k in frame.image_keys], dtype="S"),
         image_frame=np.array([k[1] for k in frame.image_keys], np.int64),
         category_title=np.array(frame.category_titles, dtype=str),
-        **status,
+        **small,
     )
-    return buffer.getvalue()
+    return buffer.getbuffer()

@@ -25,7 +25,7 @@ from labelport.evaluation.params import Params
 from labelport.evaluation.report import (
     KEYPOINT_STAT_NAMES,
     STAT_NAMES,
-    confusion,
+    confusion_matrix,
     object_status,
     pack_matches,
     per_category,
@@ -134,7 +134,7 @@ def diff_branches(
     return {"project_hash": project_hash, "a": a, "b": b, **out}
 
 
-def compute(gt: Branch, dt: Branch, frame: Frame, params: Params) -> tuple[dict[str, Any], bytes]:
+def compute(gt: Branch, dt: Branch, frame: Frame, params: Params) -> tuple[dict[str, Any], memoryview]:
     """COCOeval over two branches' columns: the summary (JSON-ready) and the packed object matches."""
     cats = None
     if params.categories is not None:
@@ -151,16 +151,14 @@ def compute(gt: Branch, dt: Branch, frame: Frame, params: Params) -> tuple[dict[
     n_images, n_cats = len(frame.image_keys), len(frame.category_titles)
     m = match(gt.side, dt.side, params, n_images=n_images, n_categories=n_cats, categories=cats, ious=ious)
     acc = accumulate(m)
-    stats = summarize(acc)
     status = object_status(m, len(gt.side), len(dt.side))
-    summary = {
+    summary: dict[str, Any] = {
         "iou_type": params.iou_type,
         "params": params.key(),
-        "stats": stats,
+        "stats": summarize(acc),
         "stat_names": list(KEYPOINT_STAT_NAMES if params.iou_type == "keypoints" else STAT_NAMES),
         "per_category": per_category(acc, frame, status),
         "pr_curves": pr_curves(acc, frame),
-        "confusion": confusion(m, frame, cats, ious),
         "counts": {
             "images": n_images,
             "ground_truth": len(gt.side),
@@ -168,6 +166,8 @@ def compute(gt: Branch, dt: Branch, frame: Frame, params: Params) -> tuple[dict[
             "evaluated_predictions": len(m.dets),
         },
     }
+    del acc, m  # the matching's arrays go before the confusion matrix's own matching
+    summary["confusion"] = confusion_matrix(gt.side, dt.side, params, frame, cats, ious)
     return summary, pack_matches(gt, dt, frame, status)
 
 

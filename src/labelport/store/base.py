@@ -267,7 +267,7 @@ class LabelStore(Protocol):
         states: tuple[str, str],
         user: str,
         summary: bytes,
-        matches: bytes,
+        matches: bytes | memoryview,
     ) -> int: ...
 
     def evaluation_matches(self, project_hash: str, evaluation_id: int) -> bytes | None: ...

@@ -108,7 +108,7 @@ class EvaluationRows:
         states: tuple[str, str],
         user: str,
         summary: bytes,
-        matches: bytes,
+        matches: bytes | memoryview,
     ) -> int:
         """Store an evaluation (replacing the one of the same key); returns its id."""
         project_id = self._project_id(project_hash)
