@@ -21,6 +21,7 @@ from labelport.evaluation.columns import Branch, Frame, load_branch
 from labelport.evaluation.diff import compare
 from labelport.evaluation.engine import accumulate, match, summarize
 from labelport.evaluation.overlap import keypoint_ious, mask_ious, sigmas_for
+from labelport.evaluation.parallel import started
 from labelport.evaluation.params import Params
 from labelport.evaluation.report import (
     KEYPOINT_STAT_NAMES,
@@ -100,8 +101,25 @@ def _evaluate(
 ) -> tuple[int, dict[str, Any]]:
     start = time.perf_counter()
     frame = _frame(store, project_hash)
-    gt = _branch(store, project_hash, gt_branch, frame, iou_type, prediction=False)
+    path = getattr(store, "path", None)
+    if isinstance(path, str) and path != ":memory:":
+        # the ground truth read by a child process (its own connection to the file) meanwhile
+        from labelport.store.sqlite import SqliteStore
+
+        def read_gt() -> Branch:
+            own = SqliteStore(path)
+            try:
+                return _branch(own, project_hash, gt_branch, frame, iou_type, prediction=False)
+            finally:
+                own.close()
+
+        wait_gt = started(read_gt)
+    else:
+        wait_gt = started(
+            lambda: _branch(store, project_hash, gt_branch, frame, iou_type, prediction=False), allowed=False
+        )
     dt = _branch(store, project_hash, pred_branch, frame, iou_type, prediction=True)
+    gt = wait_gt()
     summary, matches = compute(gt, dt, frame, params)
     summary |= {
         "project_hash": project_hash,
@@ -150,6 +168,11 @@ def compute(gt: Branch, dt: Branch, frame: Frame, params: Params) -> tuple[dict[
         ious = keypoint_ious(gt.side, dt.side, sigmas_for(gt.side, dt.side, params.keypoint_sigmas))
     n_images, n_cats = len(frame.image_keys), len(frame.category_titles)
     m = match(gt.side, dt.side, params, n_images=n_images, n_categories=n_cats, categories=cats, ious=ious)
+    # the class-agnostic matching of the confusion matrix in a child, while this process accumulates
+    wait_confusion = started(
+        lambda: confusion_matrix(gt.side, dt.side, params, frame, cats, ious),
+        allowed=params.iou_type == "bbox",
+    )
     acc = accumulate(m)
     status = object_status(m, len(gt.side), len(dt.side))
     summary: dict[str, Any] = {
@@ -166,8 +189,7 @@ def compute(gt: Branch, dt: Branch, frame: Frame, params: Params) -> tuple[dict[
             "evaluated_predictions": len(m.dets),
         },
     }
-    del acc, m  # the matching's arrays go before the confusion matrix's own matching
-    summary["confusion"] = confusion_matrix(gt.side, dt.side, params, frame, cats, ious)
+    summary["confusion"] = wait_confusion()
     return summary, pack_matches(gt, dt, frame, status)
 
 
