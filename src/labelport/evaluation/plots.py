@@ -89,7 +89,7 @@ def _category_curves(plt: Any, curves: dict[str, Any], path: Path) -> Path:
     for ax in list(axes.flat)[len(items) :]:
         ax.axis("off")
     fig.suptitle("precision / recall at IoU 0.50, per category", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     fig.savefig(path)
     plt.close(fig)
     return path
