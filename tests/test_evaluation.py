@@ -500,3 +500,15 @@ def test_generated_segm_cases(client: UserClient, case: Any) -> None:
 @given(case=_cases("keypoints"))
 def test_generated_keypoint_cases(client: UserClient, case: Any) -> None:
     _check_generated(client, "keypoints", case)
+
+
+def test_a_ground_truth_file_still_needs_visibilities(client: UserClient) -> None:
+    """Only a results list carries confidences; a labelled file's third number stays 0, 1 or 2."""
+    from labelport import ImportFailed
+
+    gt = _small_keypoint_file(2)
+    gt["annotations"][0]["keypoints"] = [10, 10, 0.7, 12, 12, 2]
+    project = client.create_project("vis", from_coco=gt)
+    with pytest.raises(ImportFailed) as failed:
+        project.import_coco(gt, create_missing_data_units=True)
+    assert [e.code for e in failed.value.report.errors] == ["keypoints_visibility"]

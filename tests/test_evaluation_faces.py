@@ -243,3 +243,31 @@ def test_a_viewer_runs_an_evaluation_over_the_server(
         outsider.service.evaluate(project.project_hash, "pred", {})
     with pytest.raises(NotFoundError):
         outsider.service.evaluation_matches(project.project_hash, int(remote.data["evaluation_id"]))
+
+
+# -- the benchmark's evaluation jobs ---------------------------------------------------------------
+
+
+def test_bench_evaluation_jobs_agree_with_pycocotools(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    if not (repo.parent / "shared" / "tools" / "make_preds.py").is_file():
+        pytest.skip("../shared/tools/make_preds.py is absent")
+    results = tmp_path / "results"
+    command = [sys.executable, "-m", "bench.run", "--images", "150", "--repeat", "1", "--quiet-wait", "0"]
+    command += ["--jobs", "pycocotools-eval,ours-eval-stored", "--cache", str(tmp_path / "cache")]
+    command += ["--results", str(results), "--scratch", str(tmp_path)]
+    run = subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    (scale,) = json.loads((results / "latest.json").read_text())["scales"]
+    rows = {row["job"]: row for row in scale["jobs"]}
+    reference = np.array(rows["pycocotools-eval"]["result"]["stats"])
+    for job in ("ours-eval", "ours-eval-stored"):
+        assert rows[job]["status"] == "ok", rows[job]
+        assert np.max(np.abs(np.array(rows[job]["result"]["stats"]) - reference)) <= 1e-12
+    assert (
+        rows["ours-eval"]["result"]["stored"] is False
+        and rows["ours-eval-stored"]["result"]["stored"] is True
+    )

@@ -15,8 +15,8 @@ from labelport.store.base import LabelStore, UserRecord
 def open_store(db: str) -> LabelStore:
     """The store a server runs on: ``postgresql://...`` (or ``postgres://``) is PostgreSQL, else a SQLite path.
 
-    >>> open_store(":memory:").schema_version()
-    1
+    >>> open_store(":memory:").schema_version() >= 1
+    True
     """
     if db.startswith(("postgresql://", "postgres://")):
         from labelport.store.postgres import PostgresStore
