@@ -129,6 +129,32 @@ def _groups(side: Side, use_categories: bool, n_categories: int) -> Ints:
     return side.image.copy()
 
 
+def _order(
+    gt: Side, dt: Side, params: Params, n_categories: int, categories: Sequence[int] | None
+) -> tuple[Ints, Ints, Ints, Ints, Ints]:
+    """COCOeval's order: gts by group (then category, when groups are images, then as stored); dets by
+    group, score descending (stable), then as COCOeval concatenates them, at most ``max_dets[-1]``
+    per group. Returns (gts, their groups, dets, their groups, each det's rank in its group)."""
+    wanted = np.ones(n_categories, bool)
+    if categories is not None:
+        wanted[:] = False
+        wanted[np.asarray(categories, np.int64)] = True
+    use = params.use_categories
+    g_keep = np.flatnonzero(wanted[gt.category]) if len(gt) else np.zeros(0, np.int64)
+    d_keep = np.flatnonzero(wanted[dt.category]) if len(dt) else np.zeros(0, np.int64)
+    g_group_all = _groups(gt, use, n_categories)[g_keep]
+    d_group_all = _groups(dt, use, n_categories)[d_keep]
+    g_order = np.lexsort((g_keep, gt.category[g_keep], g_group_all))
+    d_order = np.lexsort((d_keep, dt.category[d_keep], -dt.score[d_keep], d_group_all))
+    dets, det_group = d_keep[d_order], d_group_all[d_order]
+    starts = (
+        np.flatnonzero(np.r_[True, det_group[1:] != det_group[:-1]]) if len(dets) else np.zeros(0, np.int64)
+    )
+    rank = np.arange(len(dets)) - np.repeat(starts, np.diff(np.r_[starts, len(dets)]))
+    top = rank < params.max_dets[-1]
+    return g_keep[g_order], g_group_all[g_order], dets[top], det_group[top], rank[top]
+
+
 def match(
     gt: Side,
     dt: Side,
@@ -144,31 +170,7 @@ def match(
     ``categories`` are the category positions evaluated (default all); ``ious(dt_index, gt_index)``
     gives the IoU of each pair of object indices (default: boxes, as pycocotools computes them).
     """
-    wanted = np.ones(n_categories, bool)
-    if categories is not None:
-        wanted[:] = False
-        wanted[np.asarray(categories, np.int64)] = True
-    use = params.use_categories
-    g_keep = np.flatnonzero(wanted[gt.category]) if len(gt) else np.zeros(0, np.int64)
-    d_keep = np.flatnonzero(wanted[dt.category]) if len(dt) else np.zeros(0, np.int64)
-    g_group_all = _groups(gt, use, n_categories)[g_keep]
-    d_group_all = _groups(dt, use, n_categories)[d_keep]
-    # gts: by group, then (category when groups are images), then as stored
-    g_order = np.lexsort((g_keep, gt.category[g_keep], g_group_all))
-    gts = g_keep[g_order]
-    gt_group = g_group_all[g_order]
-    # dets: by group, score descending (stable), then as COCOeval concatenates them
-    d_order = np.lexsort((d_keep, dt.category[d_keep], -dt.score[d_keep], d_group_all))
-    dets = d_keep[d_order]
-    det_group = d_group_all[d_order]
-    starts = (
-        np.flatnonzero(np.r_[True, det_group[1:] != det_group[:-1]]) if len(dets) else np.zeros(0, np.int64)
-    )
-    first = np.repeat(starts, np.diff(np.r_[starts, len(dets)]))
-    rank = np.arange(len(dets)) - first
-    top = rank < params.max_dets[-1]
-    dets, det_group, rank = dets[top], det_group[top], rank[top]
-
+    gts, gt_group, dets, det_group, rank = _order(gt, dt, params, n_categories, categories)
     lo = np.array([r[0] for r in params.area_ranges])
     hi = np.array([r[1] for r in params.area_ranges])
     g_area = gt.area[gts]
