@@ -153,10 +153,13 @@ def _tail(rec: bytes) -> bytes:
 def _decode(records: Sequence[bytes], kind: str) -> list[Any]:
     if kind != "bbox":
         return list(_full.decode(b"[" + b",".join(records) + b"]"))
+    whole = b"[" + b",".join(records) + b"]"
+    if whole.find(_POLYGON_PREFIX) < 0:  # no polygons here (predictions, boxes): nothing to cut
+        return list(_fast.decode(whole))
     try:
         return list(_fast.decode(b"[" + b",".join([_tail(r) for r in records]) + b"]"))
     except msgspec.DecodeError:  # a record the cut does not fit: read these ones whole
-        return list(_fast.decode(b"[" + b",".join(records) + b"]"))
+        return list(_fast.decode(whole))
 
 
 @dataclass

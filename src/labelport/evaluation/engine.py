@@ -345,7 +345,11 @@ class Accumulated:
 
 
 def accumulate(m: Matching) -> Accumulated:
-    """COCOeval's ``accumulate()``: precision at each recall threshold, per category, area and maxDets."""
+    """COCOeval's ``accumulate()``: precision at each recall threshold, per category, area and maxDets.
+
+    Precision (and its scores) is computed at the last maxDets only, where COCOeval's stats and the
+    curves read it; below it only recall is (the AR1 and AR10 of the stats), and precision stays -1.
+    """
     p = m.params
     T, R, A, M = len(p.iou_thresholds), len(p.rec_thresholds), len(p.area_ranges), len(p.max_dets)
     K = m.n_categories if p.use_categories else 1
@@ -387,6 +391,10 @@ def accumulate(m: Matching) -> Accumulated:
                     recall[:, k, a, mi] = 0
                     precision[:, :, k, a, mi] = 0
                     scores[:, :, k, a, mi] = 0
+                    continue
+                if mi < M - 1:
+                    # below the last maxDets COCOeval's stats read recall only (AR1, AR10): its last count
+                    recall[:, k, a, mi] = np.count_nonzero(tps_k[a][:, sel], axis=1) / npig
                     continue
                 tp_int = np.cumsum(tps_k[a][:, sel], axis=1)
                 tp_sum = tp_int.astype(dtype=float)
