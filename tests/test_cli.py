@@ -681,6 +681,8 @@ def test_every_command_has_help_and_is_in_the_readme() -> None:
         "labels show",
         "import coco",
         "export coco",
+        "eval",
+        "diff",
         "user add",
         "serve",
     }

@@ -28,6 +28,7 @@ from labelport.store.base import (
     ProjectRecord,
 )
 from labelport.store.postgres import PostgresStore, display_url
+from labelport.store.schema import LATEST
 from labelport.store.sqlite import SqliteStore
 
 if TYPE_CHECKING:
@@ -143,10 +144,10 @@ def _full_row(row_id: int, key: int, *, confidence: float = 0.25) -> BulkRow:
 def test_schema_version_is_one_and_reopening_keeps_data(
     store: LabelStore, open_store: Callable[[], LabelStore]
 ) -> None:
-    assert store.schema_version() == 1
+    assert store.schema_version() == LATEST
     project = _project(store)
     again = open_store()
-    assert again.schema_version() == 1
+    assert again.schema_version() == LATEST
     assert again.get_project(project.project_hash) == project
 
 
@@ -574,7 +575,7 @@ def test_two_stores_opening_a_new_database_at_once_migrate_it_once(postgres_serv
         t.join()
     try:
         assert errors == []
-        assert [s.schema_version() for s in opened] == [1, 1, 1, 1]
+        assert [s.schema_version() for s in opened] == [LATEST] * 4
     finally:
         for store in opened:
             store.close()
