@@ -95,6 +95,10 @@ def test_unknown_branches_and_options_are_one_sentence(client: UserClient) -> No
         project.evaluate("pred", categories=["horse"])
     with pytest.raises(LabelportError, match="kind must be 'fp' or 'fn'"):
         project.evaluate("pred").errors("tp")
+    with pytest.raises(LabelportError, match="max_dets must be a list, not int"):
+        project.service.evaluate(project.project_hash, "pred", {"max_dets": 5})
+    with pytest.raises(LabelportError, match="evaluation parameters: could not convert"):
+        project.evaluate("pred", iou_thresholds=["half"])  # type: ignore[list-item]
 
 
 def test_per_category_counts_confusion_and_matches(client: UserClient) -> None:
@@ -239,6 +243,9 @@ def test_a_viewer_runs_an_evaluation_over_the_server(
     assert_same(remote, coco_eval(gt, results, "bbox"))
     assert remote.errors("fn", limit=3) == project.evaluate("pred").errors("fn", limit=3)
     assert seen.diff("main", "pred")["totals"]["matched"] > 600
+    with pytest.raises(LabelportError, match="max_dets must be a list, not str") as bad:
+        seen.service.evaluate(project.project_hash, "pred", {"max_dets": "many"})
+    assert bad.value.status == 400
     with pytest.raises(NotFoundError):
         outsider.service.evaluate(project.project_hash, "pred", {})
     with pytest.raises(NotFoundError):

@@ -54,7 +54,26 @@ class Params:
     keypoint_sigmas: tuple[float, ...] | None = None
 
     @classmethod
-    def make(
+    def make(cls, iou_type: str = "bbox", **options: Any) -> Params:
+        """COCOeval's defaults for ``iou_type``, with what the caller chose instead (see :meth:`_make`).
+
+        >>> Params.make("bbox", max_dets=["a"])
+        Traceback (most recent call last):
+        labelport.errors.LabelportError: evaluation parameters: invalid literal for int() with base 10: 'a'.
+        """
+        for name in ("max_dets", "iou_thresholds", "keypoint_sigmas", "categories", "area_ranges"):
+            value = options.get(name)
+            if value is not None and not isinstance(
+                value, (list, tuple, Mapping if name == "area_ranges" else list)
+            ):
+                raise LabelportError(f"{name} must be a list, not {type(value).__name__}.")
+        try:
+            return cls._make(iou_type, **options)
+        except (TypeError, ValueError) as exc:  # a wrong type from a script or a request body
+            raise LabelportError(f"evaluation parameters: {exc}.") from None
+
+    @classmethod
+    def _make(
         cls,
         iou_type: str = "bbox",
         *,
