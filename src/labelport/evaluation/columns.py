@@ -81,6 +81,17 @@ class Frame:
         frame.category_index = {h: i for i, h in enumerate(cats)}
         return frame
 
+    def signature(self) -> int:
+        """Equal for equal frames (in one process and its forks): images, their ids and sizes, categories."""
+        return hash(
+            (
+                tuple(self.image_index),
+                tuple(self.image_ids),
+                tuple(self.sizes_hw),
+                tuple(self.category_hashes),
+            )
+        )
+
 
 class _Kept(msgspec.Struct):
     id: Any = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -100,26 +100,30 @@ def _evaluate(
     user: str,
 ) -> tuple[int, dict[str, Any]]:
     start = time.perf_counter()
-    frame = _frame(store, project_hash)
     path = getattr(store, "path", None)
     if isinstance(path, str) and path != ":memory:":
-        # the ground truth read by a child process (its own connection to the file) meanwhile
+        # the ground truth read by a child process (its own connection to the file, its own frame)
+        # while this one reads the predictions; if the two frames differ (the store changed in
+        # between), the ground truth is read again here
         from labelport.store.sqlite import SqliteStore
 
-        def read_gt() -> Branch:
+        def read_gt() -> tuple[int, Branch]:
             own = SqliteStore(path)
             try:
-                return _branch(own, project_hash, gt_branch, frame, iou_type, prediction=False)
+                own_frame = _frame(own, project_hash)
+                branch = _branch(own, project_hash, gt_branch, own_frame, iou_type, prediction=False)
+                return own_frame.signature(), branch
             finally:
                 own.close()
 
-        wait_gt = started(read_gt)
+        wait_gt: Callable[[], tuple[int, Branch]] | None = started(read_gt)
     else:
-        wait_gt = started(
-            lambda: _branch(store, project_hash, gt_branch, frame, iou_type, prediction=False), allowed=False
-        )
+        wait_gt = None
+    frame = _frame(store, project_hash)
     dt = _branch(store, project_hash, pred_branch, frame, iou_type, prediction=True)
-    gt = wait_gt()
+    signature, gt = wait_gt() if wait_gt is not None else (None, None)
+    if gt is None or signature != frame.signature():
+        gt = _branch(store, project_hash, gt_branch, frame, iou_type, prediction=False)
     summary, matches = compute(gt, dt, frame, params)
     summary |= {
         "project_hash": project_hash,
