@@ -109,6 +109,7 @@ def test_keypoints_equal_pycocotools_and_keep_confidences(client: UserClient, sh
     project = project_with(client, gt_path, results)
     ours = project.evaluate("pred", iou_type="keypoints")
     assert len(ours.stats) == 10
+    assert all(p["iou"] >= 0.5 for p in ours.matches()["predictions"] if p["status"] == "tp")
     assert_same(ours, coco_eval(gt_path, results, "keypoints"))
     kept = project.export_coco_labels(branch_name="pred", results=True)
     assert sorted(tuple(r["keypoints"]) for r in kept) == sorted(tuple(r["keypoints"]) for r in results)
@@ -206,7 +207,10 @@ def test_segm_from_jittered_ground_truth_equals_pycocotools(
     assert any(a["iscrowd"] for a in gt["annotations"])
     ref_results, our_results = _segm_results(gt)
     project = project_with(client, gt_path, our_results)
-    assert_same(project.evaluate("pred", iou_type="segm"), coco_eval(gt_path, ref_results, "segm"))
+    ours = project.evaluate("pred", iou_type="segm")
+    assert_same(ours, coco_eval(gt_path, ref_results, "segm"))
+    tps = [p for p in ours.matches()["predictions"] if p["status"] == "tp"]
+    assert tps and all(p["iou"] >= 0.5 and p["matched"] for p in tps)  # each match's own mask IoU
 
 
 # -- edge cases ------------------------------------------------------------------------------------

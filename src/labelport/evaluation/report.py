@@ -46,8 +46,13 @@ def indices(m: Matching) -> tuple[int, int]:
     return m.view[1], m.view[0]
 
 
-def object_status(m: Matching, n_gt: int, n_dt: int) -> dict[str, npt.NDArray[Any]]:
-    """Per object of each side: its status, its match, and the match's IoU (or the best IoU for an FP)."""
+def object_status(
+    m: Matching, n_gt: int, n_dt: int, ious: Callable[[Any, Any], Any] | None = None
+) -> dict[str, npt.NDArray[Any]]:
+    """Per object of each side: its status, its match, and the match's IoU (or the best IoU for an FP).
+
+    ``ious`` is the matching's IoU of object pairs (masks, keypoints); boxes need none.
+    """
     t, a = indices(m)
     pred_status = np.full(n_dt, 3, np.int8)
     pred_gt = np.full(n_dt, -1, np.int64)
@@ -69,8 +74,7 @@ def object_status(m: Matching, n_gt: int, n_dt: int) -> dict[str, npt.NDArray[An
     has = gtm >= 0
     gt_pred[m.gts[has]] = m.dets[gtm[has]]
     if matched.any():
-        pairs = _match_ious(m, dtm, matched)
-        pred_iou[m.dets[matched]] = pairs
+        pred_iou[m.dets[matched]] = _match_ious(m, dtm, matched, ious)
     return {
         "pred_status": pred_status,
         "pred_gt": pred_gt,
@@ -81,16 +85,19 @@ def object_status(m: Matching, n_gt: int, n_dt: int) -> dict[str, npt.NDArray[An
 
 
 def _match_ious(
-    m: Matching, dtm: npt.NDArray[np.int32], matched: npt.NDArray[np.bool_]
+    m: Matching,
+    dtm: npt.NDArray[np.int32],
+    matched: npt.NDArray[np.bool_],
+    ious: Callable[[Any, Any], Any] | None,
 ) -> npt.NDArray[np.float64]:
-    """The IoU of each matched pair (boxes recomputed; other kinds keep the det's best IoU)."""
+    """The IoU of each matched pair, as the matching computed it."""
     from labelport.evaluation.engine import box_iou
 
     d = m.dets[matched]
     g = m.gts[dtm[matched]]
-    if m.params.iou_type == "bbox":
+    if ious is None:
         return box_iou(m.dt.bbox[d], m.gt.bbox[g], m.gt.crowd[g])
-    return m.best_iou[matched]
+    return np.asarray(ious(d, g), np.float64)
 
 
 def per_category(acc: Accumulated, frame: Frame, status: dict[str, Any]) -> list[dict[str, Any]]:

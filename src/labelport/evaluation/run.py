@@ -178,7 +178,7 @@ def compute(gt: Branch, dt: Branch, frame: Frame, params: Params) -> tuple[dict[
         allowed=params.iou_type == "bbox",
     )
     acc = accumulate(m)
-    status = object_status(m, len(gt.side), len(dt.side))
+    status = object_status(m, len(gt.side), len(dt.side), ious)
     summary: dict[str, Any] = {
         "iou_type": params.iou_type,
         "params": params.key(),
