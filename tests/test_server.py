@@ -497,6 +497,14 @@ def test_records_round_trip_exactly_over_http(team: Team, closing: list[UserClie
         assert service.load_label_rows(project_hash, "review/ß") == expected
         (row,) = service.load_label_rows(project_hash, "review/ß", [data_hash])
         assert (row.label_hash, row.objects, row.classifications) == (label_hash, objects, classifications)
+        listed = service.list_label_rows(project_hash, "review/ß")
+        assert listed == local.list_label_rows(project_hash, "review/ß")
+        assert [(r.data_title, r.label_hash, r.object_count) for r in listed] == [
+            ("a 😀.jpg", "", 0),
+            ("clip.mp4", label_hash, 1),  # one object instance on two frames
+            ("scan", "", 0),
+        ]
+        assert service.list_label_rows(project_hash, "review/ß", [data_hash]) == [listed[1]]
         assert service.get_project(project_hash)[0] == local.get_project(project_hash)[0]
         assert service.list_projects() == local.list_projects()
         assert service.list_branches(project_hash) == ["main", "review/ß"]

@@ -23,6 +23,7 @@ from labelport.ontology import OntologyStructure
 from labelport.store.base import (
     ROLES,
     ClassificationRecord,
+    LabelRowInfo,
     LabelRowRecord,
     LabelStore,
     ObjectRecord,
@@ -62,6 +63,9 @@ class Service(Protocol):
     def add_member(self, project_hash: str, fingerprint: str, role: str) -> None: ...
     def add_data_units(self, project_hash: str, units: Sequence[DataUnit]) -> None: ...
     def list_data_units(self, project_hash: str) -> list[DataUnit]: ...
+    def list_label_rows(
+        self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
+    ) -> list[LabelRowInfo]: ...
     def load_label_rows(
         self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
     ) -> list[LabelRowRecord]: ...
@@ -176,6 +180,12 @@ class LocalService:
     def list_data_units(self, project_hash: str) -> list[DataUnit]:
         self._check(project_hash, "read")
         return self.store.list_data_units(project_hash)
+
+    def list_label_rows(
+        self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
+    ) -> list[LabelRowInfo]:
+        self._check(project_hash, "read")
+        return self.store.list_label_rows(project_hash, branch, data_hashes)
 
     def load_label_rows(
         self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None

@@ -110,13 +110,11 @@ def labels_show(
     state: State, project_hash: str, data_hash: str | None, title: str | None, branch: str | None
 ) -> None:
     """Show label rows: each object with its frames and pixel coordinates (--json: LabelRow.to_dict())."""
-    rows = (
-        state.client()
-        .get_project(project_hash)
-        .list_label_rows_v2(
-            data_hashes=None if data_hash is None else [data_hash], data_title_eq=title, branch_name=branch
-        )
+    project = state.client().get_project(project_hash)
+    rows = project.list_label_rows_v2(
+        data_hashes=None if data_hash is None else [data_hash], data_title_eq=title, branch_name=branch
     )
+    project.initialise_labels(rows)
     if data_hash is not None and not rows:
         raise NotFoundError("data unit", data_hash)
     state.emit([r.to_dict() for r in rows], lambda: label_rows_text(rows))

@@ -278,6 +278,14 @@ def create_app(
 
         return await handle(request, work)
 
+    @app.post("/projects/{project_hash}/label-rows/list")
+    async def list_label_rows(request: Request, project_hash: str) -> Response:
+        def work(s: LocalService, body: bytes) -> Any:
+            data = wire.decode(body, wire.LoadLabelRows)
+            return s.list_label_rows(project_hash, data.branch, data.data_hashes)
+
+        return await handle(request, work)
+
     @app.post("/projects/{project_hash}/label-rows/load")
     async def load_label_rows(request: Request, project_hash: str) -> Response:
         def work(s: LocalService, body: bytes) -> Any:

@@ -38,6 +38,7 @@ from labelport.server.signing import sign_request
 from labelport.service import Progress
 from labelport.store.base import (
     ClassificationRecord,
+    LabelRowInfo,
     LabelRowRecord,
     ObjectRecord,
     OntologyRecord,
@@ -230,6 +231,14 @@ class RemoteService:
 
     def list_data_units(self, project_hash: str) -> list[DataUnit]:
         return self._call("GET", self._project(project_hash, "/data-units"), into=list[DataUnit])
+
+    def list_label_rows(
+        self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
+    ) -> list[LabelRowInfo]:
+        body = wire.LoadLabelRows(branch, None if data_hashes is None else list(data_hashes))
+        return self._call(
+            "POST", self._project(project_hash, "/label-rows/list"), body, into=list[LabelRowInfo]
+        )
 
     def load_label_rows(
         self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None

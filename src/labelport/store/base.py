@@ -20,6 +20,7 @@ from typing import Any, NamedTuple, Protocol
 
 from labelport.data import DataUnit
 from labelport.errors import StoreError
+from labelport.labels import LabelRowInfo as LabelRowInfo  # stores return it; defined with LabelRow
 from labelport.ontology import OntologyStructure
 
 ROLES = ("admin", "annotator", "viewer")
@@ -217,6 +218,12 @@ class LabelStore(Protocol):
     def list_data_units(self, project_hash: str) -> list[DataUnit]: ...
 
     # labels
+    def list_label_rows(
+        self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
+    ) -> list[LabelRowInfo]:
+        """One light row per data unit (of some, given ``data_hashes``), in the units' order."""
+        ...
+
     def load_label_rows(
         self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
     ) -> list[LabelRowRecord]: ...

@@ -35,6 +35,7 @@ from labelport.store.base import (
     BulkRow,
     ClassificationRecord,
     LabelRowGuard,
+    LabelRowInfo,
     LabelRowRecord,
     ObjectRecord,
     OntologyRecord,
@@ -44,9 +45,11 @@ from labelport.store.base import (
 )
 from labelport.store.rows import (
     CLASSIFICATION_SELECT,
+    LABEL_ROW_INFO_SELECT,
     OBJECT_SELECT,
     PROJECT_SELECT,
     UNIT_COLUMNS,
+    label_row_infos,
     project_from_row,
     unit_from_row,
     unit_to_row,
@@ -372,6 +375,17 @@ class PostgresStore:
         return [unit_from_row(r) for r in rows]
 
     # -- labels ----------------------------------------------------------------------------------
+
+    def list_label_rows(
+        self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
+    ) -> list[LabelRowInfo]:
+        project_id = self._project_id(project_hash)
+        with self._conn() as conn:
+            try:
+                cursor = conn.execute(LABEL_ROW_INFO_SELECT.format(mark="%s"), (branch, branch, project_id))
+                return label_row_infos(cursor, data_hashes)
+            except psycopg.Error as exc:
+                raise StoreError(f"cannot read the store at {self._where}: {_reason(exc)}.") from exc
 
     def load_label_rows(
         self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None

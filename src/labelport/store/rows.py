@@ -8,10 +8,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from labelport.data import DataType, DataUnit, Member
+from labelport.labels import LabelRowInfo
 from labelport.store._json import dumps, loads
 from labelport.store.base import ProjectRecord
 
@@ -33,11 +34,32 @@ CLASSIFICATION_SELECT = (
     "JOIN data_units d ON d.id = l.data_unit_id"
 )
 
+#: :class:`~labelport.store.base.LabelRowInfo` fields of every data unit of a project, in order; the
+#: caller binds the branch twice, then the project id. Object instances are object frames where the
+#: unit has one frame (an index-only count); otherwise distinct object hashes.
+LABEL_ROW_INFO_SELECT = (
+    "SELECT d.data_hash, d.title, d.data_type, d.width, d.height, d.frames, CAST({mark} AS TEXT), "
+    "coalesce(l.label_hash, ''), CASE WHEN l.id IS NULL THEN 0 "
+    "WHEN d.frames = 1 THEN (SELECT count(*) FROM objects o WHERE o.label_row_id = l.id) "
+    "ELSE (SELECT count(DISTINCT o.object_hash) FROM objects o WHERE o.label_row_id = l.id) END "
+    "FROM data_units d LEFT JOIN label_rows l ON l.data_unit_id = d.id AND l.branch = {mark} "
+    "WHERE d.project_id = {mark} ORDER BY d.id"
+)
+
 #: projects with their ontology hash, in the order of :func:`project_from_row`
 PROJECT_SELECT = (
     "SELECT p.project_hash, p.title, p.description, o.ontology_hash, p.created_by, p.created_at, p.extra "
     "FROM projects p JOIN ontologies o ON o.id = p.ontology_id"
 )
+
+
+def label_row_infos(rows: Iterable[Sequence[Any]], data_hashes: Sequence[str] | None) -> list[LabelRowInfo]:
+    """:data:`LABEL_ROW_INFO_SELECT`'s rows (a cursor: each row is let go once converted) as records,
+    only those of ``data_hashes`` when given."""
+    if data_hashes is not None:
+        wanted = set(data_hashes)
+        rows = (r for r in rows if r[0] in wanted)
+    return list(map(LabelRowInfo._make, rows))
 
 
 def project_from_row(row: Sequence[Any]) -> ProjectRecord:

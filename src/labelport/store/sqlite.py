@@ -24,6 +24,7 @@ from labelport.store.base import (
     BulkRow,
     ClassificationRecord,
     LabelRowGuard,
+    LabelRowInfo,
     LabelRowRecord,
     ObjectRecord,
     OntologyRecord,
@@ -33,9 +34,11 @@ from labelport.store.base import (
 )
 from labelport.store.rows import (
     CLASSIFICATION_SELECT,
+    LABEL_ROW_INFO_SELECT,
     OBJECT_SELECT,
     PROJECT_SELECT,
     UNIT_COLUMNS,
+    label_row_infos,
     project_from_row,
     unit_from_row,
     unit_to_row,
@@ -43,6 +46,8 @@ from labelport.store.rows import (
 from labelport.store.schema import LATEST, migrations
 
 CHUNK = 20_000
+#: SQLite's page cache while listing label rows, in KiB (negative: KiB, as the pragma takes it)
+LISTING_CACHE = -8192
 #: Rows an import inserts per statement (9 parameters each, well under SQLite's limit).
 ROWS_PER_STATEMENT = 100
 
@@ -275,6 +280,22 @@ class SqliteStore:
         return [unit_from_row(r) for r in rows]
 
     # -- labels ----------------------------------------------------------------------------------
+
+    def list_label_rows(
+        self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
+    ) -> list[LabelRowInfo]:
+        """Every unit's light row, read through a small page cache: the pages are read once, and
+        at train scale the store's usual cache would fill up with them (64 MiB, measured)."""
+        project_id = self._project_id(project_hash)
+        (size,) = self._one("PRAGMA cache_size")
+        self._db.execute(f"PRAGMA cache_size={LISTING_CACHE}")
+        try:
+            cursor = self._db.execute(LABEL_ROW_INFO_SELECT.format(mark="?"), (branch, branch, project_id))
+            return label_row_infos(cursor, data_hashes)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the store at {self.path}: {exc}.") from exc
+        finally:
+            self._db.execute(f"PRAGMA cache_size={int(size)}")
 
     def load_label_rows(
         self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
