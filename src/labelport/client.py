@@ -462,18 +462,26 @@ class Project:
         return self.service.export_coco(self.project_hash, options, progress)
 
     def export_coco(self, path: str | Path, progress: Progress | None = None, **options: Any) -> Path:
-        """Write the COCO file to ``path`` (``.json`` or ``.json.gz``)."""
-        data = self.export_coco_bytes(progress, **options)
-        out = Path(path).expanduser()
-        if out.name.endswith(".gz"):
-            import gzip
+        """Write the COCO file to ``path`` (``.json`` or ``.json.gz``) as it is read from the store.
 
-            data = gzip.compress(data, compresslevel=6)
+        It is written next to ``path`` and renamed into place when complete.
+        """
+        out = Path(path).expanduser()
         tmp = out.with_name(out.name + ".tmp")
         try:
-            tmp.write_bytes(data)
+            with tmp.open("wb") as raw:
+                if out.name.endswith(".gz"):
+                    import gzip
+
+                    with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0) as gz:
+                        self.service.write_coco(self.project_hash, options, gz, progress)  # type: ignore[arg-type]
+                else:
+                    self.service.write_coco(self.project_hash, options, raw, progress)
             tmp.replace(out)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise LabelportError(f"{out} cannot be written ({exc.strerror or exc}).") from None
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         return out

@@ -13,7 +13,7 @@ same method names. Arguments and results are plain records, so every face render
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from labelport.data import DataUnit
 from labelport.errors import LabelportError, NotFoundError, PermissionDenied
@@ -84,6 +84,9 @@ class Service(Protocol):
     def export_coco(
         self, project_hash: str, options: dict[str, Any], progress: Progress | None = None
     ) -> bytes: ...
+    def write_coco(
+        self, project_hash: str, options: dict[str, Any], out: BinaryIO, progress: Progress | None = None
+    ) -> None: ...
 
 
 class LocalService:
@@ -233,3 +236,12 @@ class LocalService:
 
         self._check(project_hash, "read")
         return export_coco(self.store, project_hash, progress=progress, **options)
+
+    def write_coco(
+        self, project_hash: str, options: dict[str, Any], out: BinaryIO, progress: Progress | None = None
+    ) -> None:
+        """Write a COCO file to ``out`` as it is read (see :func:`labelport.formats.coco.exporter.write_coco`)."""
+        from labelport.formats.coco.exporter import write_coco
+
+        self._check(project_hash, "read")
+        write_coco(self.store, project_hash, out, progress=progress, **options)

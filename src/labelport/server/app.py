@@ -20,17 +20,17 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from labelport.errors import ImportFailed, LabelportError, NotFoundError, TooLarge
 from labelport.ontology import OntologyStructure
@@ -123,6 +123,13 @@ def _target(scope: Scope) -> str:
     raw: bytes = scope.get("raw_path") or scope["path"].encode()
     query: bytes = scope.get("query_string", b"")
     return (raw + b"?" + query if query else raw).decode("latin-1")
+
+
+def _pieces(spool: BinaryIO) -> Iterator[bytes]:
+    """A spooled file's bytes, a MiB at a time; the file is closed (and so deleted) at the end."""
+    with spool:
+        while piece := spool.read(1 << 20):
+            yield piece
 
 
 def _json(value: Any) -> Response:
@@ -382,7 +389,14 @@ def create_app(
     async def export(request: Request, project_hash: str) -> Response:
         def work(s: LocalService, body: bytes) -> Any:
             data = wire.decode(body, wire.RunExport)
-            return Response(s.export_coco(project_hash, data.options), media_type="application/json")
+            spool = tempfile.TemporaryFile(prefix="labelport-export-")  # noqa: SIM115 (closed by _pieces)
+            try:
+                s.write_coco(project_hash, data.options, spool)
+                spool.seek(0)
+            except BaseException:
+                spool.close()
+                raise
+            return StreamingResponse(_pieces(spool), media_type="application/json")
 
         return await handle(request, work)
 

@@ -139,11 +139,13 @@ class RemoteService:
         content_type: str = "application/json",
         *,
         wait: bool = False,
+        into: BinaryIO | None = None,
     ) -> bytes:
         """Sign and send one request; the body of a success, or the server's error raised.
 
         ``wait``: no read timeout (an import or export takes as long as it takes; giving up early
-        would not stop the server, only leave the caller unsure whether it happened).
+        would not stop the server, only leave the caller unsure whether it happened). ``into``: a
+        success's body is written there as it arrives instead (and ``b""`` returned).
         """
         timeout = httpx.Timeout(None, connect=15.0) if wait else httpx.USE_CLIENT_DEFAULT
         request = self._http.build_request(
@@ -152,7 +154,15 @@ class RemoteService:
         target = request.url.raw_path.decode("ascii")
         request.headers.update(sign_request(self.identity, method, target, content))
         try:
-            response = self._http.send(request)
+            response = self._http.send(request, stream=True)
+            try:
+                if response.status_code < 400 and into is not None:
+                    for piece in response.iter_bytes(1 << 20):
+                        into.write(piece)
+                    return b""
+                response.read()
+            finally:
+                response.close()
         except httpx.HTTPError as exc:
             raise LabelportError(f"cannot reach the labelport server at {self.domain}: {exc}.") from exc
         if response.status_code >= 400:
@@ -344,6 +354,13 @@ class RemoteService:
         """The COCO file's bytes, written by the server (sent gzip-compressed)."""
         body = wire.encode(wire.RunExport(dict(options)))
         return self._send("POST", self._project(project_hash, "/export"), body, wait=True)
+
+    def write_coco(
+        self, project_hash: str, options: dict[str, Any], out: BinaryIO, progress: Progress | None = None
+    ) -> None:
+        """Write the COCO file the server writes to ``out`` as it arrives."""
+        body = wire.encode(wire.RunExport(dict(options)))
+        self._send("POST", self._project(project_hash, "/export"), body, wait=True, into=out)
 
 
 def _open_source(source: Any) -> tuple[str | None, BinaryIO, int]:

@@ -76,6 +76,20 @@ class ObjectRecord(NamedTuple):
     edited: bool
 
 
+class DataUnitRecord(NamedTuple):
+    """A data unit as stored, for readers that go through a whole project (an export): its members
+    and extra are their JSON bytes (or None), to be decoded only where needed."""
+
+    data_hash: str
+    title: str
+    data_type: str
+    width: int
+    height: int
+    frames: int
+    members: bytes | None
+    extra: bytes | None
+
+
 class ClassificationRecord(NamedTuple):
     data_hash: str
     classification_hash: str
@@ -216,6 +230,10 @@ class LabelStore(Protocol):
     def add_data_units(self, project_hash: str, units: Sequence[DataUnit]) -> None: ...
 
     def list_data_units(self, project_hash: str) -> list[DataUnit]: ...
+
+    def iter_data_units(self, project_hash: str) -> Iterator[DataUnitRecord]:
+        """Every data unit of a project as stored, in order, read a chunk at a time."""
+        ...
 
     # labels
     def list_label_rows(

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -34,6 +34,7 @@ from labelport.store._json import dumps, loads
 from labelport.store.base import (
     BulkRow,
     ClassificationRecord,
+    DataUnitRecord,
     LabelRowGuard,
     LabelRowInfo,
     LabelRowRecord,
@@ -49,12 +50,15 @@ from labelport.store.rows import (
     OBJECT_SELECT,
     PROJECT_SELECT,
     UNIT_COLUMNS,
+    UNIT_RECORD_COLUMNS,
     label_row_infos,
     project_from_row,
     unit_from_row,
     unit_to_row,
 )
 from labelport.store.schema import migrations
+
+T = TypeVar("T")
 
 CHUNK = 20_000
 #: Rows an import writes before the store refreshes the planner's statistics.
@@ -374,6 +378,14 @@ class PostgresStore:
         )
         return [unit_from_row(r) for r in rows]
 
+    def iter_data_units(self, project_hash: str) -> Iterator[DataUnitRecord]:
+        project_id = self._project_id(project_hash)
+        yield from self._stream(
+            f"SELECT {UNIT_RECORD_COLUMNS} FROM data_units WHERE project_id = %s ORDER BY id",
+            (project_id,),
+            DataUnitRecord._make,
+        )
+
     # -- labels ----------------------------------------------------------------------------------
 
     def list_label_rows(
@@ -491,21 +503,25 @@ class PostgresStore:
 
     def iter_objects(self, project_hash: str, branch: str) -> Iterator[ObjectRecord]:
         project_id = self._project_id(project_hash)
+        yield from self._stream(
+            f"{OBJECT_SELECT} WHERE d.project_id = %s AND l.branch = %s ORDER BY o.id",
+            (project_id, branch),
+            ObjectRecord._make,
+        )
+
+    def _stream(self, sql: str, args: Sequence[Any], make: Callable[[Any], T]) -> Iterator[T]:
+        """The rows of one query through a server-side cursor, a chunk at a time, made into records."""
         with self._conn() as conn:
             try:
-                name = f"labelport_objects_{next(_cursor_numbers)}"
+                name = f"labelport_stream_{next(_cursor_numbers)}"
                 with conn.transaction(), conn.cursor(name=name, binary=True) as cursor:
                     # sort in memory: a server-side cursor gets no parallel workers, and a spilled sort
                     # of a large import takes twice as long
                     conn.execute("SET LOCAL work_mem = '128MB'")
                     cursor.itersize = CHUNK
-                    cursor.execute(
-                        f"{OBJECT_SELECT} WHERE d.project_id = %s AND l.branch = %s ORDER BY o.id",
-                        (project_id, branch),
-                    )
+                    cursor.execute(sql, args)
                     while batch := cursor.fetchmany(CHUNK):
-                        for r in batch:
-                            yield ObjectRecord._make(r)
+                        yield from map(make, batch)
             except psycopg.Error as exc:
                 raise StoreError(f"cannot read the store at {self._where}: {_reason(exc)}.") from exc
 

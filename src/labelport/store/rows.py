@@ -19,6 +19,9 @@ from labelport.store.base import ProjectRecord
 #: data_units columns, in the order of :func:`unit_to_row` (after the project id)
 UNIT_COLUMNS = "data_hash, title, data_type, width, height, frames, fps, location, members, extra"
 
+#: data_units columns of :class:`~labelport.store.base.DataUnitRecord`, in order
+UNIT_RECORD_COLUMNS = "data_hash, title, data_type, width, height, frames, members, extra"
+
 #: objects as :class:`~labelport.store.base.ObjectRecord` fields, with their data unit and source;
 #: the caller adds ``WHERE`` and ``ORDER BY`` (both stores: there are no placeholders here)
 OBJECT_SELECT = (

@@ -8,11 +8,11 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from labelport.data import DataUnit
 from labelport.errors import NotFoundError, SchemaVersionError, StoreError
@@ -23,6 +23,7 @@ from labelport.store._json import dumps, loads
 from labelport.store.base import (
     BulkRow,
     ClassificationRecord,
+    DataUnitRecord,
     LabelRowGuard,
     LabelRowInfo,
     LabelRowRecord,
@@ -38,6 +39,7 @@ from labelport.store.rows import (
     OBJECT_SELECT,
     PROJECT_SELECT,
     UNIT_COLUMNS,
+    UNIT_RECORD_COLUMNS,
     label_row_infos,
     project_from_row,
     unit_from_row,
@@ -45,9 +47,11 @@ from labelport.store.rows import (
 )
 from labelport.store.schema import LATEST, migrations
 
+T = TypeVar("T")
+
 CHUNK = 20_000
-#: SQLite's page cache while listing label rows, in KiB (negative: KiB, as the pragma takes it)
-LISTING_CACHE = -8192
+#: SQLite's page cache for reads that go through a project once (negative: KiB, as the pragma takes it)
+READ_ONCE_CACHE = -8192
 #: Rows an import inserts per statement (9 parameters each, well under SQLite's limit).
 ROWS_PER_STATEMENT = 100
 
@@ -279,23 +283,50 @@ class SqliteStore:
         )
         return [unit_from_row(r) for r in rows]
 
+    def iter_data_units(self, project_hash: str) -> Iterator[DataUnitRecord]:
+        project_id = self._project_id(project_hash)
+        yield from self._stream(
+            f"SELECT {UNIT_RECORD_COLUMNS} FROM data_units WHERE project_id = ? ORDER BY id",
+            (project_id,),
+            DataUnitRecord._make,
+        )
+
+    def _stream(self, sql: str, args: Sequence[Any], make: Callable[[Any], T]) -> Iterator[T]:
+        """The rows of one query, a chunk at a time, each made into a record by ``make``."""
+        with self._read_once():
+            try:
+                cursor = self._db.execute(sql, args)
+                while batch := cursor.fetchmany(CHUNK):
+                    yield from map(make, batch)
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot read the store at {self.path}: {exc}.") from exc
+
+    @contextmanager
+    def _read_once(self) -> Iterator[None]:
+        """Reads that go through much of the store once (a listing, an export) use a small page
+        cache: at train scale the usual one would only fill up with pages never read again
+        (64 MiB of the process's memory, measured)."""
+        (size,) = self._one("PRAGMA cache_size")
+        self._db.execute(f"PRAGMA cache_size={READ_ONCE_CACHE}")
+        try:
+            yield
+        finally:
+            self._db.execute(f"PRAGMA cache_size={int(size)}")
+
     # -- labels ----------------------------------------------------------------------------------
 
     def list_label_rows(
         self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
     ) -> list[LabelRowInfo]:
-        """Every unit's light row, read through a small page cache: the pages are read once, and
-        at train scale the store's usual cache would fill up with them (64 MiB, measured)."""
         project_id = self._project_id(project_hash)
-        (size,) = self._one("PRAGMA cache_size")
-        self._db.execute(f"PRAGMA cache_size={LISTING_CACHE}")
-        try:
-            cursor = self._db.execute(LABEL_ROW_INFO_SELECT.format(mark="?"), (branch, branch, project_id))
-            return label_row_infos(cursor, data_hashes)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot read the store at {self.path}: {exc}.") from exc
-        finally:
-            self._db.execute(f"PRAGMA cache_size={int(size)}")
+        with self._read_once():
+            try:
+                cursor = self._db.execute(
+                    LABEL_ROW_INFO_SELECT.format(mark="?"), (branch, branch, project_id)
+                )
+                return label_row_infos(cursor, data_hashes)
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot read the store at {self.path}: {exc}.") from exc
 
     def load_label_rows(
         self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
@@ -403,16 +434,13 @@ class SqliteStore:
 
     def iter_objects(self, project_hash: str, branch: str) -> Iterator[ObjectRecord]:
         project_id = self._project_id(project_hash)
-        try:
-            cursor = self._db.execute(
-                f"{OBJECT_SELECT} WHERE d.project_id = ? AND l.branch = ? ORDER BY o.id", (project_id, branch)
-            )
-            # As stored: manual and edited stay SQLite's 0 and 1 (converting each of a train-scale
-            # export's 861k rows cost the export 0.9 s, measured); their truth is what readers use.
-            while batch := cursor.fetchmany(CHUNK):
-                yield from map(ObjectRecord._make, batch)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot read the store at {self.path}: {exc}.") from exc
+        # As stored: manual and edited stay SQLite's 0 and 1 (converting each of a train-scale
+        # export's 861k rows cost the export 0.9 s, measured); their truth is what readers use.
+        yield from self._stream(
+            f"{OBJECT_SELECT} WHERE d.project_id = ? AND l.branch = ? ORDER BY o.id",
+            (project_id, branch),
+            ObjectRecord._make,
+        )
 
     def list_branches(self, project_hash: str) -> list[str]:
         project_id = self._project_id(project_hash)
