@@ -128,7 +128,7 @@ def measure_job(
     if blocked:
         return {"job": job.name, "status": "skipped", "note": f"{blocked[0]} did not succeed"}
     rows = []
-    repeat = max(1, args.repeat)
+    repeat = 1 if job.once else max(1, args.repeat)
     for _ in range(repeat):
         if job.fresh_home:
             shutil.rmtree(workdir / job.home, ignore_errors=True)

@@ -61,6 +61,7 @@ class Job:
     home: str = "home"  # that store's folder in the scale's folder
     fresh_home: bool = False  # the store is deleted before each run
     home_from: str | None = None  # ... and copied from this folder (another job's store) before each run
+    once: bool = False  # a set-up: run once whatever --repeat says
     ours: bool = False  # one of labelport's own jobs (checked for linearity)
     fixture: str | None = None  # set up and torn down around each run, outside the measurement
     available: Callable[[], str | None] = field(default=_always, compare=False)
@@ -134,6 +135,7 @@ JOBS: dict[str, Job] = {
             uses_home=True,
             home="brief-template",
             fresh_home=True,
+            once=True,
             available=_labelport_coco,
         ),
         Job(
