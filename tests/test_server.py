@@ -604,6 +604,22 @@ def test_an_import_over_http_matches_the_embedded_one(
     assert exports[1]["categories"] == exports[0]["categories"]
 
 
+def test_the_servers_import_progress_reaches_the_clients_bar(team: Team, closing: list[UserClient]) -> None:
+    """After the upload (source bytes) the bar follows the server's import (annotations written),
+    slice by slice, as it happens: the answer streams progress lines before the report."""
+    client = team.client("progress")
+    closing.append(client)
+    project = _project_with_images(client, "progress", 1000)
+    coco = synthetic_coco(1000, 25)  # 25,000 annotations: two slices of the importer's 20,000
+    calls: list[tuple[int, int]] = []
+    report = project.import_coco(coco, progress=lambda done, total: calls.append((done, total)))
+    total = report.counts.annotations
+    assert report.counts.imported == total == 25_000
+    upload = [c for c in calls if c[1] != total]
+    assert upload and upload[-1][0] == upload[-1][1]  # the whole source was sent
+    assert calls[len(upload) :] == [(20_000, total), (total, total)]
+
+
 def test_import_coco_labels_with_the_callers_maps_over_http(team: Team, closing: list[UserClient]) -> None:
     client = team.client("maps")
     closing.append(client)

@@ -8,7 +8,9 @@ PostgreSQL database.
 
 COCO imports arrive in pieces: ``POST /projects/{hash}/uploads`` starts an upload, ``PUT
 .../uploads/{id}/chunks/{n}`` sends each gzip chunk, ``POST .../uploads/{id}/import`` runs the import on
-the whole file, in one transaction, exactly as the embedded store would.
+the whole file, in one transaction, exactly as the embedded store would; its answer streams a JSON line
+of progress per slice of annotations, then the report (or the error). Exports stream too, from a spool
+file.
 
 >>> # serve("postgresql://labelport@db/labelport", "0.0.0.0", 8800)
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import tempfile
 import threading
 import time
@@ -123,6 +126,47 @@ def _target(scope: Scope) -> str:
     raw: bytes = scope.get("raw_path") or scope["path"].encode()
     query: bytes = scope.get("query_string", b"")
     return (raw + b"?" + query if query else raw).decode("latin-1")
+
+
+def import_lines(
+    run: Callable[[Callable[[int, int], None]], dict[str, Any]], cleanup: Callable[[], None]
+) -> Iterator[bytes]:
+    r"""Run ``run(progress)`` on a thread of its own and stream what it says, one JSON line each:
+    ``{"progress": [done, total]}`` as it goes, then ``{"report": ...}`` or ``{"error": ...}`` (an
+    error's body as :func:`error_response` writes it, with its ``status``). ``cleanup`` runs at the end.
+
+    >>> b"".join(import_lines(lambda progress: progress(1, 2) or {"ok": True}, lambda: None))
+    b'{"progress":[1,2]}\n{"report":{"ok":true}}\n'
+    """
+    events: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+    def work() -> None:
+        try:
+            events.put(("report", run(lambda done, total: events.put(("progress", [done, total])))))
+        except LabelportError as exc:
+            events.put(("error", exc))
+        except BaseException:
+            log.exception("an import failed")
+            failure = LabelportError("The server failed; its log says why.")
+            failure.status = 500
+            events.put(("error", failure))
+
+    thread = threading.Thread(target=work, name="labelport-import", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = events.get()
+            if kind == "error":
+                body = value.to_dict()
+                if isinstance(value, ImportFailed):
+                    body["report"] = value.report.to_dict()
+                value = {**body, "status": value.status}
+            yield wire.encode({kind: value}) + b"\n"
+            if kind != "progress":
+                return
+    finally:
+        thread.join()
+        cleanup()
 
 
 def _pieces(spool: BinaryIO) -> Iterator[bytes]:
@@ -362,9 +406,13 @@ def create_app(
 
     @app.post("/projects/{project_hash}/uploads/{upload_id}/import")
     async def run_import(request: Request, project_hash: str, upload_id: str) -> Response:
+        """Run the import; the answer streams a line of progress per slice of annotations, then the
+        report (or the error) as the last line (see :func:`import_lines`)."""
+
         def work(s: LocalService, body: bytes) -> Any:
             data = wire.decode(body, wire.RunImport)
             meta = _owned(s, project_hash, upload_id)
+            folder = tempfile.TemporaryDirectory(prefix="labelport-import-")
             try:
                 count, last = chunks.upload_chunk_count(upload_id)
                 if count != data.chunks or last != count - 1:
@@ -372,16 +420,23 @@ def create_app(
                         f"the upload holds {count} chunks; the import expected {data.chunks} (numbered from 0)."
                     )
                 options = wire.import_options_from_wire(data.options)
-                with tempfile.TemporaryDirectory(prefix="labelport-import-") as folder:
-                    path = Path(folder) / safe_file_name(meta.filename)
-                    with path.open("wb") as out:
-                        gunzip_chunks(chunks.upload_chunks(upload_id), out, limit=max_import_bytes)
-                    # a file keeps its name (the import's source name); in-memory data stays in memory
-                    source: Any = path if meta.filename is not None else path.read_bytes()
-                    report = s.import_coco(project_hash, source, options)
+                path = Path(folder.name) / safe_file_name(meta.filename)
+                with path.open("wb") as out:
+                    gunzip_chunks(chunks.upload_chunks(upload_id), out, limit=max_import_bytes)
+                # a file keeps its name (the import's source name); in-memory data stays in memory
+                source: Any = path if meta.filename is not None else path.read_bytes()
+            except BaseException:
+                folder.cleanup()
+                raise
             finally:
                 chunks.delete_upload(upload_id)
-            return report.to_dict()
+
+            def run(progress: Callable[[int, int], None]) -> dict[str, Any]:
+                with serial:
+                    return dict(s.import_coco(project_hash, source, options, progress).to_dict())
+
+            lines = import_lines(run, folder.cleanup)
+            return StreamingResponse(lines, media_type="application/x-ndjson")
 
         return await handle(request, work)
 

@@ -5,7 +5,8 @@ back exactly as the server's store returned them; errors come back as the same
 :class:`~labelport.errors.LabelportError` subclasses, with the same sentences and fields.
 
 A COCO import streams its source to the server gzip-compressed in chunks (8 MiB by default), then
-asks the server to import the whole; ``progress(sent, total)`` counts the source's bytes as they go.
+asks the server to import the whole; ``progress(sent, total)`` counts the source's bytes as they go,
+then the annotations the server has written (its progress lines, as they arrive).
 
 >>> # service = RemoteService("http://labels.example:8800", Identity.load("~/.ssh/id_ed25519"))
 >>> # service.list_projects()
@@ -139,7 +140,8 @@ class RemoteService:
         content_type: str = "application/json",
         *,
         wait: bool = False,
-        into: BinaryIO | None = None,
+        into: BinaryIO | _ImportEvents | None = None,
+        headers: dict[str, str] | None = None,
     ) -> bytes:
         """Sign and send one request; the body of a success, or the server's error raised.
 
@@ -149,7 +151,11 @@ class RemoteService:
         """
         timeout = httpx.Timeout(None, connect=15.0) if wait else httpx.USE_CLIENT_DEFAULT
         request = self._http.build_request(
-            method, path, content=content, headers={"Content-Type": content_type}, timeout=timeout
+            method,
+            path,
+            content=content,
+            headers={"Content-Type": content_type, **(headers or {})},
+            timeout=timeout,
         )
         target = request.url.raw_path.decode("ascii")
         request.headers.update(sign_request(self.identity, method, target, content))
@@ -296,13 +302,18 @@ class RemoteService:
             uploads = self._project(project_hash, f"/uploads/{upload.upload_id}")
             try:
                 count = self._upload(uploads, reader, total, progress)
-                report = self._call(
+                events = _ImportEvents(progress)
+                body = wire.encode(wire.RunImport(count, wire_options))
+                # not gzip: compressed, the progress lines would wait in the compressor
+                self._send(
                     "POST",
                     f"{uploads}/import",
-                    wire.RunImport(count, wire_options),
-                    into=dict[str, Any],
+                    body,
                     wait=True,
+                    into=events,
+                    headers={"Accept-Encoding": "identity"},
                 )
+                report = events.result(self.domain)
             except BaseException:
                 self._forget(uploads)  # the server drops an upload it imported; this one may be left
                 raise
@@ -361,6 +372,35 @@ class RemoteService:
         """Write the COCO file the server writes to ``out`` as it arrives."""
         body = wire.encode(wire.RunExport(dict(options)))
         self._send("POST", self._project(project_hash, "/export"), body, wait=True, into=out)
+
+
+class _ImportEvents:
+    """Reads an import's answer as it streams: calls ``progress(done, total)`` for each progress line
+    (annotations validated and written on the server), keeps the last line's report or error."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+        self.pending = b""
+        self.last: dict[str, Any] | None = None
+
+    def write(self, piece: bytes) -> None:
+        *lines, self.pending = (self.pending + piece).split(b"\n")
+        for line in lines:
+            event = msgspec.json.decode(line)
+            if "progress" in event:
+                if self.progress is not None:
+                    self.progress(*event["progress"])
+            else:
+                self.last = event
+
+    def result(self, domain: str) -> dict[str, Any]:
+        """The report; the server's error raised as its own type; a cut answer as an error."""
+        if self.last is not None and "report" in self.last:
+            return dict(self.last["report"])
+        if self.last is not None and isinstance(self.last.get("error"), dict):
+            data = dict(self.last["error"])
+            raise error_from_dict(data, int(data.get("status", 400)))
+        raise LabelportError(f"the server at {domain} stopped answering before the import's report.")
 
 
 def _open_source(source: Any) -> tuple[str | None, BinaryIO, int]:
