@@ -7,6 +7,7 @@ Covers the refusals of request signing, project visibility and roles, body limit
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import os
 import socket
@@ -602,6 +603,10 @@ def test_an_import_over_http_matches_the_embedded_one(
     assert remote_report.errors == local_report.errors and remote_report.warnings == local_report.warnings
     assert exports[1]["annotations"] == exports[0]["annotations"] == coco["annotations"]
     assert exports[1]["categories"] == exports[0]["categories"]
+    # the file export streams from the server's spool into the file, the same bytes as in memory
+    remote_project = remote.get_project(remote.list_projects()[-1].project_hash)
+    written = remote_project.export_coco(home / "remote.json.gz")
+    assert gzip.decompress(written.read_bytes()) == remote_project.export_coco_bytes()
 
 
 def test_the_servers_import_progress_reaches_the_clients_bar(team: Team, closing: list[UserClient]) -> None:
