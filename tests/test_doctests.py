@@ -48,6 +48,7 @@ WITH_EXAMPLES = {
     "labelport.server.requests",
     "labelport.server.routers",
     "labelport.server.routers.data",
+    "labelport.server.routers.evaluations",
     "labelport.server.routers.exports",
     "labelport.server.routers.imports",
     "labelport.server.routers.labels",

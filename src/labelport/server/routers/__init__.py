@@ -12,7 +12,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from labelport.server.routers import data, exports, imports, labels, ontologies, projects, ui, users
+from labelport.server.routers import (
+    data,
+    evaluations,
+    exports,
+    imports,
+    labels,
+    ontologies,
+    projects,
+    ui,
+    users,
+)
 
 #: Every router of the server's app, in the order they are mounted.
 ROUTERS: tuple[APIRouter, ...] = (
@@ -23,5 +33,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     labels.router,
     imports.router,
     exports.router,
+    evaluations.router,
     ui.router,
 )
