@@ -2,7 +2,8 @@
 
 ``POST /projects/{hash}/uploads`` starts an upload, ``PUT .../uploads/{id}/chunks/{n}`` sends each gzip
 chunk, ``POST .../uploads/{id}/import`` runs the import on the whole file, in one transaction, exactly
-as the embedded store would; ``DELETE .../uploads/{id}`` gives it up. An upload is its sender's: anyone
+as the embedded store would (its answer can stream a JSON line of progress per slice of annotations,
+then the report); ``DELETE .../uploads/{id}`` gives it up. An upload is its sender's: anyone
 else is told there is no such upload.
 
 >>> UPLOAD_KEEP_SECONDS // 3600
@@ -11,16 +12,19 @@ else is told there is no such upload.
 
 from __future__ import annotations
 
+import queue
 import tempfile
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from labelport.errors import LabelportError, NotFoundError, TooLarge
 from labelport.server import wire
-from labelport.server.requests import Server, handle, server_of
+from labelport.server.requests import Server, error_body, handle, log, server_failure, server_of
 from labelport.server.uploads import (
     gunzip_chunks,
     is_upload_id,
@@ -33,6 +37,9 @@ from labelport.words import plural
 
 #: Uploads not imported within this time are deleted when the next upload starts.
 UPLOAD_KEEP_SECONDS = 24 * 3600
+#: What a client accepts to be told an import's progress as it goes (see :func:`import_lines`); an
+#: import asked without it answers plainly, with the report or the error and its status.
+PROGRESS_LINES = "application/x-ndjson"
 
 router = APIRouter()
 
@@ -93,11 +100,16 @@ async def delete_upload(request: Request, project_hash: str, upload_id: str) -> 
 
 @router.post("/projects/{project_hash}/uploads/{upload_id}/import")
 async def run_import(request: Request, project_hash: str, upload_id: str) -> Response:
+    """Run the import; asked with ``Accept: application/x-ndjson``, the answer streams a line of
+    progress per slice of annotations, then the report (or the error) as the last line (see
+    :func:`import_lines`); asked without, it is the report, or the error with its status."""
     server = server_of(request)
     query_format = request.query_params.get("format", "coco")
+    streamed = PROGRESS_LINES in request.headers.get("accept", "")
 
     def work(s: LocalService, body: bytes) -> Any:
         meta = _owned(server, s, project_hash, upload_id)
+        folder = tempfile.TemporaryDirectory(prefix="labelport-import-")
         try:  # whatever the outcome, the upload is gone when the import ends
             data = wire.decode(body, wire.RunImport)
             options = wire.import_options_from_wire(data.options)
@@ -105,14 +117,60 @@ async def run_import(request: Request, project_hash: str, upload_id: str) -> Res
             fmt = str(options.pop("format", query_format))
             archive = bool(options.pop("archive", False))
             s.check_import(project_hash, options, fmt)  # options and role, before any work
-            with tempfile.TemporaryDirectory(prefix="labelport-import-") as folder:
-                source = _source(server, upload_id, data.chunks, meta, Path(folder), archive)
-                report = s.import_labels(project_hash, source, fmt, options)
+            source = _source(server, upload_id, data.chunks, meta, Path(folder.name), archive)
+        except BaseException:
+            folder.cleanup()
+            raise
         finally:
             server.uploads.delete_upload(upload_id)
-        return report.to_dict()
+
+        def run(progress: Callable[[int, int], None] | None) -> dict[str, Any]:
+            with server.serial:
+                return dict(s.import_labels(project_hash, source, fmt, options, progress).to_dict())
+
+        if not streamed:
+            with folder:  # a plain answer: the report, or the error with its status
+                return run(None)
+        return StreamingResponse(import_lines(run, folder.cleanup), media_type=PROGRESS_LINES)
 
     return await handle(request, work)
+
+
+def import_lines(
+    run: Callable[[Callable[[int, int], None]], dict[str, Any]], cleanup: Callable[[], None]
+) -> Iterator[bytes]:
+    r"""Run ``run(progress)`` on a thread of its own and stream what it says, one JSON line each:
+    ``{"progress": [done, total]}`` as it goes, then ``{"report": ...}`` or ``{"error": ...}`` (an
+    error's body as :func:`~labelport.server.requests.error_body` writes it, with its ``status``).
+    ``cleanup`` runs at the end.
+
+    >>> b"".join(import_lines(lambda progress: progress(1, 2) or {"ok": True}, lambda: None))
+    b'{"progress":[1,2]}\n{"report":{"ok":true}}\n'
+    """
+    events: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+    def work() -> None:
+        try:
+            events.put(("report", run(lambda done, total: events.put(("progress", [done, total])))))
+        except LabelportError as exc:
+            events.put(("error", exc))
+        except BaseException:
+            log.exception("an import failed")
+            events.put(("error", server_failure()))
+
+    thread = threading.Thread(target=work, name="labelport-import", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = events.get()
+            if kind == "error":
+                value = {**error_body(value), "status": value.status}
+            yield wire.encode({kind: value}) + b"\n"
+            if kind != "progress":
+                return
+    finally:
+        thread.join()
+        cleanup()
 
 
 def _owned(server: Server, s: LocalService, project_hash: str, upload_id: str) -> wire.StartUpload:

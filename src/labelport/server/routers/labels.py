@@ -1,4 +1,4 @@
-"""A project's labels: label rows (load, save, delete) and the branches they sit on.
+"""A project's labels: label rows (list as light handles, load, save, delete) and their branches.
 
 Branch names may hold ``/``, so they travel in the body, not in the path.
 
@@ -18,6 +18,15 @@ from labelport.server.requests import handle
 from labelport.service import LocalService
 
 router = APIRouter()
+
+
+@router.post("/projects/{project_hash}/label-rows/list")
+async def list_label_rows(request: Request, project_hash: str) -> Response:
+    def work(s: LocalService, body: bytes) -> Any:
+        data = wire.decode(body, wire.LoadLabelRows)
+        return s.list_label_rows(project_hash, data.branch, data.data_hashes)
+
+    return await handle(request, work)
 
 
 @router.post("/projects/{project_hash}/label-rows/load")
