@@ -579,6 +579,12 @@ class LocalService:
         self._check(project_hash, "read")
         return self.store.imports(project_hash)
 
+    def check_upload(self, project_hash: str) -> None:
+        """Whoever may see the project may send it a file to import (a server's upload); everyone
+        else is told there is no such project. The import itself then checks the role
+        (:meth:`check_import`), so a viewer's upload can serve only a dry run."""
+        self._check(project_hash, "read")
+
     # -- COCO ------------------------------------------------------------------------------------
 
     def check_import(self, project_hash: str, options: dict[str, Any], format: str = "coco") -> None:
