@@ -21,10 +21,12 @@ from labelport.errors import NotFoundError, SchemaVersionError, StoreError
 from labelport.ontology import OntologyStructure, Shape
 from labelport.store.base import (
     BulkRow,
+    BulkRows,
     ClassificationRecord,
     LabelStore,
     ObjectRecord,
     PlainRow,
+    PlainRows,
     ProjectRecord,
 )
 from labelport.store.postgres import LATEST, PostgresStore, display_url
@@ -339,7 +341,7 @@ def _import(
         units = {u.data_hash: u for u in store.list_data_units(project.project_hash)}
         ids = session.label_row_ids(list(units))
         row_ids = list(ids.values())
-        session.write([_bulk_row(row_ids[k % len(row_ids)], k, x=x) for k in keys])
+        session.write(PlainRows([_bulk_row(row_ids[k % len(row_ids)], k, x=x) for k in keys]))
         session.commit(b'{"ok":true}')
 
 
@@ -386,7 +388,9 @@ def test_bulk_upsert_resets_edited_and_a_key_twice_in_one_write_keeps_the_last(s
     store.save_label_row(project.project_hash, "main", unit.data_hash, edited, [])
     with store.bulk(project.project_hash, "main", "a.json", "ada") as session:
         row_id = session.label_row_ids([unit.data_hash])[unit.data_hash]
-        session.write([_bulk_row(row_id, 1, x=1), _bulk_row(row_id, 5, x=1), _bulk_row(row_id, 1, x=2)])
+        session.write(
+            PlainRows([_bulk_row(row_id, 1, x=1), _bulk_row(row_id, 5, x=1), _bulk_row(row_id, 1, x=2)])
+        )
         session.commit(b"{}")
     objects = list(store.iter_objects(project.project_hash, "main"))
     assert [(o.source_key, o.edited) for o in objects] == [(0, True), (1, False), (2, True), (5, False)]
@@ -394,7 +398,7 @@ def test_bulk_upsert_resets_edited_and_a_key_twice_in_one_write_keeps_the_last(s
     # a fresh source given one key twice in one write: still one row, the last values
     with store.bulk(project.project_hash, "main", "b.json", "ada") as session:
         row_id = session.label_row_ids([unit.data_hash])[unit.data_hash]
-        session.write([_bulk_row(row_id, 1, x=1), _bulk_row(row_id, 1, x=3)])
+        session.write(PlainRows([_bulk_row(row_id, 1, x=1), _bulk_row(row_id, 1, x=3)]))
         session.commit(b"{}")
     from_b = [o for o in store.iter_objects(project.project_hash, "main") if o.source == "b.json"]
     assert [(o.source_key, o.record) for o in from_b] == [(1, b'{"id":1,"bbox":[3,2,3,4]}')]
@@ -413,7 +417,7 @@ def test_an_exception_inside_bulk_leaves_nothing(store: LabelStore) -> None:
         # reads inside the import see its own writes
         assert len(store.list_data_units(project.project_hash)) == 2
         ids = s.label_row_ids([u.data_hash for u in store.list_data_units(project.project_hash)])
-        s.write([_bulk_row(row_id, n) for n, row_id in enumerate(ids.values())])
+        s.write(PlainRows([_bulk_row(row_id, n) for n, row_id in enumerate(ids.values())]))
         s.set_data_unit_extra({new_unit.data_hash: {"x": 1}})
         s.save_ontology(OntologyStructure())
         raise RuntimeError("boom")
@@ -432,7 +436,7 @@ def test_a_bulk_session_without_commit_writes_nothing(store: LabelStore) -> None
         store.bulk(project.project_hash, "main", "a", "ada") as s,
     ):
         ids = s.label_row_ids([u.data_hash for u in store.list_data_units(project.project_hash)])
-        s.write([_bulk_row(next(iter(ids.values())), 1)])
+        s.write(PlainRows([_bulk_row(next(iter(ids.values())), 1)]))
     assert list(store.iter_objects(project.project_hash, "main")) == []
 
 
@@ -597,13 +601,13 @@ def test_postgres_bulk_refuses_label_rows_of_another_project(pg_url: str) -> Non
             pytest.raises(StoreError, match="not in its project"),
             store.bulk(mine.project_hash, "main", "x", "ada") as s,
         ):
-            s.write([_bulk_row(their_row, 1)])
+            s.write(PlainRows([_bulk_row(their_row, 1)]))
             s.commit(b"{}")
         with (
             pytest.raises(StoreError, match="not in its project"),
             store.bulk(mine.project_hash, "main", "x", "ada") as s,
         ):
-            s.write([_bulk_row(10**12, 1)])
+            s.write(PlainRows([_bulk_row(10**12, 1)]))
             s.commit(b"{}")
         assert list(store.iter_objects(mine.project_hash, "main")) == []
     finally:
@@ -634,11 +638,13 @@ def test_bulk_full_rows_carry_confidence_manual_and_answers(store: LabelStore) -
             (row_id,) = session.label_row_ids(
                 [u.data_hash for u in store.list_data_units(project.project_hash)]
             ).values()
-            session.write([_bulk_row(row_id, 1), _bulk_row(row_id, 2)])
+            session.write(PlainRows([_bulk_row(row_id, 1), _bulk_row(row_id, 2)]))
             session.write(
-                [_full_row(row_id, 3, confidence=confidence), _full_row(row_id, 4, confidence=confidence)]
+                BulkRows(
+                    [_full_row(row_id, 3, confidence=confidence), _full_row(row_id, 4, confidence=confidence)]
+                )
             )
-            session.write([_bulk_row(row_id, 5)])
+            session.write(PlainRows([_bulk_row(row_id, 5)]))
             session.commit(b"{}")
         objects = list(store.iter_objects(project.project_hash, "predictions"))
         assert [o.source_key for o in objects] == [1, 2, 3, 4, 5]

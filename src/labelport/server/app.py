@@ -16,7 +16,6 @@ the whole file, in one transaction, exactly as the embedded store would.
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 import threading
 import time
@@ -38,13 +37,13 @@ from labelport.server import wire
 from labelport.server.manage import add_routes
 from labelport.server.signing import Verifier
 from labelport.server.uploads import (
-    FileUploads,
     Uploads,
     gunzip_chunks,
     is_upload_id,
     new_upload_id,
     safe_file_name,
     unpack_archive,
+    uploads_for,
 )
 from labelport.service import LocalService
 from labelport.store.base import LabelStore, UnitQuery
@@ -151,10 +150,8 @@ def create_app(
     >>> app = create_app(SqliteStore(":memory:"))
     """
     verifier = Verifier(store, clock=clock)
-    chunks: Uploads = uploads if uploads is not None else _default_uploads(store)
-    serial: AbstractContextManager[Any] = (
-        nullcontext() if getattr(store, "thread_safe", False) else threading.RLock()
-    )
+    chunks: Uploads = uploads if uploads is not None else uploads_for(store)
+    serial: AbstractContextManager[Any] = nullcontext() if store.thread_safe else threading.RLock()
     app = FastAPI(title="labelport", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(GZipMiddleware, minimum_size=64 * 1024, compresslevel=1)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
@@ -482,17 +479,6 @@ def _mount_viewer(
         response = RedirectResponse("/ui/", status_code=303)
         response.delete_cookie(COOKIE, path="/ui")
         return response
-
-
-def _default_uploads(store: LabelStore) -> Uploads:
-    """The store itself when it keeps uploads (PostgreSQL); a folder beside a SQLite file otherwise."""
-    if hasattr(store, "create_upload"):
-        found: Uploads = store  # type: ignore[assignment]
-        return found
-    path = getattr(store, "path", ":memory:")
-    if path == ":memory:":  # a store of one process: a folder of that process, made on first use
-        return FileUploads(Path(tempfile.gettempdir()) / f"labelport-uploads-{os.getpid()}-{id(store):x}")
-    return FileUploads(Path(f"{path}.uploads"))
 
 
 def serve(
