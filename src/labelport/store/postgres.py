@@ -43,14 +43,12 @@ from labelport.store.rows import (
     CLASSIFICATION_SELECT,
     OBJECT_SELECT,
     UNIT_COLUMNS,
-    check_texts,
     unit_from_row,
     unit_to_row,
 )
 from labelport.store.schema import migrations
-from labelport.store.sql import EXISTING_KEYS, POSTGRES, SqlBulk, SqlStore, label_rows_from, source_id
+from labelport.store.sql import CHUNK, EXISTING_KEYS, POSTGRES, SqlBulk, SqlStore, label_rows_from
 
-CHUNK = 20_000
 #: Rows an import writes before the store refreshes the planner's statistics.
 ANALYZE_AFTER = 50_000
 _cursor_numbers = itertools.count()
@@ -356,8 +354,7 @@ class PostgresStore(SqlStore):
     @contextmanager
     def bulk(self, project_hash: str, branch: str, source: str, user: str) -> Iterator[PostgresBulk]:
         """One transaction for a whole import; imports into one project wait for each other."""
-        check_texts({"branch": branch, "source": source, "user": user})
-        project_id = self._project_id(project_hash)
+        project_id = self._bulk_project(project_hash, branch, source, user)
         with self._tx() as conn:
             outer = getattr(self._local, "conn", None)
             self._local.conn = conn
@@ -366,12 +363,8 @@ class PostgresStore(SqlStore):
                     "SELECT pg_advisory_xact_lock(hashtextextended('labelport.bulk:' || %s::text, 0))",
                     (project_id,),
                 )
-                session = PostgresBulk(
-                    conn, project_id, branch, source_id(conn, "%s", project_id, branch, source), user
-                )
-                yield session
-                if not session.committed:
-                    raise StoreError("an import session ended without commit; nothing was written.")
+                with self._session(PostgresBulk, conn, project_id, branch, source, user) as session:
+                    yield session
             finally:
                 self._local.conn = outer
         if session.written >= ANALYZE_AFTER:
@@ -432,10 +425,12 @@ def _label_row(conn: Connection[tuple[Any, ...]], unit_id: int, branch: str) -> 
 class PostgresBulk(SqlBulk):
     """An import's transaction on the team store."""
 
+    _marker = "%s"
+
     def __init__(
         self, conn: Connection[tuple[Any, ...]], project_id: int, branch: str, source_id: int, user: str
     ) -> None:
-        super().__init__(conn, "%s", project_id, branch, source_id, user)
+        super().__init__(conn, project_id, branch, source_id, user)
         self._conn = conn
         self._now = now_iso()  # every row of one import carries the same time, as on SQLite
         self._fresh: bool | None = None  # no key of this source stored yet: rows go straight in with COPY

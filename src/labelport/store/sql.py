@@ -16,10 +16,10 @@ dialect).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from labelport.data import DataUnit
 from labelport.errors import NotFoundError, StoreError
@@ -36,6 +36,7 @@ from labelport.store.base import (
     OntologyRecord,
     PlainRows,
     ProjectRecord,
+    ServerTables,
     UnitQuery,
     UserRecord,
 )
@@ -58,6 +59,9 @@ _OBJECT_COLUMNS = (
     "answers, source_key, record, source_id, edited"
 )
 _USER_COLUMNS = "id, name, fingerprint, is_admin"
+_Bulk = TypeVar("_Bulk", bound="SqlBulk")
+#: rows a long read (an export's objects) fetches at a time
+CHUNK = 20_000
 
 
 @dataclass(frozen=True)
@@ -152,6 +156,25 @@ class SqlStore(ManageMixin):
         if row is None:
             raise NotFoundError("project", project_hash)
         return int(row[0])
+
+    def _bulk_project(self, project_hash: str, branch: str, source: str, user: str) -> int:
+        """The project id an import writes to, once its texts are known to be storable."""
+        check_texts({"branch": branch, "source": source, "user": user})
+        return self._project_id(project_hash)
+
+    @contextmanager
+    def _session(
+        self, kind: type[_Bulk], db: Any, project_id: int, branch: str, source: str, user: str
+    ) -> Iterator[_Bulk]:
+        """An import's session of ``kind`` on the open transaction ``db``; the block must commit it."""
+        session = kind(db, project_id, branch, source_id(db, self._marker, project_id, branch, source), user)
+        yield session
+        if not session.committed:
+            raise StoreError("an import session ended without commit; nothing was written.")
+
+    def server_tables(self) -> ServerTables | None:
+        """None: a server keeps its uploads beside the store (PostgreSQL overrides this)."""
+        return None
 
     # -- users -----------------------------------------------------------------------------------
 
@@ -443,9 +466,11 @@ class SqlBulk:
     """What an import's transaction does the same on both stores; the store's subclass writes the
     rows (:meth:`_insert`) and makes label rows in bulk."""
 
-    def __init__(self, db: Any, marker: str, project_id: int, branch: str, source_id: int, user: str) -> None:
+    #: the database driver's parameter marker
+    _marker = "?"
+
+    def __init__(self, db: Any, project_id: int, branch: str, source_id: int, user: str) -> None:
         self._db = db
-        self._marker = marker
         self._project_id = project_id
         self._branch = branch
         self._source_id = source_id

@@ -27,20 +27,17 @@ from labelport.store.base import (
     LabelRowRecord,
     ObjectRecord,
     PlainRows,
-    ServerTables,
 )
 from labelport.store.rows import (
     CLASSIFICATION_SELECT,
     OBJECT_SELECT,
     UNIT_COLUMNS,
-    check_texts,
     unit_from_row,
     unit_to_row,
 )
 from labelport.store.schema import LATEST, migrations
-from labelport.store.sql import SQLITE, SqlBulk, SqlStore, label_rows_from, source_id
+from labelport.store.sql import CHUNK, SQLITE, SqlBulk, SqlStore, label_rows_from
 
-CHUNK = 20_000
 #: Rows an import inserts per statement (9 parameters each, well under SQLite's limit).
 ROWS_PER_STATEMENT = 100
 
@@ -150,9 +147,6 @@ class SqliteStore(SqlStore):
     def _label_row(self, db: sqlite3.Connection, unit_id: int, branch: str) -> tuple[int, str]:
         return _label_row(db, unit_id, branch)
 
-    def server_tables(self) -> ServerTables | None:
-        return None  # the server keeps its uploads in a folder beside the file
-
     def close(self) -> None:
         self._db.close()
 
@@ -261,17 +255,11 @@ class SqliteStore(SqlStore):
         outside a transaction): the session checks each label row it writes to once instead
         (:class:`~labelport.store.base.LabelRowGuard`), which at COCO-train scale took a third off
         the insert time; every other id it writes it has made or read itself in this transaction."""
-        check_texts({"branch": branch, "source": source, "user": user})
-        project_id = self._project_id(project_hash)
+        project_id = self._bulk_project(project_hash, branch, source, user)
         self._db.execute("PRAGMA foreign_keys=OFF")
         try:
-            with self._tx() as db:
-                session = SqliteBulk(
-                    db, project_id, branch, source_id(db, "?", project_id, branch, source), user
-                )
+            with self._tx() as db, self._session(SqliteBulk, db, project_id, branch, source, user) as session:
                 yield session
-                if not session.committed:
-                    raise StoreError("an import session ended without commit; nothing was written.")
         finally:
             self._db.execute("PRAGMA foreign_keys=ON")
 
@@ -335,7 +323,7 @@ class SqliteBulk(SqlBulk):
     def __init__(
         self, db: sqlite3.Connection, project_id: int, branch: str, source_id: int, user: str
     ) -> None:
-        super().__init__(db, "?", project_id, branch, source_id, user)
+        super().__init__(db, project_id, branch, source_id, user)
         self._statements()
 
     def _label_rows_of_project(self, ids: list[int]) -> list[int]:
