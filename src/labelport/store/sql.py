@@ -412,7 +412,7 @@ class SqlStore(ManageMixin):
             self._run(db, "DELETE FROM objects WHERE label_row_id = ?", (row_id,))
             self._run(db, "DELETE FROM classifications WHERE label_row_id = ?", (row_id,))
             sources: dict[str, int] = {}
-            for name in {o.source for o in objects if o.source is not None}:
+            for name in dict.fromkeys(o.source for o in objects if o.source is not None):  # in order
                 sources[name] = source_id(db, self._marker, project_id, branch, name)
             rows = [
                 (*(row_id, o.frame, o.object_hash, o.feature_hash, o.geometry, o.confidence, bool(o.manual)),
