@@ -687,3 +687,60 @@ def test_postgres_imports_into_one_project_wait_for_each_other(pg_url: str) -> N
         assert len(store.imports(project.project_hash)) == 4
     finally:
         store.close()
+
+
+def test_bulk_rows_are_typed_batches_and_a_bare_list_is_refused(store: LabelStore) -> None:
+    """Plain and full rows are told apart by their batch's type, never by a tuple's length: a list
+    that is neither PlainRows nor BulkRows is refused and the import writes nothing."""
+    project = _project(store)
+    store.add_data_units(project.project_hash, [DataUnit.image("a.jpg", width=4, height=3)])
+    with (
+        pytest.raises(StoreError, match="PlainRows or BulkRows"),
+        store.bulk(project.project_hash, "main", "typed", "ada") as session,
+    ):
+        (row_id,) = session.label_row_ids(
+            [u.data_hash for u in store.list_data_units(project.project_hash)]
+        ).values()
+        session.write([_bulk_row(row_id, 1)])  # type: ignore[arg-type]
+        session.commit(b"{}")
+    assert list(store.iter_objects(project.project_hash, "main")) == []
+    with store.bulk(project.project_hash, "main", "typed", "ada") as session:
+        session.write(PlainRows([_bulk_row(row_id, 1)]))
+        session.write(BulkRows([_full_row(row_id, 2, confidence=0.5)]))
+        session.commit(b"{}")
+    found = {
+        (o.source_key, o.confidence, bool(o.manual)) for o in store.iter_objects(project.project_hash, "main")
+    }
+    assert found == {(1, 1.0, True), (2, 0.5, False)}
+
+
+def test_the_servers_uploads_live_in_the_database_or_beside_the_file(
+    store: LabelStore, target: tuple[str, str]
+) -> None:
+    """The store says where a server keeps its uploads (server_tables, path); the server's
+    uploads module stores them there, chunks in order, replaced when sent again, owned by one
+    user and project, and an upload abandoned for longer than the keep time goes."""
+    from labelport.server.uploads import DatabaseUploads, FileUploads, new_upload_id, uploads_for
+
+    uploads = uploads_for(store)
+    backend, where = target
+    if backend == "postgres":
+        assert isinstance(uploads, DatabaseUploads) and store.path is None and store.thread_safe
+    else:
+        assert isinstance(uploads, FileUploads) and uploads.root == Path(f"{where}.uploads")
+        assert store.path == where and not store.thread_safe
+    user = store.upsert_user("uploader", "SHA256:uploader", "ssh-ed25519 AAAA up").id
+    old, new = new_upload_id(), new_upload_id()
+    uploads.create_upload(old, "p1", user, b"old", 1000.0, 60.0)
+    uploads.create_upload(new, "p1", user, b'{"filename": "a.json"}', 1030.0, 60.0)
+    for seq, data in ((1, b"second"), (0, b"firs"), (0, b"first")):
+        uploads.put_upload_chunk(new, seq, data)
+    assert uploads.upload_meta(new, "p1", user) == b'{"filename": "a.json"}'
+    assert uploads.upload_meta(new, "p1", user + 1) is None and uploads.upload_meta(new, "p2", user) is None
+    assert uploads.upload_chunk_count(new) == (2, 1)
+    assert uploads.upload_bytes(new) == len(b"first") + len(b"second")
+    assert list(uploads.upload_chunks(new)) == [b"first", b"second"]
+    uploads.create_upload(new_upload_id(), "p1", user, b"", 1070.0, 60.0)  # 70 s after the first
+    assert uploads.upload_meta(old, "p1", user) is None and uploads.upload_meta(new, "p1", user) is not None
+    uploads.delete_upload(new)
+    assert uploads.upload_meta(new, "p1", user) is None and uploads.upload_chunk_count(new) == (0, -1)
