@@ -224,7 +224,7 @@ class PostgresStore(SqlStore):
     def sql_stream(self, sql: str, args: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
         with self._conn() as conn:
             try:
-                name = f"labelport_rows_{next(_cursor_numbers)}"
+                name = f"labelport_one_by_one_{next(_cursor_numbers)}"
                 with conn.transaction(), conn.cursor(name=name, binary=True) as cursor:
                     cursor.itersize = 1
                     cursor.execute(self._q(sql), args)
@@ -331,23 +331,19 @@ class PostgresStore(SqlStore):
                 raise StoreError(f"cannot read the store at {self._where}: {_reason(exc)}.") from exc
         return label_rows_from(units, branch, objects, classes)
 
-    def iter_objects(self, project_hash: str, branch: str) -> Iterator[ObjectRecord]:
-        project_id = self._project_id(project_hash)
+    def _batches(self, sql: str, args: Sequence[Any]) -> Iterator[list[Any]]:
+        """A query's rows through a server-side cursor, :data:`CHUNK` at a time."""
         with self._conn() as conn:
             try:
-                name = f"labelport_objects_{next(_cursor_numbers)}"
+                name = f"labelport_rows_{next(_cursor_numbers)}"
                 with conn.transaction(), conn.cursor(name=name, binary=True) as cursor:
                     # sort in memory: a server-side cursor gets no parallel workers, and a spilled sort
                     # of a large import takes twice as long
                     conn.execute("SET LOCAL work_mem = '128MB'")
                     cursor.itersize = CHUNK
-                    cursor.execute(
-                        f"{OBJECT_SELECT} WHERE d.project_id = %s AND l.branch = %s ORDER BY o.id",
-                        (project_id, branch),
-                    )
+                    cursor.execute(sql, args)
                     while batch := cursor.fetchmany(CHUNK):
-                        for r in batch:
-                            yield ObjectRecord._make(r)
+                        yield batch
             except psycopg.Error as exc:
                 raise StoreError(f"cannot read the store at {self._where}: {_reason(exc)}.") from exc
 

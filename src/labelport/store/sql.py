@@ -40,8 +40,10 @@ from labelport.store.base import (
     UnitQuery,
     UserRecord,
 )
+from labelport.store.evaluations import EVALUATION_SELECT, EvaluationRows
 from labelport.store.manage import ManageMixin
 from labelport.store.rows import (
+    OBJECT_SELECT,
     PROJECT_SELECT,
     UNIT_COLUMNS,
     check_label_row,
@@ -124,7 +126,7 @@ def label_rows_from(
     ]
 
 
-class SqlStore(ManageMixin):
+class SqlStore(ManageMixin, EvaluationRows):
     """The methods of :class:`~labelport.store.base.LabelStore` whose SQL both databases run."""
 
     url: str
@@ -143,6 +145,10 @@ class SqlStore(ManageMixin):
         raise NotImplementedError
 
     def _insert_units(self, db: Any, project_id: int, units: Sequence[DataUnit]) -> None:
+        raise NotImplementedError
+
+    def _batches(self, sql: str, args: Sequence[Any]) -> Iterator[list[Any]]:
+        """A long query's rows (``sql`` with the store's placeholders), a chunk at a time."""
         raise NotImplementedError
 
     def _label_row(self, db: Any, unit_id: int, branch: str) -> tuple[int, str]:
@@ -437,6 +443,17 @@ class SqlStore(ManageMixin):
                 )
             self._run(db, "UPDATE label_rows SET updated_at = ? WHERE id = ?", (now_iso(), row_id))
         return label_hash
+
+    def iter_objects(self, project_hash: str, branch: str) -> Iterator[ObjectRecord]:
+        project_id = self._project_id(project_hash)
+        sql = self._q(f"{OBJECT_SELECT} WHERE d.project_id = ? AND l.branch = ? ORDER BY o.id")
+        for batch in self._batches(sql, (project_id, branch)):
+            yield from map(ObjectRecord._make, batch)
+
+    def iter_evaluation_rows(self, project_hash: str, branch: str) -> Iterator[list[tuple[Any, ...]]]:
+        """Batches of :data:`~labelport.store.evaluations.EVALUATION_SELECT` rows, streamed."""
+        project_id = self._project_id(project_hash)
+        yield from self._batches(self._q(EVALUATION_SELECT), (project_id, branch))
 
     def list_branches(self, project_hash: str) -> list[str]:
         project_id = self._project_id(project_hash)

@@ -84,9 +84,8 @@ class SqliteStore(SqlStore):
             if number > version:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
-                    for statement in sql.split(";"):
-                        if statement.strip():
-                            self._db.execute(statement)
+                    for statement in _statements(sql):
+                        self._db.execute(statement)
                     self._db.execute(f"PRAGMA user_version={number}")
                     self._db.execute("COMMIT")
                 except BaseException:
@@ -236,16 +235,14 @@ class SqliteStore(SqlStore):
                     classes.setdefault(r[0], []).append(ClassificationRecord._make(r))
         return label_rows_from(units, branch, objects, classes)
 
-    def iter_objects(self, project_hash: str, branch: str) -> Iterator[ObjectRecord]:
-        project_id = self._project_id(project_hash)
+    def _batches(self, sql: str, args: Sequence[Any]) -> Iterator[list[Any]]:
+        """A query's rows, :data:`CHUNK` at a time, as stored: an object's manual and edited stay
+        SQLite's 0 and 1 (converting each of a train-scale export's 861k rows cost the export 0.9 s,
+        measured); their truth is what readers use."""
         try:
-            cursor = self._db.execute(
-                f"{OBJECT_SELECT} WHERE d.project_id = ? AND l.branch = ? ORDER BY o.id", (project_id, branch)
-            )
-            # As stored: manual and edited stay SQLite's 0 and 1 (converting each of a train-scale
-            # export's 861k rows cost the export 0.9 s, measured); their truth is what readers use.
+            cursor = self._db.execute(sql, args)
             while batch := cursor.fetchmany(CHUNK):
-                yield from map(ObjectRecord._make, batch)
+                yield batch
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read the store at {self.path}: {exc}.") from exc
 
@@ -262,6 +259,17 @@ class SqliteStore(SqlStore):
                 yield session
         finally:
             self._db.execute("PRAGMA foreign_keys=ON")
+
+
+def _statements(sql: str) -> Iterator[str]:
+    """A migration's statements, split at the ``;`` that end one (a trigger's body has ``;`` inside)."""
+    pending = ""
+    for piece in sql.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                yield pending
+            pending = ""
 
 
 def _object_record(r: Sequence[Any]) -> ObjectRecord:
