@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from labelport.errors import LabelError
 from labelport.hashing import new_feature_hash
@@ -403,27 +403,164 @@ def _answer_value(attribute: Attribute, answer: Any) -> Any:
     return hashes if attribute.type is AttributeType.CHECKLIST else hashes[0]
 
 
-@dataclass
-class LabelRow:
-    """The labels of one data unit on one branch.
+class LabelRowInfo(NamedTuple):
+    """A label row without its labels: what listing a project's rows reads (one per data unit).
 
-    Read it with ``project.list_label_rows_v2()``, change it, then ``save()``.
+    ``label_hash`` is empty when the unit has no row on the branch yet; ``object_count`` counts
+    object instances (distinct object hashes), not object frames.
     """
 
-    label_hash: str
     data_hash: str
     data_title: str
     data_type: str
     width: int
     height: int
-    number_of_frames: int
-    branch_name: str = MAIN_BRANCH
-    object_instances: list[ObjectInstance] = field(default_factory=list)
-    classification_instances: list[ClassificationInstance] = field(default_factory=list)
-    _saver: Callable[[LabelRow], None] | None = field(default=None, repr=False, compare=False)
+    frames: int
+    branch: str
+    label_hash: str
+    object_count: int
+
+
+class LabelRow:
+    """The labels of one data unit on one branch.
+
+    ``project.list_label_rows_v2()`` lists rows as light handles: the data unit's title, type, size
+    and frames, the branch, the label hash and how many objects the row holds. The objects and
+    classifications are read on ``initialise_labels()`` (``project.initialise_labels(rows)`` reads
+    many in one go), or on first use of ``object_instances``. Change the row, then ``save()``.
+
+    >>> row = LabelRow("", "d1", "a.jpg", "image", 640, 480, 1)
+    >>> row.is_labelling_initialised, row.object_instances, row.object_count
+    (True, [], 0)
+    """
+
+    __slots__ = ("_classifications", "_info", "_loader", "_objects", "_saver", "label_hash")
+    _info: LabelRowInfo
+    label_hash: str
+    _saver: Callable[[LabelRow], None] | None
+    _loader: Callable[[LabelRow], None] | None
+    _objects: list[ObjectInstance] | None
+    _classifications: list[ClassificationInstance] | None
+
+    def __init__(
+        self,
+        label_hash: str,
+        data_hash: str,
+        data_title: str,
+        data_type: str,
+        width: int,
+        height: int,
+        number_of_frames: int,
+        branch_name: str = MAIN_BRANCH,
+        object_instances: list[ObjectInstance] | None = None,
+        classification_instances: list[ClassificationInstance] | None = None,
+        _saver: Callable[[LabelRow], None] | None = None,
+    ) -> None:
+        info = LabelRowInfo(
+            data_hash, data_title, data_type, width, height, number_of_frames, branch_name, label_hash, 0
+        )
+        self._info = info
+        self.label_hash = label_hash
+        self._saver = _saver
+        self._loader = None
+        self._objects = object_instances if object_instances is not None else []
+        self._classifications = classification_instances if classification_instances is not None else []
+
+    @classmethod
+    def from_info(
+        cls,
+        info: LabelRowInfo,
+        saver: Callable[[LabelRow], None] | None,
+        loader: Callable[[LabelRow], None] | None,
+    ) -> LabelRow:
+        """A light handle: ``loader(row)`` gives it its labels (:meth:`set_labels`) when first needed."""
+        row = cls.__new__(cls)
+        row._info, row.label_hash, row._saver, row._loader = info, info.label_hash, saver, loader
+        row._objects = row._classifications = None
+        return row
+
+    def __repr__(self) -> str:
+        return (
+            f"LabelRow({self.data_title!r}, data_hash={self.data_hash!r}, branch_name={self.branch_name!r}, "
+            f"object_count={self.object_count})"
+        )
+
+    @property
+    def data_hash(self) -> str:
+        return self._info.data_hash
+
+    @property
+    def data_title(self) -> str:
+        return self._info.data_title
+
+    @property
+    def data_type(self) -> str:
+        return self._info.data_type
+
+    @property
+    def width(self) -> int:
+        return self._info.width
+
+    @property
+    def height(self) -> int:
+        return self._info.height
+
+    @property
+    def number_of_frames(self) -> int:
+        return self._info.frames
+
+    @property
+    def branch_name(self) -> str:
+        return self._info.branch
+
+    @property
+    def is_labelling_initialised(self) -> bool:
+        """Whether the row's objects and classifications have been read."""
+        return self._objects is not None
+
+    @property
+    def object_count(self) -> int:
+        """Object instances in the row: as stored until the row is read, then as it is now."""
+        return self._info.object_count if self._objects is None else len(self._objects)
 
     def initialise_labels(self, *args: Any, **kwargs: Any) -> None:
-        """Kept for scripts written for the brief's SDK; rows arrive with their labels loaded."""
+        """Read the row's objects and classifications (once; the brief's arguments are accepted)."""
+        if self._objects is None and self._loader is not None:
+            self._loader(self)
+        if self._objects is None:  # a loader that found nothing stored: an empty row
+            self.set_labels([], [])
+
+    def set_labels(
+        self, objects: list[ObjectInstance], classifications: list[ClassificationInstance]
+    ) -> None:
+        """Give the row its objects and classifications (what a loader does)."""
+        self._objects, self._classifications, self._loader = objects, classifications, None
+
+    @property
+    def object_instances(self) -> list[ObjectInstance]:
+        if self._objects is None:
+            self.initialise_labels()
+        assert self._objects is not None
+        return self._objects
+
+    @object_instances.setter
+    def object_instances(self, value: list[ObjectInstance]) -> None:
+        if self._objects is None:
+            self.initialise_labels()
+        self._objects = value
+
+    @property
+    def classification_instances(self) -> list[ClassificationInstance]:
+        if self._classifications is None:
+            self.initialise_labels()
+        assert self._classifications is not None
+        return self._classifications
+
+    @classification_instances.setter
+    def classification_instances(self, value: list[ClassificationInstance]) -> None:
+        if self._classifications is None:
+            self.initialise_labels()
+        self._classifications = value
 
     def get_object_instances(self, filter_ontology_object: Object | None = None) -> list[ObjectInstance]:
         if filter_ontology_object is None:

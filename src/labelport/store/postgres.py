@@ -331,6 +331,14 @@ class PostgresStore(SqlStore):
                 raise StoreError(f"cannot read the store at {self._where}: {_reason(exc)}.") from exc
         return label_rows_from(units, branch, objects, classes)
 
+    @contextmanager
+    def _cursor(self, sql: str, args: Sequence[Any]) -> Iterator[psycopg.Cursor[tuple[Any, ...]]]:
+        with self._conn() as conn:
+            try:
+                yield conn.execute(sql, args)
+            except psycopg.Error as exc:
+                raise StoreError(f"cannot read the store at {self._where}: {_reason(exc)}.") from exc
+
     def _batches(self, sql: str, args: Sequence[Any]) -> Iterator[list[Any]]:
         """A query's rows through a server-side cursor, :data:`CHUNK` at a time."""
         with self._conn() as conn:

@@ -30,7 +30,9 @@ from labelport.store._json import dumps, loads
 from labelport.store.base import (
     BulkRows,
     ClassificationRecord,
+    DataUnitRecord,
     LabelRowGuard,
+    LabelRowInfo,
     LabelRowRecord,
     ObjectRecord,
     OntologyRecord,
@@ -43,11 +45,14 @@ from labelport.store.base import (
 from labelport.store.evaluations import EVALUATION_SELECT, EvaluationRows
 from labelport.store.manage import ManageMixin
 from labelport.store.rows import (
+    LABEL_ROW_INFO_SELECT,
     OBJECT_SELECT,
     PROJECT_SELECT,
     UNIT_COLUMNS,
+    UNIT_RECORD_COLUMNS,
     check_label_row,
     check_texts,
+    label_row_infos,
     ontologies_query,
     ontology_from_row,
     project_from_row,
@@ -149,6 +154,10 @@ class SqlStore(ManageMixin, EvaluationRows):
 
     def _batches(self, sql: str, args: Sequence[Any]) -> Iterator[list[Any]]:
         """A long query's rows (``sql`` with the store's placeholders), a chunk at a time."""
+        raise NotImplementedError
+
+    def _cursor(self, sql: str, args: Sequence[Any]) -> AbstractContextManager[Iterable[Sequence[Any]]]:
+        """A query's rows, each let go once read (SQLite: with the small cache of a read-once pass)."""
         raise NotImplementedError
 
     def _label_row(self, db: Any, unit_id: int, branch: str) -> tuple[int, str]:
@@ -389,12 +398,27 @@ class SqlStore(ManageMixin, EvaluationRows):
             counted = db.execute(*browse.count_sql(query, project_id, dialect)).fetchone()
         return [unit_from_row(r) for r in rows], int(counted[0]) if counted else 0
 
+    def iter_data_units(self, project_hash: str) -> Iterator[DataUnitRecord]:
+        project_id = self._project_id(project_hash)
+        sql = self._q(f"SELECT {UNIT_RECORD_COLUMNS} FROM data_units WHERE project_id = ? ORDER BY id")
+        for batch in self._batches(sql, (project_id,)):
+            yield from map(DataUnitRecord._make, batch)
+
     def class_counts(self, project_hash: str, query: UnitQuery) -> dict[str, int]:
         project_id = self._project_id(project_hash)
         rows = self._all(*browse.class_counts_sql(query, project_id, self._dialect.browse))
         return {str(feature): int(n) for feature, n in rows}
 
     # -- labels ----------------------------------------------------------------------------------
+
+    def list_label_rows(
+        self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
+    ) -> list[LabelRowInfo]:
+        project_id = self._project_id(project_hash)
+        with self._cursor(
+            LABEL_ROW_INFO_SELECT.format(mark=self._marker), (branch, branch, project_id)
+        ) as rows:
+            return label_row_infos(rows, data_hashes)
 
     def save_label_row(
         self,
