@@ -21,10 +21,12 @@ from labelport.errors import NotFoundError, SchemaVersionError, StoreError
 from labelport.ontology import OntologyStructure, Shape
 from labelport.store.base import (
     BulkRow,
+    BulkRows,
     ClassificationRecord,
     LabelStore,
     ObjectRecord,
     PlainRow,
+    PlainRows,
     ProjectRecord,
 )
 from labelport.store.postgres import LATEST, PostgresStore, display_url
@@ -371,7 +373,7 @@ def _import(
         units = {u.data_hash: u for u in store.list_data_units(project.project_hash)}
         ids = session.label_row_ids(list(units))
         row_ids = list(ids.values())
-        session.write([_bulk_row(row_ids[k % len(row_ids)], k, x=x) for k in keys])
+        session.write(PlainRows([_bulk_row(row_ids[k % len(row_ids)], k, x=x) for k in keys]))
         session.commit(b'{"ok":true}')
 
 
@@ -418,7 +420,9 @@ def test_bulk_upsert_resets_edited_and_a_key_twice_in_one_write_keeps_the_last(s
     store.save_label_row(project.project_hash, "main", unit.data_hash, edited, [])
     with store.bulk(project.project_hash, "main", "a.json", "ada") as session:
         row_id = session.label_row_ids([unit.data_hash])[unit.data_hash]
-        session.write([_bulk_row(row_id, 1, x=1), _bulk_row(row_id, 5, x=1), _bulk_row(row_id, 1, x=2)])
+        session.write(
+            PlainRows([_bulk_row(row_id, 1, x=1), _bulk_row(row_id, 5, x=1), _bulk_row(row_id, 1, x=2)])
+        )
         session.commit(b"{}")
     objects = list(store.iter_objects(project.project_hash, "main"))
     assert [(o.source_key, o.edited) for o in objects] == [(0, True), (1, False), (2, True), (5, False)]
@@ -426,7 +430,7 @@ def test_bulk_upsert_resets_edited_and_a_key_twice_in_one_write_keeps_the_last(s
     # a fresh source given one key twice in one write: still one row, the last values
     with store.bulk(project.project_hash, "main", "b.json", "ada") as session:
         row_id = session.label_row_ids([unit.data_hash])[unit.data_hash]
-        session.write([_bulk_row(row_id, 1, x=1), _bulk_row(row_id, 1, x=3)])
+        session.write(PlainRows([_bulk_row(row_id, 1, x=1), _bulk_row(row_id, 1, x=3)]))
         session.commit(b"{}")
     from_b = [o for o in store.iter_objects(project.project_hash, "main") if o.source == "b.json"]
     assert [(o.source_key, o.record) for o in from_b] == [(1, b'{"id":1,"bbox":[3,2,3,4]}')]
@@ -445,7 +449,7 @@ def test_an_exception_inside_bulk_leaves_nothing(store: LabelStore) -> None:
         # reads inside the import see its own writes
         assert len(store.list_data_units(project.project_hash)) == 2
         ids = s.label_row_ids([u.data_hash for u in store.list_data_units(project.project_hash)])
-        s.write([_bulk_row(row_id, n) for n, row_id in enumerate(ids.values())])
+        s.write(PlainRows([_bulk_row(row_id, n) for n, row_id in enumerate(ids.values())]))
         s.set_data_unit_extra({new_unit.data_hash: {"x": 1}})
         s.save_ontology(OntologyStructure())
         raise RuntimeError("boom")
@@ -464,7 +468,7 @@ def test_a_bulk_session_without_commit_writes_nothing(store: LabelStore) -> None
         store.bulk(project.project_hash, "main", "a", "ada") as s,
     ):
         ids = s.label_row_ids([u.data_hash for u in store.list_data_units(project.project_hash)])
-        s.write([_bulk_row(next(iter(ids.values())), 1)])
+        s.write(PlainRows([_bulk_row(next(iter(ids.values())), 1)]))
     assert list(store.iter_objects(project.project_hash, "main")) == []
 
 
@@ -629,13 +633,13 @@ def test_postgres_bulk_refuses_label_rows_of_another_project(pg_url: str) -> Non
             pytest.raises(StoreError, match="not in its project"),
             store.bulk(mine.project_hash, "main", "x", "ada") as s,
         ):
-            s.write([_bulk_row(their_row, 1)])
+            s.write(PlainRows([_bulk_row(their_row, 1)]))
             s.commit(b"{}")
         with (
             pytest.raises(StoreError, match="not in its project"),
             store.bulk(mine.project_hash, "main", "x", "ada") as s,
         ):
-            s.write([_bulk_row(10**12, 1)])
+            s.write(PlainRows([_bulk_row(10**12, 1)]))
             s.commit(b"{}")
         assert list(store.iter_objects(mine.project_hash, "main")) == []
     finally:
@@ -666,11 +670,13 @@ def test_bulk_full_rows_carry_confidence_manual_and_answers(store: LabelStore) -
             (row_id,) = session.label_row_ids(
                 [u.data_hash for u in store.list_data_units(project.project_hash)]
             ).values()
-            session.write([_bulk_row(row_id, 1), _bulk_row(row_id, 2)])
+            session.write(PlainRows([_bulk_row(row_id, 1), _bulk_row(row_id, 2)]))
             session.write(
-                [_full_row(row_id, 3, confidence=confidence), _full_row(row_id, 4, confidence=confidence)]
+                BulkRows(
+                    [_full_row(row_id, 3, confidence=confidence), _full_row(row_id, 4, confidence=confidence)]
+                )
             )
-            session.write([_bulk_row(row_id, 5)])
+            session.write(PlainRows([_bulk_row(row_id, 5)]))
             session.commit(b"{}")
         objects = list(store.iter_objects(project.project_hash, "predictions"))
         assert [o.source_key for o in objects] == [1, 2, 3, 4, 5]
@@ -713,3 +719,60 @@ def test_postgres_imports_into_one_project_wait_for_each_other(pg_url: str) -> N
         assert len(store.imports(project.project_hash)) == 4
     finally:
         store.close()
+
+
+def test_bulk_rows_are_typed_batches_and_a_bare_list_is_refused(store: LabelStore) -> None:
+    """Plain and full rows are told apart by their batch's type, never by a tuple's length: a list
+    that is neither PlainRows nor BulkRows is refused and the import writes nothing."""
+    project = _project(store)
+    store.add_data_units(project.project_hash, [DataUnit.image("a.jpg", width=4, height=3)])
+    with (
+        pytest.raises(StoreError, match="PlainRows or BulkRows"),
+        store.bulk(project.project_hash, "main", "typed", "ada") as session,
+    ):
+        (row_id,) = session.label_row_ids(
+            [u.data_hash for u in store.list_data_units(project.project_hash)]
+        ).values()
+        session.write([_bulk_row(row_id, 1)])  # type: ignore[arg-type]
+        session.commit(b"{}")
+    assert list(store.iter_objects(project.project_hash, "main")) == []
+    with store.bulk(project.project_hash, "main", "typed", "ada") as session:
+        session.write(PlainRows([_bulk_row(row_id, 1)]))
+        session.write(BulkRows([_full_row(row_id, 2, confidence=0.5)]))
+        session.commit(b"{}")
+    found = {
+        (o.source_key, o.confidence, bool(o.manual)) for o in store.iter_objects(project.project_hash, "main")
+    }
+    assert found == {(1, 1.0, True), (2, 0.5, False)}
+
+
+def test_the_servers_uploads_live_in_the_database_or_beside_the_file(
+    store: LabelStore, target: tuple[str, str]
+) -> None:
+    """The store says where a server keeps its uploads (server_tables, path); the server's
+    uploads module stores them there, chunks in order, replaced when sent again, owned by one
+    user and project, and an upload abandoned for longer than the keep time goes."""
+    from labelport.server.uploads import DatabaseUploads, FileUploads, new_upload_id, uploads_for
+
+    uploads = uploads_for(store)
+    backend, where = target
+    if backend == "postgres":
+        assert isinstance(uploads, DatabaseUploads) and store.path is None and store.thread_safe
+    else:
+        assert isinstance(uploads, FileUploads) and uploads.root == Path(f"{where}.uploads")
+        assert store.path == where and not store.thread_safe
+    user = store.upsert_user("uploader", "SHA256:uploader", "ssh-ed25519 AAAA up").id
+    old, new = new_upload_id(), new_upload_id()
+    uploads.create_upload(old, "p1", user, b"old", 1000.0, 60.0)
+    uploads.create_upload(new, "p1", user, b'{"filename": "a.json"}', 1030.0, 60.0)
+    for seq, data in ((1, b"second"), (0, b"firs"), (0, b"first")):
+        uploads.put_upload_chunk(new, seq, data)
+    assert uploads.upload_meta(new, "p1", user) == b'{"filename": "a.json"}'
+    assert uploads.upload_meta(new, "p1", user + 1) is None and uploads.upload_meta(new, "p2", user) is None
+    assert uploads.upload_chunk_count(new) == (2, 1)
+    assert uploads.upload_bytes(new) == len(b"first") + len(b"second")
+    assert list(uploads.upload_chunks(new)) == [b"first", b"second"]
+    uploads.create_upload(new_upload_id(), "p1", user, b"", 1070.0, 60.0)  # 70 s after the first
+    assert uploads.upload_meta(old, "p1", user) is None and uploads.upload_meta(new, "p1", user) is not None
+    uploads.delete_upload(new)
+    assert uploads.upload_meta(new, "p1", user) is None and uploads.upload_chunk_count(new) == (0, -1)

@@ -10,7 +10,7 @@ import pytest
 
 from labelport import DataUnit, NotFoundError, Object, OntologyStructure, Shape, StoreError
 from labelport.errors import SchemaVersionError
-from labelport.store.base import ObjectRecord, ProjectRecord
+from labelport.store.base import BulkRows, ObjectRecord, PlainRows, ProjectRecord
 from labelport.store.schema import LATEST, migrations
 from labelport.store.sqlite import SqliteStore
 
@@ -205,12 +205,12 @@ def test_bulk_refuses_label_rows_of_another_project_and_restores_foreign_keys(st
         session.commit(b"{}")
     for row_id in (their_row, 10**12):
         with pytest.raises(StoreError, match="not in its project"), store.bulk(mine, "main", "x", "ada") as s:
-            s.write([(row_id, 0, "k0000001", "feat0001", 1, b'{"id":1}')])
+            s.write(PlainRows([(row_id, 0, "k0000001", "feat0001", 1, b'{"id":1}')]))
             s.commit(b"{}")
         assert store._db.execute("PRAGMA foreign_keys").fetchone() == (1,)
     with store.bulk(mine, "main", "x", "ada") as session:
         (my_row,) = session.label_row_ids([u.data_hash for u in store.list_data_units(mine)]).values()
-        session.write([(my_row, 0, "k0000001", "feat0001", 1, b'{"id":1}')])
+        session.write(PlainRows([(my_row, 0, "k0000001", "feat0001", 1, b'{"id":1}')]))
         session.commit(b"{}")
     assert store._db.execute("PRAGMA foreign_keys").fetchone() == (1,)
     assert [o.source_key for o in store.iter_objects(mine, "main")] == [1]
@@ -225,7 +225,9 @@ def test_bulk_writes_many_rows_per_statement_and_replaces_by_source_key(store: S
     count = 250
     with store.bulk(project, "main", "x", "ada") as session:
         (row_id,) = session.label_row_ids([u.data_hash for u in store.list_data_units(project)]).values()
-        session.write([(row_id, 0, f"h{k:07d}", "feat0001", k, b'{"id":%d}' % k) for k in range(count)])
+        session.write(
+            PlainRows([(row_id, 0, f"h{k:07d}", "feat0001", k, b'{"id":%d}' % k) for k in range(count)])
+        )
         session.commit(b"{}")
     first = list(store.iter_objects(project, "main"))
     assert [(o.source_key, o.object_hash, o.record) for o in first] == [
@@ -233,10 +235,10 @@ def test_bulk_writes_many_rows_per_statement_and_replaces_by_source_key(store: S
     ]
     with store.bulk(project, "main", "x", "ada") as session:
         session.write(
-            [
+            BulkRows(
                 (row_id, 0, f"h{k:07d}", "feat0002", k, b'{"id":%d,"v":2}' % k, 0.5, 0, b'{"a":1}')
                 for k in range(count)
-            ]
+            )
         )
         session.commit(b"{}")
     second = list(store.iter_objects(project, "main"))

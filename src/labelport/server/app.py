@@ -16,7 +16,6 @@ True
 
 from __future__ import annotations
 
-import os
 import tempfile
 import threading
 import time
@@ -32,7 +31,7 @@ from labelport.server.requests import BodyLimit, Server, add_error_handlers, err
 from labelport.server.routers import ROUTERS
 from labelport.server.sessions import Sessions
 from labelport.server.signing import Verifier
-from labelport.server.uploads import FileUploads, Uploads
+from labelport.server.uploads import Uploads, uploads_for
 from labelport.service import LocalService
 from labelport.store.base import LabelStore
 
@@ -62,15 +61,13 @@ def create_app(
     >>> from labelport.store.sqlite import SqliteStore
     >>> app = create_app(SqliteStore(":memory:"))
     """
-    serial: AbstractContextManager[Any] = (
-        nullcontext() if getattr(store, "thread_safe", False) else threading.RLock()
-    )
+    serial: AbstractContextManager[Any] = nullcontext() if store.thread_safe else threading.RLock()
     server = Server(
         store=store,
         verifier=Verifier(store, clock=clock),
         sessions=Sessions(store, clock=clock),
         serial=serial,
-        uploads=uploads if uploads is not None else _default_uploads(store),
+        uploads=uploads if uploads is not None else uploads_for(store),
         clock=clock,
         max_import_bytes=max_import_bytes,
     )
@@ -101,17 +98,6 @@ def _mount_viewer(
         authenticate, base="/ui", roots=MediaRoots(media_roots), cache=cache, serial=server.serial
     )
     app.include_router(viewer.router(), prefix="/ui")
-
-
-def _default_uploads(store: LabelStore) -> Uploads:
-    """The store itself when it keeps uploads (PostgreSQL); a folder beside a SQLite file otherwise."""
-    if hasattr(store, "create_upload"):
-        found: Uploads = store  # type: ignore[assignment]
-        return found
-    path = getattr(store, "path", ":memory:")
-    if path == ":memory:":  # a store of one process: a folder of that process, made on first use
-        return FileUploads(Path(tempfile.gettempdir()) / f"labelport-uploads-{os.getpid()}-{id(store):x}")
-    return FileUploads(Path(f"{path}.uploads"))
 
 
 def serve(

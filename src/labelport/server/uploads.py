@@ -2,9 +2,10 @@
 
 A client sends a COCO file gzip-compressed, in chunks of a few MiB; the server keeps them where every
 server process can read them, and at import time decompresses them into a temporary file. On
-PostgreSQL the chunks live in the database (:class:`~labelport.store.postgres.PostgresStore` has the
-methods of :class:`Uploads`); next to a SQLite file they live in a folder beside it
-(:class:`FileUploads`), which every process on that machine shares.
+PostgreSQL the chunks live in the database, in the ``uploads`` and ``upload_chunks`` tables
+(:class:`DatabaseUploads`, through the store's :meth:`~labelport.store.base.LabelStore.server_tables`);
+next to a SQLite file they live in a folder beside it (:class:`FileUploads`), which every process on
+that machine shares. :func:`uploads_for` picks one.
 
 >>> import gzip, io
 >>> out = io.BytesIO()
@@ -15,9 +16,11 @@ methods of :class:`Uploads`); next to a SQLite file they live in a folder beside
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import shutil
+import tempfile
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -26,6 +29,7 @@ from typing import BinaryIO, Protocol, cast
 from isal import isal_zlib  # zlib's formats, about twice as fast to inflate (ISA-L)
 
 from labelport.errors import FieldError, LabelportError, TooLarge
+from labelport.store.base import LabelStore, ServerTables
 from labelport.store.rows import check_texts
 from labelport.words import plural
 
@@ -56,6 +60,86 @@ class Uploads(Protocol):
     def upload_chunks(self, upload_id: str) -> Iterator[bytes]: ...
 
     def delete_upload(self, upload_id: str) -> None: ...
+
+
+class DatabaseUploads:
+    """Uploads in the store's database, which every server process on it shares (PostgreSQL).
+
+    >>> # DatabaseUploads(PostgresStore(url).server_tables())
+    """
+
+    def __init__(self, tables: ServerTables) -> None:
+        self.tables = tables
+
+    def create_upload(
+        self, upload_id: str, project_hash: str, user_id: int, meta: bytes, now: float, keep_seconds: float
+    ) -> None:
+        """Start an upload; uploads older than ``keep_seconds`` (abandoned ones) are deleted."""
+        self.tables.sql_write(
+            ("DELETE FROM uploads WHERE created_at < ?", (now - keep_seconds,)),
+            (
+                "INSERT INTO uploads (upload_id, project_hash, user_id, meta, created_at) VALUES (?, ?, ?, ?, ?)",
+                (upload_id, project_hash, user_id, meta, now),
+            ),
+        )
+
+    def upload_meta(self, upload_id: str, project_hash: str, user_id: int) -> bytes | None:
+        """The upload's metadata when it exists and belongs to this user and project."""
+        row = self.tables.sql_one(
+            "SELECT meta FROM uploads WHERE upload_id = ? AND project_hash = ? AND user_id = ?",
+            (upload_id, project_hash, user_id),
+        )
+        return None if row is None else bytes(row[0])
+
+    def put_upload_chunk(self, upload_id: str, seq: int, data: bytes) -> None:
+        """Store chunk ``seq`` (sending one again replaces it)."""
+        self.tables.sql_write(
+            (
+                "INSERT INTO upload_chunks (upload_id, seq, data) VALUES (?, ?, ?) "
+                "ON CONFLICT (upload_id, seq) DO UPDATE SET data = excluded.data",
+                (upload_id, seq, data),
+            )
+        )
+
+    def upload_chunk_count(self, upload_id: str) -> tuple[int, int]:
+        row = self.tables.sql_one(
+            "SELECT COUNT(*), COALESCE(MAX(seq), -1) FROM upload_chunks WHERE upload_id = ?", (upload_id,)
+        )
+        assert row is not None
+        return int(row[0]), int(row[1])
+
+    def upload_bytes(self, upload_id: str) -> int:
+        row = self.tables.sql_one(
+            "SELECT COALESCE(SUM(octet_length(data)), 0) FROM upload_chunks WHERE upload_id = ?", (upload_id,)
+        )
+        assert row is not None
+        return int(row[0])
+
+    def upload_chunks(self, upload_id: str) -> Iterator[bytes]:
+        """The upload's chunks in order, one at a time."""
+        for (data,) in self.tables.sql_stream(
+            "SELECT data FROM upload_chunks WHERE upload_id = ? ORDER BY seq", (upload_id,)
+        ):
+            yield bytes(data)
+
+    def delete_upload(self, upload_id: str) -> None:
+        self.tables.sql_write(("DELETE FROM uploads WHERE upload_id = ?", (upload_id,)))
+
+
+def uploads_for(store: LabelStore) -> Uploads:
+    """Where a server on ``store`` keeps uploads: the store's database when every server process
+    shares it (PostgreSQL), else a folder beside the SQLite file.
+
+    >>> from labelport.store.sqlite import SqliteStore
+    >>> type(uploads_for(SqliteStore(":memory:"))).__name__
+    'FileUploads'
+    """
+    tables = store.server_tables()
+    if tables is not None:
+        return DatabaseUploads(tables)
+    if store.path is None or store.path == ":memory:":  # a store of one process: a folder of its own
+        return FileUploads(Path(tempfile.gettempdir()) / f"labelport-uploads-{os.getpid()}-{id(store):x}")
+    return FileUploads(Path(f"{store.path}.uploads"))
 
 
 class FileUploads:

@@ -188,6 +188,26 @@ PlainRow = tuple[int, int, str, str, int, Any]
 BulkRow = tuple[int, int, str, str, int, Any, float, int, bytes | None]
 
 
+class PlainRows(list[PlainRow]):
+    """A batch of :data:`PlainRow` for :meth:`BulkSession.write` (a list: no cost per row).
+
+    >>> PlainRows([(1, 0, "h", "f", 7, b"{}")])[0][4]
+    7
+    """
+
+    __slots__ = ()
+
+
+class BulkRows(list[BulkRow]):
+    """A batch of full rows (:data:`BulkRow`) for :meth:`BulkSession.write`.
+
+    >>> len(BulkRows([(1, 0, "h", "f", 7, b"{}", 0.5, 0, None)]))
+    1
+    """
+
+    __slots__ = ()
+
+
 class LabelRowGuard:
     """The check a foreign key from objects to label rows would make, for an import's writes.
 
@@ -235,8 +255,8 @@ class BulkSession(Protocol):
         """Delete every object and classification of these label rows; returns how many objects went."""
         ...
 
-    def write(self, rows: Sequence[BulkRow] | Sequence[PlainRow]) -> None:
-        """Insert rows (all of one kind per call); a row whose source key is stored replaces it in place.
+    def write(self, rows: PlainRows | BulkRows) -> None:
+        """Insert a batch of rows; a row whose source key is stored replaces it in place.
 
         ``record`` may be any bytes-like object (the importer passes slices of the file it read).
         """
@@ -256,10 +276,44 @@ class BulkSession(Protocol):
     def commit(self, report: bytes) -> None: ...
 
 
+class ServerTables(Protocol):
+    """A store's database opened to a face's own tables (the server's uploads on PostgreSQL).
+
+    Statements are written with ``?`` placeholders; each call is one transaction.
+    """
+
+    def sql_write(self, *statements: tuple[str, Sequence[Any]]) -> list[int]:
+        """Run the statements in one transaction; returns each one's row count."""
+        ...
+
+    def sql_one(self, sql: str, args: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        """The first row a query returns, or None."""
+        ...
+
+    def sql_stream(self, sql: str, args: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        """A query's rows one at a time (large values are not all held at once)."""
+        ...
+
+
 class LabelStore(Protocol):
     """What labelport asks of a database."""
 
     url: str
+
+    @property
+    def thread_safe(self) -> bool:
+        """Whether calls may come from many threads at once (else the server makes them one at a time)."""
+        ...
+
+    @property
+    def path(self) -> str | None:
+        """The file the store is kept in (``":memory:"`` for none), or None for a database server."""
+        ...
+
+    def server_tables(self) -> ServerTables | None:
+        """The database for what every server process must share (uploads), when the store's
+        database is one they all reach (PostgreSQL); None when the server keeps it beside the store."""
+        ...
 
     def close(self) -> None: ...
 

@@ -55,8 +55,6 @@ _ONTOLOGY = "SELECT o.structure FROM ontologies o JOIN projects p ON p.ontology_
 
 
 class _Store(Protocol):
-    _placeholder: str
-
     def _project_id(self, project_hash: str) -> int: ...
 
     def _one(self, sql: str, args: Sequence[Any] = ()) -> Any: ...
@@ -69,12 +67,8 @@ class _Store(Protocol):
 
 
 class EvaluationRows:
-    """The evaluation methods of :class:`~labelport.store.base.LabelStore`, over a store's helpers."""
-
-    _placeholder = "?"
-
-    def _q(self, sql: str) -> str:
-        return sql if self._placeholder == "?" else sql.replace("?", self._placeholder)
+    """The evaluation methods of :class:`~labelport.store.base.LabelStore`, over a store's helpers
+    (:class:`~labelport.store.sql.SqlStore`'s ``_q`` gives the store's placeholder)."""
 
     def branch_state(self: _Store, project_hash: str, branch: str) -> str | None:
         """A short text that changes whenever the branch's objects (or the project's units or ontology)

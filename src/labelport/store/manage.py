@@ -55,9 +55,6 @@ class ManageMixin:
     def get_project(self, project_hash: str) -> ProjectRecord:
         raise NotImplementedError
 
-    def _delete_project_extras(self, db: Any, project_hash: str) -> None:
-        """What else a store keeps of a project (the team store: its uploads)."""
-
     # -- helpers ---------------------------------------------------------------------------------
 
     def _q(self, sql: str) -> str:
@@ -142,7 +139,6 @@ class ManageMixin:
             self._run(db, "DELETE FROM data_units WHERE project_id = ?", (project_id,))
             for table in ("imports", "sources", "memberships"):
                 self._run(db, f"DELETE FROM {table} WHERE project_id = ?", (project_id,))
-            self._delete_project_extras(db, project_hash)
             self._run(db, "DELETE FROM projects WHERE id = ?", (project_id,))
         return Removed(1, units, removed.label_rows, removed.objects, removed.classifications)
 

@@ -2,8 +2,9 @@
 
 Every write is one transaction; :meth:`PostgresStore.bulk` is one transaction for a whole import, its
 rows sent with ``COPY`` (or, when the source's keys are already stored, staged with ``COPY`` and
-upserted on ``(source_id, source_key)``). Request nonces and chunked uploads live here too, so any
-number of server processes can share one database and keep no state of their own.
+upserted on ``(source_id, source_key)``). Request nonces live here too, and the server keeps its
+chunked uploads in this database (:meth:`PostgresStore.server_tables`), so any number of server
+processes can share one database and keep no state of their own.
 
 The store is thread-safe: each call borrows a connection from a small pool of its own and gives it
 back; inside :meth:`~PostgresStore.bulk` the thread's calls share the import's connection, so they see
@@ -18,67 +19,41 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import Connection
 
 from labelport.data import DataUnit
-from labelport.errors import NotFoundError, SchemaVersionError, StoreError
+from labelport.errors import SchemaVersionError, StoreError
 from labelport.labels import now_iso
-from labelport.ontology import OntologyStructure
-from labelport.store import browse
-from labelport.store._json import dumps, loads
+from labelport.store._json import dumps
 from labelport.store.base import (
-    BulkRow,
+    BulkRows,
     ClassificationRecord,
-    DataUnitRecord,
-    LabelRowGuard,
-    LabelRowInfo,
     LabelRowRecord,
     ObjectRecord,
-    OntologyRecord,
-    PlainRow,
-    ProjectRecord,
-    UnitQuery,
-    UserRecord,
+    PlainRows,
+    ServerTables,
 )
-from labelport.store.evaluations import EVALUATION_SELECT, EvaluationRows
-from labelport.store.manage import ManageMixin
 from labelport.store.rows import (
     CLASSIFICATION_SELECT,
-    LABEL_ROW_INFO_SELECT,
     OBJECT_SELECT,
-    PROJECT_SELECT,
     UNIT_COLUMNS,
-    UNIT_RECORD_COLUMNS,
-    check_label_row,
-    check_texts,
-    label_row_infos,
-    ontologies_query,
-    ontology_from_row,
-    project_from_row,
-    save_project_ontology,
     unit_from_row,
     unit_to_row,
 )
 from labelport.store.schema import migrations
+from labelport.store.sql import CHUNK, EXISTING_KEYS, POSTGRES, SqlBulk, SqlStore, label_rows_from
 
-T = TypeVar("T")
-
-CHUNK = 20_000
 #: Rows an import writes before the store refreshes the planner's statistics.
 ANALYZE_AFTER = 50_000
 _cursor_numbers = itertools.count()
 LATEST = max(v for v, _ in migrations("postgres"))
 
-_OBJECT_COLUMNS = (
-    "label_row_id, frame, object_hash, feature_hash, geometry, confidence, manual, created_by, created_at, "
-    "answers, source_key, record, source_id"
-)
 #: What a bulk row fills, in order: a full row's nine fields (a plain row's six, then confidence,
 #: manual and answers), then the session's user, time and source.
 _BULK_COLUMNS = (
@@ -114,7 +89,7 @@ def display_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
-class PostgresStore(ManageMixin, EvaluationRows):
+class PostgresStore(SqlStore):
     """A :class:`~labelport.store.base.LabelStore` in a PostgreSQL database.
 
     ``url`` is a libpq URL or conninfo string; the schema is created or brought up to date on open.
@@ -124,14 +99,11 @@ class PostgresStore(ManageMixin, EvaluationRows):
     1
     """
 
-    _placeholder = "%s"
-
     #: The server may run requests on this store from many threads at once.
     thread_safe = True
+    path = None
     _marker = "%s"
-
-    def _delete_project_extras(self, db: Any, project_hash: str) -> None:
-        db.execute("DELETE FROM uploads WHERE project_hash = %s", (project_hash,))
+    _dialect = POSTGRES
 
     def __init__(self, url: str, *, max_idle: int = 8) -> None:
         self.url = url
@@ -214,6 +186,52 @@ class PostgresStore(ManageMixin, EvaluationRows):
             except psycopg.Error as exc:
                 raise StoreError(f"cannot read the store at {self._where}: {_reason(exc)}.") from exc
 
+    @contextmanager
+    def _read(self) -> Iterator[Connection[tuple[Any, ...]]]:
+        """A connection whose reads see one snapshot (one transaction); psycopg errors become StoreError."""
+        with self._conn() as conn:
+            try:
+                with conn.transaction():
+                    yield conn
+            except psycopg.Error as exc:
+                raise StoreError(f"cannot read the store at {self._where}: {_reason(exc)}.") from exc
+
+    def _many(self, db: Connection[tuple[Any, ...]], sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with db.cursor() as cursor:
+            cursor.executemany(sql, rows)
+
+    def _insert_units(
+        self, db: Connection[tuple[Any, ...]], project_id: int, units: Sequence[DataUnit]
+    ) -> None:
+        _insert_units(db, project_id, units)
+
+    def _label_row(self, db: Connection[tuple[Any, ...]], unit_id: int, branch: str) -> tuple[int, str]:
+        return _label_row(db, unit_id, branch)
+
+    # -- what the server keeps here: sql_write, sql_one and sql_stream ---------------------------
+
+    def server_tables(self) -> ServerTables:
+        return self
+
+    def sql_write(self, *statements: tuple[str, Sequence[Any]]) -> list[int]:
+        with self._tx() as conn:
+            return [conn.execute(self._q(sql), args).rowcount for sql, args in statements]
+
+    def sql_one(self, sql: str, args: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None = self._one(self._q(sql), args)
+        return row
+
+    def sql_stream(self, sql: str, args: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        with self._conn() as conn:
+            try:
+                name = f"labelport_one_by_one_{next(_cursor_numbers)}"
+                with conn.transaction(), conn.cursor(name=name, binary=True) as cursor:
+                    cursor.itersize = 1
+                    cursor.execute(self._q(sql), args)
+                    yield from cursor
+            except psycopg.Error as exc:
+                raise StoreError(f"cannot read the store at {self._where}: {_reason(exc)}.") from exc
+
     def _migrate(self, conn: Connection[tuple[Any, ...]]) -> None:
         with conn.transaction():
             # Several server processes may open a new database at once: one migrates, the others wait.
@@ -237,12 +255,6 @@ class PostgresStore(ManageMixin, EvaluationRows):
                         (number, now_iso()),
                     )
 
-    def _project_id(self, project_hash: str) -> int:
-        row = self._one("SELECT id FROM projects WHERE project_hash = %s", (project_hash,))
-        if row is None:
-            raise NotFoundError("project", project_hash)
-        return int(row[0])
-
     def close(self) -> None:
         with self._lock:
             self._closed = True
@@ -252,174 +264,6 @@ class PostgresStore(ManageMixin, EvaluationRows):
 
     def schema_version(self) -> int:
         return int(self._one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")[0])
-
-    # -- users -----------------------------------------------------------------------------------
-
-    def upsert_user(
-        self, name: str, fingerprint: str, public_key: str, *, is_admin: bool = False
-    ) -> UserRecord:
-        check_texts({"name": name, "fingerprint": fingerprint, "public_key": public_key})
-        with self._tx() as conn:
-            row = conn.execute(
-                "INSERT INTO users (name, fingerprint, public_key, is_admin, created_at) "
-                "VALUES (%s, %s, %s, %s, %s) "
-                "ON CONFLICT (fingerprint) DO UPDATE SET name = excluded.name, "
-                "public_key = CASE WHEN excluded.public_key <> '' THEN excluded.public_key "
-                "ELSE users.public_key END, "
-                "is_admin = users.is_admin OR excluded.is_admin "
-                "RETURNING id, name, fingerprint, is_admin",
-                (name, fingerprint, public_key, is_admin, now_iso()),
-            ).fetchone()
-        assert row is not None
-        return UserRecord(int(row[0]), row[1], row[2], bool(row[3]))
-
-    def user_by_fingerprint(self, fingerprint: str) -> UserRecord | None:
-        row = self._one(
-            "SELECT id, name, fingerprint, is_admin FROM users WHERE fingerprint = %s", (fingerprint,)
-        )
-        return None if row is None else UserRecord(int(row[0]), row[1], row[2], bool(row[3]))
-
-    def public_key(self, fingerprint: str) -> str | None:
-        row = self._one("SELECT public_key FROM users WHERE fingerprint = %s", (fingerprint,))
-        return None if row is None else str(row[0])
-
-    def set_role(self, project_hash: str, user_id: int, role: str) -> None:
-        project_id = self._project_id(project_hash)
-        with self._tx() as conn:
-            conn.execute(
-                "INSERT INTO memberships (project_id, user_id, role) VALUES (%s, %s, %s) "
-                "ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role",
-                (project_id, user_id, role),
-            )
-
-    def role(self, project_hash: str, user_id: int) -> str | None:
-        row = self._one(
-            "SELECT m.role FROM memberships m JOIN projects p ON p.id = m.project_id "
-            "WHERE p.project_hash = %s AND m.user_id = %s",
-            (project_hash, user_id),
-        )
-        return None if row is None else str(row[0])
-
-    def use_nonce(self, nonce: str, now: float, keep_seconds: float) -> bool:
-        with self._tx() as conn:
-            conn.execute("DELETE FROM nonces WHERE seen_at < %s", (now - keep_seconds,))
-            cursor = conn.execute(
-                "INSERT INTO nonces (nonce, seen_at) VALUES (%s, %s) ON CONFLICT (nonce) DO NOTHING",
-                (nonce, now),
-            )
-            return cursor.rowcount == 1
-
-    def create_session(self, token_sha256: str, user_id: int, now: float, expires_at: float) -> None:
-        with self._tx() as conn:
-            conn.execute("DELETE FROM viewer_sessions WHERE expires_at <= %s", (now,))
-            conn.execute(
-                "INSERT INTO viewer_sessions (token_sha256, user_id, created_at, expires_at) "
-                "VALUES (%s, %s, %s, %s)",
-                (token_sha256, user_id, now, expires_at),
-            )
-
-    def session_user(self, token_sha256: str, now: float) -> UserRecord | None:
-        # a read only (expired rows are deleted when someone signs in)
-        row = self._one(
-            "SELECT u.id, u.name, u.fingerprint, u.is_admin FROM viewer_sessions s "
-            "JOIN users u ON u.id = s.user_id WHERE s.token_sha256 = %s AND s.expires_at > %s",
-            (token_sha256, now),
-        )
-        return None if row is None else UserRecord(int(row[0]), row[1], row[2], bool(row[3]))
-
-    def revoke_sessions(self, *, token_sha256: str | None = None, user_id: int | None = None) -> int:
-        with self._tx() as conn:
-            cursor = conn.execute(
-                "DELETE FROM viewer_sessions WHERE token_sha256 = %s OR user_id = %s", (token_sha256, user_id)
-            )
-            return int(cursor.rowcount)
-
-    # -- ontologies and projects -----------------------------------------------------------------
-
-    def create_ontology(
-        self, ontology_hash: str, title: str, structure: OntologyStructure, created_by: int | None = None
-    ) -> None:
-        check_texts({"title": title})
-        with self._tx() as conn:
-            conn.execute(
-                "INSERT INTO ontologies (ontology_hash, title, structure, created_at, created_by_user_id, "
-                "standalone) VALUES (%s, %s, %s, %s, %s, TRUE)",
-                (ontology_hash, title, dumps(structure.to_dict()), now_iso(), created_by),
-            )
-
-    def get_ontology(self, ontology_hash: str) -> OntologyRecord:
-        found = self._all(*ontologies_query("%s", ontology_hash=ontology_hash))
-        if not found:
-            raise NotFoundError("ontology", ontology_hash)
-        return ontology_from_row(found[0])
-
-    def ontology_visible(self, ontology_hash: str, user_id: int) -> bool:
-        return bool(self._all(*ontologies_query("%s", user_id, ontology_hash)))
-
-    def list_ontologies(self, user_id: int | None = None) -> list[OntologyRecord]:
-        return [ontology_from_row(r) for r in self._all(*ontologies_query("%s", user_id))]
-
-    def create_project(
-        self, project: ProjectRecord, structure: OntologyStructure | None, owner_id: int
-    ) -> None:
-        check_texts(
-            {"title": project.title, "description": project.description, "created_by": project.created_by}
-        )
-        with self._tx() as conn:
-            if structure is not None:
-                conn.execute(
-                    "INSERT INTO ontologies (ontology_hash, title, structure, created_at, created_by_user_id) "
-                    "VALUES (%s, %s, %s, %s, %s)",
-                    (
-                        project.ontology_hash,
-                        project.title,
-                        dumps(structure.to_dict()),
-                        project.created_at,
-                        owner_id,
-                    ),
-                )
-            # FOR SHARE: an import changing this ontology waits, then sees this project use it too
-            row = conn.execute(
-                "SELECT id FROM ontologies WHERE ontology_hash = %s FOR SHARE", (project.ontology_hash,)
-            ).fetchone()
-            if row is None:
-                raise NotFoundError("ontology", project.ontology_hash)
-            created = conn.execute(
-                "INSERT INTO projects "
-                "(project_hash, title, description, ontology_id, created_by, created_at, extra) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
-                (
-                    project.project_hash,
-                    project.title,
-                    project.description,
-                    row[0],
-                    project.created_by,
-                    project.created_at,
-                    dumps(project.extra) if project.extra else None,
-                ),
-            ).fetchone()
-            assert created is not None
-            conn.execute(
-                "INSERT INTO memberships (project_id, user_id, role) VALUES (%s, %s, 'admin')",
-                (created[0], owner_id),
-            )
-
-    def get_project(self, project_hash: str) -> ProjectRecord:
-        row = self._one(PROJECT_SELECT + " WHERE p.project_hash = %s", (project_hash,))
-        if row is None:
-            raise NotFoundError("project", project_hash)
-        return project_from_row(row)
-
-    def list_projects(self, user_id: int | None) -> list[ProjectRecord]:
-        if user_id is None:
-            rows = self._all(PROJECT_SELECT + " ORDER BY p.id")
-        else:
-            rows = self._all(
-                PROJECT_SELECT
-                + " JOIN memberships m ON m.project_id = p.id WHERE m.user_id = %s ORDER BY p.id",
-                (user_id,),
-            )
-        return [project_from_row(r) for r in rows]
 
     @contextmanager
     def project_lock(self, project_hash: str) -> Iterator[None]:
@@ -443,18 +287,6 @@ class PostgresStore(ManageMixin, EvaluationRows):
 
     # -- data units ------------------------------------------------------------------------------
 
-    def add_data_units(self, project_hash: str, units: Sequence[DataUnit]) -> None:
-        project_id = self._project_id(project_hash)
-        with self._tx() as conn:
-            _insert_units(conn, project_id, units)
-
-    def list_data_units(self, project_hash: str) -> list[DataUnit]:
-        project_id = self._project_id(project_hash)
-        rows = self._all(
-            f"SELECT {UNIT_COLUMNS} FROM data_units WHERE project_id = %s ORDER BY id", (project_id,)
-        )
-        return [unit_from_row(r) for r in rows]
-
     def get_data_units(self, project_hash: str, data_hashes: Sequence[str]) -> list[DataUnit]:
         project_id = self._project_id(project_hash)
         rows = self._all(
@@ -464,46 +296,7 @@ class PostgresStore(ManageMixin, EvaluationRows):
         found = {u.data_hash: u for u in map(unit_from_row, rows)}
         return [found[h] for h in data_hashes if h in found]
 
-    def find_data_units(
-        self, project_hash: str, query: UnitQuery, limit: int, offset: int
-    ) -> tuple[list[DataUnit], int]:
-        project_id = self._project_id(project_hash)
-        with self._conn() as conn:
-            try:
-                with conn.transaction():  # the page and its count from one snapshot
-                    rows = conn.execute(
-                        *browse.page_sql(query, project_id, browse.POSTGRES, limit, offset)
-                    ).fetchall()
-                    counted = conn.execute(*browse.count_sql(query, project_id, browse.POSTGRES)).fetchone()
-            except psycopg.Error as exc:
-                raise StoreError(f"cannot read the store at {self._where}: {_reason(exc)}.") from exc
-        return [unit_from_row(r) for r in rows], int(counted[0]) if counted else 0
-
-    def class_counts(self, project_hash: str, query: UnitQuery) -> dict[str, int]:
-        project_id = self._project_id(project_hash)
-        rows = self._all(*browse.class_counts_sql(query, project_id, browse.POSTGRES))
-        return {str(feature): int(n) for feature, n in rows}
-
-    def iter_data_units(self, project_hash: str) -> Iterator[DataUnitRecord]:
-        project_id = self._project_id(project_hash)
-        yield from self._stream(
-            f"SELECT {UNIT_RECORD_COLUMNS} FROM data_units WHERE project_id = %s ORDER BY id",
-            (project_id,),
-            DataUnitRecord._make,
-        )
-
     # -- labels ----------------------------------------------------------------------------------
-
-    def list_label_rows(
-        self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
-    ) -> list[LabelRowInfo]:
-        project_id = self._project_id(project_hash)
-        with self._conn() as conn:
-            try:
-                cursor = conn.execute(LABEL_ROW_INFO_SELECT.format(mark="%s"), (branch, branch, project_id))
-                return label_row_infos(cursor, data_hashes)
-            except psycopg.Error as exc:
-                raise StoreError(f"cannot read the store at {self._where}: {_reason(exc)}.") from exc
 
     def load_label_rows(
         self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
@@ -536,91 +329,21 @@ class PostgresStore(ManageMixin, EvaluationRows):
                         classes.setdefault(r[0], []).append(ClassificationRecord._make(r))
             except psycopg.Error as exc:
                 raise StoreError(f"cannot read the store at {self._where}: {_reason(exc)}.") from exc
-        result = []
-        for data_hash, row_id, label_hash in units:
-            if row_id is None:
-                result.append(LabelRowRecord("", data_hash, branch, [], []))
-            else:
-                result.append(
-                    LabelRowRecord(
-                        label_hash, data_hash, branch, objects.get(data_hash, []), classes.get(data_hash, [])
-                    )
-                )
-        return result
+        return label_rows_from(units, branch, objects, classes)
 
-    def save_label_row(
-        self,
-        project_hash: str,
-        branch: str,
-        data_hash: str,
-        objects: Sequence[ObjectRecord],
-        classifications: Sequence[ClassificationRecord],
-    ) -> str:
-        check_label_row(branch, data_hash, objects, classifications)
-        project_id = self._project_id(project_hash)
-        with self._tx() as conn:
-            unit = conn.execute(
-                "SELECT id FROM data_units WHERE data_hash = %s AND project_id = %s", (data_hash, project_id)
-            ).fetchone()
-            if unit is None:
-                raise NotFoundError("data unit", data_hash)
-            row_id, label_hash = _label_row(conn, int(unit[0]), branch)
-            conn.execute("DELETE FROM objects WHERE label_row_id = %s", (row_id,))
-            conn.execute("DELETE FROM classifications WHERE label_row_id = %s", (row_id,))
-            source_ids: dict[str, int] = {}
-            rows = []
-            for o in objects:
-                source_id = None
-                if o.source is not None:
-                    if o.source not in source_ids:
-                        source_ids[o.source] = _source_id(conn, project_id, branch, o.source)
-                    source_id = source_ids[o.source]
-                rows.append(
-                    (
-                        row_id,
-                        o.frame,
-                        o.object_hash,
-                        o.feature_hash,
-                        o.geometry,
-                        o.confidence,
-                        bool(o.manual),
-                        o.created_by,
-                        o.created_at,
-                        o.answers,
-                        o.source_key,
-                        o.record,
-                        source_id,
-                        bool(o.edited),
-                    )
-                )
-            with conn.cursor() as cursor:
-                if rows:
-                    cursor.executemany(
-                        f"INSERT INTO objects ({_OBJECT_COLUMNS}, edited) VALUES ({', '.join(['%s'] * 14)})",
-                        rows,
-                    )
-                if classifications:
-                    cursor.executemany(
-                        "INSERT INTO classifications (label_row_id, classification_hash, feature_hash, "
-                        "frames, answer, created_by, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                        [(row_id, *c[1:]) for c in classifications],
-                    )
-            conn.execute("UPDATE label_rows SET updated_at = %s WHERE id = %s", (now_iso(), row_id))
-        return label_hash
-
-    def iter_objects(self, project_hash: str, branch: str) -> Iterator[ObjectRecord]:
-        project_id = self._project_id(project_hash)
-        yield from self._stream(
-            f"{OBJECT_SELECT} WHERE d.project_id = %s AND l.branch = %s ORDER BY o.id",
-            (project_id, branch),
-            ObjectRecord._make,
-        )
-
-    def _stream(self, sql: str, args: Sequence[Any], make: Callable[[Any], T]) -> Iterator[T]:
-        """The rows of one query through a server-side cursor, a chunk at a time, made into records."""
+    @contextmanager
+    def _cursor(self, sql: str, args: Sequence[Any]) -> Iterator[psycopg.Cursor[tuple[Any, ...]]]:
         with self._conn() as conn:
             try:
-                name = f"labelport_stream_{next(_cursor_numbers)}"
+                yield conn.execute(sql, args)
+            except psycopg.Error as exc:
+                raise StoreError(f"cannot read the store at {self._where}: {_reason(exc)}.") from exc
+
+    def _batches(self, sql: str, args: Sequence[Any]) -> Iterator[list[Any]]:
+        """A query's rows through a server-side cursor, :data:`CHUNK` at a time."""
+        with self._conn() as conn:
+            try:
+                name = f"labelport_rows_{next(_cursor_numbers)}"
                 with conn.transaction(), conn.cursor(name=name, binary=True) as cursor:
                     # sort in memory: a server-side cursor gets no parallel workers, and a spilled sort
                     # of a large import takes twice as long
@@ -628,57 +351,14 @@ class PostgresStore(ManageMixin, EvaluationRows):
                     cursor.itersize = CHUNK
                     cursor.execute(sql, args)
                     while batch := cursor.fetchmany(CHUNK):
-                        yield from map(make, batch)
-            except psycopg.Error as exc:
-                raise StoreError(f"cannot read the store at {self._where}: {_reason(exc)}.") from exc
-
-    def iter_evaluation_rows(self, project_hash: str, branch: str) -> Iterator[list[tuple[Any, ...]]]:
-        """Batches of :data:`~labelport.store.evaluations.EVALUATION_SELECT` rows, streamed."""
-        project_id = self._project_id(project_hash)
-        with self._conn() as conn:
-            try:
-                name = f"labelport_evaluation_{next(_cursor_numbers)}"
-                with conn.transaction(), conn.cursor(name=name, binary=True) as cursor:
-                    cursor.itersize = CHUNK
-                    cursor.execute(self._q(EVALUATION_SELECT), (project_id, branch))
-                    while batch := cursor.fetchmany(CHUNK):
                         yield batch
             except psycopg.Error as exc:
                 raise StoreError(f"cannot read the store at {self._where}: {_reason(exc)}.") from exc
 
-    def list_branches(self, project_hash: str) -> list[str]:
-        project_id = self._project_id(project_hash)
-        rows = self._all(
-            "SELECT DISTINCT l.branch FROM label_rows l JOIN data_units d ON d.id = l.data_unit_id "
-            "WHERE d.project_id = %s ORDER BY l.branch",
-            (project_id,),
-        )
-        return [r[0] for r in rows]
-
-    def imports(self, project_hash: str) -> list[dict[str, Any]]:
-        project_id = self._project_id(project_hash)
-        rows = self._all(
-            "SELECT i.id, s.name, s.branch, i.created_by, i.created_at, i.report FROM imports i "
-            "LEFT JOIN sources s ON s.id = i.source_id WHERE i.project_id = %s ORDER BY i.id",
-            (project_id,),
-        )
-        return [
-            {
-                "id": r[0],
-                "source": r[1],
-                "branch": r[2],
-                "created_by": r[3],
-                "created_at": r[4],
-                "report": loads(r[5]),
-            }
-            for r in rows
-        ]
-
     @contextmanager
     def bulk(self, project_hash: str, branch: str, source: str, user: str) -> Iterator[PostgresBulk]:
         """One transaction for a whole import; imports into one project wait for each other."""
-        check_texts({"branch": branch, "source": source, "user": user})
-        project_id = self._project_id(project_hash)
+        project_id = self._bulk_project(project_hash, branch, source, user)
         with self._tx() as conn:
             outer = getattr(self._local, "conn", None)
             self._local.conn = conn
@@ -687,12 +367,8 @@ class PostgresStore(ManageMixin, EvaluationRows):
                     "SELECT pg_advisory_xact_lock(hashtextextended('labelport.bulk:' || %s::text, 0))",
                     (project_id,),
                 )
-                session = PostgresBulk(
-                    conn, project_id, branch, _source_id(conn, project_id, branch, source), user
-                )
-                yield session
-                if not session.committed:
-                    raise StoreError("an import session ended without commit; nothing was written.")
+                with self._session(PostgresBulk, conn, project_id, branch, source, user) as session:
+                    yield session
             finally:
                 self._local.conn = outer
         if session.written >= ANALYZE_AFTER:
@@ -703,71 +379,6 @@ class PostgresStore(ManageMixin, EvaluationRows):
                     conn.execute("ANALYZE objects, label_rows, data_units")
                 except psycopg.Error as exc:
                     raise StoreError(f"the store at {self._where} refused ANALYZE: {_reason(exc)}.") from exc
-
-    # -- the server's shared state: chunked uploads ----------------------------------------------
-
-    def create_upload(
-        self, upload_id: str, project_hash: str, user_id: int, meta: bytes, now: float, keep_seconds: float
-    ) -> None:
-        """Start an upload; uploads older than ``keep_seconds`` (abandoned ones) are deleted."""
-        with self._tx() as conn:
-            conn.execute("DELETE FROM uploads WHERE created_at < %s", (now - keep_seconds,))
-            conn.execute(
-                "INSERT INTO uploads (upload_id, project_hash, user_id, meta, created_at) "
-                "VALUES (%s, %s, %s, %s, %s)",
-                (upload_id, project_hash, user_id, meta, now),
-            )
-
-    def upload_meta(self, upload_id: str, project_hash: str, user_id: int) -> bytes | None:
-        """The upload's metadata when it exists and belongs to this user and project."""
-        row = self._one(
-            "SELECT meta FROM uploads WHERE upload_id = %s AND project_hash = %s AND user_id = %s",
-            (upload_id, project_hash, user_id),
-        )
-        return None if row is None else bytes(row[0])
-
-    def put_upload_chunk(self, upload_id: str, seq: int, data: bytes) -> None:
-        """Store chunk ``seq`` (sending one again replaces it)."""
-        with self._tx() as conn:
-            conn.execute(
-                "INSERT INTO upload_chunks (upload_id, seq, data) VALUES (%s, %s, %s) "
-                "ON CONFLICT (upload_id, seq) DO UPDATE SET data = excluded.data",
-                (upload_id, seq, data),
-            )
-
-    def upload_chunk_count(self, upload_id: str) -> tuple[int, int]:
-        """(number of chunks, highest chunk number or -1) stored for an upload."""
-        row = self._one(
-            "SELECT COUNT(*), COALESCE(MAX(seq), -1) FROM upload_chunks WHERE upload_id = %s", (upload_id,)
-        )
-        return int(row[0]), int(row[1])
-
-    def upload_bytes(self, upload_id: str) -> int:
-        """The bytes of the chunks stored for an upload."""
-        row = self._one(
-            "SELECT COALESCE(SUM(octet_length(data)), 0) FROM upload_chunks WHERE upload_id = %s",
-            (upload_id,),
-        )
-        return int(row[0])
-
-    def upload_chunks(self, upload_id: str) -> Iterator[bytes]:
-        """The upload's chunks in order, one at a time."""
-        with self._conn() as conn:
-            try:
-                name = f"labelport_upload_{next(_cursor_numbers)}"
-                with conn.transaction(), conn.cursor(name=name, binary=True) as cursor:
-                    cursor.itersize = 1
-                    cursor.execute(
-                        "SELECT data FROM upload_chunks WHERE upload_id = %s ORDER BY seq", (upload_id,)
-                    )
-                    for (data,) in cursor:
-                        yield bytes(data)
-            except psycopg.Error as exc:
-                raise StoreError(f"cannot read the store at {self._where}: {_reason(exc)}.") from exc
-
-    def delete_upload(self, upload_id: str) -> None:
-        with self._tx() as conn:
-            conn.execute("DELETE FROM uploads WHERE upload_id = %s", (upload_id,))
 
 
 def _holds_nul(args: Sequence[Any]) -> bool:
@@ -815,46 +426,25 @@ def _label_row(conn: Connection[tuple[Any, ...]], unit_id: int, branch: str) -> 
     return int(row[0]), str(row[1])
 
 
-def _source_id(conn: Connection[tuple[Any, ...]], project_id: int, branch: str, name: str) -> int:
-    conn.execute(
-        "INSERT INTO sources (project_id, branch, name) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-        (project_id, branch, name),
-    )
-    row = conn.execute(
-        "SELECT id FROM sources WHERE project_id = %s AND branch = %s AND name = %s",
-        (project_id, branch, name),
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
-class PostgresBulk:
+class PostgresBulk(SqlBulk):
     """An import's transaction on the team store."""
+
+    _marker = "%s"
 
     def __init__(
         self, conn: Connection[tuple[Any, ...]], project_id: int, branch: str, source_id: int, user: str
     ) -> None:
+        super().__init__(conn, project_id, branch, source_id, user)
         self._conn = conn
-        self._project_id = project_id
-        self._branch = branch
-        self._source_id = source_id
-        self._user = user
         self._now = now_iso()  # every row of one import carries the same time, as on SQLite
         self._fresh: bool | None = None  # no key of this source stored yet: rows go straight in with COPY
         self._staged = False
-        self._guard = LabelRowGuard(self._label_rows_of_project)
         self.written = 0
-        self.committed = False
 
     def existing_keys(self) -> dict[int, tuple[str, int]]:
         with self._conn.cursor(binary=True) as cursor:
-            cursor.execute(
-                "SELECT source_key, object_hash, label_row_id FROM objects WHERE source_id = %s",
-                (self._source_id,),
-            )
-            keys = {r[0]: (r[1], r[2]) for r in cursor}
+            keys = self._keys(cursor.execute(EXISTING_KEYS.replace("?", "%s"), (self._source_id,)))
         self._fresh = not keys
-        self._guard.allow(row_id for _, row_id in keys.values())
         return keys
 
     def label_row_ids(self, data_hashes: Sequence[str]) -> dict[str, int]:
@@ -903,10 +493,7 @@ class PostgresBulk:
         )
         return [r[0] for r in found]
 
-    def write(self, rows: Sequence[BulkRow] | Sequence[PlainRow]) -> None:
-        if not rows:
-            return
-        self._guard.check(rows)
+    def _insert(self, rows: PlainRows | BulkRows) -> None:
         self.written += len(rows)
         if self._fresh is None:
             found = self._conn.execute(
@@ -915,7 +502,7 @@ class PostgresBulk:
             self._fresh = not (found and found[0])
         # plain rows: confidence 1, manual, no answers; every row: the session's user, time and source
         tail: tuple[Any, ...] = (self._user, self._now, self._source_id)
-        if len(rows[0]) == 6:
+        if isinstance(rows, PlainRows):
             tail = (1.0, True, None, *tail)
         if self._fresh:
             try:
@@ -932,7 +519,7 @@ class PostgresBulk:
                 self._fresh = False  # a key came twice: replace in place, as the upsert below does
         self._upsert(rows, tail)
 
-    def _upsert(self, rows: Sequence[BulkRow] | Sequence[PlainRow], tail: tuple[Any, ...]) -> None:
+    def _upsert(self, rows: PlainRows | BulkRows, tail: tuple[Any, ...]) -> None:
         """Stage the rows with COPY, then insert them, replacing rows whose source key is stored."""
         latest: dict[int, tuple[Any, ...]] = {}
         for row in rows:
@@ -959,7 +546,7 @@ class PostgresBulk:
                 f"ORDER BY seq ON CONFLICT (source_id, source_key) DO UPDATE SET {_UPSERT_SET}"
             )
 
-    def add_data_units(self, units: Sequence[DataUnit]) -> None:
+    def _insert_units(self, units: Sequence[DataUnit]) -> None:
         _insert_units(self._conn, self._project_id, units)
 
     def set_data_unit_extra(self, extras: dict[str, dict[str, Any]]) -> None:
@@ -972,7 +559,7 @@ class PostgresBulk:
             (list(extras), [dumps(extra) for extra in extras.values()], self._project_id),
         )
 
-    def save_ontology(self, structure: OntologyStructure) -> None:
+    def _lock_ontology(self) -> None:
         # Lock the ontology first, in a statement of its own: a project being created on it at the
         # same time (FOR SHARE) commits first, and the next statement's snapshot then sees it.
         self._conn.execute(
@@ -980,15 +567,3 @@ class PostgresBulk:
             "FOR UPDATE OF o",
             (self._project_id,),
         )
-        save_project_ontology(self._conn.execute, "%s", self._project_id, dumps(structure.to_dict()))
-
-    def set_project_extra(self, extra: dict[str, Any]) -> None:
-        self._conn.execute("UPDATE projects SET extra = %s WHERE id = %s", (dumps(extra), self._project_id))
-
-    def commit(self, report: bytes) -> None:
-        self._conn.execute(
-            "INSERT INTO imports (project_id, source_id, created_by, created_at, report) "
-            "VALUES (%s, %s, %s, %s, %s)",
-            (self._project_id, self._source_id, self._user, now_iso(), report),
-        )
-        self.committed = True

@@ -54,7 +54,7 @@ from labelport.formats.coco.validate import (
 from labelport.ontology import AttributeType, Shape
 from labelport.progress import Progress
 from labelport.store._json import dumps
-from labelport.store.base import BulkRow, BulkSession, PlainRow
+from labelport.store.base import BulkRows, BulkSession, PlainRows
 
 CHUNK = 20_000
 #: Files with fewer annotations than this are validated in-process (forking costs more than it saves).
@@ -614,7 +614,7 @@ class _Writer:
     def __init__(self, session: BulkSession, release: Callable[[], None]) -> None:
         self.session = session
         self.release = release
-        self.queue: queue.Queue[list[BulkRow] | list[PlainRow] | None] = queue.Queue(maxsize=2)
+        self.queue: queue.Queue[PlainRows | BulkRows | None] = queue.Queue(maxsize=2)
         self.failure: BaseException | None = None
         self.thread = threading.Thread(target=self._work, name="labelport-import-writer", daemon=True)
         self.thread.start()
@@ -628,7 +628,7 @@ class _Writer:
                 except BaseException as exc:  # handed to the importing thread, raised there
                     self.failure = exc
 
-    def put(self, rows: list[BulkRow] | list[PlainRow]) -> None:
+    def put(self, rows: PlainRows | BulkRows) -> None:
         if self.failure is not None:
             raise self.failure
         self.queue.put(rows)
@@ -795,7 +795,7 @@ class Pass:
             if result.mixed is not None:
                 self.mixed = self.mixed or result.mixed
                 self.mixed_count += result.mixed_count
-            batches: list[list[PlainRow] | list[BulkRow]]
+            batches: list[PlainRows | BulkRows]
             if result.columns is not None and not duplicates and not existing:
                 batches = [self._clean_rows(result.columns, raws, start, images, features)]
                 counts.created += len(batches[0])
@@ -815,12 +815,12 @@ class Pass:
         start: int,
         images: dict[Any, ImageTarget],
         features: dict[Any, str],
-    ) -> list[PlainRow]:
+    ) -> PlainRows:
         """A clean slice's rows, built column by column (no per-row Python code)."""
         keys, image_ids, cat_ids = columns
         targets = list(map(images.__getitem__, image_ids))
         pool = secrets.token_hex(4 * len(keys))
-        return list(
+        return PlainRows(
             zip(
                 [t.row_id for t in targets],
                 [t.frame for t in targets],
@@ -840,7 +840,7 @@ class Pass:
         tracks: dict[Any, str],
         images: dict[Any, ImageTarget],
         features: dict[Any, str],
-    ) -> list[list[PlainRow] | list[BulkRow]]:
+    ) -> list[PlainRows | BulkRows]:
         """A slice's rows one by one: for re-imports (existing objects keep their hashes),
         duplicates, tracks, scores and answers. Runs of plain rows and full rows alternate."""
         counts, raws, start = self.report.counts, self.context.raws, result.start
@@ -852,9 +852,8 @@ class Pass:
                 for j, (key, image_id, cat_id) in enumerate(zip(keys, image_ids, cat_ids, strict=True))
             )
         pool = secrets.token_hex(4 * CHUNK)
-        batches: list[list[PlainRow] | list[BulkRow]] = []
-        plain: list[PlainRow] = []
-        full: list[BulkRow] = []
+        batches: list[PlainRows | BulkRows] = []
+        plain, full = PlainRows(), BulkRows()
         for n, (j, key, image_id, cat_id, confidence, manual, answers, track) in enumerate(pending):
             if duplicates and j in duplicates:
                 counts.skipped += 1
@@ -873,12 +872,12 @@ class Pass:
             if manual == 1 and confidence == 1.0 and answers is None:
                 if full:
                     batches.append(full)
-                    full = []
+                    full = BulkRows()
                 plain.append((row_id, frame, object_hash, feature_hash, key, raws[start + j]))
             else:
                 if plain:
                     batches.append(plain)
-                    plain = []
+                    plain = PlainRows()
                 full.append(
                     (
                         row_id,
