@@ -29,7 +29,7 @@ WITH_EXAMPLES = {
     "labelport.formats.coco.ontology",
     "labelport.formats.coco.read",
     "labelport.formats.coco.records",
-    "labelport.formats.coco.report",
+    "labelport.imports.report",
     "labelport.formats.labelstudio.read",
     "labelport.formats.labelstudio.rle",
     "labelport.formats.voc.read",

@@ -29,6 +29,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("labelport.ontology", "labelport.data", "labelport.labels"),
     # persistence of the domain
     ("labelport.store",),
+    # what every format's import shares: the error policy, the report, the worker pass, the writer
+    ("labelport.imports",),
     # files <-> the domain, and judging labels (counts, evaluations)
     ("labelport.formats", "labelport.evaluation", "labelport.stats"),
     # every operation once, embedded or over HTTP (the remote service and what it shares with the server)

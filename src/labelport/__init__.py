@@ -21,7 +21,7 @@ from labelport.errors import (
     PermissionDenied,
     StoreError,
 )
-from labelport.formats.coco.report import ImportReport, Problem
+from labelport.imports.report import ImportReport, Problem
 from labelport.labels import (
     Bitmask,
     BoundingBox,

@@ -26,9 +26,9 @@ from labelport.formats.coco.match import (
 )
 from labelport.formats.coco.ontology import object_for_category, shape_for
 from labelport.formats.coco.read import ParsedCoco, join_raw
-from labelport.formats.coco.report import CategoryMatch, ImageMatch, ImportReport
 from labelport.formats.coco.validate import MAX_SIDE, category_problem, image_problem, short
 from labelport.hashing import new_uuids
+from labelport.imports.report import CategoryMatch, ImageMatch, ImportReport
 from labelport.ontology import Attribute, Object, OntologyStructure, Shape
 from labelport.words import plural
 
