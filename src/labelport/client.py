@@ -45,6 +45,7 @@ from labelport.store.base import (
     LabelRowRecord,
     MemberRecord,
     ObjectRecord,
+    OntologyRecord,
     ProjectRecord,
     Removed,
     UnitQuery,
@@ -158,6 +159,20 @@ class UserClient:
 
     def get_ontology(self, ontology_hash: str) -> OntologyStructure:
         return self.service.get_ontology(ontology_hash).structure
+
+    def get_ontology_record(self, ontology_hash: str) -> OntologyRecord:
+        """The stored ontology: its hash, title and structure."""
+        return self.service.get_ontology(ontology_hash)
+
+    def close(self) -> None:
+        """Close the store (embedded) or the HTTP connections (a server). ``with UserClient...`` closes too."""
+        self.service.close()
+
+    def __enter__(self) -> UserClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     def create_project(
         self,
