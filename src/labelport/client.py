@@ -391,9 +391,10 @@ class Project:
         data_title_eq: str | None = None,
         data_title_like: str | None = None,
         branch_name: str | None = None,
-        **_ignored: Any,
     ) -> list[LabelRow]:
-        """The label rows of the project, one per data unit, on ``branch_name`` (default ``main``)."""
+        """The label rows of the project, one per data unit, on ``branch_name`` (default ``main``).
+
+        A keyword it does not take is a ``TypeError`` naming it (a typo filters nothing silently)."""
         branch = branch_name or MAIN_BRANCH
         units = {u.data_hash: u for u in self.list_data_units()}
         if data_title_eq is not None:
@@ -609,7 +610,6 @@ class Project:
         self,
         label_hashes: Sequence[str] | None = None,
         include_object_feature_hashes: Sequence[str] | None = None,
-        include_classification_feature_hashes: Sequence[str] | None = None,
         branch_name: str | None = None,
         *,
         rle: str | None = None,
@@ -620,7 +620,6 @@ class Project:
             self.export_coco_bytes(
                 label_hashes=label_hashes,
                 include_object_feature_hashes=include_object_feature_hashes,
-                include_classification_feature_hashes=include_classification_feature_hashes,
                 branch_name=branch_name,
                 rle=rle,
                 results=results,

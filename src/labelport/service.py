@@ -64,7 +64,6 @@ IMPORT_OPTIONS: dict[str, tuple[type, ...]] = {
 EXPORT_OPTIONS: dict[str, tuple[type, ...]] = {
     "label_hashes": _HASHES,
     "include_object_feature_hashes": _HASHES,
-    "include_classification_feature_hashes": _HASHES,
     "branch_name": _TEXT,
     "rle": _TEXT,
     "results": (bool,),
