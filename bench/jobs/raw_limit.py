@@ -2,9 +2,8 @@
 
 1. Read the file's bytes and decode them in one call with the fastest decoder available (``orjson.loads``;
    ``msgspec.json.decode`` when orjson is not installed).
-2. Open a fresh SQLite file with labelport's journal settings (journal_mode=WAL, synchronous=NORMAL, as
-   in src/labelport/store/sqlite.py) and a 128 MiB page cache (cache_size=-131072: twice the store's
-   64 MiB, which can only make this bound faster) and create one table
+2. Open a fresh SQLite file with labelport's settings (journal_mode=WAL, synchronous=NORMAL,
+   cache_size=-131072, as in src/labelport/store/sqlite.py) and create one table
    ``annotations(id INTEGER PRIMARY KEY, image_id INTEGER, category_id INTEGER, record BLOB)``.
 3. In ONE transaction (BEGIN IMMEDIATE ... COMMIT), ``executemany`` one row per annotation:
    its id, image_id, category_id and the annotation re-encoded as JSON (``orjson.dumps``) as the blob.
