@@ -20,6 +20,7 @@ import labelport
 WITH_EXAMPLES = {
     "labelport.cli",
     "labelport.cli.base",
+    "labelport.convert",
     "labelport.data",
     "labelport.demo",
     "labelport.errors",
@@ -39,6 +40,7 @@ WITH_EXAMPLES = {
     "labelport.formats.yolo.write",
     "labelport.geometry",
     "labelport.hashing",
+    "labelport.home",
     "labelport.imports.policy",
     "labelport.imports.report",
     "labelport.imports.workers",

@@ -23,8 +23,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from labelport.cli import one_sentence
-from labelport.client import KEY_NAME, Project, UserClient
+from labelport.client import Project, UserClient
 from labelport.errors import ImportFailed, LabelportError
+from labelport.home import KEY_NAME
 from labelport.keys import write_new_key
 from labelport.viewer.render import render_all
 from labelport.words import plural

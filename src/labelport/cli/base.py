@@ -16,8 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from labelport import keys
-from labelport.client import KEY_NAME as KEY_NAME
-from labelport.client import UserClient, default_key
+from labelport.client import UserClient
 from labelport.data import DataUnit
 from labelport.errors import (
     DataError,
@@ -25,6 +24,8 @@ from labelport.errors import (
     LabelportError,
     OntologyError,
 )
+from labelport.home import KEY_NAME as KEY_NAME
+from labelport.home import default_key
 from labelport.keys import Identity
 from labelport.keys import write_new_key as write_new_key
 from labelport.labels import LabelRow

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from labelport.cli.base import State, json_option
-from labelport.client import convert_labels
+from labelport.convert import convert_labels
 from labelport.formats import FORMATS
 
 
