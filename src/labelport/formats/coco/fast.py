@@ -78,6 +78,21 @@ def clean_chunk(ctx: Context, chunk: list[msgspec.Raw], start: int) -> ChunkResu
         )
     if not inside.all():
         return None
+    geometry = _geometry(anns, images, cats)
+    if geometry is None:
+        return None
+    rings, ring_counts, forms, keypoint_counts = geometry
+    if rings and not _rings_inside(rings, ring_counts, width, height):
+        return None
+    evidence = Counter(zip(cat_ids, forms, keypoint_counts, repeat(True)))
+    return ChunkResult(start, [], (ids, image_ids, cat_ids), [], [], 0, evidence, set(), Counter(), Counter())
+
+
+def _geometry(
+    anns: list[Any], images: list[Any], cats: list[Any]
+) -> tuple[list[list[float]], list[int], list[str | None], list[int]] | None:
+    """Every polygon ring (with each annotation's ring count), each segmentation's form and keypoint
+    count, checking RLEs and keypoints on the way; None when any is unusual."""
     rings: list[list[float]] = []
     ring_counts: list[int] = []
     forms: list[str | None] = []
@@ -107,10 +122,7 @@ def clean_chunk(ctx: Context, chunk: list[msgspec.Raw], start: int) -> ChunkResu
                 keypoint_counts.append(0)
     except _Unusual:
         return None
-    if rings and not _rings_inside(rings, ring_counts, width, height):
-        return None
-    evidence = Counter(zip(cat_ids, forms, keypoint_counts, repeat(True)))
-    return ChunkResult(start, [], (ids, image_ids, cat_ids), [], [], 0, evidence, set(), Counter(), Counter())
+    return rings, ring_counts, forms, keypoint_counts
 
 
 def _rings_inside(rings: list[list[float]], per_annotation: list[int], width: Any, height: Any) -> bool:

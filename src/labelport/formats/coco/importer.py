@@ -19,14 +19,8 @@ from typing import Any
 from labelport.errors import ImportFailed
 from labelport.formats.coco import schema
 from labelport.formats.coco.annotations import Pass
-from labelport.formats.coco.plan import (
-    Learned,
-    Plan,
-    ShapesLearned,
-    image_problems,
-    plan_categories,
-    plan_images,
-)
+from labelport.formats.coco.images import image_problems, plan_images
+from labelport.formats.coco.plan import Learned, Plan, ShapesLearned, plan_categories
 from labelport.formats.coco.read import ParsedCoco, read_coco
 from labelport.imports.policy import ErrorPolicy
 from labelport.imports.report import ImportReport
