@@ -13,6 +13,7 @@ from bench.tile import tile
 
 REPO = Path(__file__).resolve().parents[1]
 MAKE_COCO = REPO.parent / "shared" / "tools" / "make_coco.py"
+MAKE_PREDS = REPO.parent / "shared" / "tools" / "make_preds.py"
 DEFAULT_CACHE = REPO / "bench" / ".cache"
 
 
@@ -128,3 +129,22 @@ def warm(path: Path) -> None:
     with path.open("rb") as f:
         while f.read(16 * 2**20):
             pass
+
+
+def preds_path(data: Dataset) -> Path:
+    """Where the scale's detections (make_preds.py of its file) are cached."""
+    return data.path.with_name(data.path.stem + ".preds.json")
+
+
+def ensure_preds(data: Dataset, timeout_s: float) -> Path:
+    """The scale's detections, written by make_preds.py (its default seed) when absent or older than the file."""
+    path = preds_path(data)
+    if path.exists() and path.stat().st_mtime_ns >= data.path.stat().st_mtime_ns:
+        return path
+    if not MAKE_PREDS.is_file():
+        raise FileNotFoundError(f"{MAKE_PREDS} is missing: the benchmark needs ../shared beside the repo")
+    print(f"writing {path.name} with {MAKE_PREDS} ...", file=sys.stderr, flush=True)
+    tmp = path.with_name(path.name + ".partial")
+    subprocess.run([sys.executable, str(MAKE_PREDS), str(data.path), str(tmp)], check=True, timeout=timeout_s)
+    tmp.replace(path)
+    return path

@@ -87,7 +87,7 @@ def select_jobs(text: str) -> tuple[list[Job], list[str]]:
     return [job for job in JOBS.values() if job.name in wanted], notes
 
 
-def job_command(job: Job, data: Dataset, workdir: Path) -> list[str]:
+def job_command(job: Job, data: Dataset, workdir: Path, preds: Path | None = None) -> list[str]:
     source = workdir / "export.json" if job.reads_export else data.path
     argv = [
         sys.executable,
@@ -101,7 +101,9 @@ def job_command(job: Job, data: Dataset, workdir: Path) -> list[str]:
     argv += ["--expect-annotations", str(data.annotations)]
     if job.name == "ours-export":
         argv += ["--output", str(workdir / "export.json")]
-    return argv
+    if job.preds and preds is not None:
+        argv += ["--preds", str(preds)]
+    return argv + list(job.args)
 
 
 def job_env(job: Job, workdir: Path) -> dict[str, str]:
@@ -124,6 +126,8 @@ def measure_job(
     reason = job.available()
     if reason:
         return {"job": job.name, "status": "not available", "note": reason}
+    if job.max_images is not None and data.images > job.max_images:
+        return {"job": job.name, "status": "skipped", "note": f"run up to {job.max_images:,} images only"}
     blocked = [n for n in job.needs if done.get(n, {}).get("status") != "ok"]
     if blocked:
         return {"job": job.name, "status": "skipped", "note": f"{blocked[0]} did not succeed"}
@@ -160,7 +164,7 @@ def measure_once(
             return {**row, "status": "failed", "note": reason[:200], "stderr_tail": str(exc)}
     try:
         m: Measurement = run_child(
-            job_command(job, data, workdir) + extra,
+            job_command(job, data, workdir, datasets.preds_path(data)) + extra,
             cwd=REPO,
             env=job_env(job, workdir),
             timeout_s=timeout_s,
@@ -254,6 +258,9 @@ def main(argv: list[str] | None = None) -> int:
         print(note, file=sys.stderr)
 
     inputs = [datasets.ensure(scale, args.cache, args.timeout) for scale in scales]
+    if any(job.preds for job in jobs):
+        for data in inputs:
+            datasets.ensure_preds(data, args.timeout)
     scratch = Path(tempfile.mkdtemp(prefix="labelport-bench-", dir=args.scratch))
     fixtures = {"http-pg": HttpPgFixture(scratch)}
     doc: dict[str, Any] = {

@@ -699,6 +699,8 @@ def test_every_command_has_help_and_is_in_the_readme() -> None:
         "labels show",
         "import coco",
         "export coco",
+        "eval",
+        "diff",
         "user add",
         "user list",
         "serve",

@@ -3,9 +3,8 @@ for a strange one, a key dropped, the text cut or a byte changed), imported with
 raw signed requests. No answer is a 500, and a request that fails leaves the database as it was.
 
 Seeded, so a failure comes back the same: :data:`EXAMPLES` examples, fewer when they take more than
-:data:`BUDGET_SECONDS`. Two kinds of damage are left to the COCO reader's own tests (issue 10's input
-side, trust-import): JSON nested deeper than the decoder recurses, and bytes that are not UTF-8
-(a cut may still end inside a character).
+:data:`BUDGET_SECONDS`. The damage includes JSON nested deeper than the decoder recurses and bytes
+that are not UTF-8.
 """
 
 from __future__ import annotations
@@ -102,6 +101,12 @@ def mutate(document: Any, rng: random.Random) -> bytes:
         ascii_at = [i for i in range(0, len(text), 7) if text[i] < 0x80]
         at = rng.choice(ascii_at)
         text = text[:at] + bytes([rng.randrange(0x20, 0x7F)]) + text[at + 1 :]  # one character changed
+    elif damage < 0.26:
+        at = rng.randrange(len(text))
+        text = text[:at] + bytes([rng.choice([0x80, 0xC3, 0xFF])]) + text[at:]  # a byte that is not UTF-8
+    elif damage < 0.32 and text.startswith(b"{"):
+        depth = rng.choice([1_000, 200_000])  # nested deeper than any COCO file, past the decoder's limit
+        text = b'{"deep": ' + b"[" * depth + b"]" * depth + b", " + text[1:]
     return text
 
 

@@ -37,6 +37,10 @@ def _datumaro() -> str | None:
     return _module_missing("datumaro")
 
 
+def _evaluation() -> str | None:
+    return _labelport_coco() or _module_missing("labelport.evaluation.run")
+
+
 def _http_pg() -> str | None:
     missing = _labelport_coco() or _module_missing("labelport.server.app")
     if missing:
@@ -59,6 +63,9 @@ class Job:
     fresh_home: bool = False  # the store is deleted before each run
     ours: bool = False  # one of labelport's own jobs (checked for linearity)
     fixture: str | None = None  # set up and torn down around each run, outside the measurement
+    preds: bool = False  # takes --preds: the scale's results list from make_preds.py
+    max_images: int | None = None  # not run at larger scales (too slow, or too much memory)
+    args: tuple[str, ...] = ()  # more arguments for its module
     available: Callable[[], str | None] = field(default=_always, compare=False)
 
 
@@ -144,6 +151,60 @@ JOBS: dict[str, Job] = {
             "format='yolo') into a fresh project (the work), against Datumaro's COCO -> yolo export and yolo "
             "import (each in a child process; seconds, ratios and both peak RSS in the result).",
             available=_datumaro,
+        ),
+        Job(
+            "pycocotools-eval",
+            "pycocotools_eval",
+            "pycocotools: COCO(gt), loadRes(preds), COCOeval(bbox) evaluate/accumulate/summarize, from the "
+            "JSON files (run at 1/8 scale only: it takes a minute there).",
+            preds=True,
+            max_images=15_000,
+        ),
+        Job(
+            "faster-coco-eval",
+            "faster_coco_eval_eval",
+            "faster-coco-eval: the same with its COCO and COCOeval_faster (at 1/8 and 1/2 only: at full "
+            "scale it takes 13.5 GiB of the shared machine's memory).",
+            preds=True,
+            max_images=60_000,
+            available=lambda: _module_missing("faster_coco_eval"),
+        ),
+        Job(
+            "hotcoco-eval",
+            "hotcoco_eval",
+            "hotcoco (Rust): the same with its COCO and COCOeval, from the JSON files.",
+            preds=True,
+            available=lambda: _module_missing("hotcoco"),
+        ),
+        Job(
+            "ours-import-preds",
+            "ours_import_preds",
+            'labelport: import_coco(preds, branch_name="pred") into ours-import\'s project (the setup of ours-eval).',
+            needs=("ours-import",),
+            uses_home=True,
+            preds=True,
+            available=_evaluation,
+        ),
+        Job(
+            "ours-eval",
+            "ours_eval",
+            "labelport: `labelport eval bench --pred pred --json` from the store holding both branches "
+            "(stored evaluations deleted first: both branches read, matched, accumulated, stored).",
+            needs=("ours-import-preds",),
+            uses_home=True,
+            preds=True,
+            ours=True,
+            available=_evaluation,
+        ),
+        Job(
+            "ours-eval-stored",
+            "ours_eval",
+            "labelport: the same command again on unchanged branches: the stored answer.",
+            needs=("ours-eval",),
+            uses_home=True,
+            preds=True,
+            args=("--stored",),
+            available=_evaluation,
         ),
     )
 }

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labelport.data import DataType, DataUnit, Member, image_from_file
 from labelport.errors import DataError, KeyFileError, LabelError, LabelportError
@@ -51,6 +51,9 @@ from labelport.store.base import (
     UnitQuery,
     UserRecord,
 )
+
+if TYPE_CHECKING:
+    from labelport.evaluation.result import Evaluation
 
 
 @dataclass(frozen=True)
@@ -574,6 +577,54 @@ class Project:
                 results=results,
             )
         )
+
+    def evaluate(
+        self,
+        pred_branch: str,
+        *,
+        gt_branch: str = MAIN_BRANCH,
+        iou_type: str = "bbox",
+        categories: Sequence[str] | None = None,
+        max_dets: Sequence[int] = (1, 10, 100),
+        iou_thresholds: Sequence[float] | None = None,
+        area_ranges: dict[str, Sequence[float]] | Sequence[Sequence[float]] | None = None,
+        use_categories: bool = True,
+        keypoint_sigmas: Sequence[float] | None = None,
+    ) -> Evaluation:
+        """Evaluate a prediction branch against ground truth, as pycocotools' ``COCOeval`` would.
+
+        ``iou_type`` is ``bbox``, ``segm`` or ``keypoints`` (``max_dets`` is then COCO's 20 unless
+        given otherwise). The answer is stored: asked again while both branches are unchanged, it
+        comes back at once. See README "Evaluating predictions".
+        """
+        from labelport.evaluation.result import Evaluation
+
+        options: dict[str, Any] = {
+            "gt_branch": gt_branch,
+            "iou_type": iou_type,
+            "use_categories": use_categories,
+        }
+        if iou_type != "keypoints" or tuple(max_dets) != (1, 10, 100):
+            options["max_dets"] = list(max_dets)
+        for name, value in (
+            ("categories", categories),
+            ("iou_thresholds", iou_thresholds),
+            ("area_ranges", area_ranges),
+            ("keypoint_sigmas", keypoint_sigmas),
+        ):
+            if value is not None:
+                options[name] = (
+                    dict(value)
+                    if isinstance(value, dict)
+                    else [list(v) if isinstance(v, (list, tuple)) else v for v in value]
+                )
+        summary = self.service.evaluate(self.project_hash, pred_branch, options)
+        evaluation_id = int(summary["evaluation_id"])
+        return Evaluation(summary, lambda: self.service.evaluation_matches(self.project_hash, evaluation_id))
+
+    def diff(self, a: str, b: str, *, iou: float = 0.5) -> dict[str, Any]:
+        """Two label branches object by object: matched, with another class, only in a, only in b."""
+        return self.service.diff_branches(self.project_hash, a, b, iou)
 
     def export_coco_bytes(self, progress: Progress | None = None, **options: Any) -> bytes:
         """The COCO file's bytes (the fast path: nothing is decoded into Python objects)."""

@@ -278,6 +278,9 @@ class Service(Protocol):
         options: dict[str, Any],
         progress: Progress | None = None,
     ) -> Any: ...
+    def evaluate(self, project_hash: str, pred_branch: str, options: dict[str, Any]) -> dict[str, Any]: ...
+    def evaluation_matches(self, project_hash: str, evaluation_id: int) -> bytes: ...
+    def diff_branches(self, project_hash: str, a: str, b: str, iou: float = 0.5) -> dict[str, Any]: ...
 
 
 class LocalService:
@@ -661,6 +664,36 @@ class LocalService:
         for kind, count in sorted(dataset.dropped.items()):
             report.warning("not_imported", dataset.name, f"not imported: {kind} ({count:,}).")
         return report
+
+    # -- evaluations -----------------------------------------------------------------------------
+
+    def evaluate(self, project_hash: str, pred_branch: str, options: dict[str, Any]) -> dict[str, Any]:
+        """Evaluate a branch against ground truth (see :func:`labelport.evaluation.run.evaluate`); any member may."""
+        from labelport.evaluation.run import EVALUATE_OPTIONS, evaluate
+
+        self._check(project_hash, "read")
+        unknown = sorted(set(options) - set(EVALUATE_OPTIONS))
+        if unknown:
+            raise LabelportError(
+                f"unknown evaluation option {unknown[0]!r}; expected some of {', '.join(EVALUATE_OPTIONS)}."
+            )
+        _, summary = evaluate(self.store, project_hash, pred_branch, user=self.user.name, **options)
+        return summary
+
+    def evaluation_matches(self, project_hash: str, evaluation_id: int) -> bytes:
+        """The object-level matches of a stored evaluation (an ``.npz`` of columns)."""
+        self._check(project_hash, "read")
+        data = self.store.evaluation_matches(project_hash, evaluation_id)
+        if data is None:
+            raise NotFoundError("evaluation", str(evaluation_id), key="id")
+        return data
+
+    def diff_branches(self, project_hash: str, a: str, b: str, iou: float = 0.5) -> dict[str, Any]:
+        """Compare two label branches object by object (see :mod:`labelport.evaluation.diff`)."""
+        from labelport.evaluation.run import diff_branches
+
+        self._check(project_hash, "read")
+        return diff_branches(self.store, project_hash, a, b, iou=iou)
 
 
 def _check_reader_options(function: Any, options: dict[str, Any], what: str) -> None:

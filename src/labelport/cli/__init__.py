@@ -33,6 +33,7 @@ from labelport.cli.base import (
 from labelport.cli.branches import branch
 from labelport.cli.convert import convert
 from labelport.cli.data import data, labels
+from labelport.cli.evaluate import diff, evaluate
 from labelport.cli.projects import ontology, project
 from labelport.cli.server import serve, user
 from labelport.cli.setup import init
@@ -90,6 +91,8 @@ for _command in (
     import_,
     export,
     convert,
+    evaluate,
+    diff,
     user,
     serve,
     view,

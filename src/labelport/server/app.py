@@ -423,6 +423,32 @@ def create_app(
 
         return await handle(request, work)
 
+    # -- evaluations (any member may run one: they change no labels) ------------------------------
+
+    @app.post("/projects/{project_hash}/evaluations")
+    async def run_evaluation(request: Request, project_hash: str) -> Response:
+        def work(s: LocalService, body: bytes) -> Any:
+            data = wire.decode(body, wire.RunEvaluation)
+            return s.evaluate(project_hash, data.pred_branch, data.options)
+
+        return await handle(request, work)
+
+    @app.get("/projects/{project_hash}/evaluations/{evaluation_id}/matches")
+    async def evaluation_matches(request: Request, project_hash: str, evaluation_id: int) -> Response:
+        def work(s: LocalService, body: bytes) -> Any:
+            data = s.evaluation_matches(project_hash, evaluation_id)
+            return Response(data, media_type="application/octet-stream")
+
+        return await handle(request, work)
+
+    @app.post("/projects/{project_hash}/diff")
+    async def diff_branches(request: Request, project_hash: str) -> Response:
+        def work(s: LocalService, body: bytes) -> Any:
+            data = wire.decode(body, wire.RunDiff)
+            return s.diff_branches(project_hash, data.a, data.b, data.iou)
+
+        return await handle(request, work)
+
     add_routes(app, handle)
     _mount_viewer(app, store, serial, clock, media_roots, thumbs_dir)
     return app

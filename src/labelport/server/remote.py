@@ -460,6 +460,18 @@ class RemoteService:
         body = wire.encode(wire.RunExport(dict(options)))
         return self._send("POST", self._project(project_hash, "/export"), body, wait=True, progress=progress)
 
+    def evaluate(self, project_hash: str, pred_branch: str, options: dict[str, Any]) -> dict[str, Any]:
+        body = wire.RunEvaluation(pred_branch, dict(options))
+        return self._call("POST", self._project(project_hash, "/evaluations"), body, into=dict, wait=True)
+
+    def evaluation_matches(self, project_hash: str, evaluation_id: int) -> bytes:
+        path = self._project(project_hash, f"/evaluations/{int(evaluation_id)}/matches")
+        return self._send("GET", path, b"", wait=True)
+
+    def diff_branches(self, project_hash: str, a: str, b: str, iou: float = 0.5) -> dict[str, Any]:
+        body = wire.RunDiff(a, b, iou)
+        return self._call("POST", self._project(project_hash, "/diff"), body, into=dict, wait=True)
+
 
 def _read_with_progress(response: httpx.Response, progress: Progress) -> bytes:
     """A streamed response's body, reporting the bytes that came over the wire (compressed) as they do."""

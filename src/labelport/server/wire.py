@@ -133,6 +133,17 @@ class RunExport(msgspec.Struct):
     options: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
+class RunEvaluation(msgspec.Struct):
+    pred_branch: str
+    options: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class RunDiff(msgspec.Struct):
+    a: str
+    b: str
+    iou: float = 0.5
+
+
 # -- import options --------------------------------------------------------------------------------
 
 

@@ -16,11 +16,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from labelport.data import DataUnit
 from labelport.errors import StoreError
 from labelport.ontology import OntologyStructure
+
+if TYPE_CHECKING:
+    from labelport.store.evaluations import EvaluationKey, EvaluationRecord
 
 ROLES = ("admin", "annotator", "viewer")
 
@@ -402,6 +405,35 @@ class LabelStore(Protocol):
         target's label rows of every data unit the source labels.
         """
         ...
+
+    # evaluations (labelport.store.evaluations: the same SQL in both stores)
+    def branch_state(self, project_hash: str, branch: str) -> str | None:
+        """A text that changes whenever the branch's objects, the project's units or its ontology do;
+        None when there is no such branch."""
+        ...
+
+    def iter_evaluation_rows(self, project_hash: str, branch: str) -> Iterator[list[tuple[Any, ...]]]:
+        """Batches of (data unit row id, frame, object hash, feature hash, confidence, geometry, record,
+        edited, id), one per object of the branch, in no particular order."""
+        ...
+
+    def evaluation_units(self, project_hash: str) -> list[tuple[Any, ...]]:
+        """(row id, data hash, width, height, frames, members JSON, extra JSON) of every data unit, in order."""
+        ...
+
+    def find_evaluation(self, project_hash: str, key: EvaluationKey) -> EvaluationRecord | None: ...
+
+    def save_evaluation(
+        self,
+        project_hash: str,
+        key: EvaluationKey,
+        states: tuple[str, str],
+        user: str,
+        summary: bytes,
+        matches: bytes | memoryview,
+    ) -> int: ...
+
+    def evaluation_matches(self, project_hash: str, evaluation_id: int) -> bytes | None: ...
 
     def bulk(
         self, project_hash: str, branch: str, source: str, user: str

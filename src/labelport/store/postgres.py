@@ -44,6 +44,7 @@ from labelport.store.base import (
     UnitQuery,
     UserRecord,
 )
+from labelport.store.evaluations import EVALUATION_SELECT, EvaluationRows
 from labelport.store.manage import ManageMixin
 from labelport.store.rows import (
     CLASSIFICATION_SELECT,
@@ -106,7 +107,7 @@ def display_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
-class PostgresStore(ManageMixin):
+class PostgresStore(ManageMixin, EvaluationRows):
     """A :class:`~labelport.store.base.LabelStore` in a PostgreSQL database.
 
     ``url`` is a libpq URL or conninfo string; the schema is created or brought up to date on open.
@@ -115,6 +116,8 @@ class PostgresStore(ManageMixin):
     >>> store.schema_version()  # doctest: +SKIP
     1
     """
+
+    _placeholder = "%s"
 
     #: The server may run requests on this store from many threads at once.
     thread_safe = True
@@ -596,6 +599,20 @@ class PostgresStore(ManageMixin):
                     while batch := cursor.fetchmany(CHUNK):
                         for r in batch:
                             yield ObjectRecord._make(r)
+            except psycopg.Error as exc:
+                raise StoreError(f"cannot read the store at {self._where}: {_reason(exc)}.") from exc
+
+    def iter_evaluation_rows(self, project_hash: str, branch: str) -> Iterator[list[tuple[Any, ...]]]:
+        """Batches of :data:`~labelport.store.evaluations.EVALUATION_SELECT` rows, streamed."""
+        project_id = self._project_id(project_hash)
+        with self._conn() as conn:
+            try:
+                name = f"labelport_evaluation_{next(_cursor_numbers)}"
+                with conn.transaction(), conn.cursor(name=name, binary=True) as cursor:
+                    cursor.itersize = CHUNK
+                    cursor.execute(self._q(EVALUATION_SELECT), (project_id, branch))
+                    while batch := cursor.fetchmany(CHUNK):
+                        yield batch
             except psycopg.Error as exc:
                 raise StoreError(f"cannot read the store at {self._where}: {_reason(exc)}.") from exc
 

@@ -35,6 +35,7 @@ from labelport.store.base import (
     UnitQuery,
     UserRecord,
 )
+from labelport.store.evaluations import EVALUATION_SELECT, EvaluationRows
 from labelport.store.manage import ManageMixin
 from labelport.store.rows import (
     CLASSIFICATION_SELECT,
@@ -62,7 +63,7 @@ _OBJECT_COLUMNS = (
 )
 
 
-class SqliteStore(ManageMixin):
+class SqliteStore(ManageMixin, EvaluationRows):
     """A :class:`~labelport.store.base.LabelStore` in one SQLite file (or ``:memory:``)."""
 
     def __init__(self, path: str | Path) -> None:
@@ -100,9 +101,8 @@ class SqliteStore(ManageMixin):
             if number > version:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
-                    for statement in sql.split(";"):
-                        if statement.strip():
-                            self._db.execute(statement)
+                    for statement in _statements(sql):
+                        self._db.execute(statement)
                     self._db.execute(f"PRAGMA user_version={number}")
                     self._db.execute("COMMIT")
                 except BaseException:
@@ -505,6 +505,16 @@ class SqliteStore(ManageMixin):
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read the store at {self.path}: {exc}.") from exc
 
+    def iter_evaluation_rows(self, project_hash: str, branch: str) -> Iterator[list[tuple[Any, ...]]]:
+        """Batches of :data:`~labelport.store.evaluations.EVALUATION_SELECT` rows."""
+        project_id = self._project_id(project_hash)
+        try:
+            cursor = self._db.execute(EVALUATION_SELECT, (project_id, branch))
+            while batch := cursor.fetchmany(CHUNK):
+                yield batch
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the store at {self.path}: {exc}.") from exc
+
     def list_branches(self, project_hash: str) -> list[str]:
         project_id = self._project_id(project_hash)
         rows = self._all(
@@ -550,6 +560,17 @@ class SqliteStore(ManageMixin):
                     raise StoreError("an import session ended without commit; nothing was written.")
         finally:
             self._db.execute("PRAGMA foreign_keys=ON")
+
+
+def _statements(sql: str) -> Iterator[str]:
+    """A migration's statements, split at the ``;`` that end one (a trigger's body has ``;`` inside)."""
+    pending = ""
+    for piece in sql.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                yield pending
+            pending = ""
 
 
 def _object_record(r: Sequence[Any]) -> ObjectRecord:

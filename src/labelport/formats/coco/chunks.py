@@ -172,7 +172,9 @@ def validate_chunk(ctx: Context, start: int, chunk: list[msgspec.Raw] | None = N
             kp is not missing
             and kp is not None
             and kp != []
-            and check_keypoints(kp, cat.keypoints if cat else None, width, height, fail, warn)
+            and check_keypoints(
+                kp, cat.keypoints if cat else None, width, height, fail, warn, results=results
+            )
         )
         bbox = a.bbox
         good_bbox = False

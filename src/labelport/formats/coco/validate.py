@@ -226,9 +226,20 @@ def check_rle(rle: dict[str, Any], width: int, height: int, fail: Report) -> boo
 
 
 def check_keypoints(
-    keypoints: Any, expected: int | None, width: int, height: int, fail: Report, warn: Report
+    keypoints: Any,
+    expected: int | None,
+    width: int,
+    height: int,
+    fail: Report,
+    warn: Report,
+    *,
+    results: bool = False,
 ) -> bool:
-    """True when keypoints are usable; ``expected`` is the category's keypoint count when it names them."""
+    """True when keypoints are usable; ``expected`` is the category's keypoint count when it names them.
+
+    In a results list (``results``) the third number of each point is a detector's confidence, not a
+    visibility: any finite number is kept (COCOeval ignores it for detections).
+    """
     if type(keypoints) is not list or not all(_number(v) for v in keypoints) or not finite(sum(keypoints)):
         fail("keypoints_type", "keypoints", "keypoints must be a list of finite numbers [x1, y1, v1, ...].")
         return False
@@ -247,7 +258,7 @@ def check_keypoints(
             f"the category names {plural(expected, 'keypoint')}, so 3 x {expected} = {plural(3 * expected, 'number')} are needed, not {n}.",
         )
         return False
-    if not set(keypoints[2::3]) <= {0, 1, 2}:
+    if not results and not set(keypoints[2::3]) <= {0, 1, 2}:
         fail("keypoints_visibility", "keypoints", "keypoint visibility must be 0, 1 or 2.")
         return False
     visible = [i for i in range(0, n, 3) if keypoints[i + 2]]
