@@ -25,17 +25,12 @@ from typing import Any, overload
 
 import msgspec
 
-from labelport.imports.policy import ErrorPolicy
 from labelport.imports.policy import Problem as Problem
 from labelport.words import plural
 
 #: How a reader finds an image's (title, width, height) when the image file is absent: by file name
 #: (the project's data units, in an import).
 Sizes = Callable[[str], "tuple[str, int, int] | None"]
-
-
-#: The reader's side of the import's error policy (kept under the name the readers use).
-Policy = ErrorPolicy
 
 
 @dataclass
