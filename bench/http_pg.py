@@ -101,7 +101,7 @@ class HttpPgFixture:
         self.server_cpu_before = 0.0
 
     def _cli(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "labelport.cli", *args]
+        return [sys.executable, "-c", "from labelport.cli import main; main()", *args]
 
     def before(self, workdir: Path, log_dir: Path) -> list[str]:
         """Set up; returns the job's extra arguments (``--server URL --key FILE``)."""

@@ -88,7 +88,7 @@ def select_jobs(text: str) -> tuple[list[Job], list[str]]:
 
 
 def job_command(job: Job, data: Dataset, workdir: Path, preds: Path | None = None) -> list[str]:
-    source = workdir / "export.json" if job.reads_export else data.path
+    source = workdir / job.reads if job.reads else data.path
     argv = [
         sys.executable,
         "-m",
@@ -110,7 +110,7 @@ def job_env(job: Job, workdir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "LABELPORT_HOME"}
     env["PYTHONUNBUFFERED"] = "1"
     if job.uses_home:
-        env["LABELPORT_HOME"] = str(workdir / "home")
+        env["LABELPORT_HOME"] = str(workdir / job.home)
     return env
 
 
@@ -132,10 +132,12 @@ def measure_job(
     if blocked:
         return {"job": job.name, "status": "skipped", "note": f"{blocked[0]} did not succeed"}
     rows = []
-    repeat = max(1, args.repeat)
+    repeat = 1 if job.once else max(1, args.repeat)
     for _ in range(repeat):
         if job.fresh_home:
-            shutil.rmtree(workdir / "home", ignore_errors=True)
+            shutil.rmtree(workdir / job.home, ignore_errors=True)
+            if job.home_from:
+                shutil.copytree(workdir / job.home_from, workdir / job.home)
         waited = wait_for_quiet(args.quiet_wait) if args.quiet_wait > 0 else 0.0
         row = measure_once(job, data, workdir, args.timeout, fixtures.get(job.fixture or ""))
         row["quiet_wait_s"] = round(waited, 1)

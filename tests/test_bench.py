@@ -15,7 +15,8 @@ MAKE_COCO = REPO.parent / "shared" / "tools" / "make_coco.py"
 
 def test_bench_runs_every_job_at_a_tiny_scale(tmp_path: Path) -> None:
     assert MAKE_COCO.is_file(), f"{MAKE_COCO} is absent: the benchmark needs ../shared beside the repo"
-    jobs = ["raw-limit", "pycocotools-load", "ours-import", "ours-export"]
+    ours = ["ours-import", "ours-export", "list-label-rows", "brief-setup", "brief-import-py"]
+    jobs = ["raw-limit", "raw-limit-orjson", "pycocotools-load", *ours]
     results = tmp_path / "results"
     command = [
         sys.executable,
@@ -47,8 +48,14 @@ def test_bench_runs_every_job_at_a_tiny_scale(tmp_path: Path) -> None:
         assert job == "ours-export" or row["result"]["annotations"] == scale["annotations"], row
     assert {t["check"] for t in doc["targets"]} >= {
         "ours-import / pycocotools-load",
+        "ours-import / raw-limit",
         "ours-import peak RSS (ru_maxrss)",
+        "list-label-rows work_s (s)",
+        "brief-import-py / ours-import (labelport_seconds)",
     }
+    ratio = next(t for t in doc["targets"] if t["check"] == "ours-import / raw-limit")
+    assert ratio["cpu_ratio"] == rows["ours-import"]["cpu_s"] / rows["raw-limit"]["cpu_s"]
+    assert rows["brief-import-py"]["result"]["labelport_seconds"] < rows["brief-import-py"]["work_s"]
 
     markdown = (results / "latest.md").read_text()
     assert markdown == run.stdout

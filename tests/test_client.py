@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+import labelport.client
 from conftest import write_key
 from labelport import (
     BoundingBox,
@@ -21,6 +22,7 @@ from labelport import (
     ObjectInstance,
     OntologyStructure,
     Polygon,
+    Project,
     Shape,
     UserClient,
 )
@@ -181,6 +183,60 @@ def test_change_a_label_row_save_and_reload(client: UserClient, key_path: Path, 
         assert store.list_branches(project.project_hash) == ["main"]
     finally:
         store.close()
+
+
+def _labelled_project(client: UserClient, rows: int) -> tuple[Project, list[int]]:
+    """A project of ``rows`` images, the i-th with i % 4 boxes; returns it and the counts."""
+    project = client.create_project("p", ontology=ontology())
+    project.add_data([(f"{i}.png", 100, 50) for i in range(rows)])
+    car = project.ontology_structure.get_child_by_title("car")
+    counts = [i % 4 for i in range(rows)]
+    for row, count in zip(project.list_label_rows_v2(), counts, strict=True):
+        for n in range(count):
+            instance = ObjectInstance(car)
+            instance.set_for_frames(BoundingBox(n, 0, 3, 4), frames=0)
+            row.add_object_instance(instance)
+        row.save()
+    return project, counts
+
+
+def test_label_rows_are_light_until_their_labels_are_read(client: UserClient) -> None:
+    project, counts = _labelled_project(client, 6)
+    rows = project.list_label_rows_v2()
+    assert [r.object_count for r in rows] == counts
+    assert not any(r.is_labelling_initialised for r in rows)
+    assert all(r.label_hash and r.number_of_frames == 1 and r.data_type == "image" for r in rows)
+    rows[2].initialise_labels()  # the brief's call; reads that row (and the next ones of the listing)
+    assert rows[2].is_labelling_initialised
+    assert [o.get_annotation(0).coordinates.x for o in rows[2].object_instances] == [0, 1]
+    # first use reads too: existing code that never calls initialise_labels keeps working
+    fresh = project.list_label_rows_v2()
+    assert [len(r.object_instances) for r in fresh] == counts
+    assert all(r.is_labelling_initialised for r in fresh)
+    # an added object counts once the row is read
+    fresh[0].add_object_instance(rows[2].object_instances[0])
+    assert fresh[0].object_count == 1
+
+
+def test_initialise_labels_reads_many_rows_at_once(client: UserClient) -> None:
+    project, counts = _labelled_project(client, 5)
+    rows = project.list_label_rows_v2()
+    expected = [r.to_dict() for r in project.list_label_rows_v2()]  # read one by one on first use
+    project.initialise_labels(rows[1:4])
+    assert [r.is_labelling_initialised for r in rows] == [False, True, True, True, False]
+    project.initialise_labels(rows)
+    assert [r.to_dict() for r in rows] == expected
+    assert [len(r.object_instances) for r in rows] == counts
+
+
+def test_first_use_reads_ahead_a_bounded_part_of_the_listing(
+    client: UserClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(labelport.client, "READ_AHEAD", 3)
+    project, counts = _labelled_project(client, 7)
+    rows = project.list_label_rows_v2()
+    assert len(rows[1].object_instances) == counts[1]
+    assert [r.is_labelling_initialised for r in rows] == [False, True, True, True, False, False, False]
 
 
 def test_saving_an_object_from_another_ontology_is_refused(client: UserClient) -> None:

@@ -8,6 +8,7 @@ read the exports; labels made in code export with fresh ids and COCO's own areas
 from __future__ import annotations
 
 import contextlib
+import gzip
 import io
 import json
 import warnings
@@ -557,3 +558,46 @@ def test_every_shape_drawn_in_code_exports_a_file_that_imports_back(client: User
     report = again.import_coco(exported, create_missing_data_units=True)
     assert report.ok and report.counts.imported == 4, report.summary()
     assert again.export_coco_bytes().count(b'"image_id"') == exported.count(b'"image_id"')
+
+
+def test_a_streamed_export_keeps_the_records_order_around_an_edit(client: UserClient, tmp_path: Path) -> None:
+    """From an edited annotation on, the export is spooled until every kept id is known: the file
+    written as it is read is the same bytes as the export in memory, in the stored order."""
+    project = make_project(client)
+    coco = coco_template()
+    assert project.import_coco(coco).ok
+    row = project.list_label_rows_v2(data_title_eq="a.jpg")[0]
+    first = next(
+        o for o in row.object_instances if o.get_annotation(0).origin.key == coco["annotations"][0]["id"]
+    )
+    first.set_for_frames(BoundingBox(5, 6, 7, 8), frames=0)
+    row.save()
+    _draw(project, "a.jpg", "box", BoundingBox(1, 1, 2, 2))  # a new one, after every kept one
+    in_memory = project.export_coco_bytes()
+    path = project.export_coco(tmp_path / "out.json")
+    assert path.read_bytes() == in_memory
+    gz = project.export_coco(tmp_path / "out.json.gz")
+    assert gzip.decompress(gz.read_bytes()) == in_memory
+    annotations = json.loads(in_memory)["annotations"]
+    # saving a.jpg's row stored its objects again, after the others: the edit, then a kept one
+    # that is spooled behind it, then the new box with the next free id
+    by_id = {a["id"]: a for a in annotations}
+    assert [a["id"] for a in annotations][-1] == 6 and sorted(by_id) == [1, 2, 3, 4, 5, 6]
+    assert by_id[1]["bbox"] == [5, 6, 7, 8]
+    assert [by_id[a["id"]] for a in coco["annotations"][1:]] == coco["annotations"][1:]
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_kept_image_records_are_written_compact_whatever_the_file_looked_like(
+    client: UserClient, tmp_path: Path
+) -> None:
+    coco = coco_template()
+    coco["images"][0]["note"] = "é"  # written as \\u00e9 below, as the encoder never writes it
+    source = tmp_path / "spaced.json"
+    source.write_text(json.dumps(coco, indent=2, ensure_ascii=True))
+    project = make_project(client)
+    assert project.import_coco(source).ok
+    exported = project.export_coco_bytes()
+    for image in coco["images"]:
+        assert msgspec.json.encode(image) in exported
+    assert json.loads(exported)["images"][0] == coco["images"][0]

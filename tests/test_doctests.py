@@ -21,6 +21,7 @@ WITH_EXAMPLES = {
     "labelport.cli",
     "labelport.cli.base",
     "labelport.convert",
+    "labelport.coordinates",
     "labelport.data",
     "labelport.demo",
     "labelport.errors",

@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
     # pure maths and keys
     ("labelport.geometry", "labelport.keys"),
     # the domain
-    ("labelport.ontology", "labelport.data", "labelport.labels"),
+    ("labelport.ontology", "labelport.coordinates", "labelport.data", "labelport.labels"),
     # persistence of the domain
     ("labelport.store",),
     # what every format's import shares: the error policy, the report, the worker pass, the writer

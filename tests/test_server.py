@@ -7,6 +7,7 @@ Covers the refusals of request signing, project visibility and roles, body limit
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import os
 import socket
@@ -519,6 +520,14 @@ def test_records_round_trip_exactly_over_http(team: Team, closing: list[UserClie
         assert service.load_label_rows(project_hash, "review/ß") == expected
         (row,) = service.load_label_rows(project_hash, "review/ß", [data_hash])
         assert (row.label_hash, row.objects, row.classifications) == (label_hash, objects, classifications)
+        listed = service.list_label_rows(project_hash, "review/ß")
+        assert listed == local.list_label_rows(project_hash, "review/ß")
+        assert [(r.data_title, r.label_hash, r.object_count) for r in listed] == [
+            ("a 😀.jpg", "", 0),
+            ("clip.mp4", label_hash, 1),  # one object instance on two frames
+            ("scan", "", 0),
+        ]
+        assert service.list_label_rows(project_hash, "review/ß", [data_hash]) == [listed[1]]
         assert service.get_project(project_hash)[0] == local.get_project(project_hash)[0]
         assert service.list_projects() == local.list_projects()
         assert service.list_branches(project_hash) == ["main", "review/ß"]
@@ -616,6 +625,26 @@ def test_an_import_over_http_matches_the_embedded_one(
     assert remote_report.errors == local_report.errors and remote_report.warnings == local_report.warnings
     assert exports[1]["annotations"] == exports[0]["annotations"] == coco["annotations"]
     assert exports[1]["categories"] == exports[0]["categories"]
+    # the file export streams from the server's spool into the file, the same bytes as in memory
+    remote_project = remote.get_project(remote.list_projects()[-1].project_hash)
+    written = remote_project.export_coco(home / "remote.json.gz")
+    assert gzip.decompress(written.read_bytes()) == remote_project.export_coco_bytes()
+
+
+def test_the_servers_import_progress_reaches_the_clients_bar(team: Team, closing: list[UserClient]) -> None:
+    """After the upload (source bytes) the bar follows the server's import (annotations written),
+    slice by slice, as it happens: the answer streams progress lines before the report."""
+    client = team.client("progress")
+    closing.append(client)
+    project = _project_with_images(client, "progress", 1000)
+    coco = synthetic_coco(1000, 25)  # 25,000 annotations: two slices of the importer's 20,000
+    calls: list[tuple[int, int]] = []
+    report = project.import_coco(coco, progress=lambda done, total: calls.append((done, total)))
+    total = report.counts.annotations
+    assert report.counts.imported == total == 25_000
+    upload = [c for c in calls if c[1] != total]
+    assert upload and upload[-1][0] == upload[-1][1]  # the whole source was sent
+    assert calls[len(upload) :] == [(20_000, total), (total, total)]
 
 
 def test_import_coco_labels_with_the_callers_maps_over_http(team: Team, closing: list[UserClient]) -> None:

@@ -21,8 +21,11 @@ LONG_MODULES = {
     "store/sqlite.py": "the SQL core of the stores is being written once (house-store)",
     # access rules are moving here from the routes (house-server, issue 11); split after that lands
     "service.py": "the access rules are moving into the service (house-server)",
-    # lazy label rows and streaming export (perf) and evaluations (eval) land here in the same merge
-    "client.py": "perf's label-row handles and eval's API land in it; split after that merge",
+    # perf's label-row handles and eval's API arrived in the same merge; to split next
+    "client.py": "perf's label-row handles and eval's API arrived in it; split next",
+    # the server is being split into one router per resource (house-server, issue 11)
+    "server/app.py": "the server is being split into routers (house-server)",
+    "server/remote.py": "the remote client is being reshaped with the routers (house-server)",
 }
 
 #: "module path:function" -> why it may be longer

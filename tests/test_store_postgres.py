@@ -329,6 +329,38 @@ def test_label_rows_save_load_replace_and_iterate(store: LabelStore) -> None:
         store.save_label_row(other.project_hash, "main", first, [], [])
 
 
+def test_label_rows_are_listed_light_with_their_object_counts(store: LabelStore) -> None:
+    project = _project(store)
+    image, empty = DataUnit.image("a.jpg", width=4, height=3), DataUnit.image("b.jpg", width=8, height=6)
+    video = DataUnit.video("clip.mp4", width=64, height=48, frames=5)
+    store.add_data_units(project.project_hash, [image, video, empty])
+    image_objects = [_object(image.data_hash, n) for n in range(3)]
+    main_hash = store.save_label_row(project.project_hash, "main", image.data_hash, image_objects, [])
+    # two instances on the video, one of them on three frames: two objects, four object frames
+    video_objects = [_object(video.data_hash, 7, frame=f) for f in (0, 1, 4)] + [_object(video.data_hash, 8)]
+    store.save_label_row(project.project_hash, "main", video.data_hash, video_objects, [])
+    other = _project(store, "other")  # its rows are not listed with ours, nor counted
+    (elsewhere,) = [DataUnit.image("a.jpg", width=4, height=3)]
+    store.add_data_units(other.project_hash, [elsewhere])
+    store.save_label_row(
+        other.project_hash, "main", elsewhere.data_hash, [_object(elsewhere.data_hash, 1)], []
+    )
+
+    listed = store.list_label_rows(project.project_hash, "main")
+    assert [(*tuple(r)[:7], r.object_count) for r in listed] == [
+        (image.data_hash, "a.jpg", "image", 4, 3, 1, "main", 3),
+        (video.data_hash, "clip.mp4", "video", 64, 48, 5, "main", 2),
+        (empty.data_hash, "b.jpg", "image", 8, 6, 1, "main", 0),
+    ]
+    assert listed[0].label_hash == main_hash and all(r.label_hash for r in listed)
+    loaded = {r.data_hash: r.label_hash for r in store.load_label_rows(project.project_hash, "main")}
+    assert {r.data_hash: r.label_hash for r in listed} == loaded
+    assert store.list_label_rows(project.project_hash, "main", [empty.data_hash, "nope"]) == [listed[2]]
+    # a branch with no rows yet: every unit, no label hash, nothing counted
+    review = store.list_label_rows(project.project_hash, "review")
+    assert [(r.branch, r.label_hash, r.object_count) for r in review] == [("review", "", 0)] * 3
+
+
 # -- bulk ------------------------------------------------------------------------------------------
 
 

@@ -58,9 +58,14 @@ class Job:
     module: str
     summary: str
     needs: tuple[str, ...] = ()
-    reads_export: bool = False  # its input is ours-export's output, not the generated file
+    reads: str | None = (
+        None  # its input: this file of the scale's folder (another job's output), not the generated file
+    )
     uses_home: bool = False  # runs with LABELPORT_HOME set to the scale's store
+    home: str = "home"  # that store's folder in the scale's folder
     fresh_home: bool = False  # the store is deleted before each run
+    home_from: str | None = None  # ... and copied from this folder (another job's store) before each run
+    once: bool = False  # a set-up: run once whatever --repeat says
     ours: bool = False  # one of labelport's own jobs (checked for linearity)
     fixture: str | None = None  # set up and torn down around each run, outside the measurement
     preds: bool = False  # takes --preds: the scale's results list from make_preds.py
@@ -80,11 +85,20 @@ JOBS: dict[str, Job] = {
         Job(
             "raw-limit",
             "raw_limit",
-            "the least a program must do: orjson.loads of the file's bytes (garbage collector off), then "
-            "executemany of one INSERT per annotation (id INTEGER PRIMARY KEY, image_id, category_id, "
-            "orjson.dumps(annotation) as a BLOB) into a fresh SQLite file in ONE transaction, with "
-            "labelport's settings (journal_mode=WAL, synchronous=NORMAL, cache_size=-131072); no "
-            "validation, no images, categories, other tables or indexes.",
+            "the tighter floor (adapted from ../shared/tools/raw_limit.py): msgspec typed decode of the file "
+            "(images, categories, annotations; each segmentation kept as msgspec.Raw), garbage collector off, "
+            "then executemany of one row per category, image and annotation (bbox as four REALs, the "
+            "segmentation's JSON bytes as a BLOB) into a fresh SQLite file in ONE transaction with labelport's "
+            "settings (journal_mode=WAL, synchronous=NORMAL, cache_size=-65536); no validation, matching, "
+            "ontology, label rows, kept records or secondary indexes.",
+        ),
+        Job(
+            "raw-limit-orjson",
+            "raw_limit_orjson",
+            "the first round's floor, kept for comparison: orjson.loads of the file's bytes (garbage collector "
+            "off), then executemany of one INSERT per annotation (id INTEGER PRIMARY KEY, image_id, "
+            "category_id, orjson.dumps(annotation) as a BLOB) into a fresh SQLite file in ONE transaction "
+            "(journal_mode=WAL, synchronous=NORMAL, cache_size=-131072); no images or categories.",
         ),
         Job(
             "ours-import",
@@ -119,11 +133,50 @@ JOBS: dict[str, Job] = {
             available=_labelport_coco,
         ),
         Job(
+            "list-label-rows",
+            "list_label_rows",
+            "labelport: project.list_label_rows_v2() of ours-import's project (light handles: metadata, label "
+            "hash, object count), then the brief's {lr.data_title: lr for lr in rows} (a phase); work s is the "
+            "listing; checks a row per image and that the object counts add up to the annotations.",
+            needs=("ours-import",),
+            uses_home=True,
+            ours=True,
+            available=_labelport_coco,
+        ),
+        Job(
+            "brief-setup",
+            "brief_setup",
+            "set-up for brief-import-py, no target: the input with each image's image_title (its file_name) "
+            "written as brief.json; a fresh store with create_project(from_coco=brief.json) and every image "
+            "added as a data unit by project.add_data; no labels.",
+            uses_home=True,
+            home="brief-template",
+            fresh_home=True,
+            once=True,
+            available=_labelport_coco,
+        ),
+        Job(
+            "brief-import-py",
+            "brief_import_py",
+            "labelport: the brief's import.py (../shared/fixtures/seed/import.py with the README's import lines "
+            "and its three placeholders filled in) run whole on a copy of brief-setup's store: json.loads of "
+            "brief.json, the category loop, list_label_rows_v2, the image loop, import_coco_labels; checks all "
+            "were imported. labelport s: the script without its json.loads.",
+            needs=("brief-setup",),
+            reads="brief.json",
+            uses_home=True,
+            home="home-brief",
+            fresh_home=True,
+            home_from="brief-template",
+            ours=True,
+            available=_labelport_coco,
+        ),
+        Job(
             "pycocotools-load-export",
             "pycocotools_load",
             "pycocotools.coco.COCO(path) of the file ours-export wrote.",
             needs=("ours-export",),
-            reads_export=True,
+            reads="export.json",
         ),
         Job(
             "datumaro-import",

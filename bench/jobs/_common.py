@@ -67,3 +67,13 @@ def write_ed25519_key(path: Path) -> Path:
     )
     path.chmod(0o600)
     return path
+
+
+def open_bench_project(labelport: Any, workdir: Path, title: str) -> Any:
+    """The one project titled ``title`` in the store of LABELPORT_HOME, opened with the workdir's key."""
+    key = workdir / "id_ed25519"
+    client = labelport.UserClient.create_with_ssh_private_key(ssh_private_key_path=key)
+    projects = [p for p in client.list_projects() if p.title == title]
+    if len(projects) != 1:
+        fail(f"expected one project titled {title!r} in the store, found {len(projects)}")
+    return client.get_project(projects[0].project_hash)

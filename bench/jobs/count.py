@@ -1,4 +1,7 @@
-"""Not a measured job: count a COCO file's images and annotations (the harness's input and export checks)."""
+"""Not a measured job: count a COCO file's images and annotations (the harness's input and export checks).
+
+Each record is skipped over as raw bytes (msgspec), so counting a train-scale file takes a second.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,17 @@ import json
 import sys
 from pathlib import Path
 
-from bench.jobs.raw_limit import codec
+import msgspec
+
+
+class _Counted(msgspec.Struct):
+    images: list[msgspec.Raw] = []
+    annotations: list[msgspec.Raw] = []
 
 
 def main() -> None:
-    _, decode, _ = codec()
-    doc = decode(Path(sys.argv[1]).read_bytes())
-    print(json.dumps({"images": len(doc.get("images", [])), "annotations": len(doc.get("annotations", []))}))
+    doc = msgspec.json.decode(Path(sys.argv[1]).read_bytes(), type=_Counted)
+    print(json.dumps({"images": len(doc.images), "annotations": len(doc.annotations)}))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from bench.jobs._common import Phases, emit, fail, parser
+from bench.jobs._common import Phases, emit, open_bench_project, parser
 
 
 def main() -> None:
@@ -21,12 +21,7 @@ def main() -> None:
     with phases("import_module"):
         import labelport
     with phases("open_store"):
-        key = Path(args.workdir) / "id_ed25519"
-        client = labelport.UserClient.create_with_ssh_private_key(ssh_private_key_path=key)
-        projects = [p for p in client.list_projects() if p.title == "bench"]
-        if len(projects) != 1:
-            fail(f"expected one project titled 'bench' in the store, found {len(projects)}")
-        project = client.get_project(projects[0].project_hash)
+        project = open_bench_project(labelport, Path(args.workdir), "bench")
     out = Path(args.output)
     out.unlink(missing_ok=True)
     start = time.perf_counter()

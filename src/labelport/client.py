@@ -203,6 +203,28 @@ def stored_mask(frame: ObjectFrame, width: int, height: int) -> Bitmask | None:
     return found if isinstance(found, Bitmask) else None
 
 
+#: Label rows a first use of one row's objects reads along with it (the next ones of its listing).
+READ_AHEAD = 256
+
+
+class _ReadAhead:
+    """The loader of one listing's rows: reads the row asked for and the next unread ones after it."""
+
+    def __init__(self, project: Project, rows: list[LabelRow]) -> None:
+        self.project = project
+        self.rows = rows
+        self.index: dict[int, int] | None = None
+
+    def __call__(self, row: LabelRow) -> None:
+        if self.index is None:
+            self.index = {id(r): n for n, r in enumerate(self.rows)}
+        start = self.index.get(id(row))
+        if start is None:  # not of this listing (cannot happen through the API): read it alone
+            self.project.initialise_labels([row])
+            return
+        self.project.initialise_labels(self.rows[start : start + READ_AHEAD])
+
+
 class Project:
     """A project: an ontology, its data units, and one label row per data unit and branch."""
 
@@ -326,14 +348,10 @@ class Project:
     def label_rows_of(self, units: Sequence[DataUnit], branch_name: str | None = None) -> list[LabelRow]:
         """The label rows of these data units on a branch (default ``main``), in their order; a unit
         without labels there gets an empty row. Reads only these units (a page of the viewer's grid)."""
-        branch = branch_name or MAIN_BRANCH
-        records = {
-            r.data_hash: r
-            for r in self.service.load_label_rows(self.project_hash, branch, [u.data_hash for u in units])
-        }
-        objects = self.ontology_structure.object_by_hash()
-        empty = partial(LabelRowRecord, "", branch=branch, objects=[], classifications=[])
-        return [self._row(u, records.get(u.data_hash) or empty(u.data_hash), objects) for u in units]
+        rows = self.list_label_rows_v2(data_hashes=[u.data_hash for u in units], branch_name=branch_name)
+        self.initialise_labels(rows)
+        by_hash = {r.data_hash: r for r in rows}
+        return [by_hash[u.data_hash] for u in units if u.data_hash in by_hash]
 
     # -- labels ----------------------------------------------------------------------------------
 
@@ -346,38 +364,56 @@ class Project:
     ) -> list[LabelRow]:
         """The label rows of the project, one per data unit, on ``branch_name`` (default ``main``).
 
-        A keyword it does not take is a ``TypeError`` naming it (a typo filters nothing silently)."""
+        Rows come as light handles (title, type, size, frames, label hash, object count); their
+        objects are read by :meth:`initialise_labels` or on first use of ``object_instances``, which
+        reads that row and the next :data:`READ_AHEAD` of the same listing in one go. A keyword it
+        does not take is a ``TypeError`` naming it (a typo filters nothing silently).
+        """
         branch = branch_name or MAIN_BRANCH
-        units = {u.data_hash: u for u in self.list_data_units()}
+        infos = self.service.list_label_rows(
+            self.project_hash, branch, None if data_hashes is None else list(data_hashes)
+        )
         if data_title_eq is not None:
-            data_hashes = [
-                h
-                for h, u in units.items()
-                if u.title == data_title_eq and (data_hashes is None or h in data_hashes)
-            ]
+            infos = [i for i in infos if i.data_title == data_title_eq]
         if data_title_like is not None:
             needle = data_title_like.strip("%").casefold()
-            data_hashes = [
-                h
-                for h, u in units.items()
-                if needle in u.title.casefold() and (data_hashes is None or h in data_hashes)
-            ]
-        records = self.service.load_label_rows(self.project_hash, branch, data_hashes)
-        objects = self.ontology_structure.object_by_hash()
-        return [self._row(units[r.data_hash], r, objects) for r in records]
-
-    def _row(self, unit: DataUnit, record: LabelRowRecord, objects: dict[str, Object]) -> LabelRow:
-        row = LabelRow(
-            label_hash=record.label_hash,
-            data_hash=unit.data_hash,
-            data_title=unit.title,
-            data_type=unit.data_type.value,
-            width=unit.width,
-            height=unit.height,
-            number_of_frames=unit.frames,
-            branch_name=record.branch,
-            _saver=self._save_row,
+            infos = [i for i in infos if needle in i.data_title.casefold()]
+        rows: list[LabelRow] = []
+        rows.extend(
+            map(partial(LabelRow.from_info, saver=self._save_row, loader=_ReadAhead(self, rows)), infos)
         )
+        return rows
+
+    def initialise_labels(self, rows: Iterable[LabelRow], *args: Any, **kwargs: Any) -> None:
+        """Read the objects and classifications of many label rows at once (those not read yet).
+
+        ``project.initialise_labels(project.list_label_rows_v2())`` reads a whole project in one
+        query per table; the brief's per-row ``row.initialise_labels()`` works too.
+        """
+        pending: dict[str, list[LabelRow]] = {}
+        for row in rows:
+            if not row.is_labelling_initialised:
+                pending.setdefault(row.branch_name, []).append(row)
+        if not pending:
+            return
+        objects = self.ontology_structure.object_by_hash()
+        groups = any(DataType(r.data_type).has_members for b in pending.values() for r in b)
+        units = {u.data_hash: u for u in self.list_data_units()} if groups else {}
+        for branch, batch in pending.items():
+            records = self.service.load_label_rows(self.project_hash, branch, [r.data_hash for r in batch])
+            by_hash = {r.data_hash: r for r in records}
+            for row in batch:
+                record = by_hash.get(row.data_hash)
+                if record is None:
+                    row.set_labels([], [])
+                    continue
+                row.label_hash = record.label_hash or row.label_hash
+                self._fill(row, record, objects, units.get(row.data_hash))
+
+    def _fill(
+        self, row: LabelRow, record: LabelRowRecord, objects: dict[str, Object], unit: DataUnit | None
+    ) -> None:
+        """Give ``row`` the objects and classifications of its stored record."""
         instances: dict[str, ObjectInstance] = {}
         for o in record.objects:
             ontology_object = objects.get(o.feature_hash)
@@ -405,21 +441,22 @@ class Project:
                 # Read from the source record only when somebody looks: converting (a crowd mask to
                 # polygon outlines, say) can cost far more than listing the row.
                 assert o.record is not None
-                size = unit.frame_size(o.frame) if o.frame < unit.frames else (unit.width, unit.height)
+                in_unit = unit is not None and o.frame < unit.frames
+                size = unit.frame_size(o.frame) if unit is not None and in_unit else (row.width, row.height)
                 load = partial(_record_coordinates, ontology_object.shape, o.record, size)
                 frame = ObjectFrame(
                     o.frame, None, o.confidence, o.manual, o.created_by, o.created_at, origin, load=load
                 )
             instance.frames[o.frame] = frame
-        row.object_instances = list(instances.values())
+        classifications = []
         for c in record.classifications:
             node = self.ontology_structure.get_child_by_hash(c.feature_hash, Classification)
             ci = ClassificationInstance(node, classification_hash=c.classification_hash)
             ci.frames = set(loads(c.frames))
             ci.answer = loads(c.answer) if c.answer else None
             ci.created_by, ci.created_at = c.created_by, c.created_at
-            row.classification_instances.append(ci)
-        return row
+            classifications.append(ci)
+        row.set_labels(list(instances.values()), classifications)
 
     def _save_row(self, row: LabelRow) -> None:
         objects: list[ObjectRecord] = []
@@ -631,8 +668,29 @@ class Project:
         return self.service.export_coco(self.project_hash, options, progress)
 
     def export_coco(self, path: str | Path, progress: Progress | None = None, **options: Any) -> Path:
-        """Write the COCO file to ``path`` (``.json`` or ``.json.gz``)."""
-        return write_file(Path(path).expanduser(), self.export_coco_bytes(progress, **options))
+        """Write the COCO file to ``path`` (``.json`` or ``.json.gz``) as it is read from the store.
+
+        It is written next to ``path`` and renamed into place when complete.
+        """
+        out = Path(path).expanduser()
+        tmp = out.with_name(out.name + ".tmp")
+        try:
+            with tmp.open("wb") as raw:
+                if out.name.endswith(".gz"):
+                    import gzip
+
+                    with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0) as gz:
+                        self.service.write_coco(self.project_hash, options, gz, progress)  # type: ignore[arg-type]
+                else:
+                    self.service.write_coco(self.project_hash, options, raw, progress)
+            tmp.replace(out)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise LabelportError(f"{out} cannot be written ({exc.strerror or exc}).") from None
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return out
 
     # -- every format ----------------------------------------------------------------------------
 

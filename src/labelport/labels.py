@@ -13,197 +13,46 @@ Geometry is kept in pixel coordinates exactly as given (ints stay ints, floats k
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, NamedTuple
 
+from labelport.coordinates import (
+    Bitmask as Bitmask,
+)
+from labelport.coordinates import (
+    BoundingBox as BoundingBox,
+)
+from labelport.coordinates import (
+    Coordinates as Coordinates,
+)
+from labelport.coordinates import (
+    Number as Number,
+)
+from labelport.coordinates import (
+    Point as Point,
+)
+from labelport.coordinates import (
+    Polygon as Polygon,
+)
+from labelport.coordinates import (
+    Polyline as Polyline,
+)
+from labelport.coordinates import (
+    RotatableBoundingBox as RotatableBoundingBox,
+)
+from labelport.coordinates import (
+    Skeleton as Skeleton,
+)
+from labelport.coordinates import (
+    coordinates_from_json as coordinates_from_json,
+)
 from labelport.errors import LabelError
 from labelport.hashing import new_feature_hash
-from labelport.ontology import Attribute, AttributeType, Classification, Object, Shape
-from labelport.words import plural
+from labelport.ontology import Attribute, AttributeType, Classification, Object
 
 MAIN_BRANCH = "main"
-
-Number = int | float
-
-
-def _numbers(values: Any, what: str) -> tuple[Number, ...]:
-    if not isinstance(values, (list, tuple)):
-        raise LabelError(f"{what} must be a list of numbers.")
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise LabelError(f"{what} must hold finite numbers only, not {v!r}.")
-    return tuple(values)
-
-
-@dataclass(frozen=True)
-class BoundingBox:
-    """An axis-aligned box in pixels: top-left corner, width and height."""
-
-    x: Number
-    y: Number
-    w: Number
-    h: Number
-    shape: ClassVar[Shape] = Shape.BOUNDING_BOX
-
-    def to_json(self) -> list[Number]:
-        return [self.x, self.y, self.w, self.h]
-
-    def normalised(self, width: int, height: int) -> dict[str, float]:
-        return {
-            "top_left_x": self.x / width,
-            "top_left_y": self.y / height,
-            "width": self.w / width,
-            "height": self.h / height,
-        }
-
-
-@dataclass(frozen=True)
-class RotatableBoundingBox:
-    """A box in pixels turned by ``theta`` degrees clockwise about its centre."""
-
-    x: Number
-    y: Number
-    w: Number
-    h: Number
-    theta: Number
-    shape: ClassVar[Shape] = Shape.ROTATABLE_BOUNDING_BOX
-
-    def to_json(self) -> list[Number]:
-        return [self.x, self.y, self.w, self.h, self.theta]
-
-    def normalised(self, width: int, height: int) -> dict[str, float]:
-        box = BoundingBox(self.x, self.y, self.w, self.h).normalised(width, height)
-        return {**box, "theta": float(self.theta)}
-
-
-@dataclass(frozen=True)
-class Polygon:
-    """One or more rings, each a flat list ``[x1, y1, x2, y2, ...]`` in pixels."""
-
-    rings: tuple[tuple[Number, ...], ...]
-    shape: ClassVar[Shape] = Shape.POLYGON
-
-    def to_json(self) -> list[list[Number]]:
-        return [list(r) for r in self.rings]
-
-    def normalised(self, width: int, height: int) -> list[list[dict[str, float]]]:
-        return [
-            [{"x": r[i] / width, "y": r[i + 1] / height} for i in range(0, len(r), 2)] for r in self.rings
-        ]
-
-
-@dataclass(frozen=True)
-class Polyline:
-    """An open line ``[x1, y1, x2, y2, ...]`` in pixels."""
-
-    points: tuple[Number, ...]
-    shape: ClassVar[Shape] = Shape.POLYLINE
-
-    def to_json(self) -> list[Number]:
-        return list(self.points)
-
-    def normalised(self, width: int, height: int) -> list[dict[str, float]]:
-        p = self.points
-        return [{"x": p[i] / width, "y": p[i + 1] / height} for i in range(0, len(p), 2)]
-
-
-@dataclass(frozen=True)
-class Point:
-    """A single point in pixels."""
-
-    x: Number
-    y: Number
-    shape: ClassVar[Shape] = Shape.POINT
-
-    def to_json(self) -> list[Number]:
-        return [self.x, self.y]
-
-    def normalised(self, width: int, height: int) -> dict[str, float]:
-        return {"x": self.x / width, "y": self.y / height}
-
-
-@dataclass(frozen=True)
-class Skeleton:
-    """Keypoints as COCO writes them: ``[x1, y1, v1, ...]``; v is 0 (absent), 1 (hidden) or 2 (visible)."""
-
-    keypoints: tuple[Number, ...]
-    shape: ClassVar[Shape] = Shape.SKELETON
-
-    def to_json(self) -> list[Number]:
-        return list(self.keypoints)
-
-    def normalised(self, width: int, height: int) -> list[dict[str, float]]:
-        k = self.keypoints
-        return [
-            {"x": k[i] / width, "y": k[i + 1] / height, "visibility": float(k[i + 2])}
-            for i in range(0, len(k), 3)
-        ]
-
-
-@dataclass(frozen=True)
-class Bitmask:
-    """A mask as run-length encoding: ``size_hw`` and COCO counts (a compressed string or a list)."""
-
-    size_hw: tuple[int, int]
-    counts: str | tuple[int, ...]
-    shape: ClassVar[Shape] = Shape.BITMASK
-
-    def to_json(self) -> dict[str, Any]:
-        counts = self.counts if isinstance(self.counts, str) else list(self.counts)
-        return {"size": list(self.size_hw), "counts": counts}
-
-    def normalised(self, width: int, height: int) -> dict[str, Any]:
-        return self.to_json()
-
-
-Coordinates = BoundingBox | RotatableBoundingBox | Polygon | Polyline | Point | Skeleton | Bitmask
-
-
-def coordinates_from_json(shape: Shape, value: Any) -> Coordinates:
-    """Rebuild coordinates of ``shape`` from their JSON form (``to_json``'s output).
-
-    >>> coordinates_from_json(Shape.POINT, [3, 4])
-    Point(x=3, y=4)
-    """
-    what = f"{shape.value} coordinates"
-    if shape is Shape.BOUNDING_BOX:
-        v = _numbers(value, what)
-        if len(v) != 4:
-            raise LabelError(f"{what} need 4 numbers [x, y, w, h], not {len(v)}.")
-        return BoundingBox(*v)
-    if shape is Shape.ROTATABLE_BOUNDING_BOX:
-        v = _numbers(value, what)
-        if len(v) != 5:
-            raise LabelError(f"{what} need 5 numbers [x, y, w, h, theta], not {len(v)}.")
-        return RotatableBoundingBox(*v)
-    if shape is Shape.POLYGON:
-        if not isinstance(value, list) or not value:
-            raise LabelError(f"{what} need a list of rings.")
-        if all(not isinstance(r, list) for r in value):
-            value = [value]
-        return Polygon(tuple(_numbers(r, what) for r in value))
-    if shape is Shape.POLYLINE:
-        return Polyline(_numbers(value, what))
-    if shape is Shape.POINT:
-        v = _numbers(value, what)
-        if len(v) != 2:
-            raise LabelError(f"{what} need 2 numbers [x, y], not {len(v)}.")
-        return Point(*v)
-    if shape is Shape.SKELETON:
-        v = _numbers(value, what)
-        if len(v) % 3:
-            raise LabelError(
-                f"{what} need [x, y, v] triples; {plural(len(v), 'number')} is not a multiple of 3."
-            )
-        return Skeleton(v)
-    if not isinstance(value, dict) or "size" not in value or "counts" not in value:
-        raise LabelError(f"{what} need an RLE object with 'size' and 'counts'.")
-    h, w = value["size"]
-    counts = value["counts"]
-    return Bitmask((int(h), int(w)), counts if isinstance(counts, str) else tuple(counts))
 
 
 def now_iso() -> str:
@@ -403,27 +252,164 @@ def _answer_value(attribute: Attribute, answer: Any) -> Any:
     return hashes if attribute.type is AttributeType.CHECKLIST else hashes[0]
 
 
-@dataclass
-class LabelRow:
-    """The labels of one data unit on one branch.
+class LabelRowInfo(NamedTuple):
+    """A label row without its labels: what listing a project's rows reads (one per data unit).
 
-    Read it with ``project.list_label_rows_v2()``, change it, then ``save()``.
+    ``label_hash`` is empty when the unit has no row on the branch yet; ``object_count`` counts
+    object instances (distinct object hashes), not object frames.
     """
 
-    label_hash: str
     data_hash: str
     data_title: str
     data_type: str
     width: int
     height: int
-    number_of_frames: int
-    branch_name: str = MAIN_BRANCH
-    object_instances: list[ObjectInstance] = field(default_factory=list)
-    classification_instances: list[ClassificationInstance] = field(default_factory=list)
-    _saver: Callable[[LabelRow], None] | None = field(default=None, repr=False, compare=False)
+    frames: int
+    branch: str
+    label_hash: str
+    object_count: int
+
+
+class LabelRow:
+    """The labels of one data unit on one branch.
+
+    ``project.list_label_rows_v2()`` lists rows as light handles: the data unit's title, type, size
+    and frames, the branch, the label hash and how many objects the row holds. The objects and
+    classifications are read on ``initialise_labels()`` (``project.initialise_labels(rows)`` reads
+    many in one go), or on first use of ``object_instances``. Change the row, then ``save()``.
+
+    >>> row = LabelRow("", "d1", "a.jpg", "image", 640, 480, 1)
+    >>> row.is_labelling_initialised, row.object_instances, row.object_count
+    (True, [], 0)
+    """
+
+    __slots__ = ("_classifications", "_info", "_loader", "_objects", "_saver", "label_hash")
+    _info: LabelRowInfo
+    label_hash: str
+    _saver: Callable[[LabelRow], None] | None
+    _loader: Callable[[LabelRow], None] | None
+    _objects: list[ObjectInstance] | None
+    _classifications: list[ClassificationInstance] | None
+
+    def __init__(
+        self,
+        label_hash: str,
+        data_hash: str,
+        data_title: str,
+        data_type: str,
+        width: int,
+        height: int,
+        number_of_frames: int,
+        branch_name: str = MAIN_BRANCH,
+        object_instances: list[ObjectInstance] | None = None,
+        classification_instances: list[ClassificationInstance] | None = None,
+        _saver: Callable[[LabelRow], None] | None = None,
+    ) -> None:
+        info = LabelRowInfo(
+            data_hash, data_title, data_type, width, height, number_of_frames, branch_name, label_hash, 0
+        )
+        self._info = info
+        self.label_hash = label_hash
+        self._saver = _saver
+        self._loader = None
+        self._objects = object_instances if object_instances is not None else []
+        self._classifications = classification_instances if classification_instances is not None else []
+
+    @classmethod
+    def from_info(
+        cls,
+        info: LabelRowInfo,
+        saver: Callable[[LabelRow], None] | None,
+        loader: Callable[[LabelRow], None] | None,
+    ) -> LabelRow:
+        """A light handle: ``loader(row)`` gives it its labels (:meth:`set_labels`) when first needed."""
+        row = cls.__new__(cls)
+        row._info, row.label_hash, row._saver, row._loader = info, info.label_hash, saver, loader
+        row._objects = row._classifications = None
+        return row
+
+    def __repr__(self) -> str:
+        return (
+            f"LabelRow({self.data_title!r}, data_hash={self.data_hash!r}, branch_name={self.branch_name!r}, "
+            f"object_count={self.object_count})"
+        )
+
+    @property
+    def data_hash(self) -> str:
+        return self._info.data_hash
+
+    @property
+    def data_title(self) -> str:
+        return self._info.data_title
+
+    @property
+    def data_type(self) -> str:
+        return self._info.data_type
+
+    @property
+    def width(self) -> int:
+        return self._info.width
+
+    @property
+    def height(self) -> int:
+        return self._info.height
+
+    @property
+    def number_of_frames(self) -> int:
+        return self._info.frames
+
+    @property
+    def branch_name(self) -> str:
+        return self._info.branch
+
+    @property
+    def is_labelling_initialised(self) -> bool:
+        """Whether the row's objects and classifications have been read."""
+        return self._objects is not None
+
+    @property
+    def object_count(self) -> int:
+        """Object instances in the row: as stored until the row is read, then as it is now."""
+        return self._info.object_count if self._objects is None else len(self._objects)
 
     def initialise_labels(self, *args: Any, **kwargs: Any) -> None:
-        """Kept for scripts written for the brief's SDK; rows arrive with their labels loaded."""
+        """Read the row's objects and classifications (once; the brief's arguments are accepted)."""
+        if self._objects is None and self._loader is not None:
+            self._loader(self)
+        if self._objects is None:  # a loader that found nothing stored: an empty row
+            self.set_labels([], [])
+
+    def set_labels(
+        self, objects: list[ObjectInstance], classifications: list[ClassificationInstance]
+    ) -> None:
+        """Give the row its objects and classifications (what a loader does)."""
+        self._objects, self._classifications, self._loader = objects, classifications, None
+
+    @property
+    def object_instances(self) -> list[ObjectInstance]:
+        if self._objects is None:
+            self.initialise_labels()
+        assert self._objects is not None
+        return self._objects
+
+    @object_instances.setter
+    def object_instances(self, value: list[ObjectInstance]) -> None:
+        if self._objects is None:
+            self.initialise_labels()
+        self._objects = value
+
+    @property
+    def classification_instances(self) -> list[ClassificationInstance]:
+        if self._classifications is None:
+            self.initialise_labels()
+        assert self._classifications is not None
+        return self._classifications
+
+    @classification_instances.setter
+    def classification_instances(self, value: list[ClassificationInstance]) -> None:
+        if self._classifications is None:
+            self.initialise_labels()
+        self._classifications = value
 
     def get_object_instances(self, filter_ontology_object: Object | None = None) -> list[ObjectInstance]:
         if filter_ontology_object is None:

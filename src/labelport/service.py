@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import msgspec
 
@@ -33,6 +33,7 @@ from labelport.store.base import (
     BranchRecord,
     ClassificationRecord,
     Copied,
+    LabelRowInfo,
     LabelRowRecord,
     LabelStore,
     MemberRecord,
@@ -60,7 +61,7 @@ IMPORT_OPTIONS: dict[str, tuple[type, ...]] = {
     "replace": (bool,),
     "source_name": _TEXT,
 }
-#: What the options of an export take (the keywords of formats.coco.exporter.export_coco).
+#: What the options of an export take (the keywords of formats.coco.exporter.write_coco).
 EXPORT_OPTIONS: dict[str, tuple[type, ...]] = {
     "label_hashes": _HASHES,
     "include_object_feature_hashes": _HASHES,
@@ -69,7 +70,7 @@ EXPORT_OPTIONS: dict[str, tuple[type, ...]] = {
     "results": (bool,),
 }
 #: the arguments of import_coco and export_coco that are not options
-_NOT_OPTIONS = {"store", "project_hash", "source", "user", "progress"}
+_NOT_OPTIONS = {"store", "project_hash", "source", "out", "user", "progress"}
 
 
 def options_of(
@@ -77,8 +78,8 @@ def options_of(
 ) -> dict[str, tuple[type, ...]]:
     """The keyword options ``function`` takes, each with the types it accepts (``types``, else any).
 
-    >>> from labelport.formats.coco.exporter import export_coco
-    >>> options_of(export_coco, EXPORT_OPTIONS)["results"]
+    >>> from labelport.formats.coco.exporter import write_coco
+    >>> options_of(write_coco, EXPORT_OPTIONS)["results"]
     (<class 'bool'>,)
     """
     names = [n for n in inspect.signature(function).parameters if n not in _NOT_OPTIONS]
@@ -237,6 +238,9 @@ class Service(Protocol):
         self, project_hash: str, query: UnitQuery, limit: int = 48, offset: int = 0
     ) -> UnitPage: ...
     def class_counts(self, project_hash: str, query: UnitQuery) -> dict[str, int]: ...
+    def list_label_rows(
+        self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
+    ) -> list[LabelRowInfo]: ...
     def load_label_rows(
         self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
     ) -> list[LabelRowRecord]: ...
@@ -281,6 +285,9 @@ class Service(Protocol):
     def evaluate(self, project_hash: str, pred_branch: str, options: dict[str, Any]) -> dict[str, Any]: ...
     def evaluation_matches(self, project_hash: str, evaluation_id: int) -> bytes: ...
     def diff_branches(self, project_hash: str, a: str, b: str, iou: float = 0.5) -> dict[str, Any]: ...
+    def write_coco(
+        self, project_hash: str, options: dict[str, Any], out: BinaryIO, progress: Progress | None = None
+    ) -> None: ...
 
 
 class LocalService:
@@ -540,6 +547,12 @@ class LocalService:
         self._check(project_hash, "read")
         return self.store.class_counts(project_hash, query)
 
+    def list_label_rows(
+        self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
+    ) -> list[LabelRowInfo]:
+        self._check(project_hash, "read")
+        return self.store.list_label_rows(project_hash, branch, data_hashes)
+
     def load_label_rows(
         self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
     ) -> list[LabelRowRecord]:
@@ -608,12 +621,23 @@ class LocalService:
         self, project_hash: str, options: dict[str, Any], progress: Progress | None = None
     ) -> bytes:
         """Write a COCO file (see :func:`labelport.formats.coco.exporter.export_coco`)."""
-        from labelport.formats.coco.exporter import export_coco
+        from labelport.formats.coco.exporter import export_coco, write_coco
 
-        check_options(options, options_of(export_coco, EXPORT_OPTIONS))
+        check_options(options, options_of(write_coco, EXPORT_OPTIONS))
         self._check(project_hash, "read")
         self.require_branch(project_hash, options.get("branch_name") or MAIN_BRANCH)
         return export_coco(self.store, project_hash, progress=progress, **options)
+
+    def write_coco(
+        self, project_hash: str, options: dict[str, Any], out: BinaryIO, progress: Progress | None = None
+    ) -> None:
+        """Write a COCO file to ``out`` as it is read (see :func:`labelport.formats.coco.exporter.write_coco`)."""
+        from labelport.formats.coco.exporter import write_coco
+
+        check_options(options, options_of(write_coco, EXPORT_OPTIONS))
+        self._check(project_hash, "read")
+        self.require_branch(project_hash, options.get("branch_name") or MAIN_BRANCH)
+        write_coco(self.store, project_hash, out, progress=progress, **options)
 
     # -- every other format ----------------------------------------------------------------------
 

@@ -135,6 +135,7 @@ def labels_show(
     rows = target.list_label_rows_v2(
         data_hashes=None if data_hash is None else [data_hash], data_title_eq=title, branch_name=branch
     )
+    target.initialise_labels(rows)
     if data_hash is not None and not rows:
         raise NotFoundError("data unit", data_hash)
     state.emit([r.to_dict() for r in rows], lambda: label_rows_text(rows))

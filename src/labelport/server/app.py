@@ -8,7 +8,9 @@ PostgreSQL database.
 
 COCO imports arrive in pieces: ``POST /projects/{hash}/uploads`` starts an upload, ``PUT
 .../uploads/{id}/chunks/{n}`` sends each gzip chunk, ``POST .../uploads/{id}/import`` runs the import on
-the whole file, in one transaction, exactly as the embedded store would.
+the whole file, in one transaction, exactly as the embedded store would; its answer streams a JSON line
+of progress per slice of annotations, then the report (or the error). Exports stream too, from a spool
+file.
 
 >>> # serve("postgresql://labelport@db/labelport", "0.0.0.0", 8800)
 """
@@ -17,20 +19,21 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from labelport.errors import ImportFailed, LabelportError, NotFoundError, TooLarge
 from labelport.ontology import OntologyStructure
@@ -126,6 +129,61 @@ def _target(scope: Scope) -> str:
     raw: bytes = scope.get("raw_path") or scope["path"].encode()
     query: bytes = scope.get("query_string", b"")
     return (raw + b"?" + query if query else raw).decode("latin-1")
+
+
+#: What a client accepts to be told an import's progress as it goes (see :func:`import_lines`); an
+#: import asked without it answers plainly, with the report or the error and its status.
+PROGRESS_LINES = "application/x-ndjson"
+#: The header of a streamed export that gives the file's size (the response may be compressed).
+SIZE_HEADER = "X-Labelport-Bytes"
+
+
+def import_lines(
+    run: Callable[[Callable[[int, int], None]], dict[str, Any]], cleanup: Callable[[], None]
+) -> Iterator[bytes]:
+    r"""Run ``run(progress)`` on a thread of its own and stream what it says, one JSON line each:
+    ``{"progress": [done, total]}`` as it goes, then ``{"report": ...}`` or ``{"error": ...}`` (an
+    error's body as :func:`error_response` writes it, with its ``status``). ``cleanup`` runs at the end.
+
+    >>> b"".join(import_lines(lambda progress: progress(1, 2) or {"ok": True}, lambda: None))
+    b'{"progress":[1,2]}\n{"report":{"ok":true}}\n'
+    """
+    events: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+    def work() -> None:
+        try:
+            events.put(("report", run(lambda done, total: events.put(("progress", [done, total])))))
+        except LabelportError as exc:
+            events.put(("error", exc))
+        except BaseException:
+            log.exception("an import failed")
+            failure = LabelportError("The server failed; its log says why.")
+            failure.status = 500
+            events.put(("error", failure))
+
+    thread = threading.Thread(target=work, name="labelport-import", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = events.get()
+            if kind == "error":
+                body = value.to_dict()
+                if isinstance(value, ImportFailed):
+                    body["report"] = value.report.to_dict()
+                value = {**body, "status": value.status}
+            yield wire.encode({kind: value}) + b"\n"
+            if kind != "progress":
+                return
+    finally:
+        thread.join()
+        cleanup()
+
+
+def _pieces(spool: BinaryIO) -> Iterator[bytes]:
+    """A spooled file's bytes, a MiB at a time; the file is closed (and so deleted) at the end."""
+    with spool:
+        while piece := spool.read(1 << 20):
+            yield piece
 
 
 def _json(value: Any) -> Response:
@@ -301,6 +359,14 @@ def create_app(
             request, lambda s, body: s.class_counts(project_hash, wire.decode(body, UnitQuery))
         )
 
+    @app.post("/projects/{project_hash}/label-rows/list")
+    async def list_label_rows(request: Request, project_hash: str) -> Response:
+        def work(s: LocalService, body: bytes) -> Any:
+            data = wire.decode(body, wire.LoadLabelRows)
+            return s.list_label_rows(project_hash, data.branch, data.data_hashes)
+
+        return await handle(request, work)
+
     @app.post("/projects/{project_hash}/label-rows/load")
     async def load_label_rows(request: Request, project_hash: str) -> Response:
         def work(s: LocalService, body: bytes) -> Any:
@@ -377,8 +443,12 @@ def create_app(
 
     @app.post("/projects/{project_hash}/uploads/{upload_id}/import")
     async def run_import(request: Request, project_hash: str, upload_id: str) -> Response:
+        """Run the import; the answer streams a line of progress per slice of annotations, then the
+        report (or the error) as the last line (see :func:`import_lines`)."""
+
         def work(s: LocalService, body: bytes) -> Any:
             meta = _owned(s, project_hash, upload_id)
+            folder = tempfile.TemporaryDirectory(prefix="labelport-import-")
             try:  # whatever the outcome, the upload is gone when the import ends
                 data = wire.decode(body, wire.RunImport)
                 options = wire.import_options_from_wire(data.options)
@@ -386,20 +456,30 @@ def create_app(
                 fmt = str(options.pop("format", request.query_params.get("format", "coco")))
                 archive = bool(options.pop("archive", False))
                 s.check_import(project_hash, options, fmt)  # options and role, before any work
-                with tempfile.TemporaryDirectory(prefix="labelport-import-") as folder:
-                    path = Path(folder) / safe_file_name(meta.filename)
-                    _unpack(upload_id, data.chunks, path)
-                    # in the file now: an import killed from here on leaves no upload behind
-                    chunks.delete_upload(upload_id)
-                    # a file keeps its name (the import's source name); in-memory data stays in memory
-                    source: Any = path if meta.filename is not None else path.read_bytes()
-                    if archive:  # a folder (YOLO, VOC) sent as a zip: unpacked under its own name
-                        source = Path(folder) / "unpacked" / path.name.removesuffix(".zip")
-                        unpack_archive(path, source, limit=max_import_bytes)
-                    report = s.import_labels(project_hash, source, fmt, options)
+                path = Path(folder.name) / safe_file_name(meta.filename)
+                _unpack(upload_id, data.chunks, path)
+                # in the file now: an import killed from here on leaves no upload behind
+                chunks.delete_upload(upload_id)
+                # a file keeps its name (the import's source name); in-memory data stays in memory
+                source: Any = path if meta.filename is not None else path.read_bytes()
+                if archive:  # a folder (YOLO, VOC) sent as a zip: unpacked under its own name
+                    source = Path(folder.name) / "unpacked" / path.name.removesuffix(".zip")
+                    unpack_archive(path, source, limit=max_import_bytes)
+            except BaseException:
+                folder.cleanup()
+                raise
             finally:
                 chunks.delete_upload(upload_id)
-            return report.to_dict()
+
+            def run(progress: Callable[[int, int], None] | None) -> dict[str, Any]:
+                with serial:
+                    return dict(s.import_labels(project_hash, source, fmt, options, progress).to_dict())
+
+            if PROGRESS_LINES not in request.headers.get("accept", ""):
+                with folder:  # a plain answer: the report, or the error with its status
+                    return run(None)
+            lines = import_lines(run, folder.cleanup)
+            return StreamingResponse(lines, media_type=PROGRESS_LINES)
 
         return await handle(request, work)
 
@@ -419,7 +499,17 @@ def create_app(
     async def export(request: Request, project_hash: str) -> Response:
         def work(s: LocalService, body: bytes) -> Any:
             data = wire.decode(body, wire.RunExport)
-            return Response(s.export_coco(project_hash, data.options), media_type="application/json")
+            spool = tempfile.TemporaryFile(prefix="labelport-export-")  # noqa: SIM115 (closed by _pieces)
+            try:
+                s.write_coco(project_hash, data.options, spool)
+                size = spool.tell()
+                spool.seek(0)
+            except BaseException:
+                spool.close()
+                raise
+            # the file's size before any compression on the wire: the client's progress total
+            headers = {SIZE_HEADER: str(size)}
+            return StreamingResponse(_pieces(spool), media_type="application/json", headers=headers)
 
         return await handle(request, work)
 

@@ -5,7 +5,8 @@ back exactly as the server's store returned them; errors come back as the same
 :class:`~labelport.errors.LabelportError` subclasses, with the same sentences and fields.
 
 A COCO import streams its source to the server gzip-compressed in chunks (8 MiB by default), then
-asks the server to import the whole; ``progress(sent, total)`` counts the source's bytes as they go.
+asks the server to import the whole; ``progress(sent, total)`` counts the source's bytes as they go,
+then the annotations the server has written (its progress lines, as they arrive).
 
 >>> # service = RemoteService("http://labels.example:8800", Identity.load("~/.ssh/id_ed25519"))
 >>> # service.list_projects()
@@ -43,6 +44,7 @@ from labelport.store.base import (
     BranchRecord,
     ClassificationRecord,
     Copied,
+    LabelRowInfo,
     LabelRowRecord,
     MemberRecord,
     ObjectRecord,
@@ -152,29 +154,49 @@ class RemoteService:
         content_type: str = "application/json",
         *,
         wait: bool = False,
+        into: BinaryIO | _ImportEvents | None = None,
+        headers: dict[str, str] | None = None,
         progress: Progress | None = None,
     ) -> bytes:
         """Sign and send one request; the body of a success, or the server's error raised.
 
         ``wait``: no read timeout (an import or export takes as long as it takes; giving up early
-        would not stop the server, only leave the caller unsure whether it happened). ``progress``:
+        would not stop the server, only leave the caller unsure whether it happened). ``into``: a
+        success's body is written there as it arrives instead (and ``b""`` returned). ``progress``:
         called with the response's bytes received so far and its length (0 when not known).
         """
         timeout = httpx.Timeout(None, connect=15.0) if wait else httpx.USE_CLIENT_DEFAULT
         request = self._http.build_request(
-            method, path, content=content, headers={"Content-Type": content_type}, timeout=timeout
+            method,
+            path,
+            content=content,
+            headers={"Content-Type": content_type, **(headers or {})},
+            timeout=timeout,
         )
         target = request.url.raw_path.decode("ascii")
         request.headers.update(sign_request(self.identity, method, target, content))
         try:
-            response = self._http.send(request, stream=progress is not None)
-            content = response.content if progress is None else _read_with_progress(response, progress)
+            response = self._http.send(request, stream=True)
+            try:
+                if response.status_code < 400 and into is not None:
+                    # the size of what is written (a compressed answer says it in a header of ours)
+                    total = int(response.headers.get("x-labelport-bytes") or 0)
+                    done = 0
+                    for piece in response.iter_bytes(1 << 20):
+                        into.write(piece)
+                        done += len(piece)
+                        if progress is not None:
+                            progress(done, total)
+                    return b""
+                answer = response.read()
+            finally:
+                response.close()
         except httpx.HTTPError as exc:
             reason = str(exc).rstrip(".") or type(exc).__name__
             raise LabelportError(f"cannot reach the labelport server at {self.domain}: {reason}.") from exc
         if response.status_code >= 400:
             try:
-                data = msgspec.json.decode(content)
+                data = msgspec.json.decode(answer)
             except msgspec.DecodeError:
                 data = None
             if not isinstance(data, dict) or "error" not in data:
@@ -187,7 +209,7 @@ class RemoteService:
             if isinstance(error, errors.AuthError):
                 raise self._refused() from None
             raise error
-        return content
+        return answer
 
     def _refused(self) -> errors.AuthError:
         """What a refusal means, said on this side: the server answers every refusal alike (401)."""
@@ -272,6 +294,14 @@ class RemoteService:
 
     def class_counts(self, project_hash: str, query: UnitQuery) -> dict[str, int]:
         return self._call("POST", self._project(project_hash, "/class-counts"), query, into=dict[str, int])
+
+    def list_label_rows(
+        self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
+    ) -> list[LabelRowInfo]:
+        body = wire.LoadLabelRows(branch, None if data_hashes is None else list(data_hashes))
+        return self._call(
+            "POST", self._project(project_hash, "/label-rows/list"), body, into=list[LabelRowInfo]
+        )
 
     def load_label_rows(
         self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
@@ -401,13 +431,18 @@ class RemoteService:
             uploads = self._project(project_hash, f"/uploads/{upload.upload_id}")
             try:
                 count = self._upload(uploads, reader, total, progress)
-                report = self._call(
+                events = _ImportEvents(progress)
+                body = wire.encode(wire.RunImport(count, wire_options))
+                # not gzip: compressed, the progress lines would wait in the compressor
+                self._send(
                     "POST",
                     f"{uploads}/import",
-                    wire.RunImport(count, wire_options),
-                    into=dict[str, Any],
+                    body,
                     wait=True,
+                    into=events,
+                    headers={"Accept-Encoding": "identity", "Accept": "application/x-ndjson"},
                 )
+                report = events.result(self.domain)
             except BaseException:
                 self._forget(uploads)  # the server drops an upload it imported; this one may be left
                 raise
@@ -457,8 +492,18 @@ class RemoteService:
         self, project_hash: str, options: dict[str, Any], progress: Progress | None = None
     ) -> bytes:
         """The COCO file's bytes, written by the server (sent gzip-compressed)."""
+        out = io.BytesIO()
+        self.write_coco(project_hash, options, out, progress)
+        return out.getvalue()
+
+    def write_coco(
+        self, project_hash: str, options: dict[str, Any], out: BinaryIO, progress: Progress | None = None
+    ) -> None:
+        """Write the COCO file the server writes to ``out`` as it arrives (``progress``: bytes received)."""
         body = wire.encode(wire.RunExport(dict(options)))
-        return self._send("POST", self._project(project_hash, "/export"), body, wait=True, progress=progress)
+        self._send(
+            "POST", self._project(project_hash, "/export"), body, wait=True, into=out, progress=progress
+        )
 
     def evaluate(self, project_hash: str, pred_branch: str, options: dict[str, Any]) -> dict[str, Any]:
         body = wire.RunEvaluation(pred_branch, dict(options))
@@ -473,19 +518,6 @@ class RemoteService:
         return self._call("POST", self._project(project_hash, "/diff"), body, into=dict, wait=True)
 
 
-def _read_with_progress(response: httpx.Response, progress: Progress) -> bytes:
-    """A streamed response's body, reporting the bytes that came over the wire (compressed) as they do."""
-    try:
-        total = int(response.headers.get("content-length") or 0)
-        chunks = []
-        for chunk in response.iter_bytes():
-            chunks.append(chunk)
-            progress(response.num_bytes_downloaded, total)
-        return b"".join(chunks)
-    finally:
-        response.close()
-
-
 def zip_folder(folder: Path, archive: Path) -> None:
     """Pack a folder into a zip archive (images stored as they are, text deflated)."""
     with zipfile.ZipFile(archive, "w") as out:
@@ -497,6 +529,35 @@ def zip_folder(folder: Path, archive: Path) -> None:
                     path.relative_to(folder).as_posix(),
                     zipfile.ZIP_DEFLATED if text else zipfile.ZIP_STORED,
                 )
+
+
+class _ImportEvents:
+    """Reads an import's answer as it streams: calls ``progress(done, total)`` for each progress line
+    (annotations validated and written on the server), keeps the last line's report or error."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+        self.pending = b""
+        self.last: dict[str, Any] | None = None
+
+    def write(self, piece: bytes) -> None:
+        *lines, self.pending = (self.pending + piece).split(b"\n")
+        for line in lines:
+            event = msgspec.json.decode(line)
+            if "progress" in event:
+                if self.progress is not None:
+                    self.progress(*event["progress"])
+            else:
+                self.last = event
+
+    def result(self, domain: str) -> dict[str, Any]:
+        """The report; the server's error raised as its own type; a cut answer as an error."""
+        if self.last is not None and "report" in self.last:
+            return dict(self.last["report"])
+        if self.last is not None and isinstance(self.last.get("error"), dict):
+            data = dict(self.last["error"])
+            raise error_from_dict(data, int(data.get("status", 400)))
+        raise LabelportError(f"the server at {domain} stopped answering before the import's report.")
 
 
 def _open_source(source: Any) -> tuple[str | None, BinaryIO, int]:

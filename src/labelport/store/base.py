@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from labelport.data import DataUnit
 from labelport.errors import StoreError
+from labelport.labels import LabelRowInfo as LabelRowInfo  # stores return it; defined with LabelRow
 from labelport.ontology import OntologyStructure
 
 if TYPE_CHECKING:
@@ -76,6 +77,20 @@ class ObjectRecord(NamedTuple):
     source_key: int | None
     record: bytes | None
     edited: bool
+
+
+class DataUnitRecord(NamedTuple):
+    """A data unit as stored, for readers that go through a whole project (an export): its members
+    and extra are their JSON bytes (or None), to be decoded only where needed."""
+
+    data_hash: str
+    title: str
+    data_type: str
+    width: int
+    height: int
+    frames: int
+    members: bytes | None
+    extra: bytes | None
 
 
 class ClassificationRecord(NamedTuple):
@@ -332,9 +347,18 @@ class LabelStore(Protocol):
 
     def class_counts(self, project_hash: str, query: UnitQuery) -> dict[str, int]:
         """Objects per feature hash over the units matching ``query`` without its class filter."""
+
+    def iter_data_units(self, project_hash: str) -> Iterator[DataUnitRecord]:
+        """Every data unit of a project as stored, in order, read a chunk at a time."""
         ...
 
     # labels
+    def list_label_rows(
+        self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
+    ) -> list[LabelRowInfo]:
+        """One light row per data unit (of some, given ``data_hashes``), in the units' order."""
+        ...
+
     def load_label_rows(
         self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
     ) -> list[LabelRowRecord]: ...

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -35,7 +35,9 @@ from labelport.store._json import dumps, loads
 from labelport.store.base import (
     BulkRow,
     ClassificationRecord,
+    DataUnitRecord,
     LabelRowGuard,
+    LabelRowInfo,
     LabelRowRecord,
     ObjectRecord,
     OntologyRecord,
@@ -48,11 +50,14 @@ from labelport.store.evaluations import EVALUATION_SELECT, EvaluationRows
 from labelport.store.manage import ManageMixin
 from labelport.store.rows import (
     CLASSIFICATION_SELECT,
+    LABEL_ROW_INFO_SELECT,
     OBJECT_SELECT,
     PROJECT_SELECT,
     UNIT_COLUMNS,
+    UNIT_RECORD_COLUMNS,
     check_label_row,
     check_texts,
+    label_row_infos,
     ontologies_query,
     ontology_from_row,
     project_from_row,
@@ -61,6 +66,8 @@ from labelport.store.rows import (
     unit_to_row,
 )
 from labelport.store.schema import migrations
+
+T = TypeVar("T")
 
 CHUNK = 20_000
 #: Rows an import writes before the store refreshes the planner's statistics.
@@ -477,7 +484,26 @@ class PostgresStore(ManageMixin, EvaluationRows):
         rows = self._all(*browse.class_counts_sql(query, project_id, browse.POSTGRES))
         return {str(feature): int(n) for feature, n in rows}
 
+    def iter_data_units(self, project_hash: str) -> Iterator[DataUnitRecord]:
+        project_id = self._project_id(project_hash)
+        yield from self._stream(
+            f"SELECT {UNIT_RECORD_COLUMNS} FROM data_units WHERE project_id = %s ORDER BY id",
+            (project_id,),
+            DataUnitRecord._make,
+        )
+
     # -- labels ----------------------------------------------------------------------------------
+
+    def list_label_rows(
+        self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
+    ) -> list[LabelRowInfo]:
+        project_id = self._project_id(project_hash)
+        with self._conn() as conn:
+            try:
+                cursor = conn.execute(LABEL_ROW_INFO_SELECT.format(mark="%s"), (branch, branch, project_id))
+                return label_row_infos(cursor, data_hashes)
+            except psycopg.Error as exc:
+                raise StoreError(f"cannot read the store at {self._where}: {_reason(exc)}.") from exc
 
     def load_label_rows(
         self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
@@ -584,21 +610,25 @@ class PostgresStore(ManageMixin, EvaluationRows):
 
     def iter_objects(self, project_hash: str, branch: str) -> Iterator[ObjectRecord]:
         project_id = self._project_id(project_hash)
+        yield from self._stream(
+            f"{OBJECT_SELECT} WHERE d.project_id = %s AND l.branch = %s ORDER BY o.id",
+            (project_id, branch),
+            ObjectRecord._make,
+        )
+
+    def _stream(self, sql: str, args: Sequence[Any], make: Callable[[Any], T]) -> Iterator[T]:
+        """The rows of one query through a server-side cursor, a chunk at a time, made into records."""
         with self._conn() as conn:
             try:
-                name = f"labelport_objects_{next(_cursor_numbers)}"
+                name = f"labelport_stream_{next(_cursor_numbers)}"
                 with conn.transaction(), conn.cursor(name=name, binary=True) as cursor:
                     # sort in memory: a server-side cursor gets no parallel workers, and a spilled sort
                     # of a large import takes twice as long
                     conn.execute("SET LOCAL work_mem = '128MB'")
                     cursor.itersize = CHUNK
-                    cursor.execute(
-                        f"{OBJECT_SELECT} WHERE d.project_id = %s AND l.branch = %s ORDER BY o.id",
-                        (project_id, branch),
-                    )
+                    cursor.execute(sql, args)
                     while batch := cursor.fetchmany(CHUNK):
-                        for r in batch:
-                            yield ObjectRecord._make(r)
+                        yield from map(make, batch)
             except psycopg.Error as exc:
                 raise StoreError(f"cannot read the store at {self._where}: {_reason(exc)}.") from exc
 

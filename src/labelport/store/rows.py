@@ -8,19 +8,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from labelport.data import DataType, DataUnit, Member
 from labelport.errors import FieldError
 from labelport.hashing import new_uuid
-from labelport.labels import now_iso
+from labelport.labels import LabelRowInfo, now_iso
 from labelport.ontology import OntologyStructure
 from labelport.store._json import dumps, loads
 from labelport.store.base import ClassificationRecord, ObjectRecord, OntologyRecord, ProjectRecord
 
 #: data_units columns, in the order of :func:`unit_to_row` (after the project id)
 UNIT_COLUMNS = "data_hash, title, data_type, width, height, frames, fps, location, members, extra"
+
+#: data_units columns of :class:`~labelport.store.base.DataUnitRecord`, in order
+UNIT_RECORD_COLUMNS = "data_hash, title, data_type, width, height, frames, members, extra"
 
 #: objects as :class:`~labelport.store.base.ObjectRecord` fields, with their data unit and source;
 #: the caller adds ``WHERE`` and ``ORDER BY`` (both stores: there are no placeholders here)
@@ -35,6 +38,18 @@ CLASSIFICATION_SELECT = (
     "SELECT d.data_hash, c.classification_hash, c.feature_hash, c.frames, c.answer, c.created_by, "
     "c.created_at FROM classifications c JOIN label_rows l ON l.id = c.label_row_id "
     "JOIN data_units d ON d.id = l.data_unit_id"
+)
+
+#: :class:`~labelport.store.base.LabelRowInfo` fields of every data unit of a project, in order; the
+#: caller binds the branch twice, then the project id. Object instances are object frames where the
+#: unit has one frame (an index-only count); otherwise distinct object hashes.
+LABEL_ROW_INFO_SELECT = (
+    "SELECT d.data_hash, d.title, d.data_type, d.width, d.height, d.frames, CAST({mark} AS TEXT), "
+    "coalesce(l.label_hash, ''), CASE WHEN l.id IS NULL THEN 0 "
+    "WHEN d.frames = 1 THEN (SELECT count(*) FROM objects o WHERE o.label_row_id = l.id) "
+    "ELSE (SELECT count(DISTINCT o.object_hash) FROM objects o WHERE o.label_row_id = l.id) END "
+    "FROM data_units d LEFT JOIN label_rows l ON l.data_unit_id = d.id AND l.branch = {mark} "
+    "WHERE d.project_id = {mark} ORDER BY d.id"
 )
 
 #: projects with their ontology hash, in the order of :func:`project_from_row`
@@ -159,6 +174,15 @@ def save_project_ontology(
         (new_uuid(), title, structure, now_iso()),
     ).fetchone()
     execute(f"UPDATE projects SET ontology_id = {p} WHERE id = {p}", (created[0], project_id))
+
+
+def label_row_infos(rows: Iterable[Sequence[Any]], data_hashes: Sequence[str] | None) -> list[LabelRowInfo]:
+    """:data:`LABEL_ROW_INFO_SELECT`'s rows (a cursor: each row is let go once converted) as records,
+    only those of ``data_hashes`` when given."""
+    if data_hashes is not None:
+        wanted = set(data_hashes)
+        rows = (r for r in rows if r[0] in wanted)
+    return list(map(LabelRowInfo._make, rows))
 
 
 def project_from_row(row: Sequence[Any]) -> ProjectRecord:

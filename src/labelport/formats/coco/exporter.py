@@ -13,13 +13,15 @@ so the file imports back with no matching code.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any
+import io
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, BinaryIO
 
 import msgspec
 
 from labelport import geometry
-from labelport.data import DataType, DataUnit
+from labelport.data import DataType
 from labelport.errors import LabelportError
 from labelport.formats.coco import schema
 from labelport.formats.coco.match import fold, same_id
@@ -37,14 +39,14 @@ from labelport.labels import (
 )
 from labelport.ontology import Object, OntologyStructure, Shape
 from labelport.progress import Progress
-from labelport.store.base import LabelStore, ObjectRecord
+from labelport.store.base import DataUnitRecord, LabelStore, ObjectRecord
 
 _encode = schema.encoder.encode
 _decode = schema.any_decoder.decode
 
 
 class _Ids(msgspec.Struct):
-    id: Any = None
+    id: Any = msgspec.UNSET
     image_id: Any = None
     category_id: Any = None
     attributes: Any = None
@@ -60,8 +62,12 @@ class _Allocator:
         self.used: set[Any] = set()
         self.next = max((k for k in kept if type(k) is int), default=0) + 1
 
+    def free(self, wanted: Any) -> bool:
+        """Whether ``wanted`` may be kept: an int or str id nobody took yet."""
+        return type(wanted) in (int, str) and wanted not in self.used
+
     def take(self, wanted: Any) -> Any:
-        if wanted is not None and wanted not in self.used and type(wanted) in (int, str):
+        if self.free(wanted):
             self.used.add(wanted)
             return wanted
         while self.next in self.used:
@@ -71,9 +77,17 @@ class _Allocator:
         return self.next - 1
 
 
-def export_coco(
+def export_coco(store: LabelStore, project_hash: str, **options: Any) -> bytes:
+    """The project's labels on a branch as COCO bytes (:func:`write_coco` into memory)."""
+    out = io.BytesIO()
+    write_coco(store, project_hash, out, **options)
+    return out.getvalue()
+
+
+def write_coco(
     store: LabelStore,
     project_hash: str,
+    out: BinaryIO,
     *,
     progress: Progress | None = None,
     label_hashes: Sequence[str] | None = None,
@@ -81,18 +95,22 @@ def export_coco(
     branch_name: str | None = None,
     rle: str | None = None,
     results: bool = False,
-) -> bytes:
-    """The project's labels on a branch as COCO bytes (a results list with ``results=True``)."""
+) -> None:
+    """Write the project's labels on a branch to ``out`` as COCO (a results list with ``results=True``).
+
+    Annotations are written as they are read from the store, a megabyte at a time: memory does not
+    grow with the project (see :meth:`_AnnotationWriter.write` for the one exception's bound).
+    """
     if rle not in (None, "compressed", "uncompressed"):
         raise LabelportError(f"rle must be 'compressed' or 'uncompressed', not {rle!r}.")
     branch = branch_name or MAIN_BRANCH
     project = store.get_project(project_hash)
     ontology = store.get_ontology(project.ontology_hash).structure
-    units = store.list_data_units(project_hash)
+    units: Iterable[DataUnitRecord] = store.iter_data_units(project_hash)
     if label_hashes is not None:
         wanted = set(label_hashes)
-        keep = {r.data_hash for r in store.load_label_rows(project_hash, branch) if r.label_hash in wanted}
-        units = [u for u in units if u.data_hash in keep]
+        keep = {r.data_hash for r in store.list_label_rows(project_hash, branch) if r.label_hash in wanted}
+        units = (u for u in units if u.data_hash in keep)
     objects = [
         o
         for o in ontology.objects
@@ -105,9 +123,11 @@ def export_coco(
         cat_ids, image_ids, sizes, {o.feature_node_hash: o for o in objects}, names, rle, results
     )
     total = 0 if progress is None else store.count_objects(project_hash, branch)
-    annotations = writer.write(store.iter_objects(project_hash, branch), progress, total)
     if results:
-        return b"[" + b",".join(annotations) + b"]"
+        out.write(b"[")
+        writer.write(store.iter_objects(project_hash, branch), out, progress, total)
+        out.write(b"]")
+        return
     kept = project.extra.get("coco", {})
     info = kept.get(
         "info",
@@ -121,21 +141,40 @@ def export_coco(
         },
     )
     licenses = kept.get("licenses", [])
-    return b"".join(
-        (
-            b'{"info":',
-            _encode(info),
-            b',"licenses":',
-            _encode(licenses),
-            b',"images":[',
-            b",".join(images),
-            b'],"annotations":[',
-            b",".join(annotations),
-            b'],"categories":[',
-            b",".join(categories),
-            b"]}",
-        )
-    )
+    out.write(b'{"info":' + _encode(info) + b',"licenses":' + _encode(licenses) + b',"images":[')
+    array = _Array(out)
+    for image in images:
+        array.add(image)
+    array.flush()
+    del images
+    out.write(b'],"annotations":[')
+    writer.write(store.iter_objects(project_hash, branch), out, progress, total)
+    out.write(b'],"categories":[' + b",".join(categories) + b"]}")
+
+
+class _Array:
+    """The items of a JSON array, comma-separated, written to ``out`` about a megabyte at a time."""
+
+    def __init__(self, out: BinaryIO, flush_bytes: int = 1 << 20) -> None:
+        self.out = out
+        self.flush_bytes = flush_bytes
+        self.items: list[bytes] = []
+        self.size = 0
+        self.started = False
+
+    def add(self, item: bytes) -> None:
+        self.items.append(item)
+        self.size += len(item)
+        if self.size >= self.flush_bytes:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.items:
+            if self.started:
+                self.out.write(b",")
+            self.out.write(b",".join(self.items))
+            self.started = True
+            self.items, self.size = [], 0
 
 
 def _categories(objects: list[Object]) -> tuple[list[bytes], dict[str, Any]]:
@@ -160,56 +199,106 @@ def _categories(objects: list[Object]) -> tuple[list[bytes], dict[str, Any]]:
     return out, ids
 
 
-def _frame_file(unit: DataUnit, frame: int) -> str:
-    if unit.members:
-        member = unit.members[frame]
+class _UnitExtra(msgspec.Struct):
+    coco_images: dict[str, msgspec.Raw] = {}
+
+
+class _Member(msgspec.Struct):
+    title: str
+    width: int
+    height: int
+
+
+_extra_decoder = msgspec.json.Decoder(_UnitExtra)
+_members_decoder = msgspec.json.Decoder(list[_Member])
+ImageKey = tuple[str, int]
+
+
+def _frame_file(title: str, members: list[_Member], frame: int) -> str:
+    if members:
+        member = members[frame]
         ext = member.title.rsplit(".", 1)[-1] if "." in member.title else "jpg"
-        return f"{unit.title}/{frame}.{ext}"
-    return f"{unit.title}/{frame}.jpg"
+        return f"{title}/{frame}.{ext}"
+    return f"{title}/{frame}.jpg"
 
 
 def _images(
-    units: list[DataUnit],
-) -> tuple[list[bytes], dict[tuple[str, int], Any], dict[tuple[str, int], tuple[int, int]]]:
-    kept_ids = [img.get("id") for u in units for img in u.extra.get("coco_images", {}).values()]
-    allocate = _Allocator(kept_ids)
-    ids: dict[tuple[str, int], Any] = {}
-    sizes: dict[tuple[str, int], tuple[int, int]] = {}
-    records: list[tuple[DataUnit, int, dict[str, Any] | None]] = []
+    units: Iterable[DataUnitRecord],
+) -> tuple[list[bytes], dict[ImageKey, Any], dict[ImageKey, tuple[int, int]]]:
+    """Every frame's image record, its id and (width, height), in the units' order, read in one pass.
+
+    Kept records (the file's own, stored with the unit) keep their ids when free and are given back
+    as stored; the others (and kept ones whose id is taken) get fresh ids above every kept one, once
+    all are known.
+    """
+    allocate = _Allocator([])
+    ids: dict[ImageKey, Any] = {}
+    sizes: dict[ImageKey, tuple[int, int]] = {}
+    out: list[bytes] = []
+    later: list[tuple[int, ImageKey, DataUnitRecord, list[_Member], msgspec.Raw | None]] = []
+    kept_max = 0
     for unit in units:
-        kept = unit.extra.get("coco_images", {})
+        members = _members_decoder.decode(unit.members) if unit.members else []
+        kept = _extra_decoder.decode(unit.extra).coco_images if unit.extra else {}
         for frame in range(unit.frames):
             key = (unit.data_hash, frame)
-            record = kept.get(str(frame))
-            sizes[key] = unit.frame_size(frame)
-            if record is not None:
-                ids[key] = allocate.take(record.get("id"))
-            records.append((unit, frame, record))
-    out = []
-    for unit, frame, record in records:
-        key = (unit.data_hash, frame)
-        if key not in ids:
-            ids[key] = allocate.take(None)
-        if record is not None:
-            image = dict(record)
-            image["id"] = ids[key]
-        else:
-            width, height = sizes[key]
-            image = {"id": ids[key], "width": width, "height": height}
-            if unit.data_type is DataType.IMAGE:
-                image |= {"file_name": unit.title, "image_title": unit.title}
-            elif unit.members:
-                image |= {
-                    "file_name": _frame_file(unit, frame),
-                    "image_title": unit.members[frame].title,
-                    "data_title": unit.title,
-                    "data_type": unit.data_type.value,
-                    "frame": frame,
-                }
+            sizes[key] = (
+                (members[frame].width, members[frame].height) if members else (unit.width, unit.height)
+            )
+            raw = kept.get(str(frame))
+            out.append(b"")
+            if raw is None:
+                later.append((len(out) - 1, key, unit, members, None))
+                continue
+            wanted = _ids_decoder.decode(raw).id
+            if type(wanted) is int:
+                kept_max = max(kept_max, wanted)
+            if allocate.free(wanted):
+                ids[key] = allocate.take(wanted)
+                out[-1] = _encode(_decode(raw))  # its own id; written as the encoder writes it
             else:
-                image |= {"file_name": _frame_file(unit, frame), "video_title": unit.title, "frame": frame}
-        out.append(_encode(image))
+                later.append((len(out) - 1, key, unit, members, raw))
+    allocate.next = max(allocate.next, kept_max + 1)
+    # kept records whose id was taken first (in order), then the new ones, as the ids were given before
+    for index, key, unit, members, raw in sorted(later, key=lambda item: item[4] is None):
+        ids[key] = allocate.take(None)
+        out[index] = _encode(_new_image(key, unit, members, sizes[key], ids[key], raw))
     return out, ids, sizes
+
+
+def _new_image(
+    key: ImageKey,
+    unit: DataUnitRecord,
+    members: list[_Member],
+    size: tuple[int, int],
+    image_id: Any,
+    raw: msgspec.Raw | None,
+) -> dict[str, Any]:
+    """An image record: a kept one with a new id, or one written for a frame that came with none."""
+    if raw is not None:
+        image = dict(_decode(raw))
+        image["id"] = image_id
+        return image
+    frame = key[1]
+    width, height = size
+    image = {"id": image_id, "width": width, "height": height}
+    if unit.data_type == DataType.IMAGE.value:
+        image |= {"file_name": unit.title, "image_title": unit.title}
+    elif members:
+        image |= {
+            "file_name": _frame_file(unit.title, members, frame),
+            "image_title": members[frame].title,
+            "data_title": unit.title,
+            "data_type": unit.data_type,
+            "frame": frame,
+        }
+    else:
+        image |= {
+            "file_name": _frame_file(unit.title, members, frame),
+            "video_title": unit.title,
+            "frame": frame,
+        }
+    return image
 
 
 def _attribute_names(ontology: OntologyStructure) -> dict[str, tuple[str, dict[str, str]]]:
@@ -248,19 +337,31 @@ class _AnnotationWriter:
         self.results = results
 
     def write(
-        self, records: Iterator[ObjectRecord], progress: Progress | None, total: int = 0
-    ) -> list[bytes]:
-        out: list[bytes] = []
-        pending: list[tuple[int, ObjectRecord, dict[str, Any] | None]] = []
+        self, records: Iterator[ObjectRecord], out: BinaryIO, progress: Progress | None, total: int = 0
+    ) -> None:
+        """Write the annotations of ``records`` to ``out``, comma-separated, in the records' order.
+
+        An annotation kept as it came (its record, unedited, its ids free and still pointing at its
+        image and category) is written at once. Any other needs an id, and ids are handed out only
+        once every kept id is known (kept ones win): so from the first such annotation on, the rest
+        is spooled to a temporary file (kept records as they are, others as their stored rows) and
+        written from there after the pass. Memory holds one id per annotation either way.
+        """
+        array = _Array(out)
+        spool: _Spool | None = None
+        pending: list[tuple[Any, bool]] = []  # (wanted id, came with a record) of each spooled row
         used: set[Any] = set()
         kept_max = 0
         cat_ids, image_ids = self.cat_ids, self.image_ids
         fast_ok = self.rle is None and not self.results
         for n, o in enumerate(records, 1):
+            if progress is not None and n % 100_000 == 0:
+                progress(n, total)
             cat_id = cat_ids.get(o.feature_hash)
             image_id = image_ids.get((o.data_hash, o.frame))
             if cat_id is None or image_id is None:
                 continue
+            wanted = o.source_key if o.source is not None else None
             if o.record is not None:
                 ids = _ids_decoder.decode(o.record)
                 if (
@@ -274,31 +375,46 @@ class _AnnotationWriter:
                 ):
                     used.add(ids.id)
                     kept_max = max(kept_max, ids.id)
-                    out.append(o.record)
+                    if spool is None:
+                        array.add(o.record)
+                    else:
+                        spool.add_kept(o.record)
                     continue
-                ann = _decode(o.record)
-            else:
-                ann = None
-            out.append(b"")
-            pending.append((len(out) - 1, o, ann))
-            if progress is not None and n % 100_000 == 0:
-                progress(n, total)
-        # Slow path second, so that kept ids are known before new ones are handed out: first the
-        # records that came in (edited, answered) take their own ids, then new annotations get fresh ones.
-        allocate = _Allocator([kept_max, *(ann.get("id") for _, _, ann in pending if ann is not None)])
-        allocate.used = used
-        if progress is not None:
+                if ids.id is not msgspec.UNSET:
+                    wanted = ids.id
+            if spool is None:
+                spool = _Spool()
+            spool.add_row(o)
+            pending.append((wanted, o.record is not None))
+        if progress is not None and total:
             progress(total, total)
-        for index, o, ann in sorted(pending, key=lambda p: p[2] is None):
-            written = _encode(self._annotation(o, ann, allocate))
-            if o.record is not None and not o.edited and written == _encode(_decode(o.record)):
-                written = o.record  # unchanged (its answers say what the file said): byte for byte
-            out[index] = written
-        return out
+        if spool is None:
+            array.flush()
+            return
+        # Ids for the spooled rows: first those that came in (edited, answered) take their own,
+        # then new annotations get fresh ones above every kept id.
+        allocate = _Allocator([kept_max, *(w for w, came in pending if came)])
+        allocate.used = used
+        given: list[Any] = [None] * len(pending)
+        if not self.results:
+            for index in sorted(range(len(pending)), key=lambda i: not pending[i][1]):
+                given[index] = allocate.take(pending[index][0])
+        pending.clear()
+        given.reverse()
+        with spool:
+            for kept, item in spool.read():
+                if kept is not None:
+                    array.add(kept)
+                    continue
+                assert item is not None
+                ann = None if item.record is None else _decode(item.record)
+                written = _encode(self._annotation(item, ann, given.pop()))
+                if item.record is not None and not item.edited and written == _encode(_decode(item.record)):
+                    written = item.record  # unchanged (its answers say what the file said): byte for byte
+                array.add(written)
+        array.flush()
 
-    def _annotation(
-        self, o: ObjectRecord, ann: dict[str, Any] | None, allocate: _Allocator
-    ) -> dict[str, Any]:
+    def _annotation(self, o: ObjectRecord, ann: dict[str, Any] | None, new_id: Any) -> dict[str, Any]:
         obj = self.objects[o.feature_hash]
         width, height = self.sizes[(o.data_hash, o.frame)]
         if ann is None:
@@ -306,9 +422,8 @@ class _AnnotationWriter:
             fresh = True
         else:
             fresh = False
-        wanted = ann.get("id", o.source_key if o.source is not None else None)
         if not self.results:
-            ann["id"] = allocate.take(wanted)
+            ann["id"] = new_id
         image_id = self.image_ids[(o.data_hash, o.frame)]
         if not same_id(ann.get("image_id"), image_id):  # (2299 for an image "2299" stays as it came)
             ann["image_id"] = image_id
@@ -359,6 +474,42 @@ class _AnnotationWriter:
             )
             ann = {k: ann[k] for k in keep if k in ann}
         return ann
+
+
+class _Spool:
+    """A temporary file of an export's annotations that cannot be written yet, in order: kept records
+    as their bytes, other rows as their stored fields (msgpack). Read back once, then deleted."""
+
+    _KEPT, _ROW = b"K", b"R"
+
+    def __init__(self) -> None:
+        self.file = tempfile.TemporaryFile(prefix="labelport-export-", buffering=1 << 20)  # noqa: SIM115 (closed by __exit__)
+        self.encode = msgspec.msgpack.Encoder().encode
+
+    def add_kept(self, record: bytes) -> None:
+        self.file.write(self._KEPT + len(record).to_bytes(4, "little") + record)
+
+    def add_row(self, row: ObjectRecord) -> None:
+        data = self.encode(tuple(row))
+        self.file.write(self._ROW + len(data).to_bytes(4, "little") + data)
+
+    def read(self) -> Iterator[tuple[bytes | None, ObjectRecord | None]]:
+        """(kept record, None) or (None, stored row), in the order they were added."""
+        self.file.seek(0)
+        reader = self.file
+        decode = msgspec.msgpack.Decoder().decode
+        while head := reader.read(5):
+            data = reader.read(int.from_bytes(head[1:], "little"))
+            if head[:1] == self._KEPT:
+                yield data, None
+            else:
+                yield None, ObjectRecord(*decode(data))
+
+    def __enter__(self) -> _Spool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
 
 
 def _same_answer(given: Any, answer: Any, options: bool) -> bool:
