@@ -286,3 +286,12 @@ def test_each_key_kind_can_be_a_client(tmp_path: Path, home: Path) -> None:
         len(UserClient.create_with_ssh_private_key(ssh_private_key_path=tmp_path / "rsa").list_projects())
         == 3
     )
+
+
+def test_label_rows_and_export_refuse_keywords_they_do_not_take(client: UserClient) -> None:
+    """A typo (or a filter labelport does not have) is named, never ignored."""
+    project = client.create_project("p")
+    with pytest.raises(TypeError, match="data_title_equals"):
+        project.list_label_rows_v2(data_title_equals="a.png")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="include_classification_feature_hashes"):
+        project.export_coco_labels(include_classification_feature_hashes=[])  # type: ignore[call-arg]

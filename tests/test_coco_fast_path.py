@@ -31,6 +31,8 @@ from coco_builders import (
 )
 from labelport import OntologyStructure, UserClient
 from labelport.formats.coco import annotations
+from labelport.formats.coco import fast as fast_path
+from labelport.imports import workers as worker_pass
 
 
 def varied() -> dict[str, Any]:
@@ -54,7 +56,7 @@ def import_both_ways(client: UserClient, coco: dict[str, Any], monkeypatch: pyte
     """Import ``coco`` as it is and with the fast path switched off; return both projects and reports,
     and what the fast path returned for the first."""
     taken: list[bool] = []
-    clean_chunk = annotations._clean_chunk
+    clean_chunk = fast_path.clean_chunk
 
     def spy(*args: Any) -> Any:
         result = clean_chunk(*args)
@@ -63,10 +65,10 @@ def import_both_ways(client: UserClient, coco: dict[str, Any], monkeypatch: pyte
 
     data = (*DATA, ("d.jpg", W, H))
     fast = make_project(client, "fast", ontology=OntologyStructure(), data=data)
-    monkeypatch.setattr(annotations, "_clean_chunk", spy)
+    monkeypatch.setattr(fast_path, "clean_chunk", spy)
     fast_report = fast.import_coco(coco, categories="create", on_error="skip")
     exact = make_project(client, "exact", ontology=OntologyStructure(), data=data)
-    monkeypatch.setattr(annotations, "_clean_chunk", lambda *args: None)
+    monkeypatch.setattr(fast_path, "clean_chunk", lambda *args: None)
     exact_report = exact.import_coco(coco, categories="create", on_error="skip")
     return (fast, fast_report), (exact, exact_report), taken
 
@@ -161,9 +163,9 @@ def test_workers_and_one_process_import_a_large_file_alike(
     coco = big_file_with_defects(tmp_path / "big.json", count)
     outcomes = []
     started: list[str] = []
-    workers_of = annotations._workers
+    workers_of = worker_pass.worker_count
     monkeypatch.setattr(
-        annotations, "_workers", lambda total: started.append(workers_of(total)[1]) or workers_of(total)
+        worker_pass, "worker_count", lambda total: started.append(workers_of(total)[1]) or workers_of(total)
     )
     for workers in ("2", "0"):
         monkeypatch.setenv("LABELPORT_IMPORT_WORKERS", workers)

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from labelport.cli import cli
-from labelport.client import convert_labels
+from labelport.convert import convert_labels
 from labelport.errors import FormatError, LabelportError
 from labelport.formats import FORMATS, get_format
 

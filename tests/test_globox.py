@@ -9,7 +9,7 @@ import globox
 import pytest
 from PIL import Image
 
-from labelport.client import convert_labels
+from labelport.convert import convert_labels
 from labelport.formats import get_format
 from test_convert import COCO, WANT, boxes
 

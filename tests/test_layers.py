@@ -26,15 +26,19 @@ LAYERS: list[tuple[str, ...]] = [
     # pure maths and keys
     ("labelport.geometry", "labelport.keys"),
     # the domain
-    ("labelport.ontology", "labelport.data", "labelport.labels"),
+    ("labelport.ontology", "labelport.coordinates", "labelport.data", "labelport.labels"),
     # persistence of the domain
     ("labelport.store",),
+    # what every format's import shares: the error policy, the report, the worker pass, the writer
+    ("labelport.imports",),
     # files <-> the domain, and judging labels (counts, evaluations)
     ("labelport.formats", "labelport.evaluation", "labelport.stats"),
     # every operation once, embedded or over HTTP (the remote service and what it shares with the server)
     ("labelport.service", "labelport.server.remote", "labelport.server.wire", "labelport.server.signing"),
-    # the one API
-    ("labelport.client",),
+    # where the embedded store and the key live
+    ("labelport.home",),
+    # the one API, and conversions through it
+    ("labelport.client", "labelport.convert"),
     # the faces
     ("labelport.server", "labelport.viewer", "labelport.cli", "labelport.demo"),
     # the package's public names
@@ -119,5 +123,5 @@ def test_no_floor_imports_one_above_it() -> None:
 
 def test_the_graph_sees_imports_inside_functions() -> None:
     edges = graph()
-    # client.py opens the embedded store only when asked to, inside a function.
-    assert "labelport.store.sqlite" in edges["labelport.client"]
+    # home.py opens the embedded store only when asked to, inside a function.
+    assert "labelport.store.sqlite" in edges["labelport.home"]

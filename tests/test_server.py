@@ -70,11 +70,13 @@ def _free_port() -> int:
 class ServerProcess:
     """``labelport.server.app.serve`` in a subprocess, on 127.0.0.1 and a free port."""
 
-    def __init__(self, db: str, log: Path, **options: int) -> None:
+    def __init__(self, db: str, log: Path, prelude: str = "", **options: int) -> None:
+        """``prelude``: Python run in the server's process first (a test's format added to the table)."""
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         code = (
+            f"{prelude}\n"
             f"from labelport.server.app import serve; serve({db!r}, '127.0.0.1', {self.port}, **{options!r})"
         )
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}

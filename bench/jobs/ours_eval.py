@@ -37,7 +37,7 @@ def main() -> None:
         with phases("forget_stored"):
             import sqlite3
 
-            from labelport.client import default_home
+            from labelport.home import default_home
 
             db = sqlite3.connect(default_home() / "labelport.db")
             with db:

@@ -70,7 +70,7 @@ def main() -> None:
     phases = Phases()
     with phases("import_module"):
         from labelport import UserClient
-        from labelport.client import convert_labels
+        from labelport.convert import convert_labels
     ours_folder = work / "ours"
     start = time.perf_counter()
     with phases("ours_export"):

@@ -5,7 +5,8 @@
 True
 """
 
-from labelport.client import FrameIndex, Project, UserClient, convert_labels
+from labelport.client import FrameIndex, Project, UserClient
+from labelport.convert import convert_labels
 from labelport.data import DataType, DataUnit, Member
 from labelport.errors import (
     AuthError,
@@ -21,7 +22,7 @@ from labelport.errors import (
     PermissionDenied,
     StoreError,
 )
-from labelport.formats.coco.report import ImportReport, Problem
+from labelport.imports.report import ImportReport, Problem
 from labelport.labels import (
     Bitmask,
     BoundingBox,

@@ -13,7 +13,6 @@ default ``~/.labelport``); with ``domain="http://host:port"`` it speaks to a lab
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from labelport.data import DataType, DataUnit, Member, image_from_file
 from labelport.errors import DataError, KeyFileError, LabelError, LabelportError
+from labelport.home import default_key, open_store
 from labelport.keys import Identity
 from labelport.labels import (
     MAIN_BRANCH,
@@ -45,6 +45,7 @@ from labelport.store.base import (
     LabelRowRecord,
     MemberRecord,
     ObjectRecord,
+    OntologyRecord,
     ProjectRecord,
     Removed,
     UnitQuery,
@@ -53,57 +54,6 @@ from labelport.store.base import (
 
 if TYPE_CHECKING:
     from labelport.evaluation.result import Evaluation
-
-
-def default_home() -> Path:
-    """``LABELPORT_HOME``, or ``~/.labelport``."""
-    return Path(os.environ.get("LABELPORT_HOME") or Path.home() / ".labelport").expanduser()
-
-
-#: The file name of the key ``labelport init`` makes when no key is given or found.
-KEY_NAME = "id_ed25519"
-#: The file in the home folder where ``labelport init`` records the key it chose.
-CONFIG_NAME = "config.json"
-
-
-def default_key(home: str | Path | None = None) -> Path | None:
-    """The key used when none is given: the one ``labelport init`` recorded in ``HOME/config.json``,
-    else ``HOME/id_ed25519``, else ``~/.ssh/id_ed25519``; None when there is none.
-
-    Once init has recorded a key, a key that appears later in ``~/.ssh`` changes nothing.
-
-    >>> # default_key()  ->  PosixPath('/home/ada/.labelport/id_ed25519')
-    """
-    folder = Path(home or default_home()).expanduser()
-    try:
-        recorded = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8")).get("key")
-    except (OSError, ValueError, AttributeError):
-        recorded = None
-    if isinstance(recorded, str) and recorded:
-        return Path(recorded)  # even when it is gone: the error then names it, nothing switches silently
-    for candidate in (folder / KEY_NAME, Path.home() / ".ssh" / KEY_NAME):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def record_key(home: str | Path, key: Path) -> Path:
-    """Record ``key`` in ``HOME/config.json`` as the one to use when none is given; returns that file."""
-    path = Path(home).expanduser() / CONFIG_NAME
-    try:
-        path.write_text(
-            json.dumps({"key": str(key.expanduser().resolve())}, indent=1) + "\n", encoding="utf-8"
-        )
-    except OSError as exc:
-        raise LabelportError(f"{path} cannot be written ({exc.strerror or exc}).") from None
-    return path
-
-
-def open_store(home: str | Path | None = None) -> Any:
-    """The embedded store under ``home`` (created on first use)."""
-    from labelport.store.sqlite import SqliteStore
-
-    return SqliteStore(Path(home or default_home()).expanduser() / "labelport.db")
 
 
 @dataclass(frozen=True)
@@ -161,6 +111,20 @@ class UserClient:
 
     def get_ontology(self, ontology_hash: str) -> OntologyStructure:
         return self.service.get_ontology(ontology_hash).structure
+
+    def get_ontology_record(self, ontology_hash: str) -> OntologyRecord:
+        """The stored ontology: its hash, title and structure."""
+        return self.service.get_ontology(ontology_hash)
+
+    def close(self) -> None:
+        """Close the store (embedded) or the HTTP connections (a server). ``with UserClient...`` closes too."""
+        self.service.close()
+
+    def __enter__(self) -> UserClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     def create_project(
         self,
@@ -397,13 +361,13 @@ class Project:
         data_title_eq: str | None = None,
         data_title_like: str | None = None,
         branch_name: str | None = None,
-        **_ignored: Any,
     ) -> list[LabelRow]:
         """The label rows of the project, one per data unit, on ``branch_name`` (default ``main``).
 
         Rows come as light handles (title, type, size, frames, label hash, object count); their
         objects are read by :meth:`initialise_labels` or on first use of ``object_instances``, which
-        reads that row and the next :data:`READ_AHEAD` of the same listing in one go.
+        reads that row and the next :data:`READ_AHEAD` of the same listing in one go. A keyword it
+        does not take is a ``TypeError`` naming it (a typo filters nothing silently).
         """
         branch = branch_name or MAIN_BRANCH
         infos = self.service.list_label_rows(
@@ -635,7 +599,6 @@ class Project:
         self,
         label_hashes: Sequence[str] | None = None,
         include_object_feature_hashes: Sequence[str] | None = None,
-        include_classification_feature_hashes: Sequence[str] | None = None,
         branch_name: str | None = None,
         *,
         rle: str | None = None,
@@ -646,7 +609,6 @@ class Project:
             self.export_coco_bytes(
                 label_hashes=label_hashes,
                 include_object_feature_hashes=include_object_feature_hashes,
-                include_classification_feature_hashes=include_classification_feature_hashes,
                 branch_name=branch_name,
                 rle=rle,
                 results=results,
@@ -806,84 +768,3 @@ class Project:
             else (len(coco["images"]), len(coco["annotations"]))
         )
         return ExportReport(format="coco", path=str(path), images=images, objects=objects, files=1)
-
-
-@dataclass
-class Conversion:
-    """What :func:`convert_labels` did: the formats (and whether each was guessed), and both reports."""
-
-    from_format: str
-    to_format: str
-    guessed: list[str]
-    import_report: Any
-    export_report: Any
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "from": self.from_format,
-            "to": self.to_format,
-            "guessed": self.guessed,
-            "import": self.import_report.to_dict(),
-            "export": self.export_report.to_dict(),
-        }
-
-    def summary(self) -> str:
-        return f"{self.import_report.summary()}\n{self.export_report.summary()}"
-
-
-def convert_labels(
-    source: str | Path,
-    dest: str | Path,
-    *,
-    from_format: str | None = None,
-    to_format: str | None = None,
-    on_error: str = "fail",
-    **write_options: Any,
-) -> Conversion:
-    """Convert labels between two formats of the table (what ``datum convert`` does), with no project:
-    through a temporary embedded store, so the import's validation and report and the export's loss
-    count are the same as in a project. A format not given is guessed (``Conversion.guessed`` says so);
-    ``write_options`` go to the target's writer (``task="detect"`` for YOLO, say)::
-
-        convert_labels("yolo-dataset/", "annotations.xml", to_format="cvat")
-    """
-    import tempfile
-
-    from labelport.formats import get_format, guess_format
-    from labelport.store.sqlite import SqliteStore
-
-    guessed = []
-    if from_format is None:
-        from_format = guess_format(source)
-        guessed.append("from")
-    if to_format is None:
-        to_format = _format_of_dest(Path(dest))
-        guessed.append("to")
-    get_format(from_format), get_format(to_format)  # unknown names fail before any work
-    with tempfile.TemporaryDirectory(prefix="labelport-convert-") as folder:
-        store = SqliteStore(Path(folder) / "convert.db")
-        try:
-            service = LocalService.embedded(store, name="convert", fingerprint="SHA256:convert")
-            project = UserClient(service).create_project("convert")
-            report = project.import_labels(
-                source, from_format, categories="create", create_missing_data_units=True, on_error=on_error
-            )
-            exported = project.export_labels(dest, to_format, **write_options)
-        finally:
-            store.close()
-    return Conversion(from_format, to_format, guessed, report, exported)
-
-
-def _format_of_dest(dest: Path) -> str:
-    """The output's format from its name: .xml is CVAT, .json COCO, a folder YOLO (or VOC if it has Annotations/)."""
-    from labelport.formats import guess_format
-
-    if dest.exists():
-        return guess_format(dest)
-    if dest.suffix == ".xml":
-        return "cvat"
-    if dest.name.endswith((".json", ".json.gz")):
-        return "coco"
-    raise LabelportError(
-        f"cannot tell the format of {dest} from its name; give --to (one of coco, yolo, voc, cvat, labelstudio)."
-    )

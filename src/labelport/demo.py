@@ -22,10 +22,11 @@ import click
 import numpy as np
 from PIL import Image, ImageDraw
 
-from labelport.cli import KEY_NAME, one_sentence, write_new_key
+from labelport.cli import one_sentence
 from labelport.client import Project, UserClient
 from labelport.errors import ImportFailed, LabelportError
-from labelport.service import LocalService
+from labelport.home import KEY_NAME
+from labelport.keys import write_new_key
 from labelport.viewer.render import render_all
 from labelport.words import plural
 
@@ -201,8 +202,7 @@ def run(home: Path) -> None:
         pictures = render_all(project, home / "pictures", media_roots=[home / "images"])
         click.echo(f"Drew {plural(len(pictures), 'labelled picture')} in {home / 'pictures'}/.")
     finally:
-        if isinstance(client.service, LocalService):
-            client.service.store.close()
+        client.close()
     click.echo(where_everything_is(home, project))
 
 

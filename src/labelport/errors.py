@@ -126,7 +126,7 @@ class CocoError(LabelportError):
 class ImportFailed(LabelportError):
     """An import found problems under ``on_error="fail"``; nothing was written.
 
-    ``report`` is the full :class:`~labelport.formats.coco.report.ImportReport`.
+    ``report`` is the full :class:`~labelport.imports.report.ImportReport`.
     """
 
     status = 422

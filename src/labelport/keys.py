@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 from pathlib import Path
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -127,3 +128,29 @@ class Identity:
                 "is a kind of key labelport does not accept; use Ed25519, RSA or ECDSA.", file=where
             )
         return cls(key)
+
+
+def write_new_key(path: Path) -> Identity:
+    """Make a new Ed25519 key at ``path`` (mode 0600, OpenSSH format) and its ``.pub`` beside it.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> write_new_key(folder / "id_ed25519").fingerprint == Identity.load(folder / "id_ed25519").fingerprint
+    True
+    >>> (folder / "id_ed25519.pub").read_text().split()[-1]
+    'labelport'
+    """
+    key = ed25519.Ed25519PrivateKey.generate()
+    data = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        identity = Identity(key)
+        path.with_name(path.name + ".pub").write_text(identity.public_text + " labelport\n", encoding="utf-8")
+    except OSError as exc:
+        raise KeyFileError(f"cannot write a new key ({exc.strerror or exc}).", file=str(path)) from None
+    return identity

@@ -65,7 +65,6 @@ IMPORT_OPTIONS: dict[str, tuple[type, ...]] = {
 EXPORT_OPTIONS: dict[str, tuple[type, ...]] = {
     "label_hashes": _HASHES,
     "include_object_feature_hashes": _HASHES,
-    "include_classification_feature_hashes": _HASHES,
     "branch_name": _TEXT,
     "rle": _TEXT,
     "results": (bool,),
@@ -217,6 +216,7 @@ class Service(Protocol):
 
     user: UserRecord
 
+    def close(self) -> None: ...
     def create_ontology(self, title: str, structure: OntologyStructure) -> str: ...
     def get_ontology(self, ontology_hash: str) -> OntologyRecord: ...
     def list_ontologies(self) -> list[OntologyRecord]: ...
@@ -305,6 +305,10 @@ class LocalService:
     ) -> LocalService:
         """The embedded store's owner: whoever holds a key is its administrator (one person, one file)."""
         return cls(store, store.upsert_user(name, fingerprint, public_key, is_admin=True), single_owner=True)
+
+    def close(self) -> None:
+        """Close the store."""
+        self.store.close()
 
     # -- rights ----------------------------------------------------------------------------------
 

@@ -40,7 +40,7 @@ from labelport.cli.setup import init
 from labelport.cli.stats import stats
 from labelport.cli.transfer import export, import_
 from labelport.cli.view import login, render, view
-from labelport.client import default_home
+from labelport.home import default_home
 from labelport.version import __version__
 
 # -- the group ---------------------------------------------------------------------------------------

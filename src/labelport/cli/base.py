@@ -14,12 +14,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from labelport import keys
-from labelport.client import KEY_NAME as KEY_NAME
-from labelport.client import UserClient, default_key
+from labelport.client import UserClient
 from labelport.data import DataUnit
 from labelport.errors import (
     DataError,
@@ -27,10 +24,13 @@ from labelport.errors import (
     LabelportError,
     OntologyError,
 )
+from labelport.home import KEY_NAME as KEY_NAME
+from labelport.home import default_key
 from labelport.keys import Identity
+from labelport.keys import write_new_key as write_new_key
 from labelport.labels import LabelRow
 from labelport.ontology import Attribute, OntologyStructure
-from labelport.service import LocalService, Progress
+from labelport.service import Progress
 from labelport.store.base import ProjectRecord, Removed
 from labelport.words import plural as plural
 
@@ -90,9 +90,7 @@ class State:
                 self._client = UserClient.create_with_ssh_private_key(
                     ssh_private_key_path=key, password=password, home=self.home
                 )
-            service = self._client.service
-            if isinstance(service, LocalService):
-                self._closers.append(service.store.close)
+            self._closers.append(self._client.close)
         return self._client
 
     def close(self) -> None:
@@ -275,24 +273,6 @@ def read_data_list(path: Path) -> list[tuple[str, int, int] | tuple[str, int, in
     if not rows:
         raise DataError("has no rows title,width,height[,frames].", file=str(path))
     return rows
-
-
-def write_new_key(path: Path) -> Identity:
-    """Make a new Ed25519 key at ``path`` (mode 0600, OpenSSH format) and its ``.pub`` beside it."""
-    key = ed25519.Ed25519PrivateKey.generate()
-    data = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
-    )
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        identity = Identity(key)
-        path.with_name(path.name + ".pub").write_text(identity.public_text + " labelport\n", encoding="utf-8")
-    except OSError as exc:
-        raise KeyFileError(f"cannot write a new key ({exc.strerror or exc}).", file=str(path)) from None
-    return identity
 
 
 def server_function(module: str, name: str) -> Callable[..., Any]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from labelport.cli.base import State, json_option
-from labelport.client import convert_labels
+from labelport.convert import convert_labels
 from labelport.formats import FORMATS
 
 
@@ -15,12 +15,15 @@ from labelport.formats import FORMATS
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
 @click.argument("dest", type=click.Path(path_type=Path))
 @click.option(
-    "--from", "from_format", type=click.Choice(list(FORMATS)), help="The source's format. [default: guessed]"
+    "--from-format",
+    "--from",
+    metavar="FORMAT",
+    help=f"The source's format ({', '.join(FORMATS)}). [default: guessed]",
 )
 @click.option(
+    "--to-format",
     "--to",
-    "to_format",
-    type=click.Choice(list(FORMATS)),
+    metavar="FORMAT",
     help="The output's format. [default: from its name]",
 )
 @click.option(

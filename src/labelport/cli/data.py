@@ -121,7 +121,9 @@ def labels() -> None:
 @click.argument("project_hash", metavar="PROJECT")
 @click.option("--data-hash", metavar="HASH", help="Only this data unit.")
 @click.option("--title", metavar="TITLE", help="Only data units with this exact title.")
-@click.option("--branch", metavar="NAME", help="The branch to read. [default: main]")
+@click.option(
+    "--branch-name", "--branch", "branch", metavar="NAME", help="The branch to read. [default: main]"
+)
 @json_option
 @click.pass_obj
 def labels_show(
@@ -142,7 +144,7 @@ def labels_show(
 @labels.command("delete")
 @click.argument("project_hash", metavar="PROJECT")
 @click.option("--data-hash", metavar="HASH", required=True, help="The data unit whose labels go.")
-@click.option("--branch", metavar="NAME", help="The branch. [default: main]")
+@click.option("--branch-name", "--branch", "branch", metavar="NAME", help="The branch. [default: main]")
 @click.confirmation_option(prompt="Delete this label row's objects and classifications?")
 @json_option
 @click.pass_obj

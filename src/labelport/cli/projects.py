@@ -53,7 +53,7 @@ def ontology_create(state: State, title: str, file: Path) -> None:
 @click.pass_obj
 def ontology_show(state: State, ontology_hash: str) -> None:
     """Show an ontology's objects (shapes, feature hashes, attributes) and classifications."""
-    record = state.client().service.get_ontology(ontology_hash)
+    record = state.client().get_ontology_record(ontology_hash)
     result = {"ontology_hash": record.ontology_hash, "title": record.title, **record.structure.to_dict()}
     state.emit(result, lambda: f"{record.title}  {record.ontology_hash}\n{ontology_text(record.structure)}")
 
@@ -172,7 +172,7 @@ def project_member(state: State, project_hash: str, fingerprint: str, role: str)
     \b
         labelport project member PROJECT SHA256:... --role annotator
     """
-    state.client().service.add_member(project_hash, fingerprint, role)
+    state.client().get_project(project_hash).add_member(fingerprint, role)
     state.emit(
         {"project_hash": project_hash, "fingerprint": fingerprint, "role": role},
         f"{fingerprint} is now {role} of project {project_hash}.",

@@ -10,10 +10,10 @@ from labelport.cli.base import (
     json_option,
     write_new_key,
 )
-from labelport.client import record_key
 from labelport.errors import (
     StoreError,
 )
+from labelport.home import record_key
 
 
 @click.command()

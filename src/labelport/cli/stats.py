@@ -48,7 +48,9 @@ def stats_text(stats: dict[str, Any]) -> str:
 
 @click.command()
 @click.argument("project_hash", metavar="PROJECT")
-@click.option("--branch", metavar="NAME", help="The branch to count. [default: main]")
+@click.option(
+    "--branch-name", "--branch", "branch", metavar="NAME", help="The branch to count. [default: main]"
+)
 @json_option
 @click.pass_obj
 def stats(state: State, project_hash: str, branch: str | None) -> None:

@@ -25,7 +25,29 @@ F = TypeVar("F", bound=Callable[..., Any])
 # -- import and export -------------------------------------------------------------------------------
 
 
-@click.group("import")
+class _FormatGroup(click.Group):
+    """A command group with one command per format of :data:`labelport.formats.FORMATS`, made when
+    asked for: a format added to the table has its commands, with nothing else to register."""
+
+    def __init__(self, *args: Any, make: Callable[[str], click.Command], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.make = make
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from labelport.formats import FORMATS
+
+        return sorted({*self.commands, *FORMATS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        from labelport.formats import FORMATS
+
+        found = self.commands.get(cmd_name)
+        if found is None and cmd_name in FORMATS:
+            found = self.make(cmd_name)
+        return found
+
+
+@click.group("import", cls=_FormatGroup, make=lambda name: import_command(name))
 def import_() -> None:
     """Import labels from a file."""
 
@@ -36,6 +58,18 @@ def _import_options(f: F) -> F:
         f = decorator(f)
     return f
 
+
+#: The import call's keyword names that every ``labelport import FORMAT`` takes as options.
+_IMPORT_KEYWORDS = (
+    "match",
+    "categories",
+    "on_error",
+    "dry_run",
+    "branch_name",
+    "confidence_field",
+    "create_missing_data_units",
+    "replace",
+)
 
 _IMPORT_DECORATORS: list[Callable[[Any], Any]] = [
     click.option(
@@ -62,12 +96,17 @@ _IMPORT_DECORATORS: list[Callable[[Any], Any]] = [
         help="fail: any problem writes nothing; skip: import everything else.",
     ),
     click.option("--dry-run", is_flag=True, help="Check and report; write nothing."),
-    click.option("--branch", metavar="NAME", help="The branch to import onto. [default: main]"),
+    click.option(
+        "--branch-name", "--branch", metavar="NAME", help="The branch to import onto. [default: main]"
+    ),
     click.option(
         "--confidence-field", metavar="NAME", help="The annotation field holding a confidence (e.g. score)."
     ),
     click.option(
-        "--create-missing", is_flag=True, help="Create a data unit for each COCO image that matches none."
+        "--create-missing-data-units",
+        "--create-missing",
+        is_flag=True,
+        help="Create a data unit for each image that matches none.",
     ),
     click.option("--replace", is_flag=True, help="Remove earlier labels of the matched data units first."),
     click.option(
@@ -86,18 +125,7 @@ _IMPORT_DECORATORS: list[Callable[[Any], Any]] = [
 @json_option
 @click.pass_obj
 def import_coco(
-    state: State,
-    project_hash: str,
-    file: Path,
-    match: str,
-    categories: str,
-    on_error: str,
-    dry_run: bool,
-    branch: str | None,
-    confidence_field: str | None,
-    create_missing: bool,
-    replace: bool,
-    report_file: Path | None,
+    state: State, /, project_hash: str, file: Path, report_file: Path | None, **options: Any
 ) -> None:
     """Import a COCO file (instances, keypoints or a results list); prints the import report.
 
@@ -107,21 +135,7 @@ def import_coco(
         labelport import coco PROJECT instances.json --dry-run
         labelport import coco PROJECT detections.json --branch model-v2 --confidence-field score
     """
-    _run_import(
-        state,
-        project_hash,
-        file,
-        "coco",
-        report_file,
-        match=match,
-        categories=categories,
-        on_error=on_error,
-        dry_run=dry_run,
-        branch_name=branch,
-        confidence_field=confidence_field,
-        create_missing_data_units=create_missing,
-        replace=replace,
-    )
+    _run_import(state, project_hash, file, "coco", report_file, **options)
 
 
 def _run_import(
@@ -150,7 +164,7 @@ def _run_import(
     state.emit(report.to_dict(), report.summary)
 
 
-@click.group("export")
+@click.group("export", cls=_FormatGroup, make=lambda name: export_command(name))
 def export() -> None:
     """Export labels to a file."""
 
@@ -164,7 +178,7 @@ def export() -> None:
     required=True,
     help="The file to write (.json, or .json.gz to compress).",
 )
-@click.option("--branch", metavar="NAME", help="The branch to export. [default: main]")
+@click.option("--branch-name", "--branch", metavar="NAME", help="The branch to export. [default: main]")
 @click.option(
     "--rle",
     type=click.Choice(["compressed", "uncompressed"]),
@@ -175,7 +189,7 @@ def export() -> None:
 @json_option
 @click.pass_obj
 def export_coco(
-    state: State, project_hash: str, output: Path, branch: str | None, rle: str | None, results: bool
+    state: State, project_hash: str, output: Path, branch_name: str | None, rle: str | None, results: bool
 ) -> None:
     """Export a project's labels as a COCO file; prints the path and its size.
 
@@ -187,7 +201,9 @@ def export_coco(
         # over HTTP the bar counts the file's bytes as they arrive; embedded, the objects written
         downloading = state.server is not None
         with state.progress("exporting", "bytes" if downloading else "objects") as progress:
-            path = target.export_coco(output, progress=progress, branch_name=branch, rle=rle, results=results)
+            path = target.export_coco(
+                output, progress=progress, branch_name=branch_name, rle=rle, results=results
+            )
         size = path.stat().st_size
     except OSError as exc:
         raise LabelportError(f"{output} cannot be written ({exc.strerror or exc}).") from None
@@ -258,36 +274,11 @@ def import_command(name: str) -> click.Command:
     fmt = get_format(name)
 
     def command(
-        state: State,
-        project_hash: str,
-        source: Path,
-        match: str,
-        categories: str,
-        on_error: str,
-        dry_run: bool,
-        branch: str | None,
-        confidence_field: str | None,
-        create_missing: bool,
-        replace: bool,
-        report_file: Path | None,
-        **format_options: Any,
+        state: State, project_hash: str, source: Path, report_file: Path | None, **options: Any
     ) -> None:
-        _run_import(
-            state,
-            project_hash,
-            source,
-            name,
-            report_file,
-            match=match,
-            categories=categories,
-            on_error=on_error,
-            dry_run=dry_run,
-            branch_name=branch,
-            confidence_field=confidence_field,
-            create_missing_data_units=create_missing,
-            replace=replace,
-            **_format_options(format_options),
-        )
+        common = {k: v for k, v in options.items() if k in _IMPORT_KEYWORDS}
+        own = _format_options({k: v for k, v in options.items() if k not in _IMPORT_KEYWORDS})
+        _run_import(state, project_hash, source, name, report_file, **common, **own)
 
     command.__doc__ = (
         f"Import {fmt.description}; prints the import report.\n\n"
@@ -319,13 +310,13 @@ def export_command(name: str) -> click.Command:
     fmt = get_format(name)
 
     def command(
-        state: State, project_hash: str, output: Path, branch: str | None, **format_options: Any
+        state: State, project_hash: str, output: Path, branch_name: str | None, **format_options: Any
     ) -> None:
         target = state.client().get_project(project_hash)
         downloading = state.server is not None
         with state.progress("exporting", "bytes" if downloading else "objects") as progress:
             report = target.export_labels(
-                output, name, branch_name=branch, progress=progress, **_format_options(format_options)
+                output, name, branch_name=branch_name, progress=progress, **_format_options(format_options)
             )
         state.emit(report.to_dict(), report.summary)
 
@@ -343,7 +334,9 @@ def export_command(name: str) -> click.Command:
                 required=True,
                 help="The folder to write." if fmt.folder else "The file to write.",
             ),
-            click.option("--branch", metavar="NAME", help="The branch to export. [default: main]"),
+            click.option(
+                "--branch-name", "--branch", metavar="NAME", help="The branch to export. [default: main]"
+            ),
             *FORMAT_EXPORT_OPTIONS.get(name, []),
             json_option,
             click.pass_obj,
@@ -351,15 +344,3 @@ def export_command(name: str) -> click.Command:
         command,
     )
     return click.command(name)(decorated)
-
-
-def _add_format_commands() -> None:
-    from labelport.formats import FORMATS
-
-    for name in FORMATS:
-        if name != "coco":  # COCO's commands above keep their own options
-            import_.add_command(import_command(name))
-            export.add_command(export_command(name))
-
-
-_add_format_commands()

@@ -56,7 +56,9 @@ def view(
 @click.argument("project_hash", metavar="PROJECT")
 @click.option("--title", help="The data unit's title.")
 @click.option("--data-hash", help="The data unit's hash.")
-@click.option("--branch", "branch_name", help="The branch whose labels are drawn. [default: main]")
+@click.option(
+    "--branch-name", "--branch", "branch_name", help="The branch whose labels are drawn. [default: main]"
+)
 @click.option("--frame", default=0, show_default=True, type=click.IntRange(0), help="The frame to draw.")
 @click.option(
     "-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The PNG to write."

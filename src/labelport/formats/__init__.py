@@ -101,8 +101,8 @@ def guess_format(path: str | Path) -> str:
     p = Path(path).expanduser()
     if not p.exists():
         raise FormatError("format_guess", "does not exist.", file=str(p))
-    for name in ("yolo", "voc", "cvat", "labelstudio", "coco"):
-        if name in FORMATS and FORMATS[name].sniff(p):
+    for name in sorted(FORMATS, key=lambda n: n == "coco"):  # the table's order, COCO last
+        if FORMATS[name].sniff(p):
             return name
     raise FormatError(
         "format_guess", f"looks like none of {', '.join(FORMATS)}; name the format.", file=str(p)

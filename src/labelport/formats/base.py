@@ -25,64 +25,12 @@ from typing import Any, overload
 
 import msgspec
 
-from labelport.errors import FormatError, LabelportError
+from labelport.imports.policy import Problem as Problem
 from labelport.words import plural
 
 #: How a reader finds an image's (title, width, height) when the image file is absent: by file name
 #: (the project's data units, in an import).
 Sizes = Callable[[str], "tuple[str, int, int] | None"]
-
-
-class Problem(msgspec.Struct, omit_defaults=True):
-    """One problem a reader found: a stable code, where (file and line, or an element or JSON path), a sentence."""
-
-    code: str
-    file: str
-    message: str
-    line: int | None = None
-    path: str | None = None
-
-    @property
-    def where(self) -> str:
-        """``file line N`` or ``file path``, as the report's path."""
-        return " ".join(
-            p for p in (self.file, None if self.line is None else f"line {self.line}", self.path) if p
-        )
-
-
-class Policy:
-    """The error policy of one read (Datumaro's ``ImportErrorPolicy``): fail collects and raises at the end,
-    skip collects and lets the reader leave the object out.
-
-    >>> policy = Policy("skip")
-    >>> policy.problem("yolo_fields", "a.txt", "four numbers.", line=2)
-    >>> policy.problems[0].where
-    'a.txt line 2'
-    """
-
-    def __init__(self, on_error: str = "fail") -> None:
-        if on_error not in ("fail", "skip"):
-            raise LabelportError(f"on_error must be 'fail' or 'skip', not {on_error!r}.")
-        self.on_error = on_error
-        self.problems: list[Problem] = []
-
-    def problem(
-        self, code: str, file: str, message: str, *, line: int | None = None, path: str | None = None
-    ) -> None:
-        self.problems.append(Problem(code, file, message, line, path))
-
-    def finish(self) -> None:
-        """Under ``fail``, raise the first problem (with how many more there are)."""
-        if self.problems and self.on_error == "fail":
-            first = self.problems[0]
-            raise FormatError(
-                first.code,
-                first.message,
-                file=first.file,
-                line=first.line,
-                path=first.path,
-                more=len(self.problems) - 1,
-            )
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """COCO: read, validate, match, import into labels; export labels back. See the README for the rules."""
 
-from labelport.formats.coco.report import ImportReport, Problem
+from labelport.imports.report import ImportReport, Problem
 
 __all__ = ["ImportReport", "Problem", "prepare_import_workers"]
 

@@ -92,7 +92,6 @@ def write_coco(
     progress: Progress | None = None,
     label_hashes: Sequence[str] | None = None,
     include_object_feature_hashes: Sequence[str] | None = None,
-    include_classification_feature_hashes: Sequence[str] | None = None,
     branch_name: str | None = None,
     rle: str | None = None,
     results: bool = False,

@@ -16,19 +16,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
-from labelport.errors import ImportFailed, LabelportError
+from labelport.errors import ImportFailed
 from labelport.formats.coco import schema
 from labelport.formats.coco.annotations import Pass
-from labelport.formats.coco.plan import (
-    Learned,
-    Plan,
-    ShapesLearned,
-    image_problems,
-    plan_categories,
-    plan_images,
-)
+from labelport.formats.coco.images import image_problems, plan_images
+from labelport.formats.coco.plan import Learned, Plan, ShapesLearned, plan_categories
 from labelport.formats.coco.read import ParsedCoco, read_coco
-from labelport.formats.coco.report import ImportReport
+from labelport.imports.policy import ErrorPolicy
+from labelport.imports.report import ImportReport
 from labelport.labels import MAIN_BRANCH
 from labelport.ontology import OntologyStructure
 from labelport.progress import Progress
@@ -55,8 +50,7 @@ def import_coco(
 ) -> ImportReport:
     """Import a COCO source into a project; see the module docstring and README "Importing COCO"."""
     started = time.perf_counter()
-    if on_error not in ("fail", "skip"):
-        raise LabelportError(f"on_error must be 'fail' or 'skip', not {on_error!r}.")
+    on_error = ErrorPolicy.of(on_error).name  # an unknown policy fails here, before reading
     with _collector_paused():
         parsed = read_coco(source)
         parsed.release()  # decoding read every page; the pass maps each slice again as it goes
@@ -167,7 +161,7 @@ def _write(
             report.counts.replaced = session.clear(sorted(set(row_ids.values())))
         importer.run(session, progress, not report.dry_run)
         image_problems(parsed, plan, report)
-        if report.errors and report.on_error == "fail":
+        if ErrorPolicy.of(report.on_error).stops(len(report.errors)):
             report.seconds = round(time.perf_counter() - started, 3)
             raise ImportFailed(_failure(report), report)
         if plan.ontology_changed:

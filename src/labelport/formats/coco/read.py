@@ -252,6 +252,19 @@ def _too_deep(file: str, path: str = "$") -> CocoError:
     )
 
 
+def _not_a_list(data: Any) -> str | None:
+    """The first of the three sections (in the file) that is present and not a JSON list, if any."""
+    try:
+        sections = schema.sections_decoder.decode(data)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    wrong = [key for key in _SECTIONS if (raw := bytes(getattr(sections, key)).lstrip()) and raw[:1] != b"["]
+    if len(wrong) > 1:  # the first in the file, as the decoder met it
+        text = bytes(data)
+        wrong.sort(key=lambda key: text.find(f'"{key}"'.encode()))
+    return wrong[0] if wrong else None
+
+
 def read_coco(source: Any, *, max_bytes: int | None = None) -> ParsedCoco:
     """Decode the top level of a COCO source; :class:`CocoError` when it is not COCO-shaped JSON."""
     data, name = source_buffer(source, max_bytes)
@@ -271,9 +284,9 @@ def read_coco(source: Any, *, max_bytes: int | None = None) -> ParsedCoco:
             )
         doc = schema.document_decoder.decode(data)
     except msgspec.ValidationError as exc:  # (a DecodeError too: this test comes first)
-        for key in _SECTIONS:
-            if f"at `$.{key}`" in str(exc):
-                raise CocoError(f"'{key}' must be a list.", file=where, path=key) from None
+        key = _not_a_list(data)
+        if key is not None:
+            raise CocoError(f"'{key}' must be a list.", file=where, path=key) from None
         detail = str(exc).replace(" - at `$`", "").replace("`$.", "`")  # msgspec's root marker
         raise CocoError(f"is not COCO-shaped: {detail}.", file=where, path="$") from None
     except msgspec.DecodeError as exc:

@@ -1,9 +1,15 @@
 """The COCO file as typed msgspec Structs: one pass decodes it, keeping each record's original bytes.
 
-These mirror the JSON; they are not the domain model. Fields are typed loosely (``Any``) on purpose:
-validation (:mod:`labelport.formats.coco.validate`) checks every value and reports a JSON path,
-rather than stopping at the first bad one as a strict decoder would. Geometry arrays stay
-``msgspec.Raw`` (the original bytes) until something needs their numbers.
+These mirror the JSON; they are not the domain model. :class:`Document` keeps each record of the
+three lists as its original bytes. The record Structs (:class:`Image`, :class:`Category`,
+:class:`Annotation`) type their fields loosely (``Any``) on purpose: validation
+(:mod:`labelport.formats.coco.validate`) checks every value and reports a JSON path, rather than
+stopping at the first bad one as a strict decoder would; an annotation's ``segmentation`` stays
+``msgspec.Raw`` until something needs its numbers. :class:`CleanAnnotation` is the one strict Struct:
+the import's fast path decodes a whole slice into it, or falls back to the loose path.
+
+>>> document_decoder.decode(b'{"images": [{"id": 1}], "annotations": []}').categories is MISSING
+True
 """
 
 from __future__ import annotations
@@ -25,6 +31,15 @@ class Document(msgspec.Struct):
     categories: list[msgspec.Raw] | msgspec.UnsetType = MISSING
     info: msgspec.Raw = msgspec.Raw(b"")
     licenses: msgspec.Raw = msgspec.Raw(b"")
+
+
+class Sections(msgspec.Struct):
+    """The three lists of a document, each as its raw bytes whatever they hold: what a document that
+    failed to decode is read as, to name the section that is not a list."""
+
+    images: msgspec.Raw = msgspec.Raw(b"")
+    annotations: msgspec.Raw = msgspec.Raw(b"")
+    categories: msgspec.Raw = msgspec.Raw(b"")
 
 
 class Image(msgspec.Struct):
@@ -100,5 +115,6 @@ annotations_decoder = msgspec.json.Decoder(list[Annotation])
 #: decode to infinity here, so that validation names the field instead of rejecting the record.
 annotation_decoder = msgspec.json.Decoder(Annotation, float_hook=float)
 document_decoder = msgspec.json.Decoder(Document)
+sections_decoder = msgspec.json.Decoder(Sections)
 any_decoder = msgspec.json.Decoder()
 encoder = msgspec.json.Encoder()

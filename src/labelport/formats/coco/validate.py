@@ -1,8 +1,10 @@
 """Checks on one COCO annotation's fields, each problem reported with its JSON path.
 
 The functions take a field's value and return nothing; they call ``fail(code, field_path, message)``
-for errors and ``warn(...)`` for warnings. :mod:`labelport.formats.coco.importer` runs them over every
-annotation in one pass.
+for errors and ``warn(...)`` for warnings, and return whether the field is usable.
+:func:`labelport.formats.coco.chunks.validate_chunk` runs them over every annotation of a slice that
+the fast path (:mod:`labelport.formats.coco.fast`, which uses :func:`check_rle` and
+:func:`check_keypoints` with a ``fail`` that raises) could not prove clean.
 
 Rules (see README "Validation"): bbox is 4 finite numbers with width and height > 0; a polygon ring
 has an even number of numbers and at least 3 points; an RLE's size equals the image's [height, width]
@@ -28,6 +30,8 @@ Report = Callable[[str, str, str], None]
 _rings = msgspec.json.Decoder(list[list[float]])
 _flat = msgspec.json.Decoder(list[float])
 _any = msgspec.json.Decoder()
+#: numbers beyond float range read as infinity (not refused), so that they can be named
+_any_float = msgspec.json.Decoder(float_hook=float)
 _WS = b" \t\r\n"
 ISCROWD_VALUES = (0, 1, "0", "1", "true", "false")
 
@@ -48,11 +52,26 @@ def finite(value: Any) -> bool:
         return False
 
 
-def _where(exc: msgspec.ValidationError, prefix: str) -> str:
-    """Turn msgspec's ``$[0][3]`` into ``prefix[0][3]``."""
-    text = str(exc)
-    at = text.rfind("- at `$")
-    return prefix + text[at + 7 : -1] if at >= 0 else prefix
+def _first_not_a_number(raw: msgspec.Raw, nested: bool) -> tuple[str, str]:
+    """(code, index path) of the first value of a polygon that a typed decode refused: the first that
+    is not a number (``polygon_type``) or not finite (``polygon_nonfinite``), in file order.
+
+    >>> _first_not_a_number(msgspec.Raw(b'[[1, 2, 1e999, "x"]]'), True)
+    ('polygon_nonfinite', '[0][2]')
+    >>> _first_not_a_number(msgspec.Raw(b'[1, 2, true]'), False)
+    ('polygon_type', '[2]')
+    """
+    value = _any_float.decode(raw)
+    for r, ring in enumerate(value if nested else [value]):
+        prefix = f"[{r}]" if nested else ""
+        if type(ring) is not list:
+            return "polygon_type", prefix
+        for k, number in enumerate(ring):
+            if type(number) is not int and type(number) is not float:
+                return "polygon_type", f"{prefix}[{k}]"
+            if not finite(number):
+                return "polygon_nonfinite", f"{prefix}[{k}]"
+    return "polygon_type", ""
 
 
 _NUMBER = (int, float)
@@ -114,11 +133,12 @@ def check_segmentation(
     if form in ("polygon", "flat_polygon"):
         try:
             rings = _rings.decode(raw) if form == "polygon" else [_flat.decode(raw)]
-        except msgspec.ValidationError as exc:
-            if str(exc).startswith("Number out of range"):
-                fail("polygon_nonfinite", _where(exc, "segmentation"), "a polygon must hold finite numbers.")
+        except msgspec.ValidationError:
+            code, where = _first_not_a_number(raw, form == "polygon")
+            if code == "polygon_nonfinite":
+                fail(code, f"segmentation{where}", "a polygon must hold finite numbers.")
             else:
-                fail("polygon_type", _where(exc, "segmentation"), "a polygon must hold numbers only.")
+                fail(code, f"segmentation{where}", "a polygon must hold numbers only.")
             return False
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             fail("polygon_type", "segmentation", "the polygon is not valid JSON.")

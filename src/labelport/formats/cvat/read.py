@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from labelport import geometry
-from labelport.formats.base import Dataset, Policy, Sizes
+from labelport.formats.base import Dataset, Sizes
 from labelport.formats.xml import (
     answer_value,
     element_path,
@@ -32,6 +32,7 @@ from labelport.formats.xml import (
     read_bytes,
     text_number,
 )
+from labelport.imports.policy import ErrorPolicy
 
 SHAPES = ("box", "polygon", "polyline", "points", "mask", "skeleton")
 
@@ -81,7 +82,7 @@ def read_cvat(source: str | Path, *, on_error: str = "fail", sizes: Sizes | None
     path = Path(source).expanduser()
     file = str(path)
     root = parse_xml(read_bytes(path), file)
-    policy = Policy(on_error)
+    policy = ErrorPolicy.of(on_error)
     if root.tag != "annotations":
         policy.problem(
             "cvat_root",
@@ -126,7 +127,7 @@ def _points_as_keypoints(data: Dataset) -> None:
 
 
 class _Reader:
-    def __init__(self, data: Dataset, policy: Policy, labels: _Labels, file: str) -> None:
+    def __init__(self, data: Dataset, policy: ErrorPolicy, labels: _Labels, file: str) -> None:
         self.data, self.policy, self.labels, self.file = data, policy, labels, file
         self.image_ids: set[int] = set()
 

@@ -22,9 +22,10 @@ import msgspec
 
 from labelport import geometry
 from labelport.errors import FormatError
-from labelport.formats.base import Dataset, Policy, Sizes
+from labelport.formats.base import Dataset, Sizes
 from labelport.formats.labelstudio.rle import mask_from_rle
 from labelport.formats.xml import plain
+from labelport.imports.policy import ErrorPolicy
 
 KINDS = ("rectanglelabels", "polygonlabels", "keypointlabels", "brushlabels")
 
@@ -57,7 +58,7 @@ def read_labelstudio(
         tasks = [tasks]
     if not isinstance(tasks, list):
         raise FormatError("ls_json", "must hold a list of tasks.", file=file, path="$")
-    policy = Policy(on_error)
+    policy = ErrorPolicy.of(on_error)
     data = Dataset(name=path.name)
     key = "predictions" if predictions else "annotations"
     versions: set[str] = set()
@@ -73,7 +74,7 @@ def read_labelstudio(
 
 def _task(
     data: Dataset,
-    policy: Policy,
+    policy: ErrorPolicy,
     file: str,
     where: str,
     task: Any,
@@ -154,7 +155,7 @@ def _size(
 
 def _result(
     data: Dataset,
-    policy: Policy,
+    policy: ErrorPolicy,
     file: str,
     where: str,
     image_id: int,

@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from labelport import geometry
 from labelport.errors import FormatError
-from labelport.formats.base import Dataset, Policy, Sizes, image_size
+from labelport.formats.base import Dataset, Sizes, image_size
 from labelport.formats.xml import (
     answer_value,
     element_path,
@@ -31,6 +31,7 @@ from labelport.formats.xml import (
     read_bytes,
     text_number,
 )
+from labelport.imports.policy import ErrorPolicy
 
 SPLITS = ("train", "val", "trainval", "test")
 FLAGS = ("truncated", "difficult", "occluded")
@@ -91,7 +92,7 @@ def read_voc(source: str | Path, *, on_error: str = "fail", sizes: Sizes | None 
         raise FormatError(
             "voc_folder", "has no Annotations folder (Pascal VOC: Annotations/<name>.xml).", file=str(path)
         )
-    policy = Policy(on_error)
+    policy = ErrorPolicy.of(on_error)
     data = Dataset(name=root.name)
     splits = _splits(root)
     for xml in sorted((root / "Annotations").rglob("*.xml")):
@@ -103,7 +104,13 @@ def read_voc(source: str | Path, *, on_error: str = "fail", sizes: Sizes | None 
 
 
 def _read_file(
-    data: Dataset, policy: Policy, root: Path, xml: Path, stem: str, split: str | None, sizes: Sizes | None
+    data: Dataset,
+    policy: ErrorPolicy,
+    root: Path,
+    xml: Path,
+    stem: str,
+    split: str | None,
+    sizes: Sizes | None,
 ) -> None:
     file = str(xml)
     try:
@@ -163,7 +170,9 @@ def _size(doc: ET.Element, root: Path, file_name: str, sizes: Sizes | None) -> t
     return found
 
 
-def _instances(root: Path, stem: str, size: tuple[int, int], policy: Policy) -> dict[int, dict[str, Any]]:
+def _instances(
+    root: Path, stem: str, size: tuple[int, int], policy: ErrorPolicy
+) -> dict[int, dict[str, Any]]:
     """Instance index -> RLE, from SegmentationObject/<stem>.png (0 is background, 255 the void border)."""
     path = root / "SegmentationObject" / f"{stem}.png"
     if not path.is_file():

@@ -18,7 +18,8 @@ from typing import Any
 
 from labelport import geometry
 from labelport.errors import FormatError
-from labelport.formats.base import Dataset, Policy, Sizes, image_size, read_bytes
+from labelport.formats.base import Dataset, Sizes, image_size, read_bytes
+from labelport.imports.policy import ErrorPolicy
 from labelport.words import plural
 
 YAML_NAMES = ("data.yaml", "dataset.yaml")
@@ -205,7 +206,7 @@ def read_yolo(
     source: str | Path, *, on_error: str = "fail", sizes: Sizes | None = None, task: str | None = None
 ) -> Dataset:
     """Read a YOLO dataset folder (or its yaml) into the neutral dataset; see the module docstring."""
-    policy = Policy(on_error)
+    policy = ErrorPolicy.of(on_error)
     path = Path(source).expanduser()
     config = read_config(path, task)
     data = Dataset(name=path.name)
@@ -234,7 +235,7 @@ def read_yolo(
 
 def _read_item(
     data: Dataset,
-    policy: Policy,
+    policy: ErrorPolicy,
     config: _Config,
     categories: dict[int, int],
     split: str,
