@@ -620,7 +620,7 @@ async function evaluationPage() {
   const table = el("table", { class: "table", id: "per-category" },
     el("thead", {}, el("tr", {}, el("th", {}, "class"), cols.map((c) => el("th", {}, c)))),
     el("tbody", {}, ev.per_category.map((row) => el("tr", { "data-category": row.category }, el("td", {}, row.category),
-      cols.map((c) => el("td", { class: "num" }, typeof row[c] === "number" && !Number.isInteger(row[c]) ? fmt(row[c]) : row[c] === null ? "–" : String(row[c])))))));
+      cols.map((c) => el("td", { class: "num" }, c.startsWith("A") ? fmt(row[c]) : String(row[c])))))));
   fill(document.getElementById("main"), el("div", { class: "evaluation" },
     el("h2", {}, `${ev.pred_branch} against ${ev.gt_branch}`), el("p", { class: "kbd" }, `${ev.iou_type} · stored evaluation ${ev.evaluation_id}`),
     el("p", {}, el("a", { class: "linkish", href: `${grid}&errors=fp`, id: "to-fp" }, "False positives, worst first →"), " ",
