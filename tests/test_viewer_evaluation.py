@@ -149,3 +149,23 @@ def test_bad_evaluation_requests_are_one_sentence(site: EvalSite) -> None:
     messages = [a[1]["message"] for a in answers]
     assert "compare=" in messages[0] and "fp or fn" in messages[1]
     assert "labelport eval" in messages[2] and "labelport eval" in messages[3]
+    site.driver.get_log("browser")  # the four refusals, logged by the browser as failed loads
+
+
+def test_a_confident_box_of_another_class_over_a_missed_object_is_wrong_class(site: EvalSite) -> None:
+    from labelport import ObjectInstance, Polygon
+
+    project = site.project
+    row = project.list_label_rows_v2(data_title_eq="plain-2.png", branch_name="wrong")[0]
+    roof = ObjectInstance(project.ontology_structure.get_child_by_title("roof"), object_hash="pred-roof")
+    roof.set_for_frames(Polygon(((40, 40, 140, 40, 140, 100, 40, 100),)), 0, confidence=0.8)
+    row.add_object_instance(roof)
+    row.save()
+    evaluation = project.evaluate("wrong")
+    data_hash = site.hashes["plain-2.png"]
+    image = evaluation.image(data_hash)
+    assert [p["status"] for p in image["predictions"]] == ["fp"]  # no roof there, and the car missed
+    assert [g["status"] for g in image["ground_truth"]] == ["fn"]
+    site.open(f"/projects/{project.project_hash}/units/{data_hash}?compare=wrong", "unit")
+    drawn = {h: m for h, (m, _, _) in _drawn(site).items()}
+    assert drawn == {"pred-roof": "wrong_class", image["ground_truth"][0]["object_hash"]: "wrong_class"}
