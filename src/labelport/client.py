@@ -659,6 +659,23 @@ class Project:
         evaluation_id = int(summary["evaluation_id"])
         return Evaluation(summary, lambda: self.service.evaluation_matches(self.project_hash, evaluation_id))
 
+    def stored_evaluation(
+        self, pred_branch: str, *, gt_branch: str = MAIN_BRANCH, iou_type: str = "bbox"
+    ) -> Evaluation | None:
+        """The stored evaluation of ``pred_branch`` (COCO's default parameters) while both branches are
+        unchanged since it was computed, else None; never computes one (the viewer reads it)."""
+        from labelport.evaluation.result import Evaluation
+
+        # the server's remote client does not mirror this read yet (server/ is being split into routers)
+        lookup = getattr(self.service, "stored_evaluation", None)
+        if lookup is None:
+            raise LabelportError("this connection cannot read stored evaluations; open the store directly.")
+        summary = lookup(self.project_hash, pred_branch, gt_branch, iou_type)
+        if summary is None:
+            return None
+        evaluation_id = int(summary["evaluation_id"])
+        return Evaluation(summary, lambda: self.service.evaluation_matches(self.project_hash, evaluation_id))
+
     def diff(self, a: str, b: str, *, iou: float = 0.5) -> dict[str, Any]:
         """Two label branches object by object: matched, with another class, only in a, only in b."""
         return self.service.diff_branches(self.project_hash, a, b, iou)

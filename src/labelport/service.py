@@ -710,6 +710,15 @@ class LocalService:
         _, summary = evaluate(self.store, project_hash, pred_branch, user=self.user.name, **options)
         return summary
 
+    def stored_evaluation(
+        self, project_hash: str, pred_branch: str, gt_branch: str = "main", iou_type: str = "bbox"
+    ) -> dict[str, Any] | None:
+        """The stored, current evaluation's summary with default parameters, or None; computes nothing."""
+        from labelport.evaluation.run import stored
+
+        self._check(project_hash, "read")
+        return stored(self.store, project_hash, pred_branch, gt_branch=gt_branch, iou_type=iou_type)
+
     def evaluation_matches(self, project_hash: str, evaluation_id: int) -> bytes:
         """The object-level matches of a stored evaluation (an ``.npz`` of columns)."""
         self._check(project_hash, "read")

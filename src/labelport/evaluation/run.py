@@ -76,6 +76,23 @@ def evaluate(
         return _evaluate(store, project_hash, pred_branch, gt_branch, iou_type, params, key, states, user)
 
 
+def stored(
+    store: LabelStore, project_hash: str, pred_branch: str, *, gt_branch: str = "main", iou_type: str = "bbox"
+) -> dict[str, Any] | None:
+    """The stored evaluation of ``pred_branch`` against ``gt_branch`` with COCO's default parameters,
+    while both branches are as it was computed from; None otherwise (nothing is computed)."""
+    params = (
+        Params.make(iou_type) if iou_type == "keypoints" else Params.make(iou_type, max_dets=[1, 10, 100])
+    )
+    key = (gt_branch, pred_branch, iou_type, dumps({"v": ENGINE_VERSION, **params.key()}).decode())
+    states = tuple(str(store.branch_state(project_hash, b)) for b in (gt_branch, pred_branch))
+    found = store.find_evaluation(project_hash, key)
+    if found is None or (found.gt_state, found.pred_state) != states:
+        return None
+    summary: dict[str, Any] = loads(found.summary)
+    return {**summary, "evaluation_id": found.id, "stored": True}
+
+
 @contextmanager
 def _no_gc() -> Iterator[None]:
     """The garbage collector off while millions of small objects are made (it would scan them again and again)."""

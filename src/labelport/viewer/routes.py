@@ -7,8 +7,9 @@ API does, and nothing here writes.
 
 Pages: ``/`` (projects), ``/projects/{hash}`` (the grid), ``/projects/{hash}/units/{data_hash}``.
 JSON: ``/api/projects``, ``/api/projects/{hash}``, ``/api/projects/{hash}/units?...`` (a page of the
-grid: class, branch, conf, attr, q, type, compare, page, per), ``/api/projects/{hash}/counts?...``
-(objects per class for the same filters), ``/api/projects/{hash}/units/{data_hash}``.
+grid: class, branch, conf, attr, q, type, compare, errors, page, per), ``/api/projects/{hash}/counts?...``
+(objects per class for the same filters), ``/api/projects/{hash}/units/{data_hash}``,
+``/api/projects/{hash}/evaluation?branch=&compare=`` (a stored evaluation; see :mod:`.evaluation`).
 Pixels: ``/media/{hash}/{data_hash}/{frame}`` (only from the media roots) and
 ``/thumbs/{hash}/{data_hash}`` (``labels=1`` draws the labels with Pillow).
 """
@@ -34,7 +35,7 @@ from labelport.ontology import Object
 from labelport.service import Service
 from labelport.store.base import UnitQuery
 from labelport.viewer.draw import Mark, class_color, class_colors, marks_of_row
-from labelport.viewer.evaluation import object_matches
+from labelport.viewer.evaluation import error_units, evaluation_json, object_matches, stored_for
 from labelport.viewer.media import MediaRoots, ThumbnailCache, jpeg_bytes
 from labelport.viewer.render import base_image, picture
 
@@ -81,8 +82,11 @@ def grid_query(params: Any) -> tuple[UnitQuery, str | None]:
         if not sep or not _HASH.fullmatch(key):
             raise LabelportError(f"attr must be ATTRIBUTE_HASH=VALUE, not {attr!r}.")
         attribute = (key, value)
-    if params.get("errors"):  # reserved for stored evaluations (see labelport.viewer.evaluation)
-        raise LabelportError("errors= filters need a stored evaluation; this labelport has none yet.")
+    errors = params.get("errors") or None
+    if errors not in (None, "fp", "fn"):
+        raise LabelportError(f"errors must be fp or fn, not {errors!r}.")
+    if errors and not params.get("compare"):
+        raise LabelportError("errors= needs compare= (the prediction branch evaluated against branch=).")
     classes = tuple(dict.fromkeys(params.getlist("class")))
     if len(classes) > MAX_CLASSES:
         raise LabelportError(f"class may be given at most {MAX_CLASSES} times, not {len(classes)}.")
@@ -212,13 +216,19 @@ class Viewer:
         query, compare = grid_query(request.query_params)
         per = _int(request.query_params, "per", PAGE_SIZE, 1, MAX_PER_PAGE)
         page = _int(request.query_params, "page", 1, 1, 10**9)
+        errors = request.query_params.get("errors") or None
         with self._project(request, project_hash) as project:
             colors = class_colors(project.ontology_structure)
-            found = project.find_data_units(query, limit=per, offset=(page - 1) * per)
-            rows = project.label_rows_of(found.units, query.branch)
-            other = project.label_rows_of(found.units, compare) if compare else None
+            evaluation = stored_for(project, query.branch, compare) if compare else None
+            if errors is not None:
+                found_units, total, counts = self._error_page(project, evaluation, query, errors, per, page)
+            else:
+                found = project.find_data_units(query, limit=per, offset=(page - 1) * per)
+                found_units, total, counts = found.units, found.total, {}
+            rows = project.label_rows_of(found_units, query.branch)
+            other = project.label_rows_of(found_units, compare) if compare else None
             units = []
-            for i, (unit, row) in enumerate(zip(found.units, rows, strict=True)):
+            for i, (unit, row) in enumerate(zip(found_units, rows, strict=True)):
                 entry: dict[str, Any] = {
                     **self._unit_head(project, unit),
                     "thumb": f"{self.base}/thumbs/{project_hash}/{unit.data_hash}",
@@ -228,8 +238,51 @@ class Viewer:
                     entry["compare_marks"] = [
                         m.to_json() for m in marks_of_row(other[i], 0, colors) if _keep(m, query)
                     ]
+                if evaluation is not None:
+                    entry["matches"], entry["compare_matches"] = object_matches(evaluation, unit.data_hash)
+                if errors is not None:
+                    entry["errors"] = counts[unit.data_hash]
                 units.append(entry)
-        return {"units": units, "total": found.total, "offset": found.offset, "per": per}
+        offset = (page - 1) * per
+        return {
+            "units": units,
+            "total": total,
+            "offset": offset,
+            "per": per,
+            "evaluated": evaluation is not None,
+        }
+
+    def _error_page(
+        self, project: Project, evaluation: Any, query: UnitQuery, kind: str, per: int, page: int
+    ) -> tuple[list[DataUnit], int, dict[str, int]]:
+        """One page of the units with errors of ``kind``, worst first (``errors=fp|fn``)."""
+        if evaluation is None:
+            raise LabelportError(
+                f"errors= needs a stored evaluation of {query.branch!r} against the compared branch; "
+                "run `labelport eval --pred BRANCH --gt BRANCH` first (the viewer never computes one)."
+            )
+        ordered = error_units(evaluation, kind)
+        chosen = ordered[(page - 1) * per : page * per]
+        by_hash = {u.data_hash: u for u in project.get_data_units([h for h, _ in chosen])}
+        return [by_hash[h] for h, _ in chosen if h in by_hash], len(ordered), dict(ordered)
+
+    def evaluation_json(self, request: Request, project_hash: str) -> Any:
+        """The stored evaluation of ``compare`` against ``branch`` (``main``), or a 404 saying how to make one."""
+        params = request.query_params
+        truth = params.get("branch") or MAIN_BRANCH
+        prediction = params.get("compare") or ""
+        if not prediction:
+            raise LabelportError("compare= (the prediction branch) is needed for an evaluation.")
+        with self._project(request, project_hash) as project:
+            evaluation = stored_for(project, truth, prediction)
+            if evaluation is None:
+                raise NotFoundError(
+                    "current stored evaluation",
+                    f"{prediction} against {truth}",
+                    key="branches",
+                    hint=f"run `labelport eval --pred {prediction} --gt {truth}`; the viewer never computes one",
+                )
+            return evaluation_json(evaluation)
 
     def counts_json(self, request: Request, project_hash: str) -> Any:
         """Objects per class for the grid's filters (without the class filter), asked for after the
@@ -281,9 +334,11 @@ class Viewer:
                 other = project.label_rows_of([unit], compare)[0]
                 data["compare"] = compare
                 data["compare_marks"] = [m.to_json() for m in marks_of_row(other, None, colors)]
-                matches = object_matches(project, branch, compare)
-                if matches is not None:
-                    data["matches"] = matches
+                evaluation = stored_for(project, branch, compare)
+                if evaluation is not None:
+                    data["matches"], data["compare_matches"] = object_matches(
+                        evaluation, unit.data_hash, unit.frames
+                    )
         return data
 
     # -- pixels ------------------------------------------------------------------------------------
@@ -361,7 +416,13 @@ class Viewer:
         router.add_api_route(
             "/projects/{project_hash}/units/{data_hash}", page("unit", see_project), methods=["GET"]
         )
+        router.add_api_route(
+            "/projects/{project_hash}/evaluation", page("evaluation", see_project), methods=["GET"]
+        )
         router.add_api_route("/api/projects", api(self.projects_json), methods=["GET"])
+        router.add_api_route(
+            "/api/projects/{project_hash}/evaluation", api(self.evaluation_json), methods=["GET"]
+        )
         router.add_api_route("/api/projects/{project_hash}", api(self.project_json), methods=["GET"])
         router.add_api_route("/api/projects/{project_hash}/units", api(self.units_json), methods=["GET"])
         router.add_api_route(

@@ -63,11 +63,16 @@ const pct = (x) => (x === null || x === undefined ? "" : `${Math.round(x * 100)}
 
 // -- drawing marks as SVG (the same marks Pillow draws for thumbnails and `labelport render`) ----
 
-// Where a stored evaluation plugs in (labelport.viewer.evaluation): a mark's match colours it.
+// A stored evaluation (labelport.viewer.evaluation) colours each mark by its match instead of its class.
 const MATCH_COLOURS = { tp: "#4caf50", fp: "#ff5252", fn: "#ffb300", wrong_class: "#ba68c8" };
+const MATCH_NAMES = { tp: "true positive", fp: "false positive", fn: "false negative (missed)", wrong_class: "wrong class" };
 function matchColour(mark, matches) {
   const kind = matches && matches[mark.object_hash];
   return kind ? MATCH_COLOURS[kind] : mark.color;
+}
+function matchLegend(counts) {
+  return el("div", { class: "classes", id: "match-legend" }, Object.keys(MATCH_COLOURS).map((k) => el("div", { class: "class-row", "data-match": k },
+    el("span", { class: "swatch", style: `background:${MATCH_COLOURS[k]}` }), el("span", { class: "name" }, MATCH_NAMES[k]), el("span", { class: "count" }, counts ? counts[k] || 0 : ""))));
 }
 
 function ringPoints(ring) {
@@ -84,6 +89,8 @@ function drawMark(mark, size, opts = {}) {
     "data-feature-hash": mark.feature_hash,
     "data-kind": mark.kind,
   });
+  const match = opts.matches && opts.matches[mark.object_hash];
+  if (match) { g.dataset.match = match; g.dataset.colour = colour; }
   const r = Math.max(2, Math.max(size.w, size.h) / 160);
   if (mark.kind === "polygon") {
     for (const ring of mark.rings) g.append(svg("polygon", { class: "area", points: ringPoints(ring), fill: colour, stroke: colour }));
@@ -170,14 +177,14 @@ async function projectsPage() {
 
 // -- the grid -----------------------------------------------------------------------------------
 
-const GRID_KEYS = ["class", "branch", "compare", "layout", "conf", "attr", "q", "type", "page"];
+const GRID_KEYS = ["class", "branch", "compare", "errors", "layout", "conf", "attr", "q", "type", "page"];
 
 function readState() {
   const p = new URLSearchParams(location.search);
   return {
     class: p.getAll("class"), branch: p.get("branch") || "", compare: p.get("compare") || "",
     layout: p.get("layout") || "overlay", conf: p.get("conf") || "", attr: p.get("attr") || "",
-    q: p.get("q") || "", type: p.get("type") || "", page: parseInt(p.get("page") || "1", 10) || 1,
+    q: p.get("q") || "", type: p.get("type") || "", errors: p.get("errors") || "", page: parseInt(p.get("page") || "1", 10) || 1,
   };
 }
 
@@ -245,6 +252,10 @@ async function gridPage() {
       el("div", { class: "field" }, el("label", { for: "f-compare" }, "compare with"), el("select", { id: "f-compare", onchange: (e) => change({ compare: e.target.value }) }, branchOptions(state.compare, "nothing"))),
       state.compare ? el("div", { class: "field" }, el("select", { id: "f-layout", onchange: (e) => change({ layout: e.target.value }) },
         el("option", { value: "overlay", selected: state.layout === "overlay" }, "overlaid"), el("option", { value: "side", selected: state.layout === "side" }, "side by side"))) : null,
+      state.compare ? el("div", { class: "field" }, el("label", { for: "f-errors" }, "evaluation errors"), el("select", { id: "f-errors", onchange: (e) => change({ errors: e.target.value }) },
+        el("option", { value: "" }, "every unit"), el("option", { value: "fp", selected: state.errors === "fp" }, "false positives, worst first"),
+        el("option", { value: "fn", selected: state.errors === "fn" }, "false negatives, worst first"))) : null,
+      state.compare ? el("a", { class: "linkish", id: "evaluation-link", href: `${BASE}/projects/${projectHash}/evaluation?branch=${encodeURIComponent(state.branch || "main")}&compare=${encodeURIComponent(state.compare)}` }, "Evaluation of this comparison →") : null,
       el("h3", {}, "Classes ", state.class.length ? el("button", { class: "linkish", onclick: () => change({ class: [] }) }, "clear") : null),
       el("div", { class: "classes", id: "f-classes" }, rows),
       el("h3", {}, "Confidence at least"),
@@ -268,7 +279,7 @@ async function gridPage() {
       const box = el("div", { class: "thumb" });
       const pixels = u.image.src && !u.image.video;
       if (pixels) box.append(el("img", { src: u.image.src.startsWith("http") ? u.image.src : u.thumb, alt: "", loading: "lazy" }));
-      const layer = marksLayer(marks, size, { ...opts, canvas: !pixels });
+      const layer = marksLayer(marks, size, { ...opts, canvas: !pixels, matches: opts.compare ? u.compare_matches : u.matches });
       layer.querySelectorAll(".mark").forEach((g) => { g.__branch = opts.branch; });
       box.append(layer);
       if (tag) box.append(el("span", { class: "tag" }, tag));
@@ -281,7 +292,7 @@ async function gridPage() {
       : (() => {
         const t = thumb(u.marks, { branch });
         if (u.compare_marks) {
-          const layer = marksLayer(u.compare_marks, size, { compare: true });
+          const layer = marksLayer(u.compare_marks, size, { compare: true, matches: u.compare_matches });
           layer.querySelectorAll(".mark").forEach((g) => { g.__branch = state.compare; });
           t.append(layer);
         }
@@ -291,6 +302,7 @@ async function gridPage() {
     return el("a", { class: "unit", href, "data-data-hash": u.data_hash, title: u.title }, pics,
       el("div", { class: "meta" }, el("span", { class: "title" }, u.title),
         u.data_type !== "image" ? el("span", { class: "badge" }, `${u.data_type.replace("_", " ")} · ${u.frames}`) : null,
+        u.errors ? el("span", { class: "badge errors" }, plural(u.errors, state.errors === "fn" ? "miss" : "false positive").replace("misss", "misses")) : null,
         el("span", { class: "labels" }, plural(n, "label"))),
       u.image.note ? el("div", { class: "note", title: u.image.note }, u.image.short || u.image.note) : null);
   }
@@ -437,7 +449,7 @@ async function unitPage() {
     const layers = [[onFrame(s.marks), s.opts]];
     if (s.extra) layers.push([onFrame(s.extra.marks), s.extra.opts]);
     for (const [marks, opts] of layers) {
-      const layer = marksLayer(marks, size, { ...opts, matches: unit.matches });
+      const layer = marksLayer(marks, size, { ...opts, matches: opts.compare ? unit.compare_matches : unit.matches });
       layer.setAttribute("width", size.w); layer.setAttribute("height", size.h);
       layer.querySelectorAll(".mark").forEach((g) => { g.__branch = opts.branch; if (hidden.has(g.dataset.featureHash)) g.classList.add("off"); });
       children.push(layer);
@@ -446,6 +458,14 @@ async function unitPage() {
   }
   function drawAll() { stageList.forEach(drawStage); buildSide(); }
 
+  function matchCounts(all) {
+    const out = {};
+    for (const m of all) {
+      const k = (unit.compare_marks || []).includes(m) ? unit.compare_matches[m.object_hash] : unit.matches[m.object_hash];
+      if (k) out[k] = (out[k] || 0) + 1;
+    }
+    return out;
+  }
   function buildSide() {
     const all = [...unit.marks, ...(unit.compare_marks || [])].filter((m) => (m.card.frame || 0) === frame);
     const counts = {};
@@ -460,6 +480,8 @@ async function unitPage() {
       el("span", { class: "conf" }, m.card.error ? "unreadable" : pct(m.card.confidence))));
     const info = [`${unit.width} × ${unit.height}`, unit.data_type.replace("_", " "), frames > 1 ? plural(frames, "frame") : null].filter(Boolean).join(" · ");
     fill(sidePanel, el("h2", {}, unit.title), el("div", { class: "sub" }, info),
+      unit.matches ? el("h3", {}, "Evaluation") : null, unit.matches ? matchLegend(matchCounts(all)) : null,
+      unit.matches ? el("a", { class: "linkish", href: `${BASE}/projects/${projectHash}/evaluation?branch=${encodeURIComponent(branch)}&compare=${encodeURIComponent(state.compare)}` }, "Evaluation page →") : null,
       el("h3", {}, "Legend"), legend.length ? el("div", { class: "classes", id: "legend" }, legend) : el("p", { class: "kbd" }, "No labels on this frame."),
       el("h3", {}, `Labels on ${branch}`), el("div", { class: "objects" }, objects),
       unit.classifications.length ? el("h3", {}, "Classifications") : null,
@@ -551,9 +573,66 @@ async function unitPage() {
   document.body.dataset.ready = "unit";
 }
 
+// -- an evaluation's page ------------------------------------------------------------------------
+
+const fmt = (x) => (x === null || x === undefined || x < 0 ? "–" : x.toFixed(3));
+
+function curvesSvg(curves) {
+  // mean precision over the categories at each recall threshold, one line per IoU threshold shown
+  const W = 420, H = 300, pad = 36;
+  const chart = svg("svg", { id: "pr-curves", viewBox: `0 0 ${W} ${H}`, width: W, height: H, class: "chart" });
+  chart.append(svg("rect", { x: pad, y: 8, width: W - pad - 8, height: H - pad - 8, fill: "none", stroke: "#666" }));
+  const x = (r) => pad + r * (W - pad - 8), y = (p) => 8 + (1 - p) * (H - pad - 8);
+  for (const t of [0, 0.5, 1]) {
+    const lx = svg("text", { x: x(t), y: H - 18, "text-anchor": "middle", class: "axis" }); lx.textContent = t; chart.append(lx);
+    const ly = svg("text", { x: pad - 4, y: y(t) + 4, "text-anchor": "end", class: "axis" }); ly.textContent = t; chart.append(ly);
+  }
+  const xl = svg("text", { x: W / 2, y: H - 4, "text-anchor": "middle", class: "axis" }); xl.textContent = "recall"; chart.append(xl);
+  const cats = Object.values(curves.categories || {});
+  const colours = ["#4caf50", "#42a5f5", "#ffb300"];
+  const shown = [0.5, 0.75, null];
+  shown.forEach((iou, n) => {
+    const t = iou === null ? null : curves.iou_thresholds.findIndex((v) => Math.abs(v - iou) < 1e-9);
+    if (t === -1 || !cats.length) return;
+    const points = curves.recall.map((r, i) => {
+      const rows = t === null ? cats.flatMap((c) => c.precision.map((p) => p[i])) : cats.map((c) => c.precision[t][i]);
+      const valid = rows.filter((p) => p > -1);
+      return valid.length ? `${x(r)},${y(valid.reduce((a, b) => a + b, 0) / valid.length)}` : null;
+    }).filter(Boolean);
+    chart.append(svg("polyline", { points: points.join(" "), fill: "none", stroke: colours[n], "stroke-width": 2, "data-iou": iou === null ? "mean" : iou }));
+    const key = svg("text", { x: W - 12, y: 24 + 16 * n, "text-anchor": "end", fill: colours[n], class: "axis" });
+    key.textContent = iou === null ? "IoU 0.50:0.95" : `IoU ${iou.toFixed(2)}`; chart.append(key);
+  });
+  return chart;
+}
+
+async function evaluationPage() {
+  const projectHash = BODY.projectHash;
+  const params = new URLSearchParams(location.search);
+  const project = await api(`/api/projects/${projectHash}`);
+  const grid = `${BASE}/projects/${projectHash}?branch=${encodeURIComponent(params.get("branch") || "main")}&compare=${encodeURIComponent(params.get("compare") || "")}`;
+  crumbs({ text: "Projects", href: `${BASE}/` }, { text: project.title, href: `${BASE}/projects/${projectHash}` }, { text: "Evaluation" });
+  document.title = `Evaluation · ${project.title} · labelport`;
+  const ev = await api(`/api/projects/${projectHash}/evaluation?${params}`);
+  const stats = el("table", { class: "table", id: "stats" }, el("tbody", {}, ev.stat_names.map((name, i) => el("tr", { "data-stat": name },
+    el("th", {}, name), el("td", { class: "num", "data-value": ev.stats[i] }, fmt(ev.stats[i])), el("td", { class: "kbd" }, ev.summary[i] || "")))));
+  const cols = ["AP", "AP50", "AP75", "AR100", "ground_truth", "predictions", "tp", "fp", "fn"];
+  const table = el("table", { class: "table", id: "per-category" },
+    el("thead", {}, el("tr", {}, el("th", {}, "class"), cols.map((c) => el("th", {}, c)))),
+    el("tbody", {}, ev.per_category.map((row) => el("tr", { "data-category": row.category }, el("td", {}, row.category),
+      cols.map((c) => el("td", { class: "num" }, c.startsWith("A") ? fmt(row[c]) : String(row[c])))))));
+  fill(document.getElementById("main"), el("div", { class: "evaluation" },
+    el("h2", {}, `${ev.pred_branch} against ${ev.gt_branch}`), el("p", { class: "kbd" }, `${ev.iou_type} · stored evaluation ${ev.evaluation_id}`),
+    el("p", {}, el("a", { class: "linkish", href: `${grid}&errors=fp`, id: "to-fp" }, "False positives, worst first →"), " ",
+      el("a", { class: "linkish", href: `${grid}&errors=fn`, id: "to-fn" }, "False negatives, worst first →")),
+    el("div", { class: "eval-top" }, el("section", {}, el("h3", {}, "Summary (COCOeval)"), stats),
+      el("section", {}, el("h3", {}, "Precision / recall (mean over classes)"), curvesSvg(ev.pr_curves))),
+    el("h3", {}, "Per class"), table));
+}
+
 // -- start ----------------------------------------------------------------------------------------
 
-const PAGES = { projects: projectsPage, grid: gridPage, unit: unitPage };
+const PAGES = { projects: projectsPage, grid: gridPage, unit: unitPage, evaluation: evaluationPage };
 if (BASE === "/ui" && BODY.page !== "error") {  // the team server's viewer: a session to end
   document.getElementById("me").after(el("form", { method: "post", action: `${BASE}/logout` }, el("button", { class: "btn", type: "submit" }, "Sign out")));
 }
