@@ -250,6 +250,13 @@ def test_a_viewer_runs_an_evaluation_over_the_server(
         outsider.service.evaluate(project.project_hash, "pred", {})
     with pytest.raises(NotFoundError):
         outsider.service.evaluation_matches(project.project_hash, int(remote.data["evaluation_id"]))
+    # the stored answer, read without computing (what the viewer colours by), over HTTP too
+    stored = seen.stored_evaluation("pred")
+    assert stored is not None and stored.stats == remote.stats
+    assert stored.errors("fn", limit=3) == remote.errors("fn", limit=3)
+    assert seen.stored_evaluation("main", gt_branch="pred") is None
+    with pytest.raises(NotFoundError):
+        outsider.service.stored_evaluation(project.project_hash, "pred")
 
 
 # -- the benchmark's evaluation jobs ---------------------------------------------------------------

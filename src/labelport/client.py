@@ -666,11 +666,7 @@ class Project:
         unchanged since it was computed, else None; never computes one (the viewer reads it)."""
         from labelport.evaluation.result import Evaluation
 
-        # the server's remote client does not mirror this read yet (server/ is being split into routers)
-        lookup = getattr(self.service, "stored_evaluation", None)
-        if lookup is None:
-            raise LabelportError("this connection cannot read stored evaluations; open the store directly.")
-        summary = lookup(self.project_hash, pred_branch, gt_branch, iou_type)
+        summary = self.service.stored_evaluation(self.project_hash, pred_branch, gt_branch, iou_type)
         if summary is None:
             return None
         evaluation_id = int(summary["evaluation_id"])

@@ -509,6 +509,13 @@ class RemoteService:
         body = wire.RunEvaluation(pred_branch, dict(options))
         return self._call("POST", self._project(project_hash, "/evaluations"), body, into=dict, wait=True)
 
+    def stored_evaluation(
+        self, project_hash: str, pred_branch: str, gt_branch: str = "main", iou_type: str = "bbox"
+    ) -> dict[str, Any] | None:
+        body = wire.StoredEvaluation(pred_branch, gt_branch, iou_type)
+        path = self._project(project_hash, "/evaluations/stored")
+        return self._call("POST", path, body, into=dict[str, Any] | None)  # type: ignore[arg-type]
+
     def evaluation_matches(self, project_hash: str, evaluation_id: int) -> bytes:
         path = self._project(project_hash, f"/evaluations/{int(evaluation_id)}/matches")
         return self._send("GET", path, b"", wait=True)

@@ -138,6 +138,12 @@ class RunEvaluation(msgspec.Struct):
     options: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
+class StoredEvaluation(msgspec.Struct):
+    pred_branch: str
+    gt_branch: str = "main"
+    iou_type: str = "bbox"
+
+
 class RunDiff(msgspec.Struct):
     a: str
     b: str

@@ -29,6 +29,17 @@ async def run_evaluation(request: Request, project_hash: str) -> Response:
     return await handle(request, work)
 
 
+@router.post("/projects/{project_hash}/evaluations/stored")
+async def stored_evaluation(request: Request, project_hash: str) -> Response:
+    """The stored, current evaluation of two branches with COCO's default parameters (null when none)."""
+
+    def work(s: LocalService, body: bytes) -> Any:
+        data = wire.decode(body, wire.StoredEvaluation)
+        return s.stored_evaluation(project_hash, data.pred_branch, data.gt_branch, data.iou_type)
+
+    return await handle(request, work)
+
+
 @router.get("/projects/{project_hash}/evaluations/{evaluation_id}/matches")
 async def evaluation_matches(request: Request, project_hash: str, evaluation_id: int) -> Response:
     def work(s: LocalService, body: bytes) -> Any:
