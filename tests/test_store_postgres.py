@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -392,17 +393,19 @@ def test_bulk_write_commit_and_idempotent_upsert(store: LabelStore) -> None:
         (1.0, True, None, "ada", False)
     }
     assert len({o.created_at for o in first}) == 1 and first[0].created_at
-    # the same import again changes nothing but the time it ran (created_at is the writing import's
-    # time, one second later under load); with new values it updates in place
+    # the same import again changes nothing, not even the time (a second later, under load); with
+    # new values it updates in place
+    time.sleep(1.1)
     _import(store, project, range(1000))
     again = list(store.iter_objects(project.project_hash, "main"))
-    assert [o._replace(created_at="") for o in again] == [o._replace(created_at="") for o in first]
+    assert again == first
     _import(store, project, range(500, 1500), x=7)
     after = list(store.iter_objects(project.project_hash, "main"))
     assert len(after) == 1500
     assert [o.source_key for o in after] == list(range(1500))  # updated rows keep their place
     assert after[10] == again[10]  # a row the third import did not name is left as it was
     assert after[600].record == b'{"id":600,"bbox":[7,2,3,4]}'
+    assert after[600].created_at > first[600].created_at  # a changed row takes the new import's time
     with store.bulk(project.project_hash, "main", "a.json", "ada") as session:
         keys = session.existing_keys()
         session.commit(b"{}")

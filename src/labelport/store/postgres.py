@@ -65,8 +65,14 @@ _BULK_TYPES = ["int8", "int4", "text", "text", "int8", "bytea", "float8", "bool"
 _UPSERT_SET = (
     "label_row_id = excluded.label_row_id, frame = excluded.frame, feature_hash = excluded.feature_hash, "
     "geometry = NULL, confidence = excluded.confidence, manual = excluded.manual, "
-    "created_by = excluded.created_by, created_at = excluded.created_at, answers = excluded.answers, "
-    "record = excluded.record, edited = FALSE"
+    "created_by = excluded.created_by, answers = excluded.answers, record = excluded.record, edited = FALSE, "
+    # a row the import gives back unchanged keeps its time: re-importing a file changes nothing
+    "created_at = CASE WHEN objects.record = excluded.record AND NOT objects.edited "
+    "AND objects.geometry IS NULL AND objects.label_row_id = excluded.label_row_id "
+    "AND objects.frame = excluded.frame AND objects.feature_hash = excluded.feature_hash "
+    "AND objects.confidence = excluded.confidence AND objects.manual = excluded.manual "
+    "AND objects.answers IS NOT DISTINCT FROM excluded.answers AND objects.created_by = excluded.created_by "
+    "THEN objects.created_at ELSE excluded.created_at END"
 )
 
 

@@ -414,7 +414,14 @@ class SqliteBulk(SqlBulk):
             "ON CONFLICT (source_id, source_key) DO UPDATE SET label_row_id = excluded.label_row_id, "
             "frame = excluded.frame, feature_hash = excluded.feature_hash, geometry = NULL, "
             "confidence = excluded.confidence, manual = excluded.manual, created_by = excluded.created_by, "
-            "created_at = excluded.created_at, answers = excluded.answers, record = excluded.record, edited = 0"
+            "answers = excluded.answers, record = excluded.record, edited = 0, "
+            # a row the import gives back unchanged keeps its time: re-importing a file changes nothing
+            "created_at = CASE WHEN objects.record = excluded.record AND NOT objects.edited "
+            "AND objects.geometry IS NULL AND objects.label_row_id = excluded.label_row_id "
+            "AND objects.frame = excluded.frame AND objects.feature_hash = excluded.feature_hash "
+            "AND objects.confidence = excluded.confidence AND objects.manual = excluded.manual "
+            "AND objects.answers IS excluded.answers AND objects.created_by = excluded.created_by "
+            "THEN objects.created_at ELSE excluded.created_at END"
         )
         columns = (
             "label_row_id, frame, object_hash, feature_hash, source_key, record, "
