@@ -180,7 +180,7 @@ class RemoteService:
             try:
                 if response.status_code < 400 and into is not None:
                     # the size of what is written (a compressed answer says it in a header of ours)
-                    total = int(response.headers.get("x-labelport-bytes") or 0)
+                    total = int(response.headers.get(wire.SIZE_HEADER) or 0)
                     done = 0
                     for piece in response.iter_bytes(1 << 20):
                         into.write(piece)
@@ -440,7 +440,7 @@ class RemoteService:
                     body,
                     wait=True,
                     into=events,
-                    headers={"Accept-Encoding": "identity", "Accept": "application/x-ndjson"},
+                    headers={"Accept-Encoding": "identity", "Accept": wire.PROGRESS_LINES},
                 )
                 report = events.result(self.domain)
             except BaseException:

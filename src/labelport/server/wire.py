@@ -21,6 +21,12 @@ from labelport.errors import FieldError, LabelportError
 from labelport.ontology import OntologyStructure
 from labelport.store.base import ClassificationRecord, ObjectRecord, ProjectRecord, UnitQuery
 
+#: What a client accepts to be told an import's progress as it goes, one JSON line at a time; an
+#: import asked without it answers plainly, with the report or the error and its status.
+PROGRESS_LINES = "application/x-ndjson"
+#: The header of a streamed export that gives the file's size (the response may be compressed).
+SIZE_HEADER = "X-Labelport-Bytes"
+
 T = TypeVar("T")
 
 

@@ -17,9 +17,6 @@ from labelport.server import wire
 from labelport.server.requests import handle
 from labelport.service import LocalService
 
-#: The header of a streamed export that gives the file's size (the response may be compressed).
-SIZE_HEADER = "X-Labelport-Bytes"
-
 router = APIRouter()
 
 
@@ -36,7 +33,7 @@ async def export(request: Request, project_hash: str) -> Response:
             spool.close()
             raise
         # the file's size before any compression on the wire: the client's progress total
-        headers = {SIZE_HEADER: str(size)}
+        headers = {wire.SIZE_HEADER: str(size)}
         return StreamingResponse(_pieces(spool), media_type="application/json", headers=headers)
 
     return await handle(request, work)

@@ -37,9 +37,6 @@ from labelport.words import plural
 
 #: Uploads not imported within this time are deleted when the next upload starts.
 UPLOAD_KEEP_SECONDS = 24 * 3600
-#: What a client accepts to be told an import's progress as it goes (see :func:`import_lines`); an
-#: import asked without it answers plainly, with the report or the error and its status.
-PROGRESS_LINES = "application/x-ndjson"
 
 router = APIRouter()
 
@@ -105,7 +102,7 @@ async def run_import(request: Request, project_hash: str, upload_id: str) -> Res
     :func:`import_lines`); asked without, it is the report, or the error with its status."""
     server = server_of(request)
     query_format = request.query_params.get("format", "coco")
-    streamed = PROGRESS_LINES in request.headers.get("accept", "")
+    streamed = wire.PROGRESS_LINES in request.headers.get("accept", "")
 
     def work(s: LocalService, body: bytes) -> Any:
         meta = _owned(server, s, project_hash, upload_id)
@@ -131,7 +128,7 @@ async def run_import(request: Request, project_hash: str, upload_id: str) -> Res
         if not streamed:
             with folder:  # a plain answer: the report, or the error with its status
                 return run(None)
-        return StreamingResponse(import_lines(run, folder.cleanup), media_type=PROGRESS_LINES)
+        return StreamingResponse(import_lines(run, folder.cleanup), media_type=wire.PROGRESS_LINES)
 
     return await handle(request, work)
 
