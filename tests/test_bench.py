@@ -109,3 +109,17 @@ def test_tile_repeats_a_coco_file_with_unique_ids_and_file_names(tmp_path: Path,
         tmp_path / "three.json", categories="create", create_missing_data_units=True
     )
     assert report.ok and report.counts.imported == 6 and report.counts.data_units_created == 6
+
+
+def test_the_floor_uses_labelports_page_size(tmp_path: Path) -> None:
+    """The raw-limit floor writes its own copy of labelport's SQLite settings; they must agree, and a
+    new store's file must really have that page size."""
+    import sqlite3
+
+    from bench.jobs import raw_limit
+    from labelport.store.sqlite import PAGE_SIZE, SqliteStore
+
+    assert raw_limit.PAGE_SIZE == PAGE_SIZE
+    SqliteStore(tmp_path / "new.db")
+    (size,) = sqlite3.connect(tmp_path / "new.db").execute("PRAGMA page_size").fetchone()
+    assert size == PAGE_SIZE

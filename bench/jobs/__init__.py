@@ -89,7 +89,7 @@ JOBS: dict[str, Job] = {
             "(images, categories, annotations; each segmentation kept as msgspec.Raw), garbage collector off, "
             "then executemany of one row per category, image and annotation (bbox as four REALs, the "
             "segmentation's JSON bytes as a BLOB) into a fresh SQLite file in ONE transaction with labelport's "
-            "settings (journal_mode=WAL, synchronous=NORMAL, cache_size=-65536); no validation, matching, "
+            "settings (page_size=16384, journal_mode=WAL, synchronous=NORMAL, cache_size=-65536); no validation, matching, "
             "ontology, label rows, kept records or secondary indexes.",
         ),
         Job(
