@@ -18,6 +18,7 @@ import labelport
 
 #: Modules whose docstrings show runnable calls. Add a module here when it gains examples.
 WITH_EXAMPLES = {
+    "labelport.formats.coco.rings",
     "labelport.cli",
     "labelport.cli.base",
     "labelport.convert",

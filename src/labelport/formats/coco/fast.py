@@ -5,7 +5,7 @@ typed decode and numpy column checks, or send it to the exact, per-annotation pa
 from __future__ import annotations
 
 from collections import Counter
-from itertools import chain, repeat
+from itertools import repeat
 from typing import Any
 
 import msgspec
@@ -14,6 +14,7 @@ import numpy as np
 from labelport.formats.coco import schema
 from labelport.formats.coco.match import ID_MAX, ID_MIN
 from labelport.formats.coco.read import join_raw
+from labelport.formats.coco.rings import polygons
 from labelport.formats.coco.slices import ChunkResult, Context
 from labelport.formats.coco.validate import check_keypoints, check_rle
 
@@ -78,39 +79,40 @@ def clean_chunk(ctx: Context, chunk: list[msgspec.Raw], start: int) -> ChunkResu
         )
     if not inside.all():
         return None
-    geometry = _geometry(anns, images, cats)
+    geometry = _geometry(anns, images, cats, width, height)
     if geometry is None:
         return None
-    rings, ring_counts, forms, keypoint_counts = geometry
-    if rings and not _rings_inside(rings, ring_counts, width, height):
-        return None
+    forms, keypoint_counts = geometry
     evidence = Counter(zip(cat_ids, forms, keypoint_counts, repeat(True)))
     return ChunkResult(start, [], (ids, image_ids, cat_ids), [], [], 0, evidence, set(), Counter(), Counter())
 
 
 def _geometry(
-    anns: list[Any], images: list[Any], cats: list[Any]
-) -> tuple[list[list[float]], list[int], list[str | None], list[int]] | None:
-    """Every polygon ring (with each annotation's ring count), each segmentation's form and keypoint
-    count, checking RLEs and keypoints on the way; None when any is unusual."""
-    rings: list[list[float]] = []
-    ring_counts: list[int] = []
+    anns: list[Any], images: list[Any], cats: list[Any], width: np.ndarray, height: np.ndarray
+) -> tuple[list[str | None], list[int]] | None:
+    """Each segmentation's form and each annotation's keypoint count, checking polygons, RLEs and
+    keypoints on the way; None when any is unusual."""
     forms: list[str | None] = []
     keypoint_counts: list[int] = []
+    polygon_at: list[int] = []
+    polygon_json: list[msgspec.Raw] = []
     try:
-        for a, img, cat in zip(anns, images, cats, strict=True):
+        for i, (a, img, cat) in enumerate(zip(anns, images, cats, strict=True)):
             seg = a.segmentation
+            view = memoryview(seg)
+            lead = bytes(view[:1])
             form = None
-            if isinstance(seg, list):
-                if seg:
-                    rings += seg
+            if lead == b"[":
+                if len(view) > 8 or bytes(view).translate(None, b" \t\n\r") != b"[]":
+                    polygon_at.append(i)
+                    polygon_json.append(seg)
                     form = "polygon"
-                ring_counts.append(len(seg))
-            else:
-                ring_counts.append(0)
-                if isinstance(seg, dict):
-                    check_rle(seg, img.width, img.height, _unusual)
-                    form = "rle_compressed" if type(seg.get("counts")) is str else "rle"
+            elif lead == b"{":
+                rle = schema.any_decoder.decode(seg)
+                check_rle(rle, img.width, img.height, _unusual)
+                form = "rle_compressed" if type(rle.get("counts")) is str else "rle"
+            elif lead != b"n":  # null
+                return None
             forms.append(form)
             kp = a.keypoints
             if kp:
@@ -122,21 +124,25 @@ def _geometry(
                 keypoint_counts.append(0)
     except _Unusual:
         return None
-    return rings, ring_counts, forms, keypoint_counts
+    if polygon_json and not _rings_inside(polygon_json, width[polygon_at], height[polygon_at]):
+        return None
+    return forms, keypoint_counts
 
 
-def _rings_inside(rings: list[list[float]], per_annotation: list[int], width: Any, height: Any) -> bool:
-    """Every ring has an even count of at least 6 numbers and lies inside its image (all at once)."""
-    lengths = np.fromiter(map(len, rings), np.intp, len(rings))
+def _rings_inside(segmentations: list[msgspec.Raw], width: np.ndarray, height: np.ndarray) -> bool:
+    """Every segmentation is a list of rings, each an even count of at least 6 numbers that lies inside
+    its image (``width`` and ``height`` given per segmentation); all at once."""
+    read = polygons(segmentations)
+    if read is None:
+        return False
+    values, lengths, per_segmentation = read
     if (lengths % 2).any() or (lengths < 6).any():
         return False
-    values = np.fromiter(chain.from_iterable(rings), np.float64, int(lengths.sum()))
     # Every ring's length is even, so x and y alternate across the concatenation too.
-    ring_width = np.repeat(width, per_annotation)
-    ring_height = np.repeat(height, per_annotation)
+    points = lengths // 2
     xs, ys = values[0::2], values[1::2]
     return bool(
         (values >= 0).all()
-        and (xs <= np.repeat(ring_width, lengths // 2)).all()
-        and (ys <= np.repeat(ring_height, lengths // 2)).all()
+        and (xs <= np.repeat(np.repeat(width, per_segmentation), points)).all()
+        and (ys <= np.repeat(np.repeat(height, per_segmentation), points)).all()
     )

@@ -83,9 +83,9 @@ class Annotation(msgspec.Struct):
 class CleanAnnotation(msgspec.Struct):
     """An annotation as clean ground truth writes it, typed strictly for the import's fast path.
 
-    A slice decodes into these only when every annotation fits (whole-number ids, a 4-number bbox,
-    nested polygon rings of numbers or an RLE object); any misfit sends the slice to the exact,
-    per-annotation path. JSON has no NaN or infinity and msgspec refuses numbers beyond float range,
+    A slice decodes into these only when every annotation fits (whole-number ids, a 4-number bbox);
+    the segmentation stays JSON, for :mod:`~labelport.formats.coco.rings` to read every polygon of the
+    slice at once. Any misfit sends the slice to the exact, per-annotation path. JSON has no NaN or infinity and msgspec refuses numbers beyond float range,
     so every float here is finite.
     """
 
@@ -93,7 +93,7 @@ class CleanAnnotation(msgspec.Struct):
     image_id: int | str
     category_id: int
     bbox: tuple[float, float, float, float]
-    segmentation: list[list[float]] | dict[str, Any] | None = None
+    segmentation: msgspec.Raw = msgspec.Raw(b"null")  # read by the fast path's rings, not as lists
     keypoints: list[float] | None = None
     area: float | None = None
     iscrowd: int = 0
