@@ -52,7 +52,7 @@ def varied() -> dict[str, Any]:
     return coco
 
 
-def import_both_ways(client: UserClient, coco: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+def import_both_ways(client: UserClient, coco: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Import ``coco`` as it is and with the fast path switched off; return both projects and reports,
     and what the fast path returned for the first."""
     taken: list[bool] = []
@@ -94,6 +94,20 @@ def test_a_clean_file_takes_the_fast_path_and_imports_what_the_exact_path_does(
     assert fast.export_coco_labels()["annotations"] == coco["annotations"]
 
 
+def test_an_indented_file_takes_the_fast_path_too(
+    client: UserClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Polygons are read from their JSON text, so whitespace inside them must not send a clean
+    slice to the exact path (nor change what is imported)."""
+    coco = varied()
+    path = tmp_path / "indented.json"
+    path.write_text(json.dumps(coco, indent=2))
+    (fast, fast_report), (exact, exact_report), taken = import_both_ways(client, path, monkeypatch)
+    assert taken == [True]
+    assert comparable(fast_report) == comparable(exact_report)
+    assert fast.export_coco_labels()["annotations"] == coco["annotations"]
+
+
 NEAR_MISSES = {
     # each is valid or merely warned about: the fast path must not take it, the exact path reports it
     "flat_polygon": ("annotations[1].segmentation", [10, 10, 30, 10, 30, 20]),
@@ -114,6 +128,16 @@ NEAR_MISSES = {
     "unknown_image": ("annotations[0].image_id", 77),
     "bbox_missing": ("annotations[0].bbox", None),
     "huge_number": ("annotations[0].bbox", [2, 3, 1e308, 8]),
+    # segmentations the fast path reads from their JSON (rings.py) rather than decoding them
+    "segmentation_string": ("annotations[1].segmentation", "[[10,10,30,10,30,20]]"),
+    "segmentation_number": ("annotations[1].segmentation", 7),
+    "segmentation_true": ("annotations[1].segmentation", True),
+    "ring_nested_deeper": ("annotations[1].segmentation", [[10, 10, 30, 10, 30, [20]]]),
+    "ring_of_strings": ("annotations[1].segmentation", [["10", "10", "30", "10", "30", "20"]]),
+    "ring_with_null": ("annotations[1].segmentation", [[10, 10, 30, 10, 30, None]]),
+    "empty_ring": ("annotations[1].segmentation", [[10, 10, 30, 10, 30, 20], []]),
+    "number_beside_rings": ("annotations[1].segmentation", [[10, 10, 30, 10, 30, 20], 5]),
+    "ring_outside_height": ("annotations[1].segmentation", [[10, 10, 30, 10, 30, H + 0.5]]),
 }
 
 

@@ -1031,3 +1031,14 @@ def test_the_results_fixture_lands_on_a_branch(client: UserClient, shared_fixtur
     assert scores == sorted(r["score"] for r in expected)
     # and the branch exports as the results list it came from
     assert project.export_coco_labels(branch_name="predictions", results=True) == expected
+
+
+def test_a_dict_orjson_refuses_is_written_by_msgspec() -> None:
+    """A COCO dict is written by orjson; keys that are not strings and integers beyond 64 bits, which
+    orjson refuses, are written by msgspec, so such a dict imports as before."""
+    from labelport.formats.coco.read import encode_document
+
+    doc = {"images": [], "info": {1: "one", "big": 2**70}}
+    assert json.loads(encode_document(doc)) == {"images": [], "info": {"1": "one", "big": 2**70}}
+    plain = {"images": [{"id": 1, "width": 2.5}], "annotations": []}
+    assert json.loads(encode_document(plain)) == plain

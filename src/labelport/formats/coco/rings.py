@@ -20,9 +20,8 @@ from collections.abc import Sequence
 import msgspec
 import numpy as np
 
-#: Bytes a list of lists of JSON numbers may hold besides whitespace (``;`` joins segmentations here).
-_ALLOWED = b"0123456789.-+eE,[];"
 _WHITESPACE = b" \t\n\r"
+_SPACES = tuple(bytes([c]) for c in _WHITESPACE)
 #: Brackets become spaces and the joints commas: what is left is one flat list of every number.
 _FLATTEN = bytes.maketrans(b"[];", b"  ,")
 _numbers = msgspec.json.Decoder(list[float])
@@ -40,11 +39,14 @@ def polygons(
     """
     if not segmentations:
         return None
-    text = b";".join(segmentations).translate(None, _WHITESPACE)
+    text = b";".join(segmentations)
+    if any(space in text for space in _SPACES):  # a file written with indents
+        text = text.translate(None, _WHITESPACE)
     joints = len(segmentations) - 1
+    # A string, an object, true, false or null anywhere fails the flat decode below, which takes
+    # numbers only, so the counts here may assume that only numbers, commas and brackets are left.
     if (
-        text.translate(None, _ALLOWED)  # a string, an object, true, false or null somewhere
-        or b"[]" in text  # an empty ring, or an empty segmentation
+        b"[]" in text  # an empty ring, or an empty segmentation
         or not (text.startswith(b"[[") and text.endswith(b"]]"))
         or text.count(b";") != joints
         or text.count(b"]];[[") != joints
