@@ -103,6 +103,7 @@ def test_an_indented_file_takes_the_fast_path_too(
     path = tmp_path / "indented.json"
     path.write_text(json.dumps(coco, indent=2))
     (fast, fast_report), (exact, exact_report), taken = import_both_ways(client, path, monkeypatch)
+    assert exact.export_coco_labels()["annotations"] == coco["annotations"]
     assert taken == [True]
     assert comparable(fast_report) == comparable(exact_report)
     assert fast.export_coco_labels()["annotations"] == coco["annotations"]

@@ -42,18 +42,22 @@ def polygons(
     text = b";".join(segmentations)
     if any(space in text for space in _SPACES):  # a file written with indents
         text = text.translate(None, _WHITESPACE)
-    joints = len(segmentations) - 1
+    if not (text.startswith(b"[[") and text.endswith(b"]]")):
+        return None
+    u = np.frombuffer(text, np.uint8)
+    is_open, is_close, is_comma = u == _OPEN, u == _CLOSE, u == _COMMA
+    joints = np.flatnonzero(u == _JOINT)
     # A string, an object, true, false or null anywhere fails the flat decode below, which takes
-    # numbers only, so the counts here may assume that only numbers, commas and brackets are left.
+    # numbers only, so these checks may assume that only numbers, commas and brackets are left.
+    # Each segmentation opens two brackets of its own; every other bracket must open a ring right
+    # after the one before it closed ("],["). So nothing is nested deeper than a ring, and (each
+    # segmentation ending "]]") no number stands outside one.
     if (
-        b"[]" in text  # an empty ring, or an empty segmentation
-        or not (text.startswith(b"[[") and text.endswith(b"]]"))
-        or text.count(b";") != joints
-        or text.count(b"]];[[") != joints
-        # Each segmentation opens two brackets of its own; every other bracket must open a ring
-        # right after the one before it closed. So nothing is nested deeper than a ring, and (with
-        # each segmentation ending "]]") no number stands outside one.
-        or text.count(b"[") != text.count(b"],[") + 2 * len(segmentations)
+        len(joints) != len(segmentations) - 1
+        or (is_open[:-1] & is_close[1:]).any()  # an empty ring, or an empty segmentation
+        or not (is_close[joints - 1] & is_close[joints - 2] & is_open[joints + 1] & is_open[joints + 2]).all()
+        or int(is_open.sum())
+        != int((is_close[:-2] & is_comma[1:-1] & is_open[2:]).sum()) + 2 * len(segmentations)
     ):
         return None
     try:
@@ -61,15 +65,14 @@ def polygons(
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
     values = np.fromiter(numbers, np.float64, len(numbers))
-    u = np.frombuffer(text, np.uint8)
-    opens = np.flatnonzero((u[:-1] == _OPEN) & (u[1:] != _OPEN))  # a ring's "[": a number follows
-    closes = np.flatnonzero((u[1:] == _CLOSE) & (u[:-1] != _CLOSE)) + 1  # its "]": a number before
+    opens = np.flatnonzero(is_open[:-1] & ~is_open[1:])  # a ring's "[": a number follows
+    closes = np.flatnonzero(is_close[1:] & ~is_close[:-1]) + 1  # its "]": a number before
     if len(opens) != len(closes):
         return None
-    commas = np.flatnonzero(u == _COMMA)
+    commas = np.flatnonzero(is_comma)
     lengths = np.searchsorted(commas, closes) - np.searchsorted(commas, opens) + 1
     if int(lengths.sum()) != len(values):
         return None
-    owner = np.searchsorted(np.flatnonzero(u == _JOINT), opens)
+    owner = np.searchsorted(joints, opens)
     per_segmentation = np.bincount(owner, minlength=len(segmentations))
     return values, lengths, per_segmentation
