@@ -17,7 +17,7 @@ from typing import Any
 
 from labelport.formats.coco.chunks import SliceTask
 from labelport.formats.coco.plan import Plan, settle_created
-from labelport.formats.coco.read import ParsedCoco
+from labelport.formats.coco.read import ParsedCoco, slice_spans
 from labelport.formats.coco.records import conversion
 from labelport.formats.coco.rows import clean_rows, rows
 from labelport.formats.coco.slices import CHUNK, ChunkResult, Context, Evidence
@@ -56,7 +56,13 @@ class Pass:
         self, parsed: ParsedCoco, plan: Plan, report: ImportReport, user: str, confidence_field: str | None
     ) -> None:
         self.context = Context(
-            parsed.annotations, plan, parsed.kind == "results", confidence_field or "score", parsed.release
+            parsed.annotations,
+            plan,
+            parsed.kind == "results",
+            confidence_field or "score",
+            parsed.release,
+            parsed.buffer,
+            slice_spans(parsed.annotations, parsed.buffer, CHUNK),
         )
         self.plan = plan
         self.report = report

@@ -52,8 +52,13 @@ class SliceTask:
         self.ctx = ctx
 
     def validate(self, start: int, data: bytes | None) -> ChunkResult:
+        ctx = self.ctx
+        if data is None and ctx.spans is not None:
+            # read from the shared buffer, leaving the inherited list of records untouched
+            first, end = ctx.spans[start // CHUNK]
+            return validate_chunk(ctx, start, array=b"[" + ctx.buffer[first:end] + b"]")
         chunk = None if data is None else schema.raw_list.decode(data)
-        return validate_chunk(self.ctx, start, chunk)
+        return validate_chunk(ctx, start, chunk)
 
     def release(self) -> None:
         self.ctx.release()
@@ -74,10 +79,12 @@ class SentSliceTask(NamedTuple):
         return SliceTask(self.sent.context())
 
 
-def validate_chunk(ctx: Context, start: int, chunk: list[msgspec.Raw] | None = None) -> ChunkResult:
-    """Validate the annotations from index ``start`` (``chunk``, or ``ctx.raws[start:start + CHUNK]``);
-    return the rows to write and every problem found."""
-    if chunk is None:
+def validate_chunk(
+    ctx: Context, start: int, chunk: list[msgspec.Raw] | None = None, array: bytes | None = None
+) -> ChunkResult:
+    """Validate the annotations from index ``start`` (``chunk``, the slice as a JSON ``array``, or
+    ``ctx.raws[start:start + CHUNK]``); return the rows to write and every problem found."""
+    if chunk is None and array is None:
         chunk = ctx.raws[start : start + CHUNK]
     problems: list[Problem] = []
     here: list[Any] = [0, None]  # current index and annotation id, for fail/warn
@@ -88,9 +95,12 @@ def validate_chunk(ctx: Context, start: int, chunk: list[msgspec.Raw] | None = N
     def warn(code: str, where: str, message: str) -> None:
         problems.append((here[0], code, where, message, False, here[1]))
 
-    clean = fast.clean_chunk(ctx, chunk, start)
+    clean = fast.clean_chunk(ctx, chunk, start, array)
     if clean is not None:
         return clean
+    if chunk is None:
+        assert array is not None, "a slice comes as its records or as their JSON"
+        chunk = schema.raw_list.decode(array)
     anns = _decode(chunk, start, problems, ctx.results)
     plan = ctx.plan
     missing = schema.MISSING

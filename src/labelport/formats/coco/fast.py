@@ -27,7 +27,9 @@ def _unusual(*_args: Any) -> None:
     raise _Unusual
 
 
-def clean_chunk(ctx: Context, chunk: list[msgspec.Raw], start: int) -> ChunkResult | None:
+def clean_chunk(
+    ctx: Context, chunk: list[msgspec.Raw] | None, start: int, array: bytes | None = None
+) -> ChunkResult | None:
     """The fast path: prove a whole slice clean with a strict typed decode and column checks, or
     return None.
 
@@ -37,11 +39,15 @@ def clean_chunk(ctx: Context, chunk: list[msgspec.Raw], start: int) -> ChunkResu
     :func:`validate_chunk`'s per-annotation path, which reports it precisely. Both paths import the
     same rows and count the same evidence.
     """
-    if ctx.results or ctx.confidence_field != "score" or not chunk:
+    if ctx.results or ctx.confidence_field != "score":
         return None
+    data = join_raw(chunk) if chunk is not None else array
+    assert data is not None, "a slice comes as its records or as their JSON"
     try:
-        anns = schema.clean_annotations_decoder.decode(join_raw(chunk))
+        anns = schema.clean_annotations_decoder.decode(data)
     except schema.RECORD_ERRORS:
+        return None
+    if not anns:
         return None
     plan, missing = ctx.plan, schema.MISSING
     ids = [a.id for a in anns]

@@ -459,6 +459,34 @@ def _skip(data: Any, pos: int) -> int:
     return int(found.start()) if found is not None else len(data)
 
 
+def slice_spans(raws: list[msgspec.Raw], buffer: Any, step: int) -> list[tuple[int, int]] | None:
+    """Where each slice of ``step`` consecutive records of one JSON array lies in ``buffer``: (first
+    byte of its first record, end of its last), so that ``b"[" + buffer[a:b] + b"]"`` is the slice
+    as a JSON array (only commas and spaces lie between the records). None when a record does not
+    point into ``buffer``.
+
+    A forked worker reads its slices this way instead of from the list of records it inherited:
+    taking records from that list writes to each one's reference count, which copies the pages
+    holding them into the worker (at ten times COCO train, ~400 MiB a worker).
+
+    >>> data = b'[{"a": 1}, {"b": 2},   {"c": 3}]'
+    >>> spans = slice_spans(schema.raw_list.decode(data), data, 2)
+    >>> [data[a:b] for a, b in spans]
+    [b'{"a": 1}, {"b": 2}', b'{"c": 3}']
+    """
+    if not raws:
+        return []
+    starts, size = _Starts(raws, _address(buffer)), len(buffer)
+    spans = []
+    for start in range(0, len(raws), step):
+        last = min(start + step, len(raws)) - 1
+        first, end = starts[start], starts[last] + len(raws[last])
+        if not 0 <= first < end <= size:
+            return None
+        spans.append((first, end))
+    return spans
+
+
 def join_raw(raws: list[msgspec.Raw]) -> bytes:
     """A JSON array of raw records, for one typed decode of a slice."""
     return b"[" + b",".join(raws) + b"]"

@@ -60,6 +60,10 @@ class Context:
     confidence_field: str
     #: lets go of the input's pages read so far (:meth:`ParsedCoco.release`)
     release: Callable[[], None] = lambda: None
+    #: the buffer the records point into, and each slice's span of it (see
+    #: :func:`~labelport.formats.coco.read.slice_spans`): forked workers read their slices there
+    buffer: Any = None
+    spans: list[tuple[int, int]] | None = None
 
     def for_spawned_workers(self) -> SentContext:
         """What a worker that does not inherit this process's memory needs, pickled once per worker:
