@@ -19,6 +19,8 @@ import labelport
 #: Modules whose docstrings show runnable calls. Add a module here when it gains examples.
 WITH_EXAMPLES = {
     "labelport.formats.coco.rings",
+    "labelport.imports.seen",
+    "labelport.formats.coco.rows",
     "labelport.cli",
     "labelport.cli.base",
     "labelport.convert",

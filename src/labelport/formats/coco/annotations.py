@@ -19,11 +19,12 @@ from labelport.formats.coco.chunks import SliceTask
 from labelport.formats.coco.plan import Plan, settle_created
 from labelport.formats.coco.read import ParsedCoco, slice_spans
 from labelport.formats.coco.records import conversion
-from labelport.formats.coco.rows import clean_rows, rows
+from labelport.formats.coco.rows import as_list, clean_rows, rows
 from labelport.formats.coco.slices import CHUNK, ChunkResult, Context, Evidence
 from labelport.imports import workers
 from labelport.imports.policy import ErrorPolicy
 from labelport.imports.report import ImportReport
+from labelport.imports.seen import SeenKeys
 from labelport.imports.workers import PARALLEL_FROM, WorkerPass
 from labelport.imports.writer import Writer
 from labelport.ontology import Shape
@@ -139,27 +140,30 @@ class Pass:
         counts = report.counts
         images = self.plan.images
         features = {cat_id: target.feature_hash for cat_id, target in self.plan.cats.items()}
-        seen: dict[int, int] = {}
+        seen = SeenKeys()
         tracks: dict[Any, str] = {}
         for result in chunks:
             start = result.start
             duplicates: set[int] = set()
             problems = result.problems
-            ids = result.ids if result.columns is None else enumerate(result.columns[0])
-            for j, ann_id in ids:
-                first = seen.setdefault(ann_id, start + j)
-                if first != start + j:
-                    duplicates.add(j)
-                    problems.append(
-                        (
-                            start + j,
-                            "id_duplicate",
-                            "id",
-                            f"annotation id {ann_id} is used again (first at annotations[{first}]).",
-                            True,
-                            ann_id,
-                        )
+            if result.columns is not None:
+                keys, offsets = as_list(result.columns[0]), None
+            else:
+                offsets = [j for j, _ in result.ids]
+                keys = [key for _, key in result.ids]
+            for i, first in seen.repeats(keys, start, offsets):
+                j = i if offsets is None else offsets[i]
+                duplicates.add(j)
+                problems.append(
+                    (
+                        start + j,
+                        "id_duplicate",
+                        "id",
+                        f"annotation id {keys[i]} is used again (first at annotations[{first}]).",
+                        True,
+                        keys[i],
                     )
+                )
             if problems:
                 for i, code, where, message, is_error, ident in sorted(problems, key=lambda p: p[0]):
                     path = f"{prefix}[{i}].{where}" if where else f"{prefix}[{i}]"

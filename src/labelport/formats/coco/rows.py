@@ -7,10 +7,11 @@ otherwise), its ontology object, its idempotency key and the annotation's origin
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import msgspec
+import numpy as np
 
 from labelport.formats.coco.plan import ImageTarget
 from labelport.formats.coco.slices import CHUNK, ChunkResult, PendingRow
@@ -18,15 +19,24 @@ from labelport.imports.report import Counts
 from labelport.store.base import BulkRows, PlainRows
 
 
+def as_list(column: Sequence[Any]) -> list[Any]:
+    """A column of a slice's result as a list of Python values (the fast path sends int64 arrays).
+
+    >>> as_list(np.array([1, 2])), as_list(["a"])
+    ([1, 2], ['a'])
+    """
+    return column.tolist() if isinstance(column, np.ndarray) else list(column)
+
+
 def clean_rows(
-    columns: tuple[list[int], list[Any], list[Any]],
+    columns: tuple[Sequence[int], Sequence[Any], Sequence[Any]],
     raws: list[msgspec.Raw],
     start: int,
     images: dict[Any, ImageTarget],
     features: dict[Any, str],
 ) -> PlainRows:
     """A clean slice's rows, built column by column (no per-row Python code)."""
-    keys, image_ids, cat_ids = columns
+    keys, image_ids, cat_ids = (as_list(c) for c in columns)
     targets = list(map(images.__getitem__, image_ids))
     pool = secrets.token_hex(4 * len(keys))
     return PlainRows(
@@ -57,7 +67,7 @@ def rows(
     start = result.start
     pending: Iterable[PendingRow] = result.rows
     if result.columns is not None:
-        keys, image_ids, cat_ids = result.columns
+        keys, image_ids, cat_ids = (as_list(c) for c in result.columns)
         pending = (
             (j, key, image_id, cat_id, 1.0, 1, None, None)
             for j, (key, image_id, cat_id) in enumerate(zip(keys, image_ids, cat_ids, strict=True))

@@ -9,7 +9,7 @@ annotation carried, and every problem found.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -35,7 +35,8 @@ class ChunkResult(NamedTuple):
     #: the rows to write, when the exact path validated the slice
     rows: list[PendingRow]
     #: (keys, image ids, category ids) of every annotation, when the fast path proved the slice clean
-    columns: tuple[list[int], list[Any], list[Any]] | None
+    #: (each an int64 array when its ids are all whole numbers: see :func:`~.rows.as_list`)
+    columns: tuple[Sequence[int], Sequence[Any], Sequence[Any]] | None
     ids: list[tuple[int, int]]
     problems: list[Problem]
     skipped: int
