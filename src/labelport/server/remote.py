@@ -182,7 +182,10 @@ class RemoteService:
                     # the size of what is written (a compressed answer says it in a header of ours)
                     total = int(response.headers.get(wire.SIZE_HEADER) or 0)
                     done = 0
-                    for piece in response.iter_bytes(1 << 20):
+                    # progress lines as they come (a chunk size would hold them until a MiB had
+                    # arrived, the whole answer of an import); a file's bytes a MiB at a time
+                    size = None if isinstance(into, _ImportEvents) else 1 << 20
+                    for piece in response.iter_bytes(size):
                         into.write(piece)
                         done += len(piece)
                         if progress is not None:
