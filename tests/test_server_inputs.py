@@ -479,6 +479,55 @@ def test_a_decompression_bomb_is_refused_before_anything_is_written(
         small.stop()
 
 
+def _declared_import(identity: Identity, base: str, project: str, gz: bytes, size: int) -> httpx.Response:
+    """Start an upload, send ``gz`` as its one chunk, import it declaring it inflates to ``size``."""
+    started = call(identity, "POST", f"{base}/projects/{project}/uploads", {"filename": "d.json"})
+    upload = f"{base}/projects/{project}/uploads/{started.json()['upload_id']}"
+    assert call(identity, "PUT", f"{upload}/chunks/0", gz).status_code == 200
+    options = {"categories": "create", "create_missing_data_units": True}
+    return call(identity, "POST", f"{upload}/import", {"chunks": 1, "options": options, "size": size})
+
+
+def test_an_uploads_declared_size_is_held_to_and_never_passes_the_limit(
+    team: Team, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that compressed its upload says what it inflates to, and the server inflates it once,
+    straight into the file: a bomb declared small is cut at what it declared, a size over the limit
+    is refused before anything is written, a size that is not the truth either way is one sentence,
+    and nothing is stored; the truth imports."""
+    temp = tmp_path / "server-tmp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))
+    small = ServerProcess(team.db, tmp_path / "declared-server.log", max_import_bytes=16 * 1024 * 1024)
+    try:
+        _, owner, _ = team.user("declared-owner")
+        project = call(owner, "POST", f"{small.url}/projects", {"title": "declared"}).json()["hash"]
+        coco = json.dumps(synthetic_coco(3, 2)).encode()
+        before = snapshot(team.db)
+        stop, peak = _watch(temp)
+        bomb = _declared_import(owner, small.url, project, _bomb(160 * 1024 * 1024), 1024 * 1024)
+        over = _declared_import(owner, small.url, project, _bomb(1024), 32 * 1024 * 1024)
+        stop.set()
+        assert (bomb.status_code, bomb.json()["error"]) == (400, "LabelportError")
+        assert bomb.json()["message"] == (
+            "the upload inflates to more than the 1,048,576 bytes its import declared; send it again."
+        )
+        assert (over.status_code, over.json()["error"]) == (413, "TooLarge")
+        assert peak[0] <= 1024 * 1024 + 64 * 1024  # no more than the bomb declared, then nothing
+        short = _declared_import(owner, small.url, project, gzip.compress(coco), len(coco) + 5)
+        assert short.status_code == 400 and short.json()["message"] == (
+            f"the upload inflates to {len(coco):,} bytes, not the {len(coco) + 5:,} its import declared; "
+            "send it again."
+        )
+        negative = _declared_import(owner, small.url, project, gzip.compress(coco), -1)
+        assert negative.json()["message"] == "an upload's size is a number of bytes, 0 or more."
+        assert snapshot(team.db) == before  # every refused upload is gone, nothing imported
+        truth = _declared_import(owner, small.url, project, gzip.compress(coco), len(coco))
+        assert truth.status_code == 200 and truth.json()["counts"]["annotations"] == 6
+    finally:
+        small.stop()
+
+
 def test_an_upload_is_deleted_whatever_the_import_ends_with(team: Team, setup: dict[str, Any]) -> None:
     base, identity, project = team.server.url, setup["identity"], setup["project"]
     broken = synthetic_coco(1, 2)

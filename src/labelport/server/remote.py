@@ -433,9 +433,9 @@ class RemoteService:
             )
             uploads = self._project(project_hash, f"/uploads/{upload.upload_id}")
             try:
-                count = self._upload(uploads, reader, total, progress)
+                count, size = self._upload(uploads, reader, total, progress)
                 events = _ImportEvents(progress)
-                body = wire.encode(wire.RunImport(count, wire_options))
+                body = wire.encode(wire.RunImport(count, wire_options, size))
                 # not gzip: compressed, the progress lines would wait in the compressor
                 self._send(
                     "POST",
@@ -451,11 +451,14 @@ class RemoteService:
                 raise
         return ImportReport.from_dict(report)
 
-    def _upload(self, uploads: str, reader: BinaryIO, total: int, progress: Progress | None) -> int:
+    def _upload(
+        self, uploads: str, reader: BinaryIO, total: int, progress: Progress | None
+    ) -> tuple[int, int | None]:
         """Send the source's gzip chunks; the next one is compressed while the last one travels.
 
-        Returns how many chunks went. ``progress`` is called on this thread as each chunk is handed
-        to the sending thread (at most two chunks ahead of the server).
+        Returns how many chunks went, and the bytes they inflate to when they were compressed here
+        (None for a source that was gzip already). ``progress`` is called on this thread as each
+        chunk is handed to the sending thread (at most two chunks ahead of the server).
         """
         outbox: queue.Queue[tuple[int, bytes] | None] = queue.Queue(maxsize=2)
         failures: list[BaseException] = []
@@ -471,8 +474,9 @@ class RemoteService:
         sender = threading.Thread(target=send, name="labelport-upload", daemon=True)
         sender.start()
         count = 0
+        chunks = _GzipChunks(reader, self.chunk_bytes)
         try:
-            for chunk, sent in _gzip_chunks(reader, self.chunk_bytes):
+            for chunk, sent in chunks:
                 if failures:
                     break
                 outbox.put((count, chunk))
@@ -484,7 +488,7 @@ class RemoteService:
             sender.join()
         if failures:
             raise failures[0]
-        return count
+        return count, chunks.inflated
 
     def _forget(self, uploads: str) -> None:
         """Delete an upload that will not be imported (the server forgets it after a day anyway)."""
@@ -595,31 +599,39 @@ def _open_source(source: Any) -> tuple[str | None, BinaryIO, int]:
     return None, io.BytesIO(data), len(data)
 
 
-def _gzip_chunks(reader: BinaryIO, chunk_bytes: int) -> Iterator[tuple[bytes, int]]:
-    """The reader's bytes as gzip, cut into pieces of about ``chunk_bytes``; with bytes read so far.
+class _GzipChunks:
+    """The reader's bytes as gzip, cut into pieces of about ``chunk_bytes``, each with the bytes read
+    so far; once iterated, ``inflated`` is the bytes read when they were compressed here.
 
     A source that is gzip already goes as it is (the server decompresses it once, as the embedded
-    import would).
+    import would), and ``inflated`` stays None: only the server can tell what it inflates to.
     """
-    head = reader.read(2)
-    already = head == b"\x1f\x8b"
-    # ISA-L's level 1: gzip as zlib writes it, three times as fast (COCO train: 1.0 s, not 3.5 s)
-    compressor = None if already else isal_zlib.compressobj(1, isal_zlib.DEFLATED, 31)
-    pending = bytearray()
-    sent = 0
-    block = head
-    while True:
-        if not block:
-            block = reader.read(_READ_BYTES)
+
+    def __init__(self, reader: BinaryIO, chunk_bytes: int) -> None:
+        self.reader, self.chunk_bytes = reader, chunk_bytes
+        self.inflated: int | None = None
+
+    def __iter__(self) -> Iterator[tuple[bytes, int]]:
+        head = self.reader.read(2)
+        already = head == b"\x1f\x8b"
+        # ISA-L's level 1: gzip as zlib writes it, three times as fast (COCO train: 1.0 s, not 3.5 s)
+        compressor = None if already else isal_zlib.compressobj(1, isal_zlib.DEFLATED, 31)
+        pending = bytearray()
+        sent = 0
+        block = head
+        while True:
             if not block:
-                break
-        sent += len(block)
-        pending += block if compressor is None else compressor.compress(block)
-        block = b""
-        while len(pending) >= chunk_bytes:
-            yield bytes(pending[:chunk_bytes]), sent
-            del pending[:chunk_bytes]
-    if compressor is not None:
-        pending += compressor.flush()
-    if pending:
-        yield bytes(pending), sent
+                block = self.reader.read(_READ_BYTES)
+                if not block:
+                    break
+            sent += len(block)
+            pending += block if compressor is None else compressor.compress(block)
+            block = b""
+            while len(pending) >= self.chunk_bytes:
+                yield bytes(pending[: self.chunk_bytes]), sent
+                del pending[: self.chunk_bytes]
+        if compressor is not None:
+            pending += compressor.flush()
+            self.inflated = sent
+        if pending:
+            yield bytes(pending), sent
