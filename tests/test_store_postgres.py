@@ -5,6 +5,7 @@ PostgreSQL comes from ``tests/pg.py`` (a real cluster started for the session).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -596,6 +597,32 @@ def test_postgres_units_added_at_once_by_many_get_one_fresh_label_row_each(pg_ur
     finally:
         for store in stores:
             store.close()
+
+
+def test_postgres_upload_chunks_skip_the_write_ahead_log(pg_url: str) -> None:
+    """A server's upload chunks wait only for their import (a client sends lost ones again): storing
+    megabytes of them writes almost nothing to the write-ahead log, and they read back whole."""
+    from labelport.server.uploads import DatabaseUploads
+
+    store = PostgresStore(pg_url)
+    try:
+        owner = store.upsert_user("uploader", "SHA256:uploader", "ssh-ed25519 AAAA up").id
+        uploads = DatabaseUploads(store.server_tables())
+        uploads.create_upload("a" * 32, "project", owner, b"{}", 1.0, 3600.0)
+        chunks = [os.urandom(2 << 20) for _ in range(4)]
+        lsn = "SELECT pg_current_wal_insert_lsn()"
+        diff = "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s)"
+        start = store.sql_one(lsn)
+        assert start is not None
+        for seq, chunk in enumerate(chunks):
+            uploads.put_upload_chunk("a" * 32, seq, chunk)
+        written = store.sql_one(diff.replace("%s", "?"), (start[0],))
+        assert written is not None and int(written[0]) < 256 * 1024  # of 8 MiB stored
+        assert list(uploads.upload_chunks("a" * 32)) == chunks
+        uploads.delete_upload("a" * 32)
+        assert list(uploads.upload_chunks("a" * 32)) == []
+    finally:
+        store.close()
 
 
 def test_concurrent_saves_of_one_label_row_never_mix(pg_url: str) -> None:
