@@ -117,6 +117,7 @@ def test_the_floor_uses_labelports_page_size(tmp_path: Path) -> None:
     import sqlite3
 
     from bench.jobs import raw_limit
+
     from labelport.store.sqlite import PAGE_SIZE, SqliteStore
 
     assert raw_limit.PAGE_SIZE == PAGE_SIZE
