@@ -811,15 +811,15 @@ def test_uploaded_gzip_is_inflated_member_by_member_and_damage_is_one_sentence()
     import io
 
     from labelport.errors import LabelportError
-    from labelport.server.remote import _GzipChunks
+    from labelport.server.sending import GzipChunks
     from labelport.server.uploads import gunzip_chunks
 
     data = json.dumps({"images": [{"id": i, "file_name": f"{i}.jpg"} for i in range(5000)]}).encode()
-    compressed = _GzipChunks(io.BytesIO(data), 4096)
+    compressed = GzipChunks(io.BytesIO(data), 4096)
     stream = b"".join(chunk for chunk, _sent in compressed)
     assert gzip.decompress(stream) == data  # what the client sends is gzip
     assert compressed.inflated == len(data)  # and it tells the server what that inflates to
-    already = _GzipChunks(io.BytesIO(stream), 4096)
+    already = GzipChunks(io.BytesIO(stream), 4096)
     assert b"".join(chunk for chunk, _sent in already) == stream and already.inflated is None
     chunks = [stream[i : i + 1000] for i in range(0, len(stream), 1000)]
     assert len(chunks) > 2

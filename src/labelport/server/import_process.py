@@ -40,10 +40,13 @@ PRELOAD = (
 
 def child_import_db(store: LabelStore) -> str | None:
     """The URL an import's own process opens ``store`` with: PostgreSQL's; None for any other store,
-    whose imports run in the server's process."""
+    and where there is no fork server to start the process (not POSIX): imports then run in the
+    server's process."""
     from labelport.store.postgres import PostgresStore
 
-    return store.url if isinstance(store, PostgresStore) else None
+    if not isinstance(store, PostgresStore) or "forkserver" not in multiprocessing.get_all_start_methods():
+        return None
+    return store.url
 
 
 class ImportRequest(NamedTuple):
