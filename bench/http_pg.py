@@ -4,8 +4,8 @@ Like a team server that is already running, the cluster (one per bench run, in a
 unprivileged user when the bench runs as root: ``initdb`` refuses root) and the server (a fresh database
 and a fresh ``labelport serve`` for every measured run) are set up before the job's process starts and
 torn down after it ends. The measured process is the client: its wall time is what a user waits for.
-The server's and PostgreSQL's CPU time and the server's peak RSS are read from ``/proc`` and reported
-with the job. PostgreSQL runs with its default (durable) settings; only where it listens is changed.
+The server's and PostgreSQL's CPU time and the server's peak RSS (its largest process's: an import
+runs in a process of its own) are read from ``/proc`` and reported with the job. PostgreSQL runs with its default (durable) settings; only where it listens is changed.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,51 @@ def peak_rss_mib(pid: int) -> float | None:
     return None
 
 
+def descendants(pid: int) -> list[int]:
+    """A process and every live process under it (one pass over ``/proc``)."""
+    kids: dict[str, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if fields is not None:
+                kids.setdefault(fields[1], []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        found.append(todo.pop())
+        todo += kids.get(str(found[-1]), [])
+    return found
+
+
+class TreePeak:
+    """The largest VmHWM of any process under ``pid`` (itself included), sampled every ``every``
+    seconds on a thread of its own until :meth:`stop`: a server's import runs in a process of its
+    own, which is gone by the time the job ends."""
+
+    def __init__(self, pid: int, every: float = 0.2) -> None:
+        self.pid, self.every = pid, every
+        self.peak: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="bench-tree-peak", daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        for pid in descendants(self.pid):
+            rss = peak_rss_mib(pid)
+            if rss is not None and (self.peak is None or rss > self.peak):
+                self.peak = rss
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.every):
+            self._sample()
+
+    def stop(self) -> float | None:
+        """Stop sampling; the peak seen, in MiB (a last sample first)."""
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        return self.peak
+
+
 # -- PostgreSQL --------------------------------------------------------------------------------------
 
 
@@ -99,6 +145,7 @@ class HttpPgFixture:
         self.server: subprocess.Popen[bytes] | None = None
         self.pg_cpu_before = 0.0
         self.server_cpu_before = 0.0
+        self.server_peak: TreePeak | None = None
 
     def _cli(self, *args: str) -> list[str]:
         return [sys.executable, "-c", "from labelport.cli import main; main()", *args]
@@ -151,6 +198,7 @@ class HttpPgFixture:
                     raise RuntimeError("labelport serve did not listen within 60 s") from None
                 time.sleep(0.1)
         self.server_cpu_before = process_cpu_s(self.server.pid)  # its start-up is not the import's
+        self.server_peak = TreePeak(self.server.pid)
         self.pg_cpu_before = cluster_cpu_s(self.cluster)
         return ["--server", f"http://127.0.0.1:{port}", "--key", str(key)]
 
@@ -160,7 +208,7 @@ class HttpPgFixture:
         if self.server is not None:
             pid = self.server.pid
             stats["server_cpu_s"] = round(process_cpu_s(pid) - self.server_cpu_before, 3)
-            rss = peak_rss_mib(pid)
+            rss = self.server_peak.stop() if self.server_peak is not None else peak_rss_mib(pid)
             stats["server_peak_rss_mib"] = None if rss is None else round(rss, 1)
             if self.cluster is not None:
                 stats["postgres_cpu_s"] = round(cluster_cpu_s(self.cluster) - self.pg_cpu_before, 3)

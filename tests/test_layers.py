@@ -34,7 +34,13 @@ LAYERS: list[tuple[str, ...]] = [
     # files <-> the domain, and judging labels (counts, evaluations)
     ("labelport.formats", "labelport.evaluation", "labelport.stats"),
     # every operation once, embedded or over HTTP (the remote service and what it shares with the server)
-    ("labelport.service", "labelport.server.remote", "labelport.server.wire", "labelport.server.signing"),
+    (
+        "labelport.service",
+        "labelport.server.remote",
+        "labelport.server.sending",
+        "labelport.server.wire",
+        "labelport.server.signing",
+    ),
     # where the embedded store and the key live
     ("labelport.home",),
     # the one API, and conversions through it

@@ -7,9 +7,11 @@ Covers the refusals of request signing, project visibility and roles, body limit
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -647,6 +649,51 @@ def test_the_servers_import_progress_reaches_the_clients_bar(team: Team, closing
     assert calls[len(upload) :] == [(20_000, total), (total, total)]
 
 
+def _import_processes(server: ServerProcess) -> list[int]:
+    """The processes a server's imports run in: those its fork server started (children of the
+    server's child that runs ``multiprocessing.forkserver``)."""
+    kids: dict[int, list[int]] = {}
+    commands: dict[int, bytes] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                kids.setdefault(parent, []).append(int(entry.name))
+                commands[int(entry.name)] = (entry / "cmdline").read_bytes()
+    forkservers = [
+        p for p in kids.get(server.process.pid, []) if b"multiprocessing.forkserver" in commands[p]
+    ]
+    return [child for fork_server in forkservers for child in kids.get(fork_server, [])]
+
+
+def test_an_import_killed_in_its_own_process_writes_nothing_and_is_a_server_failure(
+    team: Team, closing: list[UserClient]
+) -> None:
+    """On PostgreSQL an import runs in a process of its own, one transaction on its own connection:
+    killed after its first slice is written, it leaves nothing, the client hears a server failure
+    (not a hang), and the project can be imported into again at once (its lock went with it)."""
+    client = team.client("killed")
+    closing.append(client)
+    project = _project_with_images(client, "killed", 1000)
+    coco = synthetic_coco(1000, 60)  # three slices of 20,000, validated in the import's process
+    killed: list[int] = []
+
+    def kill_after_the_first_slice(done: int, total: int) -> None:
+        if total == 60_000 and not killed:
+            (child,) = _import_processes(team.server)
+            os.kill(child, signal.SIGKILL)
+            killed.append(child)
+
+    with pytest.raises(LabelportError) as caught:
+        project.import_coco(coco, progress=kill_after_the_first_slice)
+    assert killed and caught.value.status == 500
+    assert str(caught.value) == "The server failed; its log says why."
+    assert _object_count(project) == 0 and project.service.list_imports(project.project_hash) == []
+    assert _import_processes(team.server) == []
+    assert project.import_coco(coco).counts.imported == 60_000
+    assert _object_count(project) == 60_000
+
+
 def test_import_coco_labels_with_the_callers_maps_over_http(team: Team, closing: list[UserClient]) -> None:
     client = team.client("maps")
     closing.append(client)
@@ -764,12 +811,16 @@ def test_uploaded_gzip_is_inflated_member_by_member_and_damage_is_one_sentence()
     import io
 
     from labelport.errors import LabelportError
-    from labelport.server.remote import _gzip_chunks
+    from labelport.server.sending import GzipChunks
     from labelport.server.uploads import gunzip_chunks
 
     data = json.dumps({"images": [{"id": i, "file_name": f"{i}.jpg"} for i in range(5000)]}).encode()
-    stream = b"".join(chunk for chunk, _sent in _gzip_chunks(io.BytesIO(data), 4096))
+    compressed = GzipChunks(io.BytesIO(data), 4096)
+    stream = b"".join(chunk for chunk, _sent in compressed)
     assert gzip.decompress(stream) == data  # what the client sends is gzip
+    assert compressed.inflated == len(data)  # and it tells the server what that inflates to
+    already = GzipChunks(io.BytesIO(stream), 4096)
+    assert b"".join(chunk for chunk, _sent in already) == stream and already.inflated is None
     chunks = [stream[i : i + 1000] for i in range(0, len(stream), 1000)]
     assert len(chunks) > 2
     out = io.BytesIO()

@@ -20,8 +20,6 @@ LONG_MODULES = {
     "service.py": "every operation and its access rule in one class; split by resource next",
     # perf's label-row handles and eval's API arrived in the same merge; to split next
     "client.py": "perf's label-row handles and eval's API arrived in it; split next",
-    # mirrors the service method for method; splits with it
-    "server/remote.py": "mirrors the service method for method; splits with it",
 }
 
 #: "module path:function" -> why it may be longer

@@ -5,6 +5,7 @@ PostgreSQL comes from ``tests/pg.py`` (a real cluster started for the session).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -545,6 +546,81 @@ def test_postgres_store_is_safe_to_share_between_threads(pg_url: str) -> None:
         assert errors == []
         rows = store.load_label_rows(project.project_hash, "main")
         assert [[o.object_hash for o in r.objects] for r in rows] == [["obj00019"]] * 8
+    finally:
+        store.close()
+
+
+def test_postgres_units_added_at_once_by_many_get_one_fresh_label_row_each(pg_url: str) -> None:
+    """Units are copied in with ids drawn from their sequence, their label rows written with those
+    ids: stores adding units to one project at once never share an id, and each unit gets exactly one
+    main label row, with a UUID4 label hash of its own, in the units' order."""
+    stores = [PostgresStore(pg_url) for _ in range(4)]
+    try:
+        project = _project(stores[0])
+        batches = [
+            [
+                DataUnit.video(f"s{n}-{i}.mp4", width=64, height=48, frames=3, fps=(25, 29.97, None)[i % 3])
+                if i % 2
+                else DataUnit.image(f"s{n}-{i}.jpg", width=640, height=480, location=f"/d/{HOSTILE[i % 6]}")
+                for i in range(400)
+            ]
+            for n in range(len(stores))
+        ]
+        for batch in batches:
+            batch[0].extra = {"coco": {"id": 7, "file_name": "a.jpg", "nested": [1.5, None]}}
+        errors: list[BaseException] = []
+
+        def add(store: PostgresStore, batch: list[DataUnit]) -> None:
+            try:
+                for start in range(0, len(batch), 100):
+                    store.add_data_units(project.project_hash, batch[start : start + 100])
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=add, args=pair) for pair in zip(stores, batches, strict=True)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        stored = {u.data_hash: u for u in stores[0].list_data_units(project.project_hash)}
+        assert all(stored[u.data_hash] == u for batch in batches for u in batch)
+        assert len(stored) == 1600
+        rows = stores[0].load_label_rows(project.project_hash, "main")
+        hashes = [r.label_hash for r in rows]
+        assert len(rows) == 1600 and len(set(hashes)) == 1600
+        assert all(uuid.UUID(h).version == 4 and str(uuid.UUID(h)) == h for h in hashes)
+        order = [r.data_hash for r in rows]
+        for batch in batches:  # each batch's units keep the order they were added in
+            positions = [order.index(u.data_hash) for u in batch]
+            assert positions == sorted(positions)
+    finally:
+        for store in stores:
+            store.close()
+
+
+def test_postgres_upload_chunks_skip_the_write_ahead_log(pg_url: str) -> None:
+    """A server's upload chunks wait only for their import (a client sends lost ones again): storing
+    megabytes of them writes almost nothing to the write-ahead log, and they read back whole."""
+    from labelport.server.uploads import DatabaseUploads
+
+    store = PostgresStore(pg_url)
+    try:
+        owner = store.upsert_user("uploader", "SHA256:uploader", "ssh-ed25519 AAAA up").id
+        uploads = DatabaseUploads(store.server_tables())
+        uploads.create_upload("a" * 32, "project", owner, b"{}", 1.0, 3600.0)
+        chunks = [os.urandom(2 << 20) for _ in range(4)]
+        lsn = "SELECT pg_current_wal_insert_lsn()"
+        diff = "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s)"
+        start = store.sql_one(lsn)
+        assert start is not None
+        for seq, chunk in enumerate(chunks):
+            uploads.put_upload_chunk("a" * 32, seq, chunk)
+        written = store.sql_one(diff.replace("%s", "?"), (start[0],))
+        assert written is not None and int(written[0]) < 256 * 1024  # of 8 MiB stored
+        assert list(uploads.upload_chunks("a" * 32)) == chunks
+        uploads.delete_upload("a" * 32)
+        assert list(uploads.upload_chunks("a" * 32)) == []
     finally:
         store.close()
 

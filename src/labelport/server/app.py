@@ -27,6 +27,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from starlette.middleware.gzip import GZipMiddleware
 
+from labelport.server.import_process import child_import_db
 from labelport.server.requests import BodyLimit, Server, add_error_handlers, error_response
 from labelport.server.routers import ROUTERS
 from labelport.server.sessions import Sessions
@@ -52,11 +53,14 @@ def create_app(
     clock: Callable[[], float] = time.time,
     media_roots: Sequence[str | Path] = (),
     thumbs_dir: Path | None = None,
+    import_processes: bool = True,
 ) -> FastAPI:
     """The server's ASGI app over a store.
 
     ``uploads`` defaults to the store itself on PostgreSQL, else a folder beside the SQLite file. A
-    store that is not thread-safe (SQLite) serves one request at a time.
+    store that is not thread-safe (SQLite) serves one request at a time. On PostgreSQL each import
+    runs in a process of its own (:mod:`labelport.server.import_process`), unless
+    ``import_processes`` is off.
 
     >>> from labelport.store.sqlite import SqliteStore
     >>> app = create_app(SqliteStore(":memory:"))
@@ -70,6 +74,7 @@ def create_app(
         uploads=uploads if uploads is not None else uploads_for(store),
         clock=clock,
         max_import_bytes=max_import_bytes,
+        import_db=child_import_db(store) if import_processes else None,
     )
     app = FastAPI(title="labelport", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.labelport = server
@@ -119,12 +124,15 @@ def serve(
     """
     import uvicorn
 
-    from labelport.formats.coco import prepare_import_workers
+    from labelport.formats.coco.annotations import PRELOAD
+    from labelport.imports.workers import prepare_workers
+    from labelport.server import import_process
     from labelport.server.admin import open_store
 
-    # Imports validate in worker processes started by a fork server (this process runs threads);
-    # starting it now, before the store's connections and uvicorn's threads, spares the first import.
-    prepare_import_workers()
+    # Imports run in processes started by a fork server (this process runs threads), and validate
+    # in workers those fork; starting it now, before the store's connections and uvicorn's threads,
+    # with what both import loaded once, spares each import that time.
+    prepare_workers([*PRELOAD, *import_process.PRELOAD])
     store = open_store(db)
     try:
         app = create_app(

@@ -57,6 +57,9 @@ class Server:
     uploads: Uploads
     clock: Callable[[], float]
     max_import_bytes: int
+    #: the database an import's own process opens (:mod:`labelport.server.import_process`); None:
+    #: imports run in this process
+    import_db: str | None = None
 
 
 def server_of(request: Request) -> Server:

@@ -133,6 +133,10 @@ class Upload(msgspec.Struct):
 class RunImport(msgspec.Struct):
     chunks: int
     options: dict[str, Any] = msgspec.field(default_factory=dict)
+    #: the source's bytes before the client compressed them, when it did: the server then inflates
+    #: the chunks once, straight into the file, refusing them as soon as they pass this; without it
+    #: (a source that came compressed), once to count them and once more to write them
+    size: int | None = None
 
 
 class RunExport(msgspec.Struct):

@@ -29,6 +29,7 @@ from psycopg import Connection
 
 from labelport.data import DataUnit
 from labelport.errors import SchemaVersionError, StoreError
+from labelport.hashing import new_uuids
 from labelport.labels import now_iso
 from labelport.store._json import dumps
 from labelport.store.base import (
@@ -61,6 +62,8 @@ _BULK_COLUMNS = (
     "created_by, created_at, source_id"
 )
 _BULK_TYPES = ["int8", "int4", "text", "text", "int8", "bytea", "float8", "bool", "bytea", "text", "text", "int8"]  # fmt: skip
+#: ``data_units``' id, project and :data:`~labelport.store.rows.UNIT_COLUMNS`, as binary COPY sends them
+_UNIT_TYPES = ["int8", "int8", "text", "text", "text", "int4", "int4", "int4", "float8", "text", "bytea", "bytea"]  # fmt: skip
 #: Replace a stored row in place (the embedded store's upsert, column for column).
 _UPSERT_SET = (
     "label_row_id = excluded.label_row_id, frame = excluded.frame, feature_hash = excluded.feature_hash, "
@@ -403,18 +406,37 @@ def _reason(exc: psycopg.Error) -> str:
 
 
 def _insert_units(conn: Connection[tuple[Any, ...]], project_id: int, units: Sequence[DataUnit]) -> None:
+    """Insert units and their label rows on main, both with binary ``COPY``.
+
+    The units' ids are drawn from their sequence first, so the label rows are written with them
+    rather than found again by data hash (at 60,000 units the look-up, a uuid made per row and the
+    text form of each unit's kept record were a third of PostgreSQL's time for the two tables).
+    """
     if not units:
         return
-    with conn.cursor() as cursor:
-        with cursor.copy(f"COPY data_units (project_id, {UNIT_COLUMNS}) FROM STDIN") as copy:
-            for unit in units:
-                copy.write_row(unit_to_row(project_id, unit))
-        cursor.execute(
-            "INSERT INTO label_rows (label_hash, data_unit_id, branch, updated_at) "
-            "SELECT gen_random_uuid()::text, id, 'main', %s FROM data_units "
-            "WHERE data_hash = ANY(%b) ORDER BY id",
-            (now_iso(), [u.data_hash for u in units]),
-        )
+    with conn.cursor(binary=True) as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence('data_units', 'id')")
+        sequence = cursor.fetchone()
+        assert sequence is not None
+        ids = [
+            int(r[0])
+            for r in cursor.execute(
+                "SELECT nextval(%s::regclass) FROM generate_series(1, %s)", (sequence[0], len(units))
+            )
+        ]
+        with cursor.copy(
+            f"COPY data_units (id, project_id, {UNIT_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(_UNIT_TYPES)
+            for unit_id, unit in zip(ids, units, strict=True):
+                copy.write_row((unit_id, *unit_to_row(project_id, unit)))
+        now = now_iso()
+        with cursor.copy(
+            "COPY label_rows (label_hash, data_unit_id, branch, updated_at) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(["text", "int8", "text", "text"])
+            for label_hash, unit_id in zip(new_uuids(len(ids)), ids, strict=True):
+                copy.write_row((label_hash, unit_id, "main", now))
 
 
 def _label_row(conn: Connection[tuple[Any, ...]], unit_id: int, branch: str) -> tuple[int, str]:

@@ -24,6 +24,7 @@ from starlette.responses import Response, StreamingResponse
 
 from labelport.errors import LabelportError, NotFoundError, TooLarge
 from labelport.server import wire
+from labelport.server.import_process import ImportRequest, run_import_in_child
 from labelport.server.requests import Server, error_body, handle, log, server_failure, server_of
 from labelport.server.uploads import (
     gunzip_chunks,
@@ -114,7 +115,7 @@ async def run_import(request: Request, project_hash: str, upload_id: str) -> Res
             fmt = str(options.pop("format", query_format))
             archive = bool(options.pop("archive", False))
             s.check_import(project_hash, options, fmt)  # options and role, before any work
-            source = _source(server, upload_id, data.chunks, meta, Path(folder.name), archive)
+            source = _source(server, upload_id, data, meta, Path(folder.name), archive)
         except BaseException:
             folder.cleanup()
             raise
@@ -122,6 +123,9 @@ async def run_import(request: Request, project_hash: str, upload_id: str) -> Res
             server.uploads.delete_upload(upload_id)
 
         def run(progress: Callable[[int, int], None] | None) -> dict[str, Any]:
+            if server.import_db is not None:  # PostgreSQL: in a process of its own, workers forked
+                job = ImportRequest(server.import_db, s.user, project_hash, source, fmt, options)
+                return run_import_in_child(job, progress)
             with server.serial:
                 return dict(s.import_labels(project_hash, source, fmt, options, progress).to_dict())
 
@@ -180,13 +184,13 @@ def _owned(server: Server, s: LocalService, project_hash: str, upload_id: str) -
 
 
 def _source(
-    server: Server, upload_id: str, expected: int, meta: wire.StartUpload, folder: Path, archive: bool
+    server: Server, upload_id: str, run: wire.RunImport, meta: wire.StartUpload, folder: Path, archive: bool
 ) -> Any:
     """The upload as an import's source: its file in ``folder`` (or its bytes, for in-memory data),
     or the folder a zip archive unpacks to. The upload's chunks are deleted once they are in the file,
     so that an import killed from then on leaves no upload behind."""
     path = folder / safe_file_name(meta.filename)
-    _unpack(server, upload_id, expected, path)
+    _unpack(server, upload_id, run, path)
     server.uploads.delete_upload(upload_id)
     # a file keeps its name (the import's source name); in-memory data stays in memory
     source: Any = path if meta.filename is not None else path.read_bytes()
@@ -196,15 +200,38 @@ def _source(
     return source
 
 
-def _unpack(server: Server, upload_id: str, expected: int, path: Path) -> None:
-    """The upload's chunks inflated into ``path``. They are inflated once without writing first,
-    so that a decompression bomb is refused (413) before it fills the disk up to the limit."""
-    chunks, limit = server.uploads, server.max_import_bytes
+def _unpack(server: Server, upload_id: str, run: wire.RunImport, path: Path) -> None:
+    """The upload's chunks inflated into ``path``, never past the server's limit.
+
+    When the client said what they inflate to (it compressed them), they are inflated once, into
+    the file, and refused as soon as they pass that: no more is written than the client declared,
+    itself within the limit. Otherwise they are inflated once without writing first, so that a
+    decompression bomb is refused (413) before it fills the disk up to the limit."""
+    chunks, limit, expected = server.uploads, server.max_import_bytes, run.chunks
     count, last = chunks.upload_chunk_count(upload_id)
     if count != expected or last != count - 1:
         raise LabelportError(
             f"the upload holds {plural(count, 'chunk')}; the import expected {expected:,} (numbered from 0)."
         )
-    gunzip_chunks(chunks.upload_chunks(upload_id), None, limit=limit)
+    if run.size is None:
+        gunzip_chunks(chunks.upload_chunks(upload_id), None, limit=limit)
+    elif run.size < 0:
+        raise LabelportError("an upload's size is a number of bytes, 0 or more.")
+    elif run.size > limit:
+        raise TooLarge(f"the uploaded COCO file is over the server's limit of {plural(limit, 'byte')}.")
     with path.open("wb") as out:
-        gunzip_chunks(chunks.upload_chunks(upload_id), out, limit=limit)
+        if run.size is None:
+            gunzip_chunks(chunks.upload_chunks(upload_id), out, limit=limit)
+            return
+        try:
+            written = gunzip_chunks(chunks.upload_chunks(upload_id), out, limit=run.size)
+        except TooLarge:
+            raise LabelportError(
+                f"the upload inflates to more than the {plural(run.size, 'byte')} its import declared; "
+                "send it again."
+            ) from None
+    if written != run.size:
+        raise LabelportError(
+            f"the upload inflates to {plural(written, 'byte')}, not the {run.size:,} its import declared; "
+            "send it again."
+        )

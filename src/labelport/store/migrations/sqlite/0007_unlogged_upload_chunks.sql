@@ -1,0 +1,3 @@
+-- Schema version 7 (issue 15): the team store's upload chunks skip PostgreSQL's write-ahead log. The
+-- embedded store keeps a server's uploads in files beside it, so nothing changes here; the version
+-- stays the same in both stores.
