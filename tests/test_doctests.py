@@ -20,6 +20,7 @@ import labelport
 WITH_EXAMPLES = {
     "labelport.formats.coco.rings",
     "labelport.imports.seen",
+    "labelport.formats.coco.apart",
     "labelport.formats.coco.rows",
     "labelport.cli",
     "labelport.cli.base",

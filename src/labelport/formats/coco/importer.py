@@ -19,6 +19,7 @@ from typing import Any
 from labelport.errors import ImportFailed
 from labelport.formats.coco import schema
 from labelport.formats.coco.annotations import Pass
+from labelport.formats.coco.apart import Apart, annotations_apart
 from labelport.formats.coco.images import image_problems, plan_images
 from labelport.formats.coco.plan import Learned, Plan, ShapesLearned, plan_categories
 from labelport.formats.coco.read import ParsedCoco, read_coco
@@ -51,8 +52,8 @@ def import_coco(
     """Import a COCO source into a project; see the module docstring and README "Importing COCO"."""
     started = time.perf_counter()
     on_error = ErrorPolicy.of(on_error).name  # an unknown policy fails here, before reading
-    with _collector_paused():
-        parsed = read_coco(source)
+    with _collector_paused(), annotations_apart(source) as (now, apart):
+        parsed = read_coco(now)
         parsed.release()  # decoding read every page; the pass maps each slice again as it goes
         options: dict[str, Any] = dict(
             user=user,
@@ -67,6 +68,7 @@ def import_coco(
             replace=replace,
             source_name=source_name,
             started=started,
+            apart=apart,
         )
         try:
             return _import(store, project_hash, parsed, **options)
@@ -104,6 +106,7 @@ def _import(
     replace: bool,
     source_name: str | None,
     started: float,
+    apart: Apart | None,
     learned: Learned | None = None,
 ) -> ImportReport:
     branch = branch_name or MAIN_BRANCH
@@ -121,6 +124,8 @@ def _import(
     plan = Plan()
     plan_categories(parsed, ontology, categories, plan, report, learned)
     plan_images(parsed, units, match, create_missing_data_units, plan, report)
+    if apart is not None:  # a dict's annotations, written by a child meanwhile
+        apart.fill(parsed)
     # The workers start validating now, while the data units are stored.
     # (a dry run ends in _RolledBack: everything but the rows themselves was done, and undone)
     with Pass(parsed, plan, report, user, confidence_field) as importer, suppress(_RolledBack):
