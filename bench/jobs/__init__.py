@@ -161,7 +161,8 @@ JOBS: dict[str, Job] = {
             "labelport: the brief's import.py (../shared/fixtures/seed/import.py with the README's import lines "
             "and its three placeholders filled in) run whole on a copy of brief-setup's store: json.loads of "
             "brief.json, the category loop, list_label_rows_v2, the image loop, import_coco_labels; checks all "
-            "were imported. labelport s: the script without its json.loads.",
+            "were imported. labelport s: the script without its json.loads(coco_file.read_text()), the "
+            "reading and decoding of the file into its dict.",
             needs=("brief-setup",),
             reads="brief.json",
             uses_home=True,
