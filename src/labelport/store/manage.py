@@ -337,7 +337,7 @@ class ManageMixin:
         }
         missing = [u for u in units if u not in have]
         now = now_iso()
-        for unit, label_hash in zip(missing, new_uuids(len(missing)), strict=True):
+        for unit, label_hash in zip(missing, new_uuids(len(missing), ordered=True), strict=True):
             self._run(
                 db,
                 "INSERT INTO label_rows (label_hash, data_unit_id, branch, updated_at) VALUES (?, ?, ?, ?)",

@@ -435,7 +435,7 @@ def _insert_units(conn: Connection[tuple[Any, ...]], project_id: int, units: Seq
             "COPY label_rows (label_hash, data_unit_id, branch, updated_at) FROM STDIN (FORMAT BINARY)"
         ) as copy:
             copy.set_types(["text", "int8", "text", "text"])
-            for label_hash, unit_id in zip(new_uuids(len(ids)), ids, strict=True):
+            for label_hash, unit_id in zip(new_uuids(len(ids), ordered=True), ids, strict=True):
                 copy.write_row((label_hash, unit_id, "main", now))
 
 

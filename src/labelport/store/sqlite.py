@@ -314,7 +314,7 @@ def _insert_units(db: sqlite3.Connection, project_id: int, units: Sequence[DataU
     row_ids = range(first_row, first_row + len(units))
     db.executemany(
         f"INSERT INTO label_rows (id, label_hash, data_unit_id, branch, updated_at) VALUES (?, ?, ?, 'main', '{now_iso()}')",
-        zip(row_ids, new_uuids(len(units)), range(first, first + len(units)), strict=True),
+        zip(row_ids, new_uuids(len(units), ordered=True), range(first, first + len(units)), strict=True),
     )
     return dict(zip((u.data_hash for u in units), row_ids, strict=True))
 

@@ -100,7 +100,8 @@ def plan_images(
             continue
         size = (width, height) if sized else (uw, uh)
         _matched(plan, report, image_id, file_name, raw, unit, frame, method, size)
-    hashes = iter(new_uuids(sum(len(m) if kind == "image" else 1 for (kind, _), m in creating.items())))
+    count = sum(len(m) if kind == "image" else 1 for (kind, _), m in creating.items())
+    hashes = iter(new_uuids(count, ordered=True))
     for (kind, title), members in creating.items():
         _create_unit(plan, report, kind, title, members, hashes)
     report.counts.images_unmatched = len(plan.unmatched) - report.counts.images_ambiguous
