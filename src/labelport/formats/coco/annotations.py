@@ -12,7 +12,7 @@ counts conversions.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from labelport.formats.coco.chunks import SliceTask
@@ -84,16 +84,26 @@ class Pass:
     def __exit__(self, *_exc: object) -> None:
         self.workers.__exit__()
 
-    def run(self, session: BulkSession, progress: Progress | None, write: bool = True) -> None:
+    def run(
+        self,
+        session: BulkSession,
+        progress: Progress | None,
+        write: bool = True,
+        first: Callable[[], None] | None = None,
+    ) -> None:
         """Validate (or collect the workers' results), assemble rows and write them (a dry run,
         ``write=False``, only counts them: existing objects are read from ``session`` all the
-        same); then settle the shapes of created objects and count conversions."""
+        same); then settle the shapes of created objects and count conversions. ``first`` is
+        other work on the session for the writer thread to do before the rows (it waits for the
+        workers' first slices anyway), when there is a writer."""
         raws = self.context.raws
         total = len(raws)
         self.report.counts.annotations = total
         existing = session.existing_keys()
         writer = Writer(session, self.context.release) if write else None
         failure: BaseException | None = None
+        if writer is not None and first is not None:
+            writer.put(first)
         try:
             self._assemble(self.workers.results(), existing, writer, progress, total)
         finally:
