@@ -32,6 +32,7 @@ from labelport.store.base import (
     ProjectRecord,
 )
 from labelport.store.postgres import LATEST, PostgresStore, display_url
+from labelport.store.sql import FEW_UNITS
 from labelport.store.sqlite import SqliteStore
 
 if TYPE_CHECKING:
@@ -360,6 +361,12 @@ def test_label_rows_are_listed_light_with_their_object_counts(store: LabelStore)
     loaded = {r.data_hash: r.label_hash for r in store.load_label_rows(project.project_hash, "main")}
     assert {r.data_hash: r.label_hash for r in listed} == loaded
     assert store.list_label_rows(project.project_hash, "main", [empty.data_hash, "nope"]) == [listed[2]]
+    # by hash (a few) or by listing all (many): the same rows, in the project's order, never another's
+    few = [empty.data_hash, elsewhere.data_hash, image.data_hash]
+    assert store.list_label_rows(project.project_hash, "main", few) == [listed[0], listed[2]]
+    many = few + [f"nope-{n}" for n in range(FEW_UNITS)]
+    assert store.list_label_rows(project.project_hash, "main", many) == [listed[0], listed[2]]
+    assert store.list_label_rows(project.project_hash, "main", []) == []
     # a branch with no rows yet: every unit, no label hash, nothing counted
     review = store.list_label_rows(project.project_hash, "review")
     assert [(r.branch, r.label_hash, r.object_count) for r in review] == [("review", "", 0)] * 3

@@ -67,6 +67,8 @@ _OBJECT_COLUMNS = (
 )
 _USER_COLUMNS = "id, name, fingerprint, is_admin"
 _Bulk = TypeVar("_Bulk", bound="SqlBulk")
+#: at most this many data units' label rows are looked up by hash; more are found by listing them all
+FEW_UNITS = 500
 #: rows a long read (an export's objects) fetches at a time
 CHUNK = 20_000
 
@@ -415,9 +417,15 @@ class SqlStore(ManageMixin, EvaluationRows):
         self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
     ) -> list[LabelRowInfo]:
         project_id = self._project_id(project_hash)
-        with self._cursor(
-            LABEL_ROW_INFO_SELECT.format(mark=self._marker), (branch, branch, project_id)
-        ) as rows:
+        select = LABEL_ROW_INFO_SELECT.format(mark=self._marker)
+        args: tuple[Any, ...] = (branch, branch, project_id)
+        if data_hashes is not None and len(data_hashes) <= FEW_UNITS:
+            # a few units (a page of the viewer's grid): found by their hashes, not by listing
+            # every row of the project and keeping theirs (0.3 s a page at COCO-train scale)
+            marks = ", ".join([self._marker] * len(data_hashes)) or "NULL"
+            select = select.replace(" ORDER BY d.id", f" AND d.data_hash IN ({marks}) ORDER BY d.id")
+            args = (*args, *data_hashes)
+        with self._cursor(select, args) as rows:
             return label_row_infos(rows, data_hashes)
 
     def save_label_row(
