@@ -21,7 +21,7 @@ WITH_EXAMPLES = {
     "labelport.formats.coco.rings",
     "labelport.imports.seen",
     "labelport.formats.coco.apart",
-    "labelport.formats.coco.rows",
+    "labelport.formats.coco.slices",
     "labelport.cli",
     "labelport.cli.base",
     "labelport.convert",

@@ -12,14 +12,14 @@ counts conversions.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from labelport.formats.coco.chunks import SliceTask
 from labelport.formats.coco.plan import Plan, settle_created
 from labelport.formats.coco.read import ParsedCoco, slice_spans
 from labelport.formats.coco.records import conversion
-from labelport.formats.coco.rows import as_list, clean_rows, rows
+from labelport.formats.coco.rows import clean_rows, rows
 from labelport.formats.coco.slices import CHUNK, ChunkResult, Context, Evidence
 from labelport.imports import workers
 from labelport.imports.policy import ErrorPolicy
@@ -152,12 +152,14 @@ class Pass:
         features = {cat_id: target.feature_hash for cat_id, target in self.plan.cats.items()}
         seen = SeenKeys()
         tracks: dict[Any, str] = {}
-        for result in chunks:
+        for sent in chunks:
+            result = sent.listed()
             start = result.start
             duplicates: set[int] = set()
             problems = result.problems
+            keys: Sequence[int]
             if result.columns is not None:
-                keys, offsets = as_list(result.columns[0]), None
+                keys, offsets = result.columns[0], None
             else:
                 offsets = [j for j, _ in result.ids]
                 keys = [key for _, key in result.ids]

@@ -3,12 +3,12 @@
 The brief's script hands ``import_coco_labels`` the dict its ``json.loads`` made, and the import
 stores each annotation's JSON, so the dict is written back to JSON first: 1.1 s for COCO train's
 annotations, during which the second core had nothing to do. Here a child process (forked, so it
-shares the dict's memory without copying it) writes the annotations into an unlinked temporary file
-while this process reads the rest of the dict, matches images and plans the categories; the import
-then maps the file, as it maps a file it was given (at COCO-train scale the child takes ~1.6 s and
-planning ~1.1 s, measured, so the import waits about half a second where it spent 1.6). When forking is not safe (other threads run),
-the dict is small, or the child fails (orjson refuses what msgspec writes), the dict is read whole
-here, as before.
+shares the dict's memory without copying it) writes the annotations into a file in memory while this
+process reads the rest of the dict, matches images and plans the categories; the import then maps
+the file, as it maps a file it was given. At COCO-train scale the child takes ~1.6 s and planning
+~1.1 s (measured), so the import waits about half a second where it spent 1.6. When forking is not
+safe (other threads run), the dict is small, or the child fails (orjson refuses what msgspec
+writes), the dict is read whole here, as before.
 
 >>> with annotations_apart({"images": [], "annotations": [], "categories": []}) as (source, apart):
 ...     apart is None  # a small dict is read whole

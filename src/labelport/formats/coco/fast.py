@@ -14,7 +14,7 @@ import numpy as np
 from labelport.formats.coco import schema
 from labelport.formats.coco.match import ID_MAX, ID_MIN
 from labelport.formats.coco.read import join_raw
-from labelport.formats.coco.rings import polygons
+from labelport.formats.coco.rings import WHITESPACE, polygons
 from labelport.formats.coco.slices import ChunkResult, Context
 from labelport.formats.coco.validate import check_keypoints, check_rle
 
@@ -122,7 +122,7 @@ def _geometry(
             lead = bytes(view[:1])
             form = None
             if lead == b"[":
-                if len(view) > 8 or bytes(view).translate(None, b" \t\n\r") != b"[]":
+                if len(view) > 8 or bytes(view).translate(None, WHITESPACE) != b"[]":
                     polygon_at.append(i)
                     polygon_json.append(seg)
                     form = "polygon"

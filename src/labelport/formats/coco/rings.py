@@ -20,8 +20,9 @@ from collections.abc import Sequence
 import msgspec
 import numpy as np
 
-_WHITESPACE = b" \t\n\r"
-_SPACES = tuple(bytes([c]) for c in _WHITESPACE)
+#: JSON's whitespace
+WHITESPACE = b" \t\n\r"
+_SPACES = tuple(bytes([c]) for c in WHITESPACE)
 #: Brackets become spaces and the joints commas: what is left is one flat list of every number.
 _FLATTEN = bytes.maketrans(b"[];", b"  ,")
 _numbers = msgspec.json.Decoder(list[float])
@@ -41,7 +42,7 @@ def polygons(
         return None
     text = b";".join(segmentations)
     if any(space in text for space in _SPACES):  # a file written with indents
-        text = text.translate(None, _WHITESPACE)
+        text = text.translate(None, WHITESPACE)
     if not (text.startswith(b"[[") and text.endswith(b"]]")):
         return None
     u = np.frombuffer(text, np.uint8)

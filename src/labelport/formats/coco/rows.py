@@ -11,21 +11,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import msgspec
-import numpy as np
 
 from labelport.formats.coco.plan import ImageTarget
 from labelport.formats.coco.slices import CHUNK, ChunkResult, PendingRow
 from labelport.imports.report import Counts
 from labelport.store.base import BulkRows, PlainRows
-
-
-def as_list(column: Sequence[Any]) -> list[Any]:
-    """A column of a slice's result as a list of Python values (the fast path sends int64 arrays).
-
-    >>> as_list(np.array([1, 2])), as_list(["a"])
-    ([1, 2], ['a'])
-    """
-    return column.tolist() if isinstance(column, np.ndarray) else list(column)
 
 
 def clean_rows(
@@ -36,7 +26,7 @@ def clean_rows(
     features: dict[Any, str],
 ) -> PlainRows:
     """A clean slice's rows, built column by column (no per-row Python code)."""
-    keys, image_ids, cat_ids = (as_list(c) for c in columns)
+    keys, image_ids, cat_ids = columns
     targets = list(map(images.__getitem__, image_ids))
     pool = secrets.token_hex(4 * len(keys))
     return PlainRows(
@@ -67,7 +57,7 @@ def rows(
     start = result.start
     pending: Iterable[PendingRow] = result.rows
     if result.columns is not None:
-        keys, image_ids, cat_ids = (as_list(c) for c in result.columns)
+        keys, image_ids, cat_ids = result.columns
         pending = (
             (j, key, image_id, cat_id, 1.0, 1, None, None)
             for j, (key, image_id, cat_id) in enumerate(zip(keys, image_ids, cat_ids, strict=True))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import msgspec
+import numpy as np
 
 from labelport.formats.coco.plan import CategoryTarget, ImageTarget, Plan
 from labelport.imports.workers import CHUNK
@@ -35,7 +36,7 @@ class ChunkResult(NamedTuple):
     #: the rows to write, when the exact path validated the slice
     rows: list[PendingRow]
     #: (keys, image ids, category ids) of every annotation, when the fast path proved the slice clean
-    #: (each an int64 array when its ids are all whole numbers: see :func:`~.rows.as_list`)
+    #: (from a worker, each an int64 array when its ids are all whole numbers: see :meth:`listed`)
     columns: tuple[Sequence[int], Sequence[Any], Sequence[Any]] | None
     ids: list[tuple[int, int]]
     problems: list[Problem]
@@ -49,6 +50,23 @@ class ChunkResult(NamedTuple):
     #: first, and how many
     mixed: tuple[int, Any] | None = None
     mixed_count: int = 0
+
+    def listed(self) -> ChunkResult:
+        """This result with its columns as lists of Python values, as rows are built from them (the
+        fast path sends int64 arrays, small to keep and to pickle).
+
+        >>> import numpy as np
+        >>> columns = (np.array([7]), ["a"], np.array([1]))
+        >>> result = ChunkResult(0, [], columns, [], [], 0, Counter(), set(), Counter(), Counter())
+        >>> result.listed().columns
+        ([7], ['a'], [1])
+        """
+        if self.columns is None:
+            return self
+        keys, image_ids, cat_ids = (
+            c.tolist() if isinstance(c, np.ndarray) else list(c) for c in self.columns
+        )
+        return self._replace(columns=(keys, image_ids, cat_ids))
 
 
 @dataclass
