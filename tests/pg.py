@@ -1,4 +1,5 @@
-"""A real PostgreSQL for the tests: one throw-away cluster per session, one fresh database per test.
+"""A real PostgreSQL for the tests: one throw-away cluster per session, one fresh database per test,
+dropped when the test ends.
 
 The cluster lives in a temporary directory, listens on 127.0.0.1 on a free port (and on a Unix socket
 in its own directory), trusts local connections, and is stopped and deleted when the session ends.
@@ -38,10 +39,12 @@ def postgres_server() -> Iterator[PostgresCluster]:
         server.stop()
         raise
     yield server
-    server.stop()
+    server.stop(mode="immediate")  # the data is thrown away: no shutdown checkpoint
 
 
 @pytest.fixture
-def pg_url(postgres_server: PostgresCluster) -> str:
-    """The URL of a fresh, empty database for one test."""
-    return postgres_server.create_database()
+def pg_url(postgres_server: PostgresCluster) -> Iterator[str]:
+    """The URL of a fresh, empty database for one test, dropped when the test ends."""
+    url = postgres_server.create_database()
+    yield url
+    postgres_server.drop_database(url)
