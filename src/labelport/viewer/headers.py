@@ -6,8 +6,8 @@ origin, and show images from their own origin or, for a data unit whose location
 from that URL. No page may be framed (clickjacking), and no address is sent on as a referrer (a
 viewer's URLs name projects and units).
 
->>> sorted(SECURITY_HEADERS)[:2]
-['content-security-policy', 'referrer-policy']
+>>> SECURITY_HEADERS["x-frame-options"], SECURITY_HEADERS["referrer-policy"]
+('DENY', 'no-referrer')
 """
 
 from __future__ import annotations
