@@ -312,3 +312,41 @@ def test_a_bad_filter_is_one_sentence_naming_it(site: Site) -> None:
     status, _, _, body = _fetch(site, f"/api/projects/{h}/units/not-a-unit")
     assert status == 404
     assert [e for e in console_errors(site.driver) if "40" not in e] == []
+
+
+def test_every_response_carries_the_security_headers(site: Site) -> None:
+    import httpx
+
+    from labelport.viewer.local import COOKIE
+
+    project, unit = site.project.project_hash, site.hashes["plain-1.png"]
+    paths = (
+        "/",
+        f"/projects/{project}",
+        f"/projects/{project}/units/{unit}",
+        "/api/projects",
+        f"/api/projects/{project}/units",
+        f"/media/{project}/{unit}/0",
+        f"/thumbs/{project}/{unit}",
+        "/static/app.js",
+        "/no/such/page",
+    )
+    for path in paths:
+        for cookies in ({COOKIE: "t0ken"}, {}):
+            headers = httpx.get(site.url + path, cookies=cookies).headers
+            assert headers["x-frame-options"] == "DENY", path
+            assert headers["referrer-policy"] == "no-referrer", path
+            assert headers["x-content-type-options"] == "nosniff", path
+            policy = headers["content-security-policy"]
+            assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy, path
+            assert "unsafe-inline" not in policy and "unsafe-eval" not in policy, path
+
+
+def test_the_pages_draw_under_their_content_security_policy(site: Site) -> None:
+    """Colour swatches and the canvas size are styles the script sets: through the CSSOM, which the
+    policy allows (a style attribute would be refused and logged as a console error)."""
+    site.open(f"/projects/{site.project.project_hash}/units/{site.hashes['every-shape.png']}", "unit")
+    swatch = site.driver.find_element("css selector", "#legend .swatch")
+    assert swatch.value_of_css_property("background-color") not in ("rgba(0, 0, 0, 0)", "transparent")
+    site.open(f"/projects/{site.project.project_hash}", "grid")
+    assert console_errors(site.driver) == []

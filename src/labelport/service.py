@@ -657,8 +657,14 @@ class LocalService:
         format: str,
         options: dict[str, Any],
         progress: Progress | None = None,
+        *,
+        confined: bool = False,
     ) -> Any:
         """Read ``source`` with the format's reader, then run the COCO import on what it read.
+
+        ``confined`` (a server's import of an upload): the reader never reads a file outside the
+        upload (:mod:`labelport.formats.reach`); otherwise the report lists the files it read outside
+        the dataset's folder (``outside_files``).
 
         Matching, validation, the error policy, the report, idempotency and the one transaction are
         the COCO import's. What the reader skipped under ``on_error="skip"`` is added to the report's
@@ -678,7 +684,11 @@ class LocalService:
         reader_options = {k: v for k, v in options.items() if k not in IMPORT_OPTIONS}
         sizes = sizes_from(lambda: unit_sizes(self.store.list_data_units(project_hash)))  # when needed
         dataset = reader.read(
-            source, on_error=coco_options.get("on_error", "fail"), sizes=sizes, **reader_options
+            source,
+            on_error=coco_options.get("on_error", "fail"),
+            sizes=sizes,
+            confined=confined,
+            **reader_options,
         )
         if coco_options.get("branch_name") is None and dataset.branch is not None:
             coco_options["branch_name"] = dataset.branch  # predictions go onto a branch of their own
@@ -696,6 +706,7 @@ class LocalService:
             report.counts.skipped += 1
         for kind, count in sorted(dataset.dropped.items()):
             report.warning("not_imported", dataset.name, f"not imported: {kind} ({count:,}).")
+        report.outside_files = dataset.outside
         return report
 
     # -- evaluations -----------------------------------------------------------------------------
@@ -740,7 +751,8 @@ class LocalService:
 
 def _check_reader_options(function: Any, options: dict[str, Any], what: str) -> None:
     """:class:`FieldError` (``options.<key>``) naming the first option a format's reader does not take."""
-    accepted = [n for n in inspect.signature(function).parameters if n not in ("source", "on_error", "sizes")]
+    given = ("source", "on_error", "sizes", "confined")  # the import's to give, never an option
+    accepted = [n for n in inspect.signature(function).parameters if n not in given]
     for name in options:
         if name not in accepted:
             raise FieldError(f"options.{name}", f"is not an option of {what}")

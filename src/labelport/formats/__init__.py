@@ -21,7 +21,7 @@ from labelport.formats import cvat, labelstudio, voc, yolo
 from labelport.formats.base import Dataset, ExportReport, Format
 
 
-def _read_coco(source: Any, *, on_error: str = "fail", sizes: Any = None) -> Dataset:
+def _read_coco(source: Any, *, on_error: str = "fail", sizes: Any = None, confined: bool = False) -> Dataset:
     """A COCO file as the neutral dataset (what ``convert`` reads; an import reads COCO itself)."""
     import msgspec
 

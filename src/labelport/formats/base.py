@@ -52,6 +52,8 @@ class Dataset:
     name: str = ""
     #: the branch the labels belong on when the import names none (Label Studio's predictions)
     branch: str | None = None
+    #: files a local import read outside the dataset's folder (the paths it names lead there)
+    outside: list[str] = field(default_factory=list)
     _category_ids: dict[str, int] = field(default_factory=dict)
 
     def category(self, name: str, **extra: Any) -> int:
@@ -194,7 +196,9 @@ class Losses(Counter[str]):
 class Format:
     """One format of the table in :mod:`labelport.formats`.
 
-    ``read(source, *, on_error="fail", sizes=None, **options) -> Dataset``,
+    ``read(source, *, on_error="fail", sizes=None, confined=False, **options) -> Dataset`` (``confined``:
+    a server's reader, which never reads a file outside the source's folder; see
+    :mod:`labelport.formats.reach`),
     ``write(coco, dest, **options) -> ExportReport``, ``sniff(path) -> bool``.
     ``folder`` says whether the format is a folder (YOLO, VOC) rather than one file.
     """

@@ -90,6 +90,8 @@ class ImportReport(msgspec.Struct, kw_only=True):
     conversions: dict[str, int] = msgspec.field(default_factory=dict)
     errors: list[Problem] = msgspec.field(default_factory=list)
     warnings: list[Problem] = msgspec.field(default_factory=list)
+    #: files a local import of a folder read outside the dataset's folder (its paths led there)
+    outside_files: list[str] = msgspec.field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -147,6 +149,12 @@ class ImportReport(msgspec.Struct, kw_only=True):
         if self.conversions:
             lines.append(
                 "converted: " + ", ".join(f"{k} {v:,}" for k, v in sorted(self.conversions.items())) + "."
+            )
+        if self.outside_files:
+            shown = ", ".join(self.outside_files[:3]) + (", ..." if len(self.outside_files) > 3 else "")
+            lines.append(
+                f"read {plural(len(self.outside_files), 'file')} outside the dataset's folder, where its "
+                f"paths led: {shown} (outside_files in --report FILE)."
             )
         lines.append(f"{plural(c.errors, 'error')}, {plural(c.warnings, 'warning')}.")
         for label, problems in (("error", self.errors), ("warning", self.warnings)):

@@ -35,6 +35,7 @@ from labelport.server.signing import Verifier
 from labelport.server.uploads import Uploads, uploads_for
 from labelport.service import LocalService
 from labelport.store.base import LabelStore
+from labelport.viewer.headers import SecurityHeaders
 
 __all__ = ["MAX_BODY_BYTES", "MAX_IMPORT_BYTES", "create_app", "error_response", "serve"]
 
@@ -80,6 +81,7 @@ def create_app(
     app.state.labelport = server
     app.add_middleware(GZipMiddleware, minimum_size=64 * 1024, compresslevel=1)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(SecurityHeaders)  # outermost: even BodyLimit's refusals carry them
     add_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

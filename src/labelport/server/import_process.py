@@ -107,8 +107,8 @@ def _import_here(request: ImportRequest, events: Connection) -> None:
                 events.send(("progress", (done, total)))
 
             service = LocalService(store, request.user)
-            report = service.import_labels(
-                request.project_hash, request.source, request.fmt, request.options, progress
+            report = service.import_labels(  # an upload: its reader never leaves it
+                request.project_hash, request.source, request.fmt, request.options, progress, confined=True
             )
             events.send(("report", dict(report.to_dict())))
         finally:

@@ -26,6 +26,7 @@ from starlette.responses import Response
 
 from labelport.errors import ImportFailed, LabelportError, NotFoundError, TooLarge
 from labelport.server import wire
+from labelport.server.redact import server_redact
 from labelport.server.sessions import Sessions
 from labelport.server.signing import Verifier
 from labelport.server.uploads import Uploads
@@ -108,9 +109,14 @@ def error_body(exc: LabelportError) -> dict[str, Any]:
     return body
 
 
+def client_body(exc: LabelportError) -> dict[str, Any]:
+    """:func:`error_body` as a client reads it: naming none of the server's own folders."""
+    return server_redact().value(error_body(exc))
+
+
 def error_response(exc: LabelportError) -> Response:
-    """The one translation of a labelport error to HTTP: its ``status``, :func:`error_body` as the body."""
-    return Response(wire.encode(error_body(exc)), status_code=exc.status, media_type="application/json")
+    """The one translation of a labelport error to HTTP: its ``status``, :func:`client_body` as the body."""
+    return Response(wire.encode(client_body(exc)), status_code=exc.status, media_type="application/json")
 
 
 def _labelport_error(request: Request, exc: Exception) -> LabelportError:

@@ -22,6 +22,7 @@ from starlette.responses import RedirectResponse, Response
 
 from labelport.errors import AuthError, LabelportError
 from labelport.service import Service
+from labelport.viewer.headers import SecurityHeaders
 from labelport.viewer.media import MediaRoots, ThumbnailCache
 from labelport.viewer.routes import Viewer
 
@@ -56,6 +57,7 @@ def create_local_app(
         authenticate, base="", roots=MediaRoots(media_roots), cache=cache, serial=threading.RLock()
     )
     app.include_router(viewer.router())
+    app.add_middleware(SecurityHeaders)
     return app
 
 

@@ -77,8 +77,11 @@ class _Labels:
         ]
 
 
-def read_cvat(source: str | Path, *, on_error: str = "fail", sizes: Sizes | None = None) -> Dataset:
-    """Read a CVAT 1.1 XML file (for images or for video); see the module docstring."""
+def read_cvat(
+    source: str | Path, *, on_error: str = "fail", sizes: Sizes | None = None, confined: bool = False
+) -> Dataset:
+    """Read a CVAT 1.1 XML file (for images or for video); see the module docstring. It names no
+    other file to read, so ``confined`` (a server) changes nothing."""
     path = Path(source).expanduser()
     file = str(path)
     root = parse_xml(read_bytes(path), file)

@@ -43,9 +43,15 @@ def image_name(url: str) -> str:
 
 
 def read_labelstudio(
-    source: str | Path, *, on_error: str = "fail", sizes: Sizes | None = None, predictions: bool = False
+    source: str | Path,
+    *,
+    on_error: str = "fail",
+    sizes: Sizes | None = None,
+    predictions: bool = False,
+    confined: bool = False,
 ) -> Dataset:
-    """Read a Label Studio JSON export; see the module docstring."""
+    """Read a Label Studio JSON export; see the module docstring. Its image URLs are names to match
+    data units by, never read, so ``confined`` (a server) changes nothing."""
     path = Path(source).expanduser()
     file = str(path)
     try:

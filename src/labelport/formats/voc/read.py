@@ -22,6 +22,7 @@ import numpy.typing as npt
 from labelport import geometry
 from labelport.errors import FormatError
 from labelport.formats.base import Dataset, Sizes, image_size
+from labelport.formats.reach import OUTSIDE, Reach
 from labelport.formats.xml import (
     answer_value,
     element_path,
@@ -72,20 +73,23 @@ def voc_root(source: Path) -> Path | None:
     return None
 
 
-def _splits(root: Path) -> dict[str, str]:
+def _splits(root: Path, reach: Reach) -> dict[str, str]:
     """image stem -> split, from ImageSets/Main/<split>.txt (the first split that lists it)."""
     found: dict[str, str] = {}
     for split in SPLITS:
         path = root / "ImageSets" / "Main" / f"{split}.txt"
-        if path.is_file():
+        if path.is_file() and reach.may_read(path):
             for line in path.read_text(encoding="utf-8").splitlines():
                 if line.split():
                     found.setdefault(line.split()[0], split)
     return found
 
 
-def read_voc(source: str | Path, *, on_error: str = "fail", sizes: Sizes | None = None) -> Dataset:
-    """Read a VOC folder; see the module docstring."""
+def read_voc(
+    source: str | Path, *, on_error: str = "fail", sizes: Sizes | None = None, confined: bool = False
+) -> Dataset:
+    """Read a VOC folder; see the module docstring. ``confined`` (a server): nothing outside the
+    folder is read (:mod:`labelport.formats.reach`)."""
     path = Path(source).expanduser()
     root = voc_root(path)
     if root is None:
@@ -94,25 +98,30 @@ def read_voc(source: str | Path, *, on_error: str = "fail", sizes: Sizes | None 
         )
     policy = ErrorPolicy.of(on_error)
     data = Dataset(name=root.name)
-    splits = _splits(root)
+    reach = Reach(root, confined=confined)
+    splits = _splits(root, reach)
     for xml in sorted((root / "Annotations").rglob("*.xml")):
         stem = xml.relative_to(root / "Annotations").with_suffix("").as_posix()
-        _read_file(data, policy, root, xml, stem, splits.get(stem), sizes)
+        if not reach.may_read(xml):
+            policy.problem(OUTSIDE, str(xml), "is a link to a file outside the dataset's folder; refused.")
+            continue
+        _read_file(data, policy, reach, xml, stem, splits.get(stem), sizes)
     policy.finish()
     data.problems = policy.problems
+    data.outside = sorted(reach.outside)
     return data
 
 
 def _read_file(
     data: Dataset,
     policy: ErrorPolicy,
-    root: Path,
+    reach: Reach,
     xml: Path,
     stem: str,
     split: str | None,
     sizes: Sizes | None,
 ) -> None:
-    file = str(xml)
+    file, root = str(xml), reach.root
     try:
         doc = parse_xml(read_bytes(xml), file)
     except FormatError as exc:
@@ -126,7 +135,11 @@ def _read_file(
     file_name = (doc.findtext("filename") or "").strip() or f"{stem}.jpg"
     if "/" in stem and "/" not in file_name:
         file_name = f"{stem.rsplit('/', 1)[0]}/{file_name}"
-    size = _size(doc, root, file_name, sizes)
+    try:
+        size = _size(doc, reach, file_name, sizes)
+    except FormatError as exc:  # a <filename> that leads out of the folder, on a server
+        policy.problem(exc.code, file, exc.detail, path="/annotation/filename")
+        return
     if size is None:
         policy.problem(
             "voc_size",
@@ -137,7 +150,7 @@ def _read_file(
         return
     extra: dict[str, Any] = {"voc_split": split} if split else {}
     image_id = data.image(file_name, size[0], size[1], **extra)
-    masks = _instances(root, stem, size, policy)
+    masks = _instances(reach, stem, size, policy)
     objects = [(el, n) for el, n in numbered(doc) if el.tag == "object"]
     for index, (element, n) in enumerate(objects, 1):
         ann = _object(
@@ -159,11 +172,12 @@ def _read_file(
         )
 
 
-def _size(doc: ET.Element, root: Path, file_name: str, sizes: Sizes | None) -> tuple[int, int] | None:
+def _size(doc: ET.Element, reach: Reach, file_name: str, sizes: Sizes | None) -> tuple[int, int] | None:
     w, h = text_number(doc.findtext("size/width")), text_number(doc.findtext("size/height"))
     if w and h and w >= 1 and h >= 1:
         return int(w), int(h)
-    found = image_size(root / "JPEGImages" / file_name)
+    image = reach.named(reach.root / "JPEGImages" / file_name, file_name, file="", key="filename")
+    found = image_size(image) if image.is_file() and reach.may_read(image) else None
     if found is None and sizes is not None:
         named = sizes(file_name)
         found = (named[1], named[2]) if named else None
@@ -171,11 +185,14 @@ def _size(doc: ET.Element, root: Path, file_name: str, sizes: Sizes | None) -> t
 
 
 def _instances(
-    root: Path, stem: str, size: tuple[int, int], policy: ErrorPolicy
+    reach: Reach, stem: str, size: tuple[int, int], policy: ErrorPolicy
 ) -> dict[int, dict[str, Any]]:
     """Instance index -> RLE, from SegmentationObject/<stem>.png (0 is background, 255 the void border)."""
-    path = root / "SegmentationObject" / f"{stem}.png"
+    path = reach.root / "SegmentationObject" / f"{stem}.png"
     if not path.is_file():
+        return {}
+    if not reach.may_read(path):
+        policy.problem(OUTSIDE, str(path), "is a link to a file outside the dataset's folder; refused.")
         return {}
     from PIL import Image
 

@@ -19,6 +19,7 @@ from typing import Any
 from labelport import geometry
 from labelport.errors import FormatError
 from labelport.formats.base import Dataset, Sizes, image_size, read_bytes
+from labelport.formats.reach import OUTSIDE, Reach
 from labelport.imports.policy import ErrorPolicy
 from labelport.words import plural
 
@@ -40,6 +41,8 @@ class _Config:
     splits: list[tuple[str, Path]]
     #: "split/stem" -> (file name, width, height), from images.meta when there is one
     meta: dict[str, tuple[str, int, int]]
+    #: the dataset's folder (the yaml's), which a server's reader never leaves
+    reach: Reach
 
 
 def find_yaml(source: Path) -> Path | None:
@@ -91,8 +94,10 @@ def _names(raw: Any, file: str) -> list[tuple[int, str]]:
     )
 
 
-def read_config(source: Path, task: str | None = None) -> _Config:
-    """The yaml's names, task, key-point shape and split folders; a :class:`FormatError` when it has none."""
+def read_config(source: Path, task: str | None = None, *, confined: bool = False) -> _Config:
+    """The yaml's names, task, key-point shape and split folders; a :class:`FormatError` when it has none.
+
+    ``confined`` (a server): ``path:`` and every split must lie inside the yaml's folder."""
     yaml_path = find_yaml(source)
     if yaml_path is None:
         raise FormatError("yolo_yaml", f"has no {' or '.join(YAML_NAMES)}.", file=str(source))
@@ -120,18 +125,25 @@ def read_config(source: Path, task: str | None = None) -> _Config:
         kpt_shape = (kpt[0], kpt[1])
         task = task or "pose"
     root = yaml_path.parent
+    reach = Reach(root, confined=confined)
     given = cfg.get("path")
     if isinstance(given, str) and given:
-        candidate = Path(given) if Path(given).is_absolute() else root / given
+        candidate = reach.named(root / given, given, file=file, key="path")
         root = candidate if candidate.is_dir() else root  # a path from another machine: the yaml's folder
     splits: list[tuple[str, Path]] = []
     for key in SPLITS:
         entries = cfg.get(key)
-        for entry in entries if isinstance(entries, list) else [entries] if isinstance(entries, str) else []:
-            found = root / str(entry)
-            if not found.exists() and str(entry).startswith("../"):  # Roboflow's, as Ultralytics reads it
-                found = root / str(entry)[3:]
-            splits.append((key, found))
+        listed = isinstance(entries, list)
+        given_entries = (
+            list(entries) if isinstance(entries, list) else [entries] if isinstance(entries, str) else []
+        )
+        for i, entry in enumerate(given_entries):
+            text = str(entry)
+            found = root / text
+            # Roboflow's "../train/images", as Ultralytics reads it (on a server, never a place outside)
+            if text.startswith("../") and ((confined and not reach.is_inside(found)) or not found.exists()):
+                found = root / text[3:]
+            splits.append((key, reach.named(found, text, file=file, key=f"{key}[{i}]" if listed else key)))
     if not splits:  # no split keys: every folder under labels/
         labels = root / "labels"
         splits = (
@@ -140,7 +152,7 @@ def read_config(source: Path, task: str | None = None) -> _Config:
             else []
         )
     return _Config(
-        root, yaml_path, names, task, kpt_shape, splits, _read_meta(yaml_path.parent / "images.meta")
+        root, yaml_path, names, task, kpt_shape, splits, _read_meta(yaml_path.parent / "images.meta"), reach
     )
 
 
@@ -175,15 +187,17 @@ def _labels_dir(images: Path) -> Path:
     return images.parent / "labels" / images.name
 
 
-def _split_items(entry: Path, root: Path) -> list[tuple[str, Path | None, Path | None]]:
+def _split_items(entry: Path, root: Path, reach: Reach) -> list[tuple[str, Path | None, Path | None]]:
     """(relative stem, image file, label file) for one split entry: a folder of images, or a .txt list."""
     images: dict[str, Path] = {}
     if entry.is_file() and entry.suffix == ".txt":
         base = entry.parent
-        for line in entry.read_text(encoding="utf-8").splitlines():
+        for number, line in enumerate(entry.read_text(encoding="utf-8").splitlines(), 1):
             if line.strip():
                 p = Path(line.strip())
-                p = p if p.is_absolute() else (base / p if (base / p).exists() else root / p)
+                near = base / p  # beside the list, else under the dataset's root (on a server: inside)
+                p = near if near.exists() and (not reach.confined or reach.is_inside(near)) else root / p
+                p = reach.named(p, line.strip(), file=str(entry), line=number)
                 images[str(p.with_suffix(""))] = p
         out: list[tuple[str, Path | None, Path | None]] = []
         for stem in sorted(images):
@@ -203,12 +217,18 @@ def _split_items(entry: Path, root: Path) -> list[tuple[str, Path | None, Path |
 
 
 def read_yolo(
-    source: str | Path, *, on_error: str = "fail", sizes: Sizes | None = None, task: str | None = None
+    source: str | Path,
+    *,
+    on_error: str = "fail",
+    sizes: Sizes | None = None,
+    task: str | None = None,
+    confined: bool = False,
 ) -> Dataset:
-    """Read a YOLO dataset folder (or its yaml) into the neutral dataset; see the module docstring."""
+    """Read a YOLO dataset folder (or its yaml) into the neutral dataset; see the module docstring.
+    ``confined`` (a server): nothing outside the yaml's folder is read (:mod:`labelport.formats.reach`)."""
     policy = ErrorPolicy.of(on_error)
     path = Path(source).expanduser()
-    config = read_config(path, task)
+    config = read_config(path, task, confined=confined)
     data = Dataset(name=path.name)
     categories = {}
     for k, name in config.names:
@@ -226,10 +246,11 @@ def read_yolo(
                 data.dropped.get(f"yolo splits named in {config.yaml.name} that do not exist", 0) + 1
             )
             continue
-        for stem, image, label in _split_items(entry, config.root):
+        for stem, image, label in _split_items(entry, config.root, config.reach):
             _read_item(data, policy, config, categories, split, stem, image, label, sizes)
     policy.finish()
     data.problems = policy.problems
+    data.outside = sorted(config.reach.outside)
     return data
 
 
@@ -244,6 +265,10 @@ def _read_item(
     label: Path | None,
     sizes: Sizes | None,
 ) -> None:
+    for named in (image, label):
+        if named is not None and not config.reach.may_read(named):
+            policy.problem(OUTSIDE, str(named), "is a link to a file outside the dataset's folder; refused.")
+            return
     size = image_size(image) if image is not None else None
     file_name = None if image is None else f"{Path(stem).parent.as_posix()}/{image.name}".removeprefix("./")
     if size is None and f"{split}/{stem}" in config.meta:

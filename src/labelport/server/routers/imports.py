@@ -25,7 +25,8 @@ from starlette.responses import Response, StreamingResponse
 from labelport.errors import LabelportError, NotFoundError, TooLarge
 from labelport.server import wire
 from labelport.server.import_process import ImportRequest, run_import_in_child
-from labelport.server.requests import Server, error_body, handle, log, server_failure, server_of
+from labelport.server.redact import for_upload, server_redact
+from labelport.server.requests import Server, client_body, handle, log, server_failure, server_of
 from labelport.server.uploads import (
     gunzip_chunks,
     is_upload_id,
@@ -108,6 +109,7 @@ async def run_import(request: Request, project_hash: str, upload_id: str) -> Res
     def work(s: LocalService, body: bytes) -> Any:
         meta = _owned(server, s, project_hash, upload_id)
         folder = tempfile.TemporaryDirectory(prefix="labelport-import-")
+        redact = for_upload(Path(folder.name))  # the upload's files named as the client named them
         try:  # whatever the outcome, the upload is gone when the import ends
             data = wire.decode(body, wire.RunImport)
             options = wire.import_options_from_wire(data.options)
@@ -116,6 +118,9 @@ async def run_import(request: Request, project_hash: str, upload_id: str) -> Res
             archive = bool(options.pop("archive", False))
             s.check_import(project_hash, options, fmt)  # options and role, before any work
             source = _source(server, upload_id, data, meta, Path(folder.name), archive)
+        except LabelportError as exc:
+            folder.cleanup()
+            raise redact.error(exc) from None
         except BaseException:
             folder.cleanup()
             raise
@@ -123,11 +128,15 @@ async def run_import(request: Request, project_hash: str, upload_id: str) -> Res
             server.uploads.delete_upload(upload_id)
 
         def run(progress: Callable[[int, int], None] | None) -> dict[str, Any]:
-            if server.import_db is not None:  # PostgreSQL: in a process of its own, workers forked
-                job = ImportRequest(server.import_db, s.user, project_hash, source, fmt, options)
-                return run_import_in_child(job, progress)
-            with server.serial:
-                return dict(s.import_labels(project_hash, source, fmt, options, progress).to_dict())
+            try:
+                if server.import_db is not None:  # PostgreSQL: in a process of its own, workers forked
+                    job = ImportRequest(server.import_db, s.user, project_hash, source, fmt, options)
+                    return redact.value(run_import_in_child(job, progress))
+                with server.serial:
+                    report = s.import_labels(project_hash, source, fmt, options, progress, confined=True)
+                    return redact.value(dict(report.to_dict()))
+            except LabelportError as exc:
+                raise redact.error(exc) from None
 
         if not streamed:
             with folder:  # a plain answer: the report, or the error with its status
@@ -165,7 +174,9 @@ def import_lines(
         while True:
             kind, value = events.get()
             if kind == "error":
-                value = {**error_body(value), "status": value.status}
+                value = {**client_body(value), "status": value.status}
+            elif kind == "report":
+                value = server_redact().value(value)
             yield wire.encode({kind: value}) + b"\n"
             if kind != "progress":
                 return
