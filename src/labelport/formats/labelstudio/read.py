@@ -93,13 +93,9 @@ def _task(
     if url is None:
         policy.problem("ls_task", file, "the task's 'data' names no image.", path=f"{where}.data")
         return versions
-    groups = [g for g in task.get(key) or [] if isinstance(g, dict) and not g.get("was_cancelled")]
-    results = [
-        (g, i, n, r)
-        for i, g in enumerate(groups)
-        for n, r in enumerate(g.get("result") or [])
-        if isinstance(r, dict)
-    ]
+    results = _results(policy, file, f"{where}.{key}", task.get(key))
+    if results is None:
+        return versions
     size = _size(results, image_name(url), sizes)
     if size is None and not results:  # nothing to place: the task is counted, not refused
         data.dropped["labelstudio tasks with no results and no size"] = (
@@ -140,6 +136,62 @@ def _task(
             predictions,
         )
     return versions
+
+
+def _results(
+    policy: ErrorPolicy, file: str, where: str, groups: Any
+) -> list[tuple[dict[str, Any], int, int, dict[str, Any]]] | None:
+    """(group, its index, the result's index, the result) for each result of the groups not cancelled.
+    Groups that are not a list of objects (None: the task is left out), a ``result`` that is not a list,
+    or a result that is not an object are refused at their JSON path: Label Studio writes none of them."""
+    if groups is None:
+        return []
+    if not isinstance(groups, list):
+        policy.problem("ls_result", file, f"must be a list of objects, not {_kind(groups)}.", path=where)
+        return None
+    bad = next((j for j, g in enumerate(groups) if not isinstance(g, dict)), None)
+    if bad is not None:
+        policy.problem(
+            "ls_result",
+            file,
+            f"must be an object with a 'result' list, not {_kind(groups[bad])}.",
+            path=f"{where}[{bad}]",
+        )
+        return None
+    out = []
+    for i, group in enumerate(groups):
+        found = group.get("result")
+        if group.get("was_cancelled") or found is None:
+            continue
+        if not isinstance(found, list):
+            policy.problem(
+                "ls_result",
+                file,
+                f"must be a list of result objects, not {_kind(found)}.",
+                path=f"{where}[{i}].result",
+            )
+            continue
+        for n, result in enumerate(found):
+            if isinstance(result, dict):
+                out.append((group, i, n, result))
+            else:
+                policy.problem(
+                    "ls_result",
+                    file,
+                    f"a result must be an object, not {_kind(result)}.",
+                    path=f"{where}[{i}].result[{n}]",
+                )
+    return out
+
+
+def _kind(value: Any) -> str:
+    """What a JSON value is, for a sentence.
+
+    >>> _kind({}), _kind([[1]]), _kind(None)
+    ('an object', 'a list', 'null')
+    """
+    names = {dict: "an object", list: "a list", str: "a string", bool: "true or false", type(None): "null"}
+    return names.get(type(value), "a number")
 
 
 def _size(
