@@ -195,6 +195,29 @@ def test_video_tracks_round_trip(tmp_path: Path, client: UserClient) -> None:
             "cvat_mask",
             "/annotations/image[1]/mask[1]",
         ),
+        (
+            '<image id="0" name="a.jpg" width="8" height="8"><box label="car" xtl="1" ytl="1" xbr="1e300" ybr="5"/></image>',
+            "cvat_coordinate",
+            "/annotations/image[1]/box[1]",
+        ),
+        (
+            '<image id="0" name="a.jpg" width="8" height="8"><points label="car" points="1,1;-3e9,2"/></image>',
+            "cvat_coordinate",
+            "/annotations/image[1]/points[1]",
+        ),
+        # the same name twice (in one subset, or both with none) is two images that cannot both be kept
+        (
+            '<image id="0" name="a.jpg" width="8" height="8"/><image id="1" name="b.jpg" width="8" height="8"/>'
+            '<image id="2" name="a.jpg" width="8" height="8"/>',
+            "cvat_image_duplicate",
+            "/annotations/image[3]",
+        ),
+        (
+            '<image id="0" name="a.jpg" subset="train" width="8" height="8"/><image id="1" name="a.jpg" subset="val" width="8" height="8"/>'
+            '<image id="2" name="a.jpg" subset="val" width="8" height="8"/>',
+            "cvat_image_duplicate",
+            "/annotations/image[3]",
+        ),
     ],
 )
 def test_a_bad_element_names_its_path(
@@ -206,6 +229,8 @@ def test_a_bad_element_names_its_path(
         project.import_labels(source, format="cvat", categories="create", create_missing_data_units=True)
     assert (caught.value.code, caught.value.path) == (code, where)
     assert where in str(caught.value)
+    if code == "cvat_image_duplicate":  # both elements are named
+        assert "as /annotations/image[" in str(caught.value)
     assert project.list_data_units() == []
 
 

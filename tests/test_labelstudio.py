@@ -268,6 +268,21 @@ def test_round_trip_and_predictions_on_a_branch(tmp_path: Path, client: UserClie
             "$[0].annotations[0].result[1]",
         ),
         (lambda t: t[0].update(annotations={"result": []}), "ls_result", "$[0].annotations"),
+        (
+            lambda t: t[0]["annotations"][0]["result"][0]["value"].update(x=1e300),
+            "ls_coordinate",
+            "$[0].annotations[0].result[0].value.x",
+        ),
+        (
+            lambda t: t[0]["annotations"][0]["result"][2]["value"]["points"][1].__setitem__(0, "12"),
+            "ls_value",
+            "$[0].annotations[0].result[2].value.points[1][0]",
+        ),
+        (
+            lambda t: t[0]["annotations"][0]["result"][1]["value"].update(rotation="a lot"),
+            "ls_value",
+            "$[0].annotations[0].result[1].value.rotation",
+        ),
         (lambda t: t[0]["annotations"].append([]), "ls_result", "$[0].annotations[1]"),
     ],
 )

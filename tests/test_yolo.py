@@ -127,6 +127,8 @@ def test_names_as_a_map_keep_their_ids(tmp_path: Path) -> None:
         ("0 0.5 abc 0.25 0.25", "yolo_number", "'abc' is not a number"),
         ("0 0.5 0.5 0 0.25", "yolo_box_size", "must be > 0"),
         ("0 0.5 nan 0.2 0.2", "yolo_number", "finite"),
+        ("0 0.5 1e300 0.2 0.2", "yolo_coordinate", "'1e300' is 6.4e+301, not a pixel coordinate"),
+        ("0 0.5 0.5 0.2 -4e7", "yolo_coordinate", "'-4e7' is -2.56e+09, not a pixel coordinate"),
     ],
 )
 def test_a_bad_line_is_one_sentence_with_file_and_line(

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from labelport import geometry
-from labelport.formats.base import Dataset, Sizes
+from labelport.formats.base import Dataset, Sizes, far_coordinate
 from labelport.formats.xml import (
     answer_value,
     element_path,
@@ -130,6 +130,8 @@ class _Reader:
     def __init__(self, data: Dataset, policy: ErrorPolicy, labels: _Labels, file: str) -> None:
         self.data, self.policy, self.labels, self.file = data, policy, labels, file
         self.image_ids: set[int] = set()
+        #: (name, subset) -> the element that gave it first
+        self.names: dict[tuple[str, str | None], str] = {}
 
     def problem(self, code: str, message: str, where: str) -> None:
         self.policy.problem(code, self.file, message, path=where)
@@ -141,6 +143,17 @@ class _Reader:
         if width is None or height is None or width < 1 or height < 1:
             self.problem("cvat_size", "an image needs whole-number 'width' and 'height' > 0.", where)
             return
+        name, subset = element.get("name"), element.get("subset")
+        if name is not None:
+            first = self.names.setdefault((name, subset), where)
+            if first != where:
+                self.problem(
+                    "cvat_image_duplicate",
+                    f"names the image {name!r}{'' if subset is None else f' of subset {subset!r}'} as {first} "
+                    "does: CVAT names each image of a subset once, and the two cannot both be kept.",
+                    where,
+                )
+                return
         image_id = int(ident) if ident is not None and ident.isdigit() else None
         if image_id is None or image_id in self.image_ids:  # CVAT's ids are kept when they can be
             image_id = max(self.image_ids, default=-1) + 1
@@ -285,6 +298,10 @@ class _Reader:
             )
             return None
         x1, y1, x2, y2 = (float(v) for v in values if v is not None)
+        far = far_coordinate(dict(zip(("xtl", "ytl", "xbr", "ybr"), (x1, y1, x2, y2), strict=True)))
+        if far is not None:
+            self.problem("cvat_coordinate", f"the box's {far}", where)
+            return None
         if x2 <= x1 or y2 <= y1:
             self.problem(
                 "cvat_box",
@@ -305,6 +322,10 @@ class _Reader:
             xy = [text_number(v) for v in pair.split(",")]
             if len(xy) != 2 or xy[0] is None or xy[1] is None:
                 self.problem("cvat_points", f"'points' is x,y pairs joined by ';', not {text!r}.", where)
+                return None
+            far = far_coordinate({"x": xy[0], "y": xy[1]})
+            if far is not None:
+                self.problem("cvat_coordinate", f"in 'points', {far}", where)
                 return None
             out += [plain(xy[0]), plain(xy[1])]
         return out

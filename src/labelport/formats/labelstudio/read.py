@@ -22,7 +22,7 @@ import msgspec
 
 from labelport import geometry
 from labelport.errors import FormatError
-from labelport.formats.base import Dataset, Sizes
+from labelport.formats.base import Dataset, Sizes, far_coordinate
 from labelport.formats.labelstudio.rle import mask_from_rle
 from labelport.formats.xml import plain
 from labelport.imports.policy import ErrorPolicy
@@ -251,27 +251,33 @@ def _result(
     data.annotation(image_id, data.category(labels[0], **point), **ann, **extra)
 
 
-def _number(value: dict[str, Any], key: str) -> float:
-    number = value.get(key)
+def _pixels(number: Any, where: str, side: int) -> float:
+    """The pixels that ``value{where}``, a percent of the image's ``side``, stands for: a finite number
+    that puts no pixel past :data:`COORDINATE_LIMIT`."""
     if not isinstance(number, (int, float)) or isinstance(number, bool) or not math.isfinite(number):
         raise FormatError(
-            "ls_value",
-            f"value.{key} must be a number (percent of the image), not {number!r}.",
-            path=f".{key}",
+            "ls_value", f"value{where} must be a number (percent of the image), not {number!r}.", path=where
         )
-    return float(number)
+    far = far_coordinate({f"value{where} ({number:g}% of {side})": number * side / 100})
+    if far is not None:
+        raise FormatError("ls_coordinate", far, path=where)
+    return float(number) * side / 100
 
 
 def _geometry(kind: str, value: dict[str, Any], size: tuple[int, int]) -> dict[str, Any]:
     width, height = size
     if kind == "rectanglelabels":
-        x, y = _number(value, "x") * width / 100, _number(value, "y") * height / 100
-        w, h = _number(value, "width") * width / 100, _number(value, "height") * height / 100
+        x, y = _pixels(value.get("x"), ".x", width), _pixels(value.get("y"), ".y", height)
+        w, h = _pixels(value.get("width"), ".width", width), _pixels(value.get("height"), ".height", height)
         if w <= 0 or h <= 0:
             raise FormatError(
                 "ls_value", f"a rectangle's width and height must be > 0, not {w:g} x {h:g}.", path=".width"
             )
-        theta = float(value.get("rotation") or 0)
+        theta = value.get("rotation") or 0
+        if not isinstance(theta, (int, float)) or isinstance(theta, bool) or not math.isfinite(theta):
+            raise FormatError(
+                "ls_value", f"value.rotation must be a number of degrees, not {theta!r}.", path=".rotation"
+            )
         # Label Studio turns the box about its top-left corner; the centre is where that puts it
         t = math.radians(theta)
         cx = x + (w / 2) * math.cos(t) - (h / 2) * math.sin(t)
@@ -288,13 +294,17 @@ def _geometry(kind: str, value: dict[str, Any], size: tuple[int, int]) -> dict[s
             or not all(isinstance(p, list) and len(p) == 2 for p in points)
         ):
             raise FormatError("ls_value", "value.points must be 3 or more [x, y] pairs.", path=".points")
-        ring = [plain(float(p[i]) * (width if i == 0 else height) / 100) for p in points for i in (0, 1)]
+        ring = [
+            plain(_pixels(p[i], f".points[{n}][{i}]", width if i == 0 else height))
+            for n, p in enumerate(points)
+            for i in (0, 1)
+        ]
         return {"segmentation": [ring], "bbox": [plain(v) for v in geometry.polygons_bbox([ring])]}
     if kind == "keypointlabels":
         return {
             "keypoints": [
-                plain(_number(value, "x") * width / 100),
-                plain(_number(value, "y") * height / 100),
+                plain(_pixels(value.get("x"), ".x", width)),
+                plain(_pixels(value.get("y"), ".y", height)),
                 2,
             ],
             "num_keypoints": 1,
