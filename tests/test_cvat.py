@@ -125,6 +125,58 @@ def test_images_round_trip_field_for_field(tmp_path: Path, client: UserClient) -
     ]
 
 
+ANY_XML = """<annotations><version>1.1</version>
+  <meta><task><name>t</name><labels>
+    <label><name>car</name><type>any</type><attributes/></label>
+    <label><name>sign</name><type>any</type><attributes/></label>
+    <label><name>sign (points)</name><type>any</type><attributes/></label>
+  </labels></task></meta>
+  <image id="0" name="a.jpg" width="40" height="30">
+    <box label="car" occluded="0" xtl="1" ytl="2" xbr="11" ybr="9" z_order="0"/>
+    <points label="car" occluded="0" points="30,5;31,6" z_order="0"/>
+    <polyline label="car" occluded="0" points="1,25;20,26.5;38,27" z_order="0"/>
+    <polygon label="car" occluded="0" points="0,20;39,20;39,29;0,29" z_order="0"/>
+    <points label="car" occluded="0" points="3,4" z_order="0"/>
+    <box label="sign" occluded="0" xtl="1" ytl="2" xbr="5" ybr="9" z_order="0"/>
+    <points label="sign" occluded="0" points="7,8" z_order="0"/>
+    <points label="sign (points)" occluded="0" points="9,9" z_order="0"/>
+  </image>
+</annotations>
+"""
+
+
+def test_a_label_drawn_as_points_and_as_other_shapes_is_kept_whole(
+    tmp_path: Path, client: UserClient
+) -> None:
+    """CVAT lets a label of type any be drawn as points and as boxes, lines, polygons. A class has one
+    shape, so its points become a class of their own that the CVAT writer gives back as the label."""
+    source = write(tmp_path, ANY_XML)
+    project = client.create_project("p")
+    report = project.import_labels(source, format="cvat", categories="create", create_missing_data_units=True)
+    assert report.counts.imported == 8 and not report.errors
+    shapes_of = {o.title: o.shape.value for o in project.ontology_structure.objects}
+    assert shapes_of == {
+        "car": "polygon",
+        "car (points)": "skeleton",
+        "sign": "bounding_box",
+        "sign (points)": "skeleton",  # the file's own label of that name keeps it
+        "sign (points) 2": "skeleton",
+    }
+    out = project.export_labels(tmp_path / "out.xml", format="cvat")
+    assert out.objects == 8 and out.losses == {}
+    assert [
+        (s["tag"], s["label"], s["points"] if "points" in s else s["xtl"])
+        for s in shapes(tmp_path / "out.xml")
+    ] == [(s["tag"], s["label"], s["points"] if "points" in s else s["xtl"]) for s in shapes(source)]
+    labels = [el.findtext("name") for el in ET.parse(tmp_path / "out.xml").getroot().iter("label")]
+    assert labels == ["car", "sign", "sign (points)"]  # one label for what was one
+    back = client.create_project("q")
+    again = back.import_labels(
+        tmp_path / "out.xml", format="cvat", categories="create", create_missing_data_units=True
+    )
+    assert again.counts.imported == 8 and not again.errors
+
+
 VIDEO_XML = """<?xml version="1.0" encoding="utf-8"?>
 <annotations>
   <version>1.1</version>

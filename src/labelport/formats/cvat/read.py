@@ -113,10 +113,26 @@ def read_cvat(source: str | Path, *, on_error: str = "fail", sizes: Sizes | None
 
 
 def _points_as_keypoints(data: Dataset) -> None:
-    """CVAT ``points`` of a class become key points named 1..n (n the most any shape has), padded unseen."""
+    """CVAT ``points`` of a class become key points named 1..n (n the most any shape has), padded unseen.
+
+    A label of type ``any`` may be drawn as points and as other shapes in one file. A class has one
+    shape (key points need a skeleton whose every object has them), so the points of such a label go
+    to a class of their own, ``<label> (points)``, which keeps the label's name (``cvat_label``) for the
+    writer to give back; the label's other shapes keep its name.
+    """
+    split_off: dict[int, int] = {}
+    for category_id in sorted({a["category_id"] for a in data.annotations if a["cvat"]["type"] == "points"}):
+        category = data.categories[category_id - 1]
+        others = any(
+            a["category_id"] == category_id and a["cvat"]["type"] != "points" for a in data.annotations
+        )
+        if others and not category.get("keypoints"):
+            split_off[category_id] = data.category(_unused(data, f"{category['name']} (points)"))
+            data.categories[split_off[category_id] - 1]["cvat_label"] = category["name"]
     most: dict[int, int] = {}
     for ann in data.annotations:
         if ann["cvat"]["type"] == "points":
+            ann["category_id"] = split_off.get(ann["category_id"], ann["category_id"])
             most[ann["category_id"]] = max(most.get(ann["category_id"], 0), len(ann["keypoints"]) // 3)
     for category_id, n in most.items():
         data.categories[category_id - 1].setdefault("keypoints", [str(i + 1) for i in range(n)])
@@ -124,6 +140,16 @@ def _points_as_keypoints(data: Dataset) -> None:
     for ann in data.annotations:
         if ann["category_id"] in most and ann["cvat"]["type"] == "points":
             ann["keypoints"] += [0, 0, 0] * (most[ann["category_id"]] - len(ann["keypoints"]) // 3)
+
+
+def _unused(data: Dataset, name: str) -> str:
+    """``name``, or ``name 2``, ``name 3``... when the file has a label of that name already."""
+    taken = {c["name"] for c in data.categories}
+    found, n = name, 1
+    while found in taken:
+        n += 1
+        found = f"{name} {n}"
+    return found
 
 
 class _Reader:

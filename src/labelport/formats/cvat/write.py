@@ -46,7 +46,7 @@ def write_cvat(coco: dict[str, Any], dest: str | Path, *, mode: str | None = Non
     )
     if [c["id"] for c in categories] != list(range(1, len(categories) + 1)):
         losses.add("category ids (CVAT numbers labels in order)", len(categories))
-    names = {c["id"]: c["name"] for c in categories}
+    names = {c["id"]: _label(c) for c in categories}
     writer = _Shapes(names, {c["id"]: c for c in categories}, losses)
     root = ET.Element("annotations")
     ET.SubElement(root, "version").text = "1.1"
@@ -64,7 +64,7 @@ def write_cvat(coco: dict[str, Any], dest: str | Path, *, mode: str | None = Non
         on_video = [i for i in images if i.get("video_title") == videos[0]]
         if len(on_video) < len(images):
             losses.add("images not on the video", len(images) - len(on_video))
-        task = _meta(meta, categories, anns, name=videos[0])
+        task = _meta(meta, categories, anns, names, name=videos[0])
         size = ET.SubElement(task, "original_size")
         ET.SubElement(size, "width").text = str(on_video[0]["width"])
         ET.SubElement(size, "height").text = str(on_video[0]["height"])
@@ -72,7 +72,7 @@ def write_cvat(coco: dict[str, Any], dest: str | Path, *, mode: str | None = Non
         report.objects = _tracks(root, on_video, anns, writer)
         report.images = len(on_video)
     else:
-        _meta(meta, categories, anns, name=str(coco.get("info", {}).get("description") or "labelport"))
+        _meta(meta, categories, anns, names, name=str(coco.get("info", {}).get("description") or "labelport"))
         report.objects = _images(root, images, anns, writer)
         report.images = len(images)
     write_xml(root, out)
@@ -80,17 +80,34 @@ def write_cvat(coco: dict[str, Any], dest: str | Path, *, mode: str | None = Non
     return report
 
 
+def _label(category: dict[str, Any]) -> str:
+    """The CVAT label a category is written as: its name, or the label it was split from at import
+    (``cvat_label``: the points of a label that was drawn as other shapes too)."""
+    given = category.get("cvat_label")
+    return given if isinstance(given, str) and given else str(category["name"])
+
+
 def _meta(
-    meta: ET.Element, categories: list[dict[str, Any]], anns: list[dict[str, Any]], *, name: str
+    meta: ET.Element,
+    categories: list[dict[str, Any]],
+    anns: list[dict[str, Any]],
+    names: dict[Any, str],
+    *,
+    name: str,
 ) -> ET.Element:
+    """The meta's task: one ``<label>`` per label name (two categories written as one label share it)."""
     task = ET.SubElement(meta, "task")
     ET.SubElement(task, "name").text = name
     labels = ET.SubElement(task, "labels")
-    values: dict[Any, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    kinds: dict[Any, dict[str, str]] = defaultdict(dict)
+    values: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    kinds: dict[str, dict[str, str]] = defaultdict(dict)
+    skeletons: set[Any] = set()
     for ann in anns:
+        label = names.get(ann.get("category_id"), "")
+        if ann.get("keypoints") and _kind(ann) != "points":
+            skeletons.add(ann.get("category_id"))
         for key, value in plain_attributes(ann).items():
-            values[ann.get("category_id")][key].add(answer_text(value))
+            values[label][key].add(answer_text(value))
             kind = (
                 "checkbox"
                 if isinstance(value, bool)
@@ -98,34 +115,34 @@ def _meta(
                 if isinstance(value, (int, float))
                 else "text"
             )
-            kinds[ann.get("category_id")][key] = (
-                kind if kinds[ann.get("category_id")].get(key, kind) == kind else "text"
-            )
+            kinds[label][key] = kind if kinds[label].get(key, kind) == kind else "text"
+    written: set[str] = set()
     for category in categories:
+        label_name = names[category["id"]]
+        if label_name in written:
+            continue
+        written.add(label_name)
         label = ET.SubElement(labels, "label")
-        ET.SubElement(label, "name").text = category["name"]
+        ET.SubElement(label, "name").text = label_name
         nodes = category.get("keypoints") or []
-        skeleton = any(
-            a.get("category_id") == category["id"] and a.get("keypoints") and _kind(a) != "points"
-            for a in anns
-        )
-        ET.SubElement(label, "type").text = "skeleton" if nodes and skeleton else "any"
+        skeleton = bool(nodes) and category["id"] in skeletons
+        ET.SubElement(label, "type").text = "skeleton" if skeleton else "any"
         attributes = ET.SubElement(label, "attributes")
-        for key in sorted(values[category["id"]]):
+        for key in sorted(values[label_name]):
             attribute = ET.SubElement(attributes, "attribute")
             ET.SubElement(attribute, "name").text = key
             ET.SubElement(attribute, "mutable").text = "False"
-            ET.SubElement(attribute, "input_type").text = kinds[category["id"]][key]
+            ET.SubElement(attribute, "input_type").text = kinds[label_name][key]
             ET.SubElement(attribute, "default_value").text = ""
-            ET.SubElement(attribute, "values").text = "\n".join(sorted(values[category["id"]][key]))
-        if nodes and skeleton:
+            ET.SubElement(attribute, "values").text = "\n".join(sorted(values[label_name][key]))
+        if skeleton:
             ET.SubElement(label, "svg").text = _svg(nodes, category.get("skeleton") or [])
             for node in nodes:
                 sub = ET.SubElement(labels, "label")
                 ET.SubElement(sub, "name").text = node
                 ET.SubElement(sub, "type").text = "points"
                 ET.SubElement(sub, "attributes")
-                ET.SubElement(sub, "parent").text = category["name"]
+                ET.SubElement(sub, "parent").text = label_name
     return task
 
 
