@@ -103,11 +103,11 @@ def _meta(
     kinds: dict[str, dict[str, str]] = defaultdict(dict)
     skeletons: set[Any] = set()
     for ann in anns:
-        label = names.get(ann.get("category_id"), "")
+        of = names.get(ann.get("category_id"), "")
         if ann.get("keypoints") and _kind(ann) != "points":
             skeletons.add(ann.get("category_id"))
         for key, value in plain_attributes(ann).items():
-            values[label][key].add(answer_text(value))
+            values[of][key].add(answer_text(value))
             kind = (
                 "checkbox"
                 if isinstance(value, bool)
@@ -115,7 +115,7 @@ def _meta(
                 if isinstance(value, (int, float))
                 else "text"
             )
-            kinds[label][key] = kind if kinds[label].get(key, kind) == kind else "text"
+            kinds[of][key] = kind if kinds[of].get(key, kind) == kind else "text"
     written: set[str] = set()
     for category in categories:
         label_name = names[category["id"]]
