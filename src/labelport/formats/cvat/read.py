@@ -7,7 +7,8 @@ shape per frame, with ``keyframe`` and ``outside``; the frames become images of 
 ``meta/source`` (else the task's name), and each track one object (``track_id``) across frames.
 CVAT's own fields (``occluded``, ``z_order``, ``group_id``, ``source``, ``keyframe``, the shape
 type) are kept in each record's ``cvat`` key; attributes go to ``attributes``; rotation to
-``attributes.rotation`` in degrees. The image id is kept as the COCO image id.
+``attributes.rotation`` in degrees. The image id is kept as the COCO image id. Polygons of one
+``group_id`` and label that differ only in their points are one object of several parts.
 
 >>> # read_cvat("annotations.xml") -> Dataset; problems name an element: /annotations/image[2]/box[1]
 """
@@ -108,8 +109,30 @@ def read_cvat(source: str | Path, *, on_error: str = "fail", sizes: Sizes | None
             reader.image(element, n)
     policy.finish()
     data.problems = policy.problems
+    _join_groups(data)
     _points_as_keypoints(data)
     return data
+
+
+def _join_groups(data: Dataset) -> None:
+    """Polygons (or polylines) of one image, label and ``group_id`` that differ in nothing but their
+    points are the parts of one object (how CVAT, Datumaro and labelport write an object of several
+    polygons): they become one record with a ring each. Ids are given again in order."""
+    first: dict[tuple[Any, ...], dict[str, Any]] = {}
+    kept = []
+    for ann in data.annotations:
+        cvat = ann["cvat"]
+        if cvat["type"] in ("polygon", "polyline") and "group_id" in cvat and "track_id" not in ann:
+            key = (ann["image_id"], ann["category_id"], repr(cvat), repr(ann.get("attributes")))
+            whole = first.setdefault(key, ann)
+            if whole is not ann:
+                whole["segmentation"].append(ann["segmentation"][0])
+                whole["bbox"] = [plain(v) for v in geometry.polygons_bbox(whole["segmentation"])]
+                continue
+        kept.append(ann)
+    for n, ann in enumerate(kept, 1):
+        ann["id"] = n
+    data.annotations = kept
 
 
 def _points_as_keypoints(data: Dataset) -> None:

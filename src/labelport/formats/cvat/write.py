@@ -1,8 +1,9 @@
 """Write a COCO-shaped dict as CVAT for images 1.1 or CVAT for video 1.1 XML.
 
 Images: one ``<image>`` per COCO image (its id kept), boxes (with ``rotation``), polygons (one per
-ring, grouped), polylines and points as they came from CVAT, key points as skeletons (the category's
-``keypoints`` and ``skeleton`` in the meta), masks as CVAT's RLE over their bounding region.
+ring, the rings of one object in one ``group_id``, which the reader joins again), polylines and
+points as they came from CVAT, key points as skeletons (the category's ``keypoints`` and
+``skeleton`` in the meta), masks as CVAT's RLE over their bounding region.
 Video (``mode="video"``, the default when the labels are on one video): one ``<track>`` per
 ``track_id`` (an annotation without one is a track of its own), a shape per frame with the kept
 ``keyframe``, and an ``outside`` shape where the track leaves. CVAT's own fields kept at import
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +49,12 @@ def write_cvat(coco: dict[str, Any], dest: str | Path, *, mode: str | None = Non
     if [c["id"] for c in categories] != list(range(1, len(categories) + 1)):
         losses.add("category ids (CVAT numbers labels in order)", len(categories))
     names = {c["id"]: _label(c) for c in categories}
-    writer = _Shapes(names, {c["id"]: c for c in categories}, losses)
     root = ET.Element("annotations")
     ET.SubElement(root, "version").text = "1.1"
     meta = ET.SubElement(root, "meta")
     report = ExportReport(format="cvat", path=str(out), files=1)
     anns = list(coco.get("annotations", []))
+    writer = _Shapes(names, {c["id"]: c for c in categories}, losses, anns)
     if [a.get("id") for a in anns] != list(range(1, len(anns) + 1)):
         losses.add("annotation ids (CVAT has none; they come back numbered in order)", len(anns))
     if mode == "video":
@@ -238,8 +240,17 @@ def _tracks(
 
 
 class _Shapes:
-    def __init__(self, names: dict[Any, str], categories: dict[Any, dict[str, Any]], losses: Losses) -> None:
+    def __init__(
+        self,
+        names: dict[Any, str],
+        categories: dict[Any, dict[str, Any]],
+        losses: Losses,
+        anns: Iterable[dict[str, Any]] = (),
+    ) -> None:
         self.names, self.categories, self.losses = names, categories, losses
+        kept_groups = (kept(a, "cvat").get("group_id") for a in anns)
+        #: the next group id no kept group uses (for the parts of one object)
+        self.next_group = max((g for g in kept_groups if type(g) is int), default=0) + 1
 
     def write(
         self, parent: ET.Element, ann: dict[str, Any], image: dict[str, Any], *, frame: int | None
@@ -266,16 +277,17 @@ class _Shapes:
         elements = self._elements(ann, cvat, image)
         if not elements:
             return 0
-        if len(elements) > 1 and group is None and frame is None:
-            common["group_id"] = str(ann.get("id"))
+        if len(elements) > 1 and group is None and frame is None:  # parts of one object: one group
+            common["group_id"] = str(self.next_group)
+            self.next_group += 1
         for tag, attributes, children in elements:
             element = ET.SubElement(parent, tag, {**common, **attributes})
             for child_tag, child_attributes in children:
                 ET.SubElement(element, child_tag, child_attributes)
             for key, value in plain_attributes(ann).items():
                 ET.SubElement(element, "attribute", name=str(key)).text = answer_text(value)
-        if len(elements) > 1:
-            self.losses.add("polygon parts (written as a group of polygons)", len(elements) - 1)
+        if len(elements) > 1 and frame is not None:
+            self.losses.add("polygon parts (a track has one shape a frame)", len(elements) - 1)
         return 1
 
     def _elements(
