@@ -125,6 +125,58 @@ def test_images_round_trip_field_for_field(tmp_path: Path, client: UserClient) -
     ]
 
 
+ANY_XML = """<annotations><version>1.1</version>
+  <meta><task><name>t</name><labels>
+    <label><name>car</name><type>any</type><attributes/></label>
+    <label><name>sign</name><type>any</type><attributes/></label>
+    <label><name>sign (points)</name><type>any</type><attributes/></label>
+  </labels></task></meta>
+  <image id="0" name="a.jpg" width="40" height="30">
+    <box label="car" occluded="0" xtl="1" ytl="2" xbr="11" ybr="9" z_order="0"/>
+    <points label="car" occluded="0" points="30,5;31,6" z_order="0"/>
+    <polyline label="car" occluded="0" points="1,25;20,26.5;38,27" z_order="0"/>
+    <polygon label="car" occluded="0" points="0,20;39,20;39,29;0,29" z_order="0"/>
+    <points label="car" occluded="0" points="3,4" z_order="0"/>
+    <box label="sign" occluded="0" xtl="1" ytl="2" xbr="5" ybr="9" z_order="0"/>
+    <points label="sign" occluded="0" points="7,8" z_order="0"/>
+    <points label="sign (points)" occluded="0" points="9,9" z_order="0"/>
+  </image>
+</annotations>
+"""
+
+
+def test_a_label_drawn_as_points_and_as_other_shapes_is_kept_whole(
+    tmp_path: Path, client: UserClient
+) -> None:
+    """CVAT lets a label of type any be drawn as points and as boxes, lines, polygons. A class has one
+    shape, so its points become a class of their own that the CVAT writer gives back as the label."""
+    source = write(tmp_path, ANY_XML)
+    project = client.create_project("p")
+    report = project.import_labels(source, format="cvat", categories="create", create_missing_data_units=True)
+    assert report.counts.imported == 8 and not report.errors
+    shapes_of = {o.title: o.shape.value for o in project.ontology_structure.objects}
+    assert shapes_of == {
+        "car": "polygon",
+        "car (points)": "skeleton",
+        "sign": "bounding_box",
+        "sign (points)": "skeleton",  # the file's own label of that name keeps it
+        "sign (points) 2": "skeleton",
+    }
+    out = project.export_labels(tmp_path / "out.xml", format="cvat")
+    assert out.objects == 8 and out.losses == {}
+    assert [
+        (s["tag"], s["label"], s["points"] if "points" in s else s["xtl"])
+        for s in shapes(tmp_path / "out.xml")
+    ] == [(s["tag"], s["label"], s["points"] if "points" in s else s["xtl"]) for s in shapes(source)]
+    labels = [el.findtext("name") for el in ET.parse(tmp_path / "out.xml").getroot().iter("label")]
+    assert labels == ["car", "sign", "sign (points)"]  # one label for what was one
+    back = client.create_project("q")
+    again = back.import_labels(
+        tmp_path / "out.xml", format="cvat", categories="create", create_missing_data_units=True
+    )
+    assert again.counts.imported == 8 and not again.errors
+
+
 VIDEO_XML = """<?xml version="1.0" encoding="utf-8"?>
 <annotations>
   <version>1.1</version>
@@ -172,6 +224,35 @@ def test_video_tracks_round_trip(tmp_path: Path, client: UserClient) -> None:
     assert [t.get("id") for t in root.iter("track")] == ["0", "5"]
 
 
+def test_grouped_polygons_are_one_object_only_when_nothing_but_points_differs(tmp_path: Path) -> None:
+    text = """<annotations><version>1.1</version>
+      <image id="0" name="a.jpg" width="40" height="30">
+        <polygon label="car" group_id="1" points="0,0;4,0;4,4"/>
+        <polygon label="car" group_id="1" points="10,10;14,10;14,14"/>
+        <polygon label="person" group_id="1" points="20,20;24,20;24,24"/>
+        <polygon label="car" group_id="2" points="0,0;4,0;4,4"><attribute name="color">red</attribute></polygon>
+        <polygon label="car" group_id="2" points="5,5;6,5;6,6"><attribute name="color">blue</attribute></polygon>
+        <polygon label="car" points="1,1;2,1;2,2"/>
+        <polygon label="car" points="3,3;4,3;4,4"/>
+        <box label="car" group_id="1" xtl="1" ytl="1" xbr="3" ybr="3"/>
+      </image></annotations>"""
+    data = read_cvat(write(tmp_path, text))
+    got = [
+        (data.categories[a["category_id"] - 1]["name"], len(a.get("segmentation") or []), a["bbox"])
+        for a in data.annotations
+    ]
+    assert got == [
+        ("car", 2, [0, 0, 14, 14]),  # the two parts of group 1
+        ("person", 1, [20, 20, 4, 4]),  # another label
+        ("car", 1, [0, 0, 4, 4]),  # other attributes: two objects
+        ("car", 1, [5, 5, 1, 1]),
+        ("car", 1, [1, 1, 1, 1]),  # no group: two objects
+        ("car", 1, [3, 3, 1, 1]),
+        ("car", 0, [1, 1, 2, 2]),  # a box is no polygon part
+    ]
+    assert [a["id"] for a in data.annotations] == list(range(1, 8))
+
+
 @pytest.mark.parametrize(
     ("text", "code", "where"),
     [
@@ -195,6 +276,29 @@ def test_video_tracks_round_trip(tmp_path: Path, client: UserClient) -> None:
             "cvat_mask",
             "/annotations/image[1]/mask[1]",
         ),
+        (
+            '<image id="0" name="a.jpg" width="8" height="8"><box label="car" xtl="1" ytl="1" xbr="1e300" ybr="5"/></image>',
+            "cvat_coordinate",
+            "/annotations/image[1]/box[1]",
+        ),
+        (
+            '<image id="0" name="a.jpg" width="8" height="8"><points label="car" points="1,1;-3e9,2"/></image>',
+            "cvat_coordinate",
+            "/annotations/image[1]/points[1]",
+        ),
+        # the same name twice (in one subset, or both with none) is two images that cannot both be kept
+        (
+            '<image id="0" name="a.jpg" width="8" height="8"/><image id="1" name="b.jpg" width="8" height="8"/>'
+            '<image id="2" name="a.jpg" width="8" height="8"/>',
+            "cvat_image_duplicate",
+            "/annotations/image[3]",
+        ),
+        (
+            '<image id="0" name="a.jpg" subset="train" width="8" height="8"/><image id="1" name="a.jpg" subset="val" width="8" height="8"/>'
+            '<image id="2" name="a.jpg" subset="val" width="8" height="8"/>',
+            "cvat_image_duplicate",
+            "/annotations/image[3]",
+        ),
     ],
 )
 def test_a_bad_element_names_its_path(
@@ -206,6 +310,8 @@ def test_a_bad_element_names_its_path(
         project.import_labels(source, format="cvat", categories="create", create_missing_data_units=True)
     assert (caught.value.code, caught.value.path) == (code, where)
     assert where in str(caught.value)
+    if code == "cvat_image_duplicate":  # both elements are named
+        assert "as /annotations/image[" in str(caught.value)
     assert project.list_data_units() == []
 
 
@@ -249,7 +355,7 @@ def test_coco_to_cvat_to_coco_keeps_image_ids_and_reports_the_rest(
     project = client.create_project("p")
     project.import_coco(coco, categories="create", create_missing_data_units=True)
     report = project.export_labels(tmp_path / "c.xml", format="cvat")
-    assert report.losses == {"score": 1, "polygon parts (written as a group of polygons)": 1}
+    assert report.losses == {"score": 1}  # the two rings are one group, read back as one object
     back = read_cvat(tmp_path / "c.xml")
     assert [i["id"] for i in back.images] == [10, 11]  # CVAT carries image ids
     assert [c["name"] for c in back.categories] == ["cat", "dog"] and [c["id"] for c in back.categories] == [
@@ -258,9 +364,50 @@ def test_coco_to_cvat_to_coco_keeps_image_ids_and_reports_the_rest(
     ]
     assert back.annotations[0]["attributes"] == {"color": "red"}
     assert back.annotations[0]["bbox"] == [1, 2, 10, 8]
-    assert Counter(a["category_id"] for a in back.annotations) == {1: 1, 2: 3}  # the two rings: two polygons
+    assert Counter(a["category_id"] for a in back.annotations) == {1: 1, 2: 2}
+    assert back.annotations[2]["segmentation"] == coco["annotations"][2]["segmentation"]
+    assert back.annotations[2]["bbox"] == [1, 1, 29, 29] and [a["id"] for a in back.annotations] == [1, 2, 3]
 
 
+def test_an_object_of_several_polygons_comes_back_as_one(tmp_path: Path, shared_fixtures: Path) -> None:
+    """COCO val2014 has objects of several polygons; CVAT has a polygon a shape. The parts of one object
+    share a group_id and are read back as one object: as many objects and the same rings come back."""
+    import json
+
+    from labelport import convert_labels
+
+    source = shared_fixtures / "coco-val2014-100" / "instances_val2014_100.json"
+    original = json.loads(source.read_text())
+    parted = sum(
+        1
+        for a in original["annotations"]
+        if isinstance(a["segmentation"], list) and len(a["segmentation"]) > 1
+    )
+    done = convert_labels(source, tmp_path / "c.xml", to_format="cvat")
+    groups = Counter(
+        (el.get("group_id"), image.get("id"))
+        for image in ET.parse(tmp_path / "c.xml").getroot().iter("image")
+        for el in image
+        if el.get("group_id")
+    )
+    assert sum(1 for n in groups.values() if n > 1) == parted  # one group for the parts of each object
+    back = convert_labels(tmp_path / "c.xml", tmp_path / "back.json", to_format="coco")
+    assert back.import_report.counts.imported == done.export_report.objects == len(original["annotations"])
+    again = json.loads((tmp_path / "back.json").read_text())
+    name = {i["id"]: i["file_name"] for i in original["images"]}
+    again_name = {i["id"]: i["file_name"] for i in again["images"]}
+
+    def rings(doc: dict[str, Any], names: dict[Any, str]) -> Counter[tuple[str, int, tuple[float, ...]]]:
+        return Counter(
+            (names[a["image_id"]], len(a["segmentation"]), tuple(round(v, 2) for v in a["segmentation"][0]))
+            for a in doc["annotations"]
+            if isinstance(a["segmentation"], list)
+        )
+
+    assert rings(again, again_name) == rings(original, name)
+
+
+# -- files from Datumaro, and Datumaro's reader and writer --------------------------------------------
 # -- files from Datumaro, and Datumaro's reader and writer --------------------------------------------
 
 

@@ -251,6 +251,39 @@ def test_round_trip_and_predictions_on_a_branch(tmp_path: Path, client: UserClie
             "ls_rle",
             "$[0].annotations[0].result[4].value.rle",
         ),
+        # a result list that is an object, or nested lists: garbage, not a task without results
+        (
+            lambda t: t[0]["annotations"][0].update(result=t[0]["annotations"][0]["result"][0]),
+            "ls_result",
+            "$[0].annotations[0].result",
+        ),
+        (
+            lambda t: t[0]["annotations"][0].update(result=[t[0]["annotations"][0]["result"]]),
+            "ls_result",
+            "$[0].annotations[0].result[0]",
+        ),
+        (
+            lambda t: t[0]["annotations"][0]["result"].insert(1, "r9"),
+            "ls_result",
+            "$[0].annotations[0].result[1]",
+        ),
+        (lambda t: t[0].update(annotations={"result": []}), "ls_result", "$[0].annotations"),
+        (
+            lambda t: t[0]["annotations"][0]["result"][0]["value"].update(x=1e300),
+            "ls_coordinate",
+            "$[0].annotations[0].result[0].value.x",
+        ),
+        (
+            lambda t: t[0]["annotations"][0]["result"][2]["value"]["points"][1].__setitem__(0, "12"),
+            "ls_value",
+            "$[0].annotations[0].result[2].value.points[1][0]",
+        ),
+        (
+            lambda t: t[0]["annotations"][0]["result"][1]["value"].update(rotation="a lot"),
+            "ls_value",
+            "$[0].annotations[0].result[1].value.rotation",
+        ),
+        (lambda t: t[0]["annotations"].append([]), "ls_result", "$[0].annotations[1]"),
     ],
 )
 def test_a_bad_result_names_its_json_path(tmp_path: Path, broken: Any, code: str, where: str) -> None:
@@ -259,6 +292,22 @@ def test_a_bad_result_names_its_json_path(tmp_path: Path, broken: Any, code: str
     with pytest.raises(FormatError) as caught:
         read_labelstudio(write(tmp_path, data))
     assert (caught.value.code, caught.value.path) == (code, where)
+
+
+def test_a_result_that_is_no_list_fails_the_cli(tmp_path: Path, home: Path) -> None:
+    from click.testing import CliRunner
+
+    from labelport.cli import cli
+
+    data = tasks()[:1]
+    data[0]["annotations"][0]["result"] = data[0]["annotations"][0]["result"][0]
+    source = write(tmp_path, data)
+    run = CliRunner().invoke(cli, ["convert", str(source), str(tmp_path / "out.json"), "--to", "coco"])
+    assert run.exit_code == 1, run.output
+    assert (
+        f"{source} $[0].annotations[0].result: must be a list of result objects, not an object." in run.output
+    )
+    assert not (tmp_path / "out.json").exists()
 
 
 def test_coco_to_labelstudio_counts_what_it_cannot_carry(tmp_path: Path) -> None:
@@ -287,8 +336,9 @@ def test_coco_to_labelstudio_counts_what_it_cannot_carry(tmp_path: Path) -> None
             },
         ],
     }
+    coco["annotations"][0]["track_id"] = 0  # track 0 is a track: counted like any other
     report = write_labelstudio(coco, tmp_path / "t.json")
-    assert report.losses == {"attributes": 1, "skeleton->points (one key point per node)": 1}
+    assert report.losses == {"attributes": 1, "skeleton->points (one key point per node)": 1, "track_id": 1}
     back = read_labelstudio(tmp_path / "t.json")
     assert [
         (back.categories[a["category_id"] - 1]["name"], a.get("bbox") or a.get("keypoints"))

@@ -112,6 +112,28 @@ def test_a_missing_bndbox_is_named_by_its_element(tmp_path: Path, client: UserCl
     assert report.counts.imported == 1 and report.counts.skipped == 1
 
 
+@pytest.mark.parametrize(
+    ("box", "code", "words"),
+    [
+        ((1, 2, "1e300", 12), "voc_coordinate", "xmax is 1e+300, not a pixel coordinate"),
+        (("-3e9", 2, 11, 12), "voc_coordinate", "xmin is -3e+09, not a pixel coordinate"),
+        ((1, 2, "inf", 12), "voc_bndbox", "xmax is missing or not a number"),
+        ((1, 2, 11, "nan"), "voc_bndbox", "ymax is missing or not a number"),
+        ((11, 2, 1, 12), "voc_bndbox", "xmax > xmin"),
+    ],
+)
+def test_a_box_that_is_no_coordinate_is_refused(
+    tmp_path: Path, client: UserClient, box: tuple[object, ...], code: str, words: str
+) -> None:
+    root = make_voc(tmp_path / "voc", {"a": [("car", 1, 2, 11, 12), ("dog", *box)]})  # type: ignore[list-item]
+    project = client.create_project("p")
+    with pytest.raises(FormatError) as caught:
+        project.import_labels(root, format="voc", categories="create", create_missing_data_units=True)
+    assert (caught.value.code, caught.value.path) == (code, "/annotation/object[2]/bndbox")
+    assert words in str(caught.value) and str(caught.value).startswith(str(root / "Annotations" / "a.xml"))
+    assert project.list_data_units() == []
+
+
 def test_instance_masks_in_and_out(tmp_path: Path, client: UserClient) -> None:
     root = make_voc(tmp_path / "voc", {"a": [("car", 1, 2, 11, 12), ("person", 20, 5, 30, 25)]})
     instances = np.zeros((30, 40), dtype=np.uint8)

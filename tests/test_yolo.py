@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
@@ -127,6 +128,8 @@ def test_names_as_a_map_keep_their_ids(tmp_path: Path) -> None:
         ("0 0.5 abc 0.25 0.25", "yolo_number", "'abc' is not a number"),
         ("0 0.5 0.5 0 0.25", "yolo_box_size", "must be > 0"),
         ("0 0.5 nan 0.2 0.2", "yolo_number", "finite"),
+        ("0 0.5 1e300 0.2 0.2", "yolo_coordinate", "'1e300' is 6.4e+301, not a pixel coordinate"),
+        ("0 0.5 0.5 0.2 -4e7", "yolo_coordinate", "'-4e7' is -2.56e+09, not a pixel coordinate"),
     ],
 )
 def test_a_bad_line_is_one_sentence_with_file_and_line(
@@ -259,6 +262,79 @@ def test_coco_to_yolo_to_coco_reports_what_yolo_cannot_carry(tmp_path: Path, cli
     assert Counter(a["category_id"] for a in back.annotations) == {1: 1, 2: 2}
     assert [c["id"] for c in back.categories] == [1, 2]  # the category ids come back (class k is id k + 1)
     assert back.annotations[0]["bbox"] == [10, 10, 20, 20]
+
+
+def _unmatched(want: list[list[float]], got: list[list[float]], tol: float) -> list[list[float]]:
+    """The boxes of ``want`` that no box of ``got`` equals within ``tol`` (each box of ``got`` used once)."""
+    left = list(got)
+    missed = []
+    for box in want:
+        found = next((g for g in left if max(abs(a - b) for a, b in zip(box, g, strict=True)) <= tol), None)
+        if found is None:
+            missed.append(box)
+        else:
+            left.remove(found)
+    return missed
+
+
+def test_multi_part_polygons_are_joined_so_no_object_shrinks(tmp_path: Path, shared_fixtures: Path) -> None:
+    """COCO val2014 holds objects of several polygons; YOLO has one polygon a line. Every part is kept
+    (joined along connecting segments), so COCO to YOLO to COCO gives every box back."""
+    import json
+
+    from pycocotools import mask as mask_utils
+
+    from labelport import convert_labels
+
+    source = shared_fixtures / "coco-val2014-100" / "instances_val2014_100.json"
+    original = json.loads(source.read_text())
+    parted = [
+        a
+        for a in original["annotations"]
+        if isinstance(a["segmentation"], list) and len(a["segmentation"]) > 1
+    ]
+    assert len(parted) > 50  # the file's own objects of several parts
+    done = convert_labels(source, tmp_path / "yolo", to_format="yolo")
+    assert done.export_report.objects == len(original["annotations"])
+    assert "polygon_parts" not in done.export_report.losses
+    back = convert_labels(tmp_path / "yolo", tmp_path / "back.json", to_format="coco")
+    assert back.import_report.counts.imported == len(original["annotations"])
+    again = json.loads((tmp_path / "back.json").read_text())
+    name = {i["id"]: Path(i["file_name"]).name for i in original["images"]}
+    size = {i["id"]: (i["height"], i["width"]) for i in original["images"]}
+    again_name = {i["id"]: Path(i["file_name"]).name for i in again["images"]}
+    for image_id, file_name in name.items():
+        want = []
+        for a in original["annotations"]:
+            if a["image_id"] != image_id:
+                continue
+            if a["iscrowd"]:  # a crowd mask is traced along pixel borders: its box is the mask's extent
+                rle = mask_utils.frPyObjects(a["segmentation"], *size[image_id])
+                want.append(mask_utils.toBbox(rle).tolist())
+            else:
+                want.append(a["bbox"])
+        got = [a["bbox"] for a in again["annotations"] if again_name[a["image_id"]] == file_name]
+        assert len(got) == len(want)
+        assert _unmatched(want, got, 1e-3) == [], file_name
+    # every point of every part is on the object's one line
+    lines = {p.stem: p.read_text().splitlines() for p in (tmp_path / "yolo" / "labels").rglob("*.txt")}
+    for a in parted:
+        height, width = size[a["image_id"]]
+        points = [
+            [(float(v) * (width if i % 2 == 0 else height)) for i, v in enumerate(line.split()[1:])]
+            for line in lines[Path(name[a["image_id"]]).stem]
+        ]
+        line = np.array(next(p for p in points if not _unmatched([a["bbox"]], [_extent(p)], 1e-3)))
+        have = line.reshape(-1, 2)
+        for ring in a["segmentation"]:
+            wanted = np.array(ring, dtype=float).reshape(-1, 2)
+            gaps = np.abs(wanted[:, None, :] - have[None, :, :]).max(axis=2).min(axis=1)
+            assert gaps.max() <= 1e-3, a["id"]  # each point of the part is a point of the line
+
+
+def _extent(flat: list[float]) -> list[float]:
+    xs, ys = flat[0::2], flat[1::2]
+    return [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
 
 
 # -- the CLI and a server -------------------------------------------------------------------------

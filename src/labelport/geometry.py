@@ -106,6 +106,56 @@ def polygons_bbox(rings: Sequence[Sequence[float]]) -> list[float]:
     return [x0, y0, max(xs) - x0, max(ys) - y0]
 
 
+def join_rings(rings: Sequence[Sequence[float]]) -> list[float]:
+    """One ring through every point of several: for formats with one polygon an object (YOLO segment).
+
+    Each ring after the first is reached from the one before by the shortest segment between their
+    points; the walk goes round a ring, out along that segment, round the next ring and back along the
+    same segment, so every ring is kept whole and the connecting segments enclose no area (the idea
+    of Ultralytics' COCO converter). The joined ring has every point of the parts, so its box is theirs.
+
+    >>> join_rings([[0, 0, 2, 0, 2, 2], [5, 0, 7, 0, 7, 2]])
+    [2, 0, 5, 0, 7, 0, 7, 2, 5, 0, 2, 0, 2, 2, 0, 0]
+    """
+    points = [np.asarray(ring, dtype=np.float64).reshape(-1, 2) for ring in rings]
+    # ends[k] = (where ring k is entered, where it leaves for ring k + 1)
+    enter, leave = [0] * len(points), [0] * len(points)
+    for k in range(1, len(points)):
+        leave[k - 1], enter[k] = _closest(points[k - 1], points[k])
+    order: list[tuple[int, int]] = []  # (ring, point index) in walking order
+
+    def walk(k: int) -> None:
+        n = len(points[k])
+        for step in range(n + 1):  # round the ring, back to where it was entered
+            i = (enter[k] + step) % n
+            order.append((k, i))
+            if k + 1 < len(points) and i == leave[k] and step < n:
+                walk(k + 1)
+                order.append((k, i))  # back along the connecting segment
+
+    if len(points) > 1:
+        enter[0] = leave[0]  # start where the first ring leaves, so each part is closed once
+        walk(0)
+        order.pop()  # the last point is the first: a ring closes itself
+    else:
+        order = [(0, i) for i in range(len(points[0]))]
+    return [v for k, i in order for v in rings[k][2 * i : 2 * i + 2]]
+
+
+def _closest(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> tuple[int, int]:
+    """(i, j): the closest pair of a point a[i] and a point b[j], compared in slices of a few million
+    pairs at a time (memory stays flat for rings of any length)."""
+    best, found = math.inf, (0, 0)
+    step = max(1, (1 << 22) // len(b))
+    for start in range(0, len(a), step):
+        gaps = ((a[start : start + step, None, :] - b[None, :, :]) ** 2).sum(axis=2)
+        flat = int(gaps.argmin())
+        i, j = divmod(flat, len(b))
+        if gaps[i, j] < best:
+            best, found = float(gaps[i, j]), (start + i, j)
+    return found
+
+
 def compressed_counts_total(counts: str) -> int:
     """Sum of the run lengths in a compressed RLE counts string (pycocotools' LEB128-like code).
 

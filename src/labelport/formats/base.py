@@ -317,3 +317,23 @@ def plain_attributes(ann: Mapping[str, Any]) -> dict[str, Any]:
 def number(value: float) -> int | float:
     """A coordinate as a file gives it: whole numbers as ints (so they round-trip as they came)."""
     return int(value) if float(value).is_integer() and abs(value) < 2**53 else value
+
+
+#: How far from the image's origin a pixel coordinate may lie: the largest image side labelport takes
+#: (COCO's ``image_size`` rule). A number beyond it (VOC's ``<xmax>1e300</xmax>``) is no coordinate.
+COORDINATE_LIMIT = 2**31 - 1
+
+
+def far_coordinate(values: Mapping[str, float]) -> str | None:
+    """A sentence about the first of the named pixel coordinates beyond :data:`COORDINATE_LIMIT`, or None.
+
+    >>> far_coordinate({"xmin": 1, "xmax": 1e300})
+    'xmax is 1e+300, not a pixel coordinate: coordinates lie within ±2,147,483,647, the largest image side.'
+    """
+    for name, value in values.items():
+        if not abs(value) <= COORDINATE_LIMIT:  # (NaN too)
+            return (
+                f"{name} is {value:g}, not a pixel coordinate: coordinates lie within "
+                f"±{COORDINATE_LIMIT:,}, the largest image side."
+            )
+    return None

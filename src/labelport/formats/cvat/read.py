@@ -7,7 +7,8 @@ shape per frame, with ``keyframe`` and ``outside``; the frames become images of 
 ``meta/source`` (else the task's name), and each track one object (``track_id``) across frames.
 CVAT's own fields (``occluded``, ``z_order``, ``group_id``, ``source``, ``keyframe``, the shape
 type) are kept in each record's ``cvat`` key; attributes go to ``attributes``; rotation to
-``attributes.rotation`` in degrees. The image id is kept as the COCO image id.
+``attributes.rotation`` in degrees. The image id is kept as the COCO image id. Polygons of one
+``group_id`` and label that differ only in their points are one object of several parts.
 
 >>> # read_cvat("annotations.xml") -> Dataset; problems name an element: /annotations/image[2]/box[1]
 """
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from labelport import geometry
-from labelport.formats.base import Dataset, Sizes
+from labelport.formats.base import Dataset, Sizes, far_coordinate
 from labelport.formats.xml import (
     answer_value,
     element_path,
@@ -111,15 +112,53 @@ def read_cvat(
             reader.image(element, n)
     policy.finish()
     data.problems = policy.problems
+    _join_groups(data)
     _points_as_keypoints(data)
     return data
 
 
+def _join_groups(data: Dataset) -> None:
+    """Polygons (or polylines) of one image, label and ``group_id`` that differ in nothing but their
+    points are the parts of one object (how CVAT, Datumaro and labelport write an object of several
+    polygons): they become one record with a ring each. Ids are given again in order."""
+    first: dict[tuple[Any, ...], dict[str, Any]] = {}
+    kept = []
+    for ann in data.annotations:
+        cvat = ann["cvat"]
+        if cvat["type"] in ("polygon", "polyline") and "group_id" in cvat and "track_id" not in ann:
+            key = (ann["image_id"], ann["category_id"], repr(cvat), repr(ann.get("attributes")))
+            whole = first.setdefault(key, ann)
+            if whole is not ann:
+                whole["segmentation"].append(ann["segmentation"][0])
+                whole["bbox"] = [plain(v) for v in geometry.polygons_bbox(whole["segmentation"])]
+                continue
+        kept.append(ann)
+    for n, ann in enumerate(kept, 1):
+        ann["id"] = n
+    data.annotations = kept
+
+
 def _points_as_keypoints(data: Dataset) -> None:
-    """CVAT ``points`` of a class become key points named 1..n (n the most any shape has), padded unseen."""
+    """CVAT ``points`` of a class become key points named 1..n (n the most any shape has), padded unseen.
+
+    A label of type ``any`` may be drawn as points and as other shapes in one file. A class has one
+    shape (key points need a skeleton whose every object has them), so the points of such a label go
+    to a class of their own, ``<label> (points)``, which keeps the label's name (``cvat_label``) for the
+    writer to give back; the label's other shapes keep its name.
+    """
+    split_off: dict[int, int] = {}
+    for category_id in sorted({a["category_id"] for a in data.annotations if a["cvat"]["type"] == "points"}):
+        category = data.categories[category_id - 1]
+        others = any(
+            a["category_id"] == category_id and a["cvat"]["type"] != "points" for a in data.annotations
+        )
+        if others and not category.get("keypoints"):
+            split_off[category_id] = data.category(_unused(data, f"{category['name']} (points)"))
+            data.categories[split_off[category_id] - 1]["cvat_label"] = category["name"]
     most: dict[int, int] = {}
     for ann in data.annotations:
         if ann["cvat"]["type"] == "points":
+            ann["category_id"] = split_off.get(ann["category_id"], ann["category_id"])
             most[ann["category_id"]] = max(most.get(ann["category_id"], 0), len(ann["keypoints"]) // 3)
     for category_id, n in most.items():
         data.categories[category_id - 1].setdefault("keypoints", [str(i + 1) for i in range(n)])
@@ -129,10 +168,22 @@ def _points_as_keypoints(data: Dataset) -> None:
             ann["keypoints"] += [0, 0, 0] * (most[ann["category_id"]] - len(ann["keypoints"]) // 3)
 
 
+def _unused(data: Dataset, name: str) -> str:
+    """``name``, or ``name 2``, ``name 3``... when the file has a label of that name already."""
+    taken = {c["name"] for c in data.categories}
+    found, n = name, 1
+    while found in taken:
+        n += 1
+        found = f"{name} {n}"
+    return found
+
+
 class _Reader:
     def __init__(self, data: Dataset, policy: ErrorPolicy, labels: _Labels, file: str) -> None:
         self.data, self.policy, self.labels, self.file = data, policy, labels, file
         self.image_ids: set[int] = set()
+        #: (name, subset) -> the element that gave it first
+        self.names: dict[tuple[str, str | None], str] = {}
 
     def problem(self, code: str, message: str, where: str) -> None:
         self.policy.problem(code, self.file, message, path=where)
@@ -144,6 +195,17 @@ class _Reader:
         if width is None or height is None or width < 1 or height < 1:
             self.problem("cvat_size", "an image needs whole-number 'width' and 'height' > 0.", where)
             return
+        name, subset = element.get("name"), element.get("subset")
+        if name is not None:
+            first = self.names.setdefault((name, subset), where)
+            if first != where:
+                self.problem(
+                    "cvat_image_duplicate",
+                    f"names the image {name!r}{'' if subset is None else f' of subset {subset!r}'} as {first} "
+                    "does: CVAT names each image of a subset once, and the two cannot both be kept.",
+                    where,
+                )
+                return
         image_id = int(ident) if ident is not None and ident.isdigit() else None
         if image_id is None or image_id in self.image_ids:  # CVAT's ids are kept when they can be
             image_id = max(self.image_ids, default=-1) + 1
@@ -288,6 +350,10 @@ class _Reader:
             )
             return None
         x1, y1, x2, y2 = (float(v) for v in values if v is not None)
+        far = far_coordinate(dict(zip(("xtl", "ytl", "xbr", "ybr"), (x1, y1, x2, y2), strict=True)))
+        if far is not None:
+            self.problem("cvat_coordinate", f"the box's {far}", where)
+            return None
         if x2 <= x1 or y2 <= y1:
             self.problem(
                 "cvat_box",
@@ -308,6 +374,10 @@ class _Reader:
             xy = [text_number(v) for v in pair.split(",")]
             if len(xy) != 2 or xy[0] is None or xy[1] is None:
                 self.problem("cvat_points", f"'points' is x,y pairs joined by ';', not {text!r}.", where)
+                return None
+            far = far_coordinate({"x": xy[0], "y": xy[1]})
+            if far is not None:
+                self.problem("cvat_coordinate", f"in 'points', {far}", where)
                 return None
             out += [plain(xy[0]), plain(xy[1])]
         return out

@@ -1,8 +1,9 @@
 """Write a COCO-shaped dict as CVAT for images 1.1 or CVAT for video 1.1 XML.
 
 Images: one ``<image>`` per COCO image (its id kept), boxes (with ``rotation``), polygons (one per
-ring, grouped), polylines and points as they came from CVAT, key points as skeletons (the category's
-``keypoints`` and ``skeleton`` in the meta), masks as CVAT's RLE over their bounding region.
+ring, the rings of one object in one ``group_id``, which the reader joins again), polylines and
+points as they came from CVAT, key points as skeletons (the category's ``keypoints`` and
+``skeleton`` in the meta), masks as CVAT's RLE over their bounding region.
 Video (``mode="video"``, the default when the labels are on one video): one ``<track>`` per
 ``track_id`` (an annotation without one is a track of its own), a shape per frame with the kept
 ``keyframe``, and an ``outside`` shape where the track leaves. CVAT's own fields kept at import
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -46,13 +48,13 @@ def write_cvat(coco: dict[str, Any], dest: str | Path, *, mode: str | None = Non
     )
     if [c["id"] for c in categories] != list(range(1, len(categories) + 1)):
         losses.add("category ids (CVAT numbers labels in order)", len(categories))
-    names = {c["id"]: c["name"] for c in categories}
-    writer = _Shapes(names, {c["id"]: c for c in categories}, losses)
+    names = {c["id"]: _label(c) for c in categories}
     root = ET.Element("annotations")
     ET.SubElement(root, "version").text = "1.1"
     meta = ET.SubElement(root, "meta")
     report = ExportReport(format="cvat", path=str(out), files=1)
     anns = list(coco.get("annotations", []))
+    writer = _Shapes(names, {c["id"]: c for c in categories}, losses, anns)
     if [a.get("id") for a in anns] != list(range(1, len(anns) + 1)):
         losses.add("annotation ids (CVAT has none; they come back numbered in order)", len(anns))
     if mode == "video":
@@ -64,7 +66,7 @@ def write_cvat(coco: dict[str, Any], dest: str | Path, *, mode: str | None = Non
         on_video = [i for i in images if i.get("video_title") == videos[0]]
         if len(on_video) < len(images):
             losses.add("images not on the video", len(images) - len(on_video))
-        task = _meta(meta, categories, anns, name=videos[0])
+        task = _meta(meta, categories, anns, names, name=videos[0])
         size = ET.SubElement(task, "original_size")
         ET.SubElement(size, "width").text = str(on_video[0]["width"])
         ET.SubElement(size, "height").text = str(on_video[0]["height"])
@@ -72,7 +74,7 @@ def write_cvat(coco: dict[str, Any], dest: str | Path, *, mode: str | None = Non
         report.objects = _tracks(root, on_video, anns, writer)
         report.images = len(on_video)
     else:
-        _meta(meta, categories, anns, name=str(coco.get("info", {}).get("description") or "labelport"))
+        _meta(meta, categories, anns, names, name=str(coco.get("info", {}).get("description") or "labelport"))
         report.objects = _images(root, images, anns, writer)
         report.images = len(images)
     write_xml(root, out)
@@ -80,17 +82,34 @@ def write_cvat(coco: dict[str, Any], dest: str | Path, *, mode: str | None = Non
     return report
 
 
+def _label(category: dict[str, Any]) -> str:
+    """The CVAT label a category is written as: its name, or the label it was split from at import
+    (``cvat_label``: the points of a label that was drawn as other shapes too)."""
+    given = category.get("cvat_label")
+    return given if isinstance(given, str) and given else str(category["name"])
+
+
 def _meta(
-    meta: ET.Element, categories: list[dict[str, Any]], anns: list[dict[str, Any]], *, name: str
+    meta: ET.Element,
+    categories: list[dict[str, Any]],
+    anns: list[dict[str, Any]],
+    names: dict[Any, str],
+    *,
+    name: str,
 ) -> ET.Element:
+    """The meta's task: one ``<label>`` per label name (two categories written as one label share it)."""
     task = ET.SubElement(meta, "task")
     ET.SubElement(task, "name").text = name
     labels = ET.SubElement(task, "labels")
-    values: dict[Any, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    kinds: dict[Any, dict[str, str]] = defaultdict(dict)
+    values: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    kinds: dict[str, dict[str, str]] = defaultdict(dict)
+    skeletons: set[Any] = set()
     for ann in anns:
+        of = names.get(ann.get("category_id"), "")
+        if ann.get("keypoints") and _kind(ann) != "points":
+            skeletons.add(ann.get("category_id"))
         for key, value in plain_attributes(ann).items():
-            values[ann.get("category_id")][key].add(answer_text(value))
+            values[of][key].add(answer_text(value))
             kind = (
                 "checkbox"
                 if isinstance(value, bool)
@@ -98,34 +117,34 @@ def _meta(
                 if isinstance(value, (int, float))
                 else "text"
             )
-            kinds[ann.get("category_id")][key] = (
-                kind if kinds[ann.get("category_id")].get(key, kind) == kind else "text"
-            )
+            kinds[of][key] = kind if kinds[of].get(key, kind) == kind else "text"
+    written: set[str] = set()
     for category in categories:
+        label_name = names[category["id"]]
+        if label_name in written:
+            continue
+        written.add(label_name)
         label = ET.SubElement(labels, "label")
-        ET.SubElement(label, "name").text = category["name"]
+        ET.SubElement(label, "name").text = label_name
         nodes = category.get("keypoints") or []
-        skeleton = any(
-            a.get("category_id") == category["id"] and a.get("keypoints") and _kind(a) != "points"
-            for a in anns
-        )
-        ET.SubElement(label, "type").text = "skeleton" if nodes and skeleton else "any"
+        skeleton = bool(nodes) and category["id"] in skeletons
+        ET.SubElement(label, "type").text = "skeleton" if skeleton else "any"
         attributes = ET.SubElement(label, "attributes")
-        for key in sorted(values[category["id"]]):
+        for key in sorted(values[label_name]):
             attribute = ET.SubElement(attributes, "attribute")
             ET.SubElement(attribute, "name").text = key
             ET.SubElement(attribute, "mutable").text = "False"
-            ET.SubElement(attribute, "input_type").text = kinds[category["id"]][key]
+            ET.SubElement(attribute, "input_type").text = kinds[label_name][key]
             ET.SubElement(attribute, "default_value").text = ""
-            ET.SubElement(attribute, "values").text = "\n".join(sorted(values[category["id"]][key]))
-        if nodes and skeleton:
+            ET.SubElement(attribute, "values").text = "\n".join(sorted(values[label_name][key]))
+        if skeleton:
             ET.SubElement(label, "svg").text = _svg(nodes, category.get("skeleton") or [])
             for node in nodes:
                 sub = ET.SubElement(labels, "label")
                 ET.SubElement(sub, "name").text = node
                 ET.SubElement(sub, "type").text = "points"
                 ET.SubElement(sub, "attributes")
-                ET.SubElement(sub, "parent").text = category["name"]
+                ET.SubElement(sub, "parent").text = label_name
     return task
 
 
@@ -221,8 +240,17 @@ def _tracks(
 
 
 class _Shapes:
-    def __init__(self, names: dict[Any, str], categories: dict[Any, dict[str, Any]], losses: Losses) -> None:
+    def __init__(
+        self,
+        names: dict[Any, str],
+        categories: dict[Any, dict[str, Any]],
+        losses: Losses,
+        anns: Iterable[dict[str, Any]] = (),
+    ) -> None:
         self.names, self.categories, self.losses = names, categories, losses
+        kept_groups = (kept(a, "cvat").get("group_id") for a in anns)
+        #: the next group id no kept group uses (for the parts of one object)
+        self.next_group = max((g for g in kept_groups if type(g) is int), default=0) + 1
 
     def write(
         self, parent: ET.Element, ann: dict[str, Any], image: dict[str, Any], *, frame: int | None
@@ -249,16 +277,17 @@ class _Shapes:
         elements = self._elements(ann, cvat, image)
         if not elements:
             return 0
-        if len(elements) > 1 and group is None and frame is None:
-            common["group_id"] = str(ann.get("id"))
+        if len(elements) > 1 and group is None and frame is None:  # parts of one object: one group
+            common["group_id"] = str(self.next_group)
+            self.next_group += 1
         for tag, attributes, children in elements:
             element = ET.SubElement(parent, tag, {**common, **attributes})
             for child_tag, child_attributes in children:
                 ET.SubElement(element, child_tag, child_attributes)
             for key, value in plain_attributes(ann).items():
                 ET.SubElement(element, "attribute", name=str(key)).text = answer_text(value)
-        if len(elements) > 1:
-            self.losses.add("polygon parts (written as a group of polygons)", len(elements) - 1)
+        if len(elements) > 1 and frame is not None:
+            self.losses.add("polygon parts (a track has one shape a frame)", len(elements) - 1)
         return 1
 
     def _elements(

@@ -22,7 +22,7 @@ import msgspec
 
 from labelport import geometry
 from labelport.errors import FormatError
-from labelport.formats.base import Dataset, Sizes
+from labelport.formats.base import Dataset, Sizes, far_coordinate
 from labelport.formats.labelstudio.rle import mask_from_rle
 from labelport.formats.xml import plain
 from labelport.imports.policy import ErrorPolicy
@@ -99,13 +99,9 @@ def _task(
     if url is None:
         policy.problem("ls_task", file, "the task's 'data' names no image.", path=f"{where}.data")
         return versions
-    groups = [g for g in task.get(key) or [] if isinstance(g, dict) and not g.get("was_cancelled")]
-    results = [
-        (g, i, n, r)
-        for i, g in enumerate(groups)
-        for n, r in enumerate(g.get("result") or [])
-        if isinstance(r, dict)
-    ]
+    results = _results(policy, file, f"{where}.{key}", task.get(key))
+    if results is None:
+        return versions
     size = _size(results, image_name(url), sizes)
     if size is None and not results:  # nothing to place: the task is counted, not refused
         data.dropped["labelstudio tasks with no results and no size"] = (
@@ -146,6 +142,62 @@ def _task(
             predictions,
         )
     return versions
+
+
+def _results(
+    policy: ErrorPolicy, file: str, where: str, groups: Any
+) -> list[tuple[dict[str, Any], int, int, dict[str, Any]]] | None:
+    """(group, its index, the result's index, the result) for each result of the groups not cancelled.
+    Groups that are not a list of objects (None: the task is left out), a ``result`` that is not a list,
+    or a result that is not an object are refused at their JSON path: Label Studio writes none of them."""
+    if groups is None:
+        return []
+    if not isinstance(groups, list):
+        policy.problem("ls_result", file, f"must be a list of objects, not {_kind(groups)}.", path=where)
+        return None
+    bad = next((j for j, g in enumerate(groups) if not isinstance(g, dict)), None)
+    if bad is not None:
+        policy.problem(
+            "ls_result",
+            file,
+            f"must be an object with a 'result' list, not {_kind(groups[bad])}.",
+            path=f"{where}[{bad}]",
+        )
+        return None
+    out = []
+    for i, group in enumerate(groups):
+        found = group.get("result")
+        if group.get("was_cancelled") or found is None:
+            continue
+        if not isinstance(found, list):
+            policy.problem(
+                "ls_result",
+                file,
+                f"must be a list of result objects, not {_kind(found)}.",
+                path=f"{where}[{i}].result",
+            )
+            continue
+        for n, result in enumerate(found):
+            if isinstance(result, dict):
+                out.append((group, i, n, result))
+            else:
+                policy.problem(
+                    "ls_result",
+                    file,
+                    f"a result must be an object, not {_kind(result)}.",
+                    path=f"{where}[{i}].result[{n}]",
+                )
+    return out
+
+
+def _kind(value: Any) -> str:
+    """What a JSON value is, for a sentence.
+
+    >>> _kind({}), _kind([[1]]), _kind(None)
+    ('an object', 'a list', 'null')
+    """
+    names = {dict: "an object", list: "a list", str: "a string", bool: "true or false", type(None): "null"}
+    return names.get(type(value), "a number")
 
 
 def _size(
@@ -205,27 +257,33 @@ def _result(
     data.annotation(image_id, data.category(labels[0], **point), **ann, **extra)
 
 
-def _number(value: dict[str, Any], key: str) -> float:
-    number = value.get(key)
+def _pixels(number: Any, where: str, side: int) -> float:
+    """The pixels that ``value{where}``, a percent of the image's ``side``, stands for: a finite number
+    that puts no pixel past :data:`COORDINATE_LIMIT`."""
     if not isinstance(number, (int, float)) or isinstance(number, bool) or not math.isfinite(number):
         raise FormatError(
-            "ls_value",
-            f"value.{key} must be a number (percent of the image), not {number!r}.",
-            path=f".{key}",
+            "ls_value", f"value{where} must be a number (percent of the image), not {number!r}.", path=where
         )
-    return float(number)
+    far = far_coordinate({f"value{where} ({number:g}% of {side})": number * side / 100})
+    if far is not None:
+        raise FormatError("ls_coordinate", far, path=where)
+    return float(number) * side / 100
 
 
 def _geometry(kind: str, value: dict[str, Any], size: tuple[int, int]) -> dict[str, Any]:
     width, height = size
     if kind == "rectanglelabels":
-        x, y = _number(value, "x") * width / 100, _number(value, "y") * height / 100
-        w, h = _number(value, "width") * width / 100, _number(value, "height") * height / 100
+        x, y = _pixels(value.get("x"), ".x", width), _pixels(value.get("y"), ".y", height)
+        w, h = _pixels(value.get("width"), ".width", width), _pixels(value.get("height"), ".height", height)
         if w <= 0 or h <= 0:
             raise FormatError(
                 "ls_value", f"a rectangle's width and height must be > 0, not {w:g} x {h:g}.", path=".width"
             )
-        theta = float(value.get("rotation") or 0)
+        theta = value.get("rotation") or 0
+        if not isinstance(theta, (int, float)) or isinstance(theta, bool) or not math.isfinite(theta):
+            raise FormatError(
+                "ls_value", f"value.rotation must be a number of degrees, not {theta!r}.", path=".rotation"
+            )
         # Label Studio turns the box about its top-left corner; the centre is where that puts it
         t = math.radians(theta)
         cx = x + (w / 2) * math.cos(t) - (h / 2) * math.sin(t)
@@ -242,13 +300,17 @@ def _geometry(kind: str, value: dict[str, Any], size: tuple[int, int]) -> dict[s
             or not all(isinstance(p, list) and len(p) == 2 for p in points)
         ):
             raise FormatError("ls_value", "value.points must be 3 or more [x, y] pairs.", path=".points")
-        ring = [plain(float(p[i]) * (width if i == 0 else height) / 100) for p in points for i in (0, 1)]
+        ring = [
+            plain(_pixels(p[i], f".points[{n}][{i}]", width if i == 0 else height))
+            for n, p in enumerate(points)
+            for i in (0, 1)
+        ]
         return {"segmentation": [ring], "bbox": [plain(v) for v in geometry.polygons_bbox([ring])]}
     if kind == "keypointlabels":
         return {
             "keypoints": [
-                plain(_number(value, "x") * width / 100),
-                plain(_number(value, "y") * height / 100),
+                plain(_pixels(value.get("x"), ".x", width)),
+                plain(_pixels(value.get("y"), ".y", height)),
                 2,
             ],
             "num_keypoints": 1,

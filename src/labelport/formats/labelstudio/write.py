@@ -106,9 +106,10 @@ def _results(
     width, height = float(image["width"]), float(image["height"])
     name = category["name"]
     seg, bbox = ann.get("segmentation"), ann.get("bbox")
-    for kind in ("iscrowd", "track_id"):
-        if ann.get(kind) not in (None, 0, False):
-            losses.add(kind)
+    if ann.get("iscrowd") not in (None, 0, False):
+        losses.add("iscrowd")
+    if ann.get("track_id") is not None:  # track 0 is a track too
+        losses.add("track_id")
     if plain_attributes(ann):
         losses.add("attributes")
     if isinstance(seg, dict):

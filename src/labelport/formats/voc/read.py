@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from labelport import geometry
 from labelport.errors import FormatError
-from labelport.formats.base import Dataset, Sizes, image_size
+from labelport.formats.base import Dataset, Sizes, far_coordinate, image_size
 from labelport.formats.reach import OUTSIDE, Reach
 from labelport.formats.xml import (
     answer_value,
@@ -233,6 +233,10 @@ def _object(element: ET.Element, where: str, problem: Any) -> dict[str, Any] | N
         )
         return None
     x1, y1, x2, y2 = (float(v) for v in values if v is not None)
+    far = far_coordinate(dict(zip(("xmin", "ymin", "xmax", "ymax"), (x1, y1, x2, y2), strict=True)))
+    if far is not None:
+        problem("voc_coordinate", f"<bndbox>'s {far}", f"{where}/bndbox")
+        return None
     if x2 <= x1 or y2 <= y1:
         problem(
             "voc_bndbox",

@@ -18,7 +18,7 @@ from typing import Any
 
 from labelport import geometry
 from labelport.errors import FormatError
-from labelport.formats.base import Dataset, Sizes, image_size, read_bytes
+from labelport.formats.base import Dataset, Sizes, far_coordinate, image_size, read_bytes
 from labelport.formats.reach import OUTSIDE, Reach
 from labelport.imports.policy import ErrorPolicy
 from labelport.words import plural
@@ -328,6 +328,10 @@ def _parse_line(line: str, config: _Config, size: tuple[int, int], problem: Any)
         problem("yolo_number", "coordinates must be finite numbers.")
         return None
     width, height = size
+    far = far_coordinate({repr(parts[i + 1]): v * max(width, height) for i, v in enumerate(values)})
+    if far is not None:
+        problem("yolo_coordinate", f"as pixels of this {width}x{height} image, {far}")
+        return None
     n = len(values)
     task = config.task
     if task == "pose":

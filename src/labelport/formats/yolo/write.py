@@ -200,13 +200,7 @@ def _line(ann: dict[str, Any], task: str, width: int, height: int, kpt: int, los
             losses.add("rotated_box->polygon" if theta else "box->polygon")
         elif theta:
             losses.add("rotation")
-        ring = (
-            rings[0]
-            if len(rings) == 1
-            else max(rings, key=lambda r: geometry.polygon_area([r], height, width))
-        )
-        if len(rings) > 1:
-            losses.add("polygon_parts", len(rings) - 1)
+        ring = rings[0] if len(rings) == 1 else geometry.join_rings(rings)  # one polygon a line
         return " ".join(_num(v / (width if i % 2 == 0 else height)) for i, v in enumerate(ring))
     if task == "obb":
         corners = geometry.rotated_corners(x, y, w, h, theta)
