@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from labelport import geometry
 from labelport.errors import FormatError
-from labelport.formats.base import Dataset, Sizes, image_size
+from labelport.formats.base import Dataset, Place, Sizes, image_size
 from labelport.formats.xml import (
     answer_value,
     element_path,
@@ -29,11 +29,15 @@ from labelport.formats.xml import (
     parse_xml,
     plain,
     read_bytes,
+    source_line,
     text_number,
 )
 from labelport.imports.policy import ErrorPolicy
 
 SPLITS = ("train", "val", "trainval", "test")
+#: where an image's and an object's COCO fields are in a VOC file (see :class:`Place`)
+_IMAGE = {"width": "/size/width", "height": "/size/height", "file_name": "/filename"}
+_OBJECT = {"bbox": "/bndbox", "area": "/bndbox"}
 FLAGS = ("truncated", "difficult", "occluded")
 
 
@@ -136,7 +140,11 @@ def _read_file(
         )
         return
     extra: dict[str, Any] = {"voc_split": split} if split else {}
-    image_id = data.image(file_name, size[0], size[1], **extra)
+    size_element = doc.find("size")  # the line of what an image's problem most likely is in
+    line = source_line(doc if size_element is None else size_element)
+    image_id = data.image(
+        file_name, size[0], size[1], place=Place(file, line, "/annotation", _IMAGE), **extra
+    )
     masks = _instances(root, stem, size, policy)
     objects = [(el, n) for el, n in numbered(doc) if el.tag == "object"]
     for index, (element, n) in enumerate(objects, 1):
@@ -150,7 +158,9 @@ def _read_file(
         name = ann.pop("name")
         if index in masks:
             ann["segmentation"] = masks.pop(index)
-        data.annotation(image_id, data.category(name), **ann)
+        place = Place(file, source_line(element), f"/annotation/object[{n}]", _OBJECT)
+        category = data.category(name, place=Place(file, place.line, f"{place.path}/name"))
+        data.annotation(image_id, category, place=place, **ann)
     if masks:
         policy.problem(
             "voc_mask",
@@ -177,22 +187,49 @@ def _instances(
     path = root / "SegmentationObject" / f"{stem}.png"
     if not path.is_file():
         return {}
-    from PIL import Image
-
-    with Image.open(path) as image:
-        if image.size != size:
-            policy.problem(
-                "voc_mask",
-                str(path),
-                f"the mask is {image.size[0]}x{image.size[1]}, the image {size[0]}x{size[1]}.",
-            )
-            return {}
-        indices = _indices(image)
+    indices = _mask_indices(path, size, policy)
+    if indices is None:
+        return {}
     return {
         int(k): geometry.rle_from_mask((indices == k).astype(np.uint8))
         for k in np.unique(indices)
         if 0 < k < 255
     }
+
+
+def _mask_indices(path: Path, size: tuple[int, int], policy: ErrorPolicy) -> npt.NDArray[np.uint8] | None:
+    """A mask PNG's palette indices; None, with a problem reported, when it is no PNG of the image's size."""
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                if image.format != "PNG":
+                    policy.problem("voc_mask", str(path), f"is not a PNG image but {image.format}.")
+                    return None
+                if image.size != size:
+                    policy.problem(
+                        "voc_mask",
+                        str(path),
+                        f"the mask is {image.size[0]}x{image.size[1]}, the image {size[0]}x{size[1]}.",
+                    )
+                    return None
+                return _indices(image)
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        limit = Image.MAX_IMAGE_PIXELS or 0
+        policy.problem(
+            "voc_mask",
+            str(path),
+            f"the mask's header declares more than {limit:,} pixels, which labelport does not decode.",
+        )
+    except UnidentifiedImageError:
+        policy.problem("voc_mask", str(path), "is not an image labelport can read (a PNG is expected).")
+    except (OSError, ValueError, SyntaxError) as exc:  # a truncated or corrupt PNG
+        policy.problem("voc_mask", str(path), f"cannot be decoded as a PNG ({exc}).")
+    return None
 
 
 def _object(element: ET.Element, where: str, problem: Any) -> dict[str, Any] | None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from labelport import geometry
 from labelport.errors import FormatError
-from labelport.formats.base import Dataset, Sizes, image_size, read_bytes
+from labelport.formats.base import Dataset, Place, Sizes, image_size, read_bytes
 from labelport.imports.policy import ErrorPolicy
 from labelport.words import plural
 
@@ -215,7 +215,7 @@ def read_yolo(
         extra: dict[str, Any] = {"yolo_id": k}
         if config.kpt_shape is not None:
             extra |= {"keypoints": [str(i) for i in range(config.kpt_shape[0])], "skeleton": []}
-        categories[k] = data.category(name, **extra)
+        categories[k] = data.category(name, place=Place(str(config.yaml), path=f"names[{k}]"), **extra)
     seen: set[Path] = set()
     for split, entry in config.splits:
         if entry.resolve() in seen:  # "val: images/train" (a val split that is the train images)
@@ -246,9 +246,12 @@ def _read_item(
 ) -> None:
     size = image_size(image) if image is not None else None
     file_name = None if image is None else f"{Path(stem).parent.as_posix()}/{image.name}".removeprefix("./")
+    where = str(label or image)
+    place = Place(str(image)) if size is not None else None  # the size is the image file's
     if size is None and f"{split}/{stem}" in config.meta:
         name, w, h = config.meta[f"{split}/{stem}"]
         file_name, size = file_name or name, (w, h)
+        place = Place(str(config.yaml.parent / "images.meta"))
     if size is None and sizes is not None:
         found = sizes(file_name or stem)
         if found is not None:
@@ -256,7 +259,6 @@ def _read_item(
                 "./"
             )
             size = (found[1], found[2])
-    where = str(label or image)
     if size is None:
         policy.problem(
             "yolo_image_size",
@@ -265,7 +267,9 @@ def _read_item(
             "fractions of the image's size, which is unknown.",
         )
         return
-    image_id = data.image(file_name or f"{stem}.jpg", size[0], size[1], yolo_split=split)
+    image_id = data.image(
+        file_name or f"{stem}.jpg", size[0], size[1], place=place or Place(where), yolo_split=split
+    )
     if label is None:
         return
     try:
@@ -279,7 +283,8 @@ def _read_item(
                 line, config, size, lambda code, msg, n=number: policy.problem(code, str(label), msg, line=n)
             )
             if ann is not None:
-                data.annotation(image_id, categories[ann.pop("class")], **ann)
+                place = Place(str(label), line=number)
+                data.annotation(image_id, categories[ann.pop("class")], place=place, **ann)
 
 
 def _parse_line(line: str, config: _Config, size: tuple[int, int], problem: Any) -> dict[str, Any] | None:
