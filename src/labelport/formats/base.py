@@ -306,6 +306,24 @@ def read_bytes(path: Path) -> bytes:
         os.close(fd)
 
 
+def text_lines(path: Path, code: str) -> list[str]:
+    """A small text file's lines; a :class:`FormatError` (``code``, with the line) when it is not UTF-8 or
+    cannot be read."""
+    from labelport.errors import FormatError
+
+    try:
+        data = read_bytes(path)
+    except OSError as exc:
+        raise FormatError(code, f"cannot be read ({exc.strerror or exc}).", file=str(path)) from None
+    try:
+        return data.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise FormatError(
+            code, "is not UTF-8 text: a byte cannot be decoded.", file=str(path), line=line
+        ) from None
+
+
 def image_size(path: Path) -> tuple[int, int] | None:
     """(width, height) from an image file's header (nothing is decoded); None when it is no image."""
     from PIL import Image, UnidentifiedImageError

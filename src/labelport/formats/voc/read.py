@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from labelport import geometry
 from labelport.errors import FormatError
-from labelport.formats.base import Dataset, Place, Sizes, image_size
+from labelport.formats.base import Dataset, Place, Sizes, image_size, text_lines
 from labelport.formats.xml import (
     answer_value,
     element_path,
@@ -82,7 +82,7 @@ def _splits(root: Path) -> dict[str, str]:
     for split in SPLITS:
         path = root / "ImageSets" / "Main" / f"{split}.txt"
         if path.is_file():
-            for line in path.read_text(encoding="utf-8").splitlines():
+            for line in text_lines(path, "voc_splits"):
                 if line.split():
                     found.setdefault(line.split()[0], split)
     return found

@@ -18,7 +18,7 @@ from typing import Any
 
 from labelport import geometry
 from labelport.errors import FormatError
-from labelport.formats.base import Dataset, Place, Sizes, image_size, read_bytes
+from labelport.formats.base import Dataset, Place, Sizes, image_size, read_bytes, text_lines
 from labelport.imports.policy import ErrorPolicy
 from labelport.words import plural
 
@@ -67,6 +67,10 @@ def _load_yaml(path: Path) -> Any:
         ) from None
     except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
         raise FormatError("yolo_yaml", f"cannot be read as YAML ({exc}).", file=str(path)) from None
+    except RecursionError:
+        raise FormatError(
+            "yolo_yaml", "nests lists or mappings too deeply to read.", file=str(path)
+        ) from None
 
 
 def _names(raw: Any, file: str) -> list[tuple[int, str]]:
@@ -150,7 +154,7 @@ def _read_meta(path: Path) -> dict[str, tuple[str, int, int]]:
 
     found: dict[str, tuple[str, int, int]] = {}
     if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for line in text_lines(path, "yolo_meta"):
             try:
                 parts = shlex.split(line, comments=True)
             except ValueError:
@@ -180,7 +184,7 @@ def _split_items(entry: Path, root: Path) -> list[tuple[str, Path | None, Path |
     images: dict[str, Path] = {}
     if entry.is_file() and entry.suffix == ".txt":
         base = entry.parent
-        for line in entry.read_text(encoding="utf-8").splitlines():
+        for line in text_lines(entry, "yolo_split"):
             if line.strip():
                 p = Path(line.strip())
                 p = p if p.is_absolute() else (base / p if (base / p).exists() else root / p)
