@@ -70,7 +70,7 @@ EXPORT_OPTIONS: dict[str, tuple[type, ...]] = {
     "results": (bool,),
 }
 #: the arguments of import_coco and export_coco that are not options
-_NOT_OPTIONS = {"store", "project_hash", "source", "out", "user", "progress"}
+_NOT_OPTIONS = {"store", "project_hash", "source", "out", "user", "progress", "places"}
 
 
 def options_of(
@@ -699,7 +699,13 @@ class LocalService:
         dataset.images, dataset.annotations = [], []
         with nullcontext() if coco_options.get("dry_run") else self.store.project_lock(project_hash):
             report = import_coco(
-                self.store, project_hash, payload, user=self.user.name, progress=progress, **coco_options
+                self.store,
+                project_hash,
+                payload,
+                user=self.user.name,
+                progress=progress,
+                places=dataset.locate,  # problems name the reader's files, not the COCO it made
+                **coco_options,
             )
         for problem in dataset.problems:
             report.error(problem.code, problem.where, problem.message)

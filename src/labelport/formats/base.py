@@ -12,11 +12,20 @@ an :class:`ExportReport` naming every loss by kind and count.
 (1, 1)
 >>> sorted(data.to_coco())
 ['annotations', 'categories', 'images']
+
+Each record may carry the place in the source it was read from (a :class:`Place`, kept beside the
+record, never in it); :meth:`Dataset.locate` turns the COCO import's paths back into those places:
+
+>>> data.annotation(image, cat, bbox=[0, 0, 1, 1], place=Place("a.txt", line=2))["id"]
+2
+>>> data.locate("annotations[1].bbox"), data.locate("annotations[0].bbox")
+('a.txt line 2', 'annotations[0].bbox')
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +40,36 @@ from labelport.words import plural
 #: How a reader finds an image's (title, width, height) when the image file is absent: by file name
 #: (the project's data units, in an import).
 Sizes = Callable[[str], "tuple[str, int, int] | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where in the source a record was read: a file, its 1-based line, an element or JSON path.
+
+    ``fields`` maps a COCO field of the record to the source's own place for it, a suffix of
+    ``path`` (a Label Studio box's ``bbox`` is its result's ``.value``; a VOC image's ``width`` is
+    ``/size/width``).
+
+    >>> Place("a.xml", 4, "/annotation", {"width": "/size/width"}).where("width")
+    'a.xml line 4 /annotation/size/width'
+    """
+
+    file: str
+    line: int | None = None
+    path: str | None = None
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+    def where(self, coco_field: str | None = None) -> str:
+        """``file line N path``: the place of the record, or of one of its COCO fields."""
+        path = self.path
+        suffix = self.fields.get(coco_field) if coco_field is not None else None
+        if suffix is not None:
+            path = (path or "") + suffix
+        return " ".join(p for p in (self.file, None if self.line is None else f"line {self.line}", path) if p)
+
+
+#: a COCO import's path into the records a reader made: ``annotations[3].bbox[2]``
+_RECORD_PATH = re.compile(r"(images|annotations|categories)\[(\d+)\](?:\.(\w+))?")
 
 
 @dataclass
@@ -54,30 +93,60 @@ class Dataset:
     branch: str | None = None
     #: files a local import read outside the dataset's folder (the paths it names lead there)
     outside: list[str] = field(default_factory=list)
+    #: (section, index) -> where the record at that index of ``images``, ``annotations`` or
+    #: ``categories`` was read; see :meth:`locate`
+    places: dict[tuple[str, int], Place] = field(default_factory=dict)
     _category_ids: dict[str, int] = field(default_factory=dict)
 
-    def category(self, name: str, **extra: Any) -> int:
-        """The id of the category called ``name``, added on first use."""
+    def category(self, name: str, *, place: Place | None = None, **extra: Any) -> int:
+        """The id of the category called ``name``, added on first use (at ``place``)."""
         found = self._category_ids.get(name)
         if found is None:
             found = self._category_ids[name] = len(self.categories) + 1
+            self._place("categories", len(self.categories), place)
             self.categories.append({"id": found, "name": name, "supercategory": "", **extra})
         elif extra:
             self.categories[found - 1].update(extra)
         return found
 
-    def image(self, file_name: str, width: int, height: int, **extra: Any) -> int:
-        image_id = len(self.images) + 1
+    def image(
+        self,
+        file_name: str,
+        width: int,
+        height: int,
+        *,
+        place: Place | None = None,
+        ident: int | None = None,
+        **extra: Any,
+    ) -> int:
+        """Add an image (its id ``ident``, else the next one) read at ``place``; its id."""
+        image_id = len(self.images) + 1 if ident is None else ident
+        self._place("images", len(self.images), place)
         self.images.append(
             {"id": image_id, "file_name": file_name, "width": width, "height": height, **extra}
         )
         return image_id
 
-    def annotation(self, image_id: int, category_id: int, **fields: Any) -> dict[str, Any]:
+    def annotation(
+        self, image_id: int, category_id: int, *, place: Place | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        """Add an annotation read at ``place``; the record."""
         ann = {"id": len(self.annotations) + 1, "image_id": image_id, "category_id": category_id, **fields}
         ann.setdefault("iscrowd", 0)
+        self._place("annotations", len(self.annotations), place)
         self.annotations.append(ann)
         return ann
+
+    def _place(self, section: str, index: int, place: Place | None) -> None:
+        if place is not None:
+            self.places[section, index] = place
+
+    def locate(self, path: str) -> str:
+        """The source place of a COCO path into these records (``annotations[3].bbox`` -> ``a.txt line 4``);
+        the path itself when it names no record read at a known place."""
+        found = _RECORD_PATH.match(path)
+        place = None if found is None else self.places.get((found[1], int(found[2])))
+        return path if found is None or place is None else place.where(found[3])
 
     def to_coco(self) -> dict[str, Any]:
         """The COCO dict the import pipeline reads."""
@@ -239,6 +308,24 @@ def read_bytes(path: Path) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def text_lines(path: Path, code: str) -> list[str]:
+    """A small text file's lines; a :class:`FormatError` (``code``, with the line) when it is not UTF-8 or
+    cannot be read."""
+    from labelport.errors import FormatError
+
+    try:
+        data = read_bytes(path)
+    except OSError as exc:
+        raise FormatError(code, f"cannot be read ({exc.strerror or exc}).", file=str(path)) from None
+    try:
+        return data.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise FormatError(
+            code, "is not UTF-8 text: a byte cannot be decoded.", file=str(path), line=line
+        ) from None
 
 
 def image_size(path: Path) -> tuple[int, int] | None:

@@ -12,20 +12,50 @@ external references; every problem names its file and an XPath-like element path
 
 from __future__ import annotations
 
+import weakref
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 from labelport.errors import FormatError
 
+#: each parsed element's 1-based line in its file (see :func:`source_line`)
+_LINES: weakref.WeakKeyDictionary[ET.Element, int] = weakref.WeakKeyDictionary()
+
+
+class _LineBuilder(ET.TreeBuilder):
+    """A tree builder that notes the line each element starts on, as the parser reads it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parser: Any = None
+
+    def start(self, tag: Any, attrs: Any) -> ET.Element:
+        element = super().start(tag, attrs)
+        _LINES[element] = self.parser.parser.CurrentLineNumber
+        return element
+
+
+def source_line(element: ET.Element) -> int | None:
+    """The line of its file an element of :func:`parse_xml` starts on.
+
+    >>> root = parse_xml(b"<a>\\n\\n<b/></a>", "f.xml")
+    >>> source_line(root), source_line(root[0])
+    (1, 3)
+    """
+    return _LINES.get(element)
+
 
 def parse_xml(data: bytes, file: str) -> ET.Element:
     """The root element; a :class:`FormatError` with the line when it is not well-formed or is unsafe."""
     import defusedxml
-    import defusedxml.ElementTree as safe
+    from defusedxml.ElementTree import DefusedXMLParser
 
     try:
-        root: ET.Element = safe.fromstring(data)
+        builder = _LineBuilder()
+        parser = builder.parser = DefusedXMLParser(target=builder)
+        parser.feed(data)
+        root: ET.Element = parser.close()
         return root
     except ET.ParseError as exc:
         line, _column = getattr(exc, "position", (None, None))

@@ -10,6 +10,7 @@ False
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -105,6 +106,12 @@ class ImportReport(msgspec.Struct, kw_only=True):
     def warning(self, code: str, path: str, message: str, *, annotation_id: int | str | None = None) -> None:
         self.warnings.append(Problem(code, path, message, annotation_id))
         self.counts.warnings += 1
+
+    def relocate(self, where: Callable[[str], str]) -> None:
+        """Name each problem's place by ``where`` (a format reader's source place of a COCO path)."""
+        for problems in (self.errors, self.warnings):
+            for problem in problems:
+                problem.path = where(problem.path)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (what ``--json`` and ``--report FILE`` write)."""

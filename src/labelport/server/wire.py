@@ -54,6 +54,8 @@ def decode(data: bytes, type_: type[T]) -> T:
         raise LabelportError(f"the request body is not JSON: {exc}.") from None
     except RecursionError:
         raise LabelportError("the request body is nested deeper than the server reads.") from None
+    except UnicodeDecodeError:
+        raise LabelportError("the request body is not UTF-8 text.") from None
 
 
 # -- bodies ----------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -48,8 +48,13 @@ def import_coco(
     create_missing_data_units: bool = False,
     replace: bool = False,
     source_name: str | None = None,
+    places: Callable[[str], str] | None = None,
 ) -> ImportReport:
-    """Import a COCO source into a project; see the module docstring and README "Importing COCO"."""
+    """Import a COCO source into a project; see the module docstring and README "Importing COCO".
+
+    ``places`` names each problem's place in the files a format reader read (its
+    :meth:`~labelport.formats.base.Dataset.locate`), instead of the COCO path into what it made.
+    """
     started = time.perf_counter()
     on_error = ErrorPolicy.of(on_error).name  # an unknown policy fails here, before reading
     with _collector_paused(), annotations_apart(source) as (now, apart):
@@ -69,6 +74,7 @@ def import_coco(
             source_name=source_name,
             started=started,
             apart=apart,
+            places=places,
         )
         try:
             return _import(store, project_hash, parsed, **options)
@@ -107,6 +113,7 @@ def _import(
     source_name: str | None,
     started: float,
     apart: Apart | None,
+    places: Callable[[str], str] | None,
     learned: Learned | None = None,
 ) -> ImportReport:
     branch = branch_name or MAIN_BRANCH
@@ -129,7 +136,7 @@ def _import(
     # The workers start validating now, while the data units are stored.
     # (a dry run ends in _RolledBack: everything but the rows themselves was done, and undone)
     with Pass(parsed, plan, report, user, confidence_field) as importer, suppress(_RolledBack):
-        _write(store, project, parsed, plan, report, importer, ontology, replace, progress, started)
+        _write(store, project, parsed, plan, report, importer, ontology, replace, progress, started, places)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
@@ -149,6 +156,7 @@ def _write(
     replace: bool,
     progress: Progress | None,
     started: float,
+    places: Callable[[str], str] | None,
 ) -> None:
     """The import's one transaction: data units, rows, ontology and project records, the report.
 
@@ -170,6 +178,8 @@ def _write(
         first = (lambda: session.set_data_unit_extra(extras)) if extras else None
         importer.run(session, progress, not report.dry_run, first)
         image_problems(parsed, plan, report)
+        if places is not None:  # before the failure's sentence and the stored report are made
+            report.relocate(places)
         if ErrorPolicy.of(report.on_error).stops(len(report.errors)):
             report.seconds = round(time.perf_counter() - started, 3)
             raise ImportFailed(_failure(report), report)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from labelport import geometry
-from labelport.formats.base import Dataset, Sizes, far_coordinate
+from labelport.formats.base import Dataset, Place, Sizes, far_coordinate
 from labelport.formats.xml import (
     answer_value,
     element_path,
@@ -31,11 +31,14 @@ from labelport.formats.xml import (
     parse_xml,
     plain,
     read_bytes,
+    source_line,
     text_number,
 )
 from labelport.imports.policy import ErrorPolicy
 
 SHAPES = ("box", "polygon", "polyline", "points", "mask", "skeleton")
+#: where an image's COCO fields are in a CVAT file (see :class:`Place`)
+_IMAGE = {"width": "/@width", "height": "/@height", "file_name": "/@name", "id": "/@id"}
 
 
 class _Labels:
@@ -46,6 +49,8 @@ class _Labels:
         self.nodes: dict[str, list[str]] = {}
         self.edges: dict[str, list[list[int]]] = {}
         self.order: list[str] = []
+        #: each top-level label's line in the file
+        self.lines: dict[str, int | None] = {}
         skeletons: list[tuple[str, str]] = []
         for label in root.iter("label"):
             name = label.findtext("name")
@@ -60,6 +65,7 @@ class _Labels:
                 self.nodes.setdefault(parent, []).append(name)
                 continue
             self.order.append(name)
+            self.lines.setdefault(name, source_line(label))
             svg = label.findtext("svg")
             if label.findtext("type") == "skeleton" and svg:
                 skeletons.append((name, svg))
@@ -102,7 +108,8 @@ def read_cvat(
         extra: dict[str, Any] = {}
         if name in labels.nodes:
             extra = {"keypoints": labels.nodes[name], "skeleton": labels.edges.get(name, [])}
-        data.category(name, **extra)
+        place = Place(file, labels.lines.get(name), f"/annotations/meta//label[name={name!r}]")
+        data.category(name, place=place, **extra)
     reader = _Reader(data, policy, labels, file)
     tracks = [(el, n) for el, n in numbered(root) if el.tag == "track"]
     if tracks:
@@ -211,24 +218,20 @@ class _Reader:
             image_id = max(self.image_ids, default=-1) + 1
         self.image_ids.add(image_id)
         extra = {k: element.get(k) for k in ("subset", "task_id") if element.get(k) is not None}
-        self.data.images.append(
-            {
-                "id": image_id,
-                "file_name": element.get("name") or f"{image_id}.jpg",
-                "width": int(width),
-                "height": int(height),
-                **({"cvat": extra} if extra else {}),
-            }
+        self.data.image(
+            element.get("name") or f"{image_id}.jpg",
+            int(width),
+            int(height),
+            place=Place(self.file, source_line(element), where, _IMAGE),
+            ident=image_id,
+            **({"cvat": extra} if extra else {}),
         )
         for child, k in numbered(element):
             if child.tag in SHAPES:
-                ann = self.shape(
-                    child,
-                    element_path(("annotations", None), ("image", n), (child.tag, k)),
-                    (int(width), int(height)),
-                )
+                shape_where = element_path(("annotations", None), ("image", n), (child.tag, k))
+                ann = self.shape(child, shape_where, (int(width), int(height)))
                 if ann is not None:
-                    self._add(image_id, child, ann, child.get("group_id"))
+                    self._add(image_id, child, ann, child.get("group_id"), shape_where)
             elif child.tag == "tag":
                 self.data.dropped["cvat tag (a frame classification)"] = (
                     self.data.dropped.get("cvat tag (a frame classification)", 0) + 1
@@ -280,15 +283,14 @@ class _Reader:
                 if image_id is None:
                     image_id = frames[int(frame)] = len(self.data.images) + 1
                     self.image_ids.add(image_id)
-                    self.data.images.append(
-                        {
-                            "id": image_id,
-                            "file_name": f"{title}/{int(frame)}.jpg",
-                            "width": size[0],
-                            "height": size[1],
-                            "video_title": title,
-                            "frame": int(frame),
-                        }
+                    self.data.image(
+                        f"{title}/{int(frame)}.jpg",
+                        size[0],
+                        size[1],
+                        place=Place(self.file, source_line(child), where, {"frame": "/@frame"}),
+                        ident=image_id,
+                        video_title=title,
+                        frame=int(frame),
                     )
                 child.set("label", track.get("label", ""))
                 ann = self.shape(child, where, size)
@@ -297,14 +299,17 @@ class _Reader:
                         int(track_id) if track_id is not None and track_id.isdigit() else track_id
                     )
                     ann["cvat"]["keyframe"] = int(child.get("keyframe", "1") == "1")
-                    self._add(image_id, child, ann, track.get("group_id"))
+                    self._add(image_id, child, ann, track.get("group_id"), where)
 
-    def _add(self, image_id: int, element: ET.Element, ann: dict[str, Any], group: str | None) -> None:
+    def _add(
+        self, image_id: int, element: ET.Element, ann: dict[str, Any], group: str | None, where: str
+    ) -> None:
         label = element.get("label") or ""
-        category = self.data.category(label)
+        place = Place(self.file, source_line(element), where)
+        category = self.data.category(label, place=Place(self.file, place.line, f"{where}/@label"))
         if group not in (None, "0"):
             ann["cvat"]["group_id"] = int(group) if group.isdigit() else group
-        self.data.annotation(image_id, category, **ann)
+        self.data.annotation(image_id, category, place=place, **ann)
 
     def shape(self, element: ET.Element, where: str, size: tuple[int, int]) -> dict[str, Any] | None:
         cvat: dict[str, Any] = {"type": element.tag}

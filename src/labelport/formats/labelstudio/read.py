@@ -15,19 +15,21 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote, urlparse
 
 import msgspec
 
 from labelport import geometry
 from labelport.errors import FormatError
-from labelport.formats.base import Dataset, Sizes, far_coordinate
+from labelport.formats.base import Dataset, Place, Sizes, far_coordinate
 from labelport.formats.labelstudio.rle import mask_from_rle
-from labelport.formats.xml import plain
+from labelport.formats.xml import plain, read_bytes
 from labelport.imports.policy import ErrorPolicy
 
 KINDS = ("rectanglelabels", "polygonlabels", "keypointlabels", "brushlabels")
+#: where a result's COCO fields are in its JSON (see :class:`Place`)
+_RESULT = {f: ".value" for f in ("bbox", "segmentation", "keypoints", "area", "num_keypoints", "score")}
 
 
 def image_name(url: str) -> str:
@@ -54,12 +56,7 @@ def read_labelstudio(
     data units by, never read, so ``confined`` (a server) changes nothing."""
     path = Path(source).expanduser()
     file = str(path)
-    try:
-        tasks = msgspec.json.decode(path.read_bytes())
-    except FileNotFoundError:
-        raise FormatError("file_missing", "no such file.", file=file) from None
-    except msgspec.DecodeError as exc:
-        raise FormatError("ls_json", f"is not valid JSON ({exc}).", file=file, path="$") from None
+    tasks = _decode(read_bytes(path), file)
     if isinstance(tasks, dict):
         tasks = [tasks]
     if not isinstance(tasks, list):
@@ -76,6 +73,27 @@ def read_labelstudio(
     if predictions:
         data.branch = next(iter(versions)) if len(versions) == 1 and next(iter(versions)) else "predictions"
     return data
+
+
+def _decode(data: bytes, file: str) -> Any:
+    """The file's JSON; a :class:`FormatError` when it is not JSON in UTF-8 or nests too deeply to read."""
+    try:
+        return msgspec.json.decode(data)
+    except msgspec.DecodeError as exc:
+        raise FormatError("ls_json", f"is not valid JSON ({exc}).", file=file, path="$") from None
+    except UnicodeDecodeError:
+        try:  # where, in the file (msgspec counts within the string it was reading)
+            data.decode("utf-8")
+            line = None
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+        raise FormatError(
+            "ls_json", "is not UTF-8 text: a byte cannot be decoded.", file=file, line=line
+        ) from None
+    except RecursionError:
+        raise FormatError(
+            "ls_json", "nests arrays or objects too deeply to read.", file=file, path="$"
+        ) from None
 
 
 def _task(
@@ -102,7 +120,7 @@ def _task(
     results = _results(policy, file, f"{where}.{key}", task.get(key))
     if results is None:
         return versions
-    size = _size(results, image_name(url), sizes)
+    size, size_path = _size(results, image_name(url), sizes, key)
     if size is None and not results:  # nothing to place: the task is counted, not refused
         data.dropped["labelstudio tasks with no results and no size"] = (
             data.dropped.get("labelstudio tasks with no results and no size", 0) + 1
@@ -119,15 +137,9 @@ def _task(
     ident = task.get("id")
     image_id = ident if type(ident) is int and ident not in used else max(used, default=0) + 1
     used.add(image_id)
-    data.images.append(
-        {
-            "id": image_id,
-            "file_name": image_name(url),
-            "width": size[0],
-            "height": size[1],
-            "labelstudio": {"image": url},
-        }
-    )
+    sized = {"width": f"{size_path}.original_width", "height": f"{size_path}.original_height"}
+    place = Place(file, path=where, fields={**sized, "file_name": ".data"})
+    data.image(image_name(url), size[0], size[1], place=place, ident=image_id, labelstudio={"image": url})
     for group, g, r, result in results:
         versions.add(str(group.get("model_version") or ""))
         _result(
@@ -201,14 +213,15 @@ def _kind(value: Any) -> str:
 
 
 def _size(
-    results: list[tuple[Any, int, int, dict[str, Any]]], name: str, sizes: Sizes | None
-) -> tuple[int, int] | None:
-    for _, _, _, result in results:
+    results: list[tuple[Any, int, int, dict[str, Any]]], name: str, sizes: Sizes | None, key: str
+) -> tuple[tuple[int, int] | None, str]:
+    """The image's (width, height) and the JSON path (under the task) of the result that gave it."""
+    for _, g, r, result in results:
         w, h = result.get("original_width"), result.get("original_height")
         if type(w) is int and type(h) is int and w > 0 and h > 0:
-            return w, h
+            return (w, h), f".{key}[{g}].result[{r}]"
     found = sizes(name) if sizes is not None else None
-    return (found[1], found[2]) if found else None
+    return ((found[1], found[2]) if found else None), ""
 
 
 def _result(
@@ -254,7 +267,8 @@ def _result(
             data.dropped.get("labelstudio labels beyond the first of a result", 0) + len(labels) - 1
         )
     point = {"keypoints": ["point"], "skeleton": []} if kind == "keypointlabels" else {}
-    data.annotation(image_id, data.category(labels[0], **point), **ann, **extra)
+    category = data.category(labels[0], place=Place(file, path=f"{where}.value.{kind}[0]"), **point)
+    data.annotation(image_id, category, place=Place(file, path=where, fields=_RESULT), **ann, **extra)
 
 
 def _pixels(number: Any, where: str, side: int) -> float:
@@ -270,6 +284,21 @@ def _pixels(number: Any, where: str, side: int) -> float:
     return float(number) * side / 100
 
 
+def _is_number(number: Any) -> bool:
+    return isinstance(number, (int, float)) and not isinstance(number, bool) and math.isfinite(number)
+
+
+def _number(value: dict[str, Any], key: str, unit: str = "percent of the image") -> float:
+    number = value.get(key)
+    if not _is_number(number):
+        raise FormatError(
+            "ls_value",
+            f"value.{key} must be a number ({unit}), not {number!r}.",
+            path=f".{key}",
+        )
+    return float(cast(float, number))
+
+
 def _geometry(kind: str, value: dict[str, Any], size: tuple[int, int]) -> dict[str, Any]:
     width, height = size
     if kind == "rectanglelabels":
@@ -279,11 +308,7 @@ def _geometry(kind: str, value: dict[str, Any], size: tuple[int, int]) -> dict[s
             raise FormatError(
                 "ls_value", f"a rectangle's width and height must be > 0, not {w:g} x {h:g}.", path=".width"
             )
-        theta = value.get("rotation") or 0
-        if not isinstance(theta, (int, float)) or isinstance(theta, bool) or not math.isfinite(theta):
-            raise FormatError(
-                "ls_value", f"value.rotation must be a number of degrees, not {theta!r}.", path=".rotation"
-            )
+        theta = _number(value, "rotation", "degrees") if value.get("rotation") is not None else 0.0
         # Label Studio turns the box about its top-left corner; the centre is where that puts it
         t = math.radians(theta)
         cx = x + (w / 2) * math.cos(t) - (h / 2) * math.sin(t)
@@ -297,9 +322,11 @@ def _geometry(kind: str, value: dict[str, Any], size: tuple[int, int]) -> dict[s
         if (
             not isinstance(points, list)
             or len(points) < 3
-            or not all(isinstance(p, list) and len(p) == 2 for p in points)
+            or not all(isinstance(p, list) and len(p) == 2 and all(map(_is_number, p)) for p in points)
         ):
-            raise FormatError("ls_value", "value.points must be 3 or more [x, y] pairs.", path=".points")
+            raise FormatError(
+                "ls_value", "value.points must be 3 or more [x, y] pairs of numbers.", path=".points"
+            )
         ring = [
             plain(_pixels(p[i], f".points[{n}][{i}]", width if i == 0 else height))
             for n, p in enumerate(points)

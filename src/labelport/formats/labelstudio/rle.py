@@ -73,6 +73,6 @@ def mask_from_rle(rle: list[int], height: int, width: int) -> npt.NDArray[np.uin
                 while i < j:
                     out[i] = read(word)
                     i += 1
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
         raise FormatError("ls_rle", f"the brush RLE cannot be decoded ({exc}).", path=".rle") from None
     return (out.reshape(height, width, 4)[:, :, 3] > 0).astype(np.uint8)

@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from labelport import geometry
 from labelport.errors import FormatError
-from labelport.formats.base import Dataset, Sizes, far_coordinate, image_size
+from labelport.formats.base import Dataset, Place, Sizes, far_coordinate, image_size, text_lines
 from labelport.formats.reach import OUTSIDE, Reach
 from labelport.formats.xml import (
     answer_value,
@@ -30,11 +30,15 @@ from labelport.formats.xml import (
     parse_xml,
     plain,
     read_bytes,
+    source_line,
     text_number,
 )
 from labelport.imports.policy import ErrorPolicy
 
 SPLITS = ("train", "val", "trainval", "test")
+#: where an image's and an object's COCO fields are in a VOC file (see :class:`Place`)
+_IMAGE = {"width": "/size/width", "height": "/size/height", "file_name": "/filename"}
+_OBJECT = {"bbox": "/bndbox", "area": "/bndbox"}
 FLAGS = ("truncated", "difficult", "occluded")
 
 
@@ -79,7 +83,7 @@ def _splits(root: Path, reach: Reach) -> dict[str, str]:
     for split in SPLITS:
         path = root / "ImageSets" / "Main" / f"{split}.txt"
         if path.is_file() and reach.may_read(path):
-            for line in path.read_text(encoding="utf-8").splitlines():
+            for line in text_lines(path, "voc_splits"):
                 if line.split():
                     found.setdefault(line.split()[0], split)
     return found
@@ -149,7 +153,11 @@ def _read_file(
         )
         return
     extra: dict[str, Any] = {"voc_split": split} if split else {}
-    image_id = data.image(file_name, size[0], size[1], **extra)
+    size_element = doc.find("size")  # the line of what an image's problem most likely is in
+    line = source_line(doc if size_element is None else size_element)
+    image_id = data.image(
+        file_name, size[0], size[1], place=Place(file, line, "/annotation", _IMAGE), **extra
+    )
     masks = _instances(reach, stem, size, policy)
     objects = [(el, n) for el, n in numbered(doc) if el.tag == "object"]
     for index, (element, n) in enumerate(objects, 1):
@@ -163,7 +171,9 @@ def _read_file(
         name = ann.pop("name")
         if index in masks:
             ann["segmentation"] = masks.pop(index)
-        data.annotation(image_id, data.category(name), **ann)
+        place = Place(file, source_line(element), f"/annotation/object[{n}]", _OBJECT)
+        category = data.category(name, place=Place(file, place.line, f"{place.path}/name"))
+        data.annotation(image_id, category, place=place, **ann)
     if masks:
         policy.problem(
             "voc_mask",
@@ -194,22 +204,49 @@ def _instances(
     if not reach.may_read(path):
         policy.problem(OUTSIDE, str(path), "is a link to a file outside the dataset's folder; refused.")
         return {}
-    from PIL import Image
-
-    with Image.open(path) as image:
-        if image.size != size:
-            policy.problem(
-                "voc_mask",
-                str(path),
-                f"the mask is {image.size[0]}x{image.size[1]}, the image {size[0]}x{size[1]}.",
-            )
-            return {}
-        indices = _indices(image)
+    indices = _mask_indices(path, size, policy)
+    if indices is None:
+        return {}
     return {
         int(k): geometry.rle_from_mask((indices == k).astype(np.uint8))
         for k in np.unique(indices)
         if 0 < k < 255
     }
+
+
+def _mask_indices(path: Path, size: tuple[int, int], policy: ErrorPolicy) -> npt.NDArray[np.uint8] | None:
+    """A mask PNG's palette indices; None, with a problem reported, when it is no PNG of the image's size."""
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                if image.format != "PNG":
+                    policy.problem("voc_mask", str(path), f"is not a PNG image but {image.format}.")
+                    return None
+                if image.size != size:
+                    policy.problem(
+                        "voc_mask",
+                        str(path),
+                        f"the mask is {image.size[0]}x{image.size[1]}, the image {size[0]}x{size[1]}.",
+                    )
+                    return None
+                return _indices(image)
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        limit = Image.MAX_IMAGE_PIXELS or 0
+        policy.problem(
+            "voc_mask",
+            str(path),
+            f"the mask's header declares more than {limit:,} pixels, which labelport does not decode.",
+        )
+    except UnidentifiedImageError:
+        policy.problem("voc_mask", str(path), "is not an image labelport can read (a PNG is expected).")
+    except (OSError, ValueError, SyntaxError) as exc:  # a truncated or corrupt PNG
+        policy.problem("voc_mask", str(path), f"cannot be decoded as a PNG ({exc}).")
+    return None
 
 
 def _object(element: ET.Element, where: str, problem: Any) -> dict[str, Any] | None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from labelport import geometry
 from labelport.errors import FormatError
-from labelport.formats.base import Dataset, Sizes, far_coordinate, image_size, read_bytes
+from labelport.formats.base import Dataset, Place, Sizes, far_coordinate, image_size, read_bytes, text_lines
 from labelport.formats.reach import OUTSIDE, Reach
 from labelport.imports.policy import ErrorPolicy
 from labelport.words import plural
@@ -70,6 +70,10 @@ def _load_yaml(path: Path) -> Any:
         ) from None
     except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
         raise FormatError("yolo_yaml", f"cannot be read as YAML ({exc}).", file=str(path)) from None
+    except RecursionError:
+        raise FormatError(
+            "yolo_yaml", "nests lists or mappings too deeply to read.", file=str(path)
+        ) from None
 
 
 def _names(raw: Any, file: str) -> list[tuple[int, str]]:
@@ -162,7 +166,7 @@ def _read_meta(path: Path) -> dict[str, tuple[str, int, int]]:
 
     found: dict[str, tuple[str, int, int]] = {}
     if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for line in text_lines(path, "yolo_meta"):
             try:
                 parts = shlex.split(line, comments=True)
             except ValueError:
@@ -192,7 +196,7 @@ def _split_items(entry: Path, root: Path, reach: Reach) -> list[tuple[str, Path 
     images: dict[str, Path] = {}
     if entry.is_file() and entry.suffix == ".txt":
         base = entry.parent
-        for number, line in enumerate(entry.read_text(encoding="utf-8").splitlines(), 1):
+        for number, line in enumerate(text_lines(entry, "yolo_split"), 1):
             if line.strip():
                 p = Path(line.strip())
                 near = base / p  # beside the list, else under the dataset's root (on a server: inside)
@@ -235,7 +239,7 @@ def read_yolo(
         extra: dict[str, Any] = {"yolo_id": k}
         if config.kpt_shape is not None:
             extra |= {"keypoints": [str(i) for i in range(config.kpt_shape[0])], "skeleton": []}
-        categories[k] = data.category(name, **extra)
+        categories[k] = data.category(name, place=Place(str(config.yaml), path=f"names[{k}]"), **extra)
     seen: set[Path] = set()
     for split, entry in config.splits:
         if entry.resolve() in seen:  # "val: images/train" (a val split that is the train images)
@@ -271,9 +275,12 @@ def _read_item(
             return
     size = image_size(image) if image is not None else None
     file_name = None if image is None else f"{Path(stem).parent.as_posix()}/{image.name}".removeprefix("./")
+    where = str(label or image)
+    place = Place(str(image)) if size is not None else None  # the size is the image file's
     if size is None and f"{split}/{stem}" in config.meta:
         name, w, h = config.meta[f"{split}/{stem}"]
         file_name, size = file_name or name, (w, h)
+        place = Place(str(config.yaml.parent / "images.meta"))
     if size is None and sizes is not None:
         found = sizes(file_name or stem)
         if found is not None:
@@ -281,7 +288,6 @@ def _read_item(
                 "./"
             )
             size = (found[1], found[2])
-    where = str(label or image)
     if size is None:
         policy.problem(
             "yolo_image_size",
@@ -290,7 +296,9 @@ def _read_item(
             "fractions of the image's size, which is unknown.",
         )
         return
-    image_id = data.image(file_name or f"{stem}.jpg", size[0], size[1], yolo_split=split)
+    image_id = data.image(
+        file_name or f"{stem}.jpg", size[0], size[1], place=place or Place(where), yolo_split=split
+    )
     if label is None:
         return
     try:
@@ -304,7 +312,8 @@ def _read_item(
                 line, config, size, lambda code, msg, n=number: policy.problem(code, str(label), msg, line=n)
             )
             if ann is not None:
-                data.annotation(image_id, categories[ann.pop("class")], **ann)
+                place = Place(str(label), line=number)
+                data.annotation(image_id, categories[ann.pop("class")], place=place, **ann)
 
 
 def _parse_line(line: str, config: _Config, size: tuple[int, int], problem: Any) -> dict[str, Any] | None:

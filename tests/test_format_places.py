@@ -1,0 +1,193 @@
+"""A problem in a YOLO, VOC, CVAT or Label Studio file names that file and its line, element or JSON
+path, never the COCO record the reader made of it (``images[0].width``, ``annotations[0].bbox``).
+
+Table-driven: each format's valid template (tests/format_templates.py), one broken field per case,
+the exact code, place and exit status, through the library, the CLI and (for Label Studio) a server.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from format_templates import CVAT_XML, TEMPLATES, VOC_XML, labelstudio_tasks, source, write
+from labelport import UserClient
+from labelport.cli import cli
+from labelport.errors import FormatError, ImportFailed
+from test_server import Team
+
+Files = dict[str, bytes]
+#: a path into the COCO records a reader made (a Label Studio path's ``.annotations[0]`` is not one)
+COCO_PATH = re.compile(r"(?<![.\w])(images|annotations|categories)\[\d")
+
+
+def _yolo(**changed: bytes) -> Callable[[], Files]:
+    return lambda: {**TEMPLATES["yolo"](), **changed}
+
+
+def _replaced(text: str, changes: tuple[str, ...]) -> bytes:
+    for old, new in zip(changes[::2], changes[1::2], strict=True):
+        text = text.replace(old, new, 1)
+    return text.encode()
+
+
+def _voc(*changes: str) -> Callable[[], Files]:
+    # without the instance mask (whose size check would speak first)
+    return lambda: {"Annotations/a.xml": _replaced(VOC_XML, changes)}
+
+
+def _cvat(*changes: str) -> Callable[[], Files]:
+    return lambda: {"annotations.xml": _replaced(CVAT_XML, changes)}
+
+
+def _ls(change: Callable[[list[dict[str, Any]]], None]) -> Callable[[], Files]:
+    def make() -> Files:
+        tasks = labelstudio_tasks()
+        change(tasks)
+        return {"tasks.json": json.dumps(tasks, indent=1).encode()}
+
+    return make
+
+
+def _value(**changed: Any) -> Callable[[list[dict[str, Any]]], None]:
+    return lambda tasks: tasks[0]["annotations"][0]["result"][0]["value"].update(changed)
+
+
+def _sized(width: int) -> Callable[[list[dict[str, Any]]], None]:
+    def change(tasks: list[dict[str, Any]]) -> None:
+        for result in tasks[0]["annotations"][0]["result"]:
+            result["original_width"] = width
+
+    return change
+
+
+#: (case, format, files, code, place under the folder: "file[ line N][ path]")
+CASES = [
+    ("yolo-empty-name", "yolo", _yolo(**{"data.yaml": b"names: ['', dog]\ntrain: images/train\n"}),
+     "category_name", "data.yaml names[0]"),
+    ("voc-width", "voc", _voc("<width>40", "<width>1000000000000"),
+     "image_size", "Annotations/a.xml line 3 /annotation/size/width"),
+    ("cvat-width", "cvat", _cvat('width="40"', 'width="1e12"'),
+     "image_size", "annotations.xml line 12 /annotations/image[1]/@width"),
+    ("cvat-empty-label", "cvat", _cvat("<name>dog</name>", "<name></name>"),
+     "category_name", "annotations.xml line 8 /annotations/meta//label[name='']"),
+    ("ls-empty-label", "labelstudio", _ls(_value(rectanglelabels=[""])),
+     "category_name", "tasks.json $[0].annotations[0].result[0].value.rectanglelabels[0]"),
+]  # fmt: skip
+IDS = [case[0] for case in CASES]
+
+#: problems the reader itself refuses (a coordinate no image can have): a FormatError naming the place
+READER_CASES = [
+    ("yolo-box-overflows", "yolo", _yolo(**{"labels/train/a.txt": b"0 0.5 0.5 0.25 0.5\n1 1e308 0.1 0.4 0.1\n"}),
+     "yolo_coordinate", "labels/train/a.txt line 2"),
+    ("voc-box-overflows", "voc", _voc("<xmin>20<", "<xmin>-1e308<", "<xmax>30<", "<xmax>1e308<"),
+     "voc_coordinate", "Annotations/a.xml /annotation/object[2]/bndbox"),
+    ("cvat-box-overflows", "cvat", _cvat('xtl="2"', 'xtl="-1e308"', 'xbr="12"', 'xbr="1e308"'),
+     "cvat_coordinate", "annotations.xml /annotations/image[1]/box[1]"),
+    ("ls-width", "labelstudio", _ls(_sized(10**12)),
+     "ls_coordinate", "tasks.json $[0].annotations[0].result[0].value.x"),
+    ("ls-box-overflows", "labelstudio", _ls(_value(x=-1e308)),
+     "ls_coordinate", "tasks.json $[0].annotations[0].result[0].value.x"),
+]  # fmt: skip
+
+
+def _import(project: Any, fmt: str, folder: Path) -> Any:
+    return project.import_labels(
+        source(fmt, folder), fmt, categories="create", create_missing_data_units=True
+    )
+
+
+@pytest.mark.parametrize(("case", "fmt", "make", "code", "place"), CASES, ids=IDS)
+def test_the_library_names_the_source_place(
+    tmp_path: Path, client: UserClient, case: str, fmt: str, make: Callable[[], Files], code: str, place: str
+) -> None:
+    folder = write(make(), tmp_path / case)
+    with pytest.raises(ImportFailed) as failed:
+        _import(client.create_project("p"), fmt, folder)
+    first = failed.value.report.errors[0]
+    assert (first.code, first.path) == (code, f"{folder}/{place}")
+    assert str(failed.value).startswith(
+        f"Nothing was imported from {failed.value.report.source}: {folder}/{place}"
+    )
+    assert not COCO_PATH.search(str(failed.value))
+
+
+@pytest.mark.parametrize(
+    ("case", "fmt", "make", "code", "place"), READER_CASES, ids=[c[0] for c in READER_CASES]
+)
+def test_the_reader_names_the_source_place(
+    tmp_path: Path, client: UserClient, case: str, fmt: str, make: Callable[[], Files], code: str, place: str
+) -> None:
+    folder = write(make(), tmp_path / case)
+    project = client.create_project("p")
+    with pytest.raises(FormatError) as failed:
+        _import(project, fmt, folder)
+    assert failed.value.code == code
+    assert str(failed.value).startswith(f"{folder}/{place}: ")
+    assert not COCO_PATH.search(str(failed.value))
+    assert project.list_data_units() == []
+
+
+def test_warnings_name_the_source_place_too(tmp_path: Path, client: UserClient) -> None:
+    files = {**TEMPLATES["yolo"](), "labels/train/a.txt": b"0 0.5 0.5 0.25 0.5\n0 0.9 0.5 0.5 0.5\n"}
+    report = _import(client.create_project("p"), "yolo", write(files, tmp_path))
+    assert [(w.code, w.path) for w in report.warnings] == [
+        ("outside_image", f"{tmp_path}/labels/train/a.txt line 2")
+    ]
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, home: Path, key_path: Path, monkeypatch: pytest.MonkeyPatch) -> UserClient:
+    monkeypatch.setenv("HOME", str(tmp_path / "user-home"))
+    monkeypatch.setenv("LABELPORT_KEY", str(key_path))
+    return UserClient.create_with_ssh_private_key(ssh_private_key_path=key_path)
+
+
+@pytest.mark.parametrize(("case", "fmt", "make", "code", "place"), CASES, ids=IDS)
+def test_the_cli_names_the_source_place(
+    tmp_path: Path, cli_env: UserClient, case: str, fmt: str, make: Callable[[], Files], code: str, place: str
+) -> None:
+    folder = write(make(), tmp_path / case)
+    project = cli_env.create_project("p")
+    args = ["import", fmt, project.project_hash, str(source(fmt, folder)), "--categories", "create",
+            "--create-missing-data-units", "--json"]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    report = json.loads(result.stdout)
+    assert (report["errors"][0]["code"], report["errors"][0]["path"]) == (code, f"{folder}/{place}")
+    assert f"Error: Nothing was imported from {report['source']}: {folder}/{place}" in result.stderr
+
+
+# a PostgreSQL database and a labelport server process on it (per module), from test_server
+pytest_plugins = ["pg", "test_server"]
+LS_CASES = [case for case in CASES if case[1] == "labelstudio"]
+
+
+@pytest.mark.parametrize(("case", "fmt", "make", "code", "place"), LS_CASES, ids=[c[0] for c in LS_CASES])
+def test_a_server_names_the_source_place(
+    tmp_path: Path,
+    team: Team,
+    closing: list[UserClient],
+    case: str,
+    fmt: str,
+    make: Callable[[], Files],
+    code: str,
+    place: str,
+) -> None:
+    folder = write(make(), tmp_path / case)
+    closing.append(team.client(f"places-{case}"))
+    project = closing[-1].create_project("p")
+    with pytest.raises(ImportFailed) as failed:
+        _import(project, fmt, folder)
+    first = failed.value.report.errors[0]
+    # the file is named as it was sent, never by the server's copy of the upload
+    assert (first.code, first.path) == (code, place)
+    assert not COCO_PATH.search(str(failed.value))
+    assert project.list_data_units() == []  # nothing was written
