@@ -239,11 +239,12 @@ def read_bytes(path: Path) -> bytes:
 
 def image_size(path: Path) -> tuple[int, int] | None:
     """(width, height) from an image file's header (nothing is decoded); None when it is no image."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
+
+    from labelport.pixels import header_size
 
     try:
-        with Image.open(path) as image:
-            return image.size
+        return header_size(path)
     except (OSError, UnidentifiedImageError, ValueError):
         return None
 
