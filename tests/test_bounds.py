@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from labelport import UserClient
-from labelport.errors import FieldError, ImageError
+from labelport.errors import FieldError, FormatError, ImageError
 from labelport.limits import MAX_AREA_RANGES, MAX_IMAGE_PIXELS, MAX_IOU_THRESHOLDS, MAX_MAX_DETS
 from labelport.pixels import header_size, open_image
 from test_server import closing, team  # noqa: F401  (the server fixtures: PostgreSQL, uvicorn)
@@ -290,3 +290,98 @@ def test_eval_limit_must_not_be_negative(client: UserClient, home: Path, key_pat
     with pytest.raises(FieldError) as caught:
         project.evaluate("pred").errors("fp", limit=-5)
     assert str(caught.value) == "limit: how many errors to list is a whole number, 0 or more, not -5."
+
+
+# -- YOLO: key points and label lines ----------------------------------------------------------------
+
+
+def _yolo(root: Path, yaml: str, label: bytes) -> Path:
+    """A one-image YOLO dataset: data.yaml, images/train/a.png (40 x 30) and labels/train/a.txt."""
+    (root / "images" / "train").mkdir(parents=True)
+    (root / "labels" / "train").mkdir(parents=True)
+    (root / "data.yaml").write_text(yaml)
+    Image.new("RGB", (40, 30)).save(root / "images" / "train" / "a.png")
+    (root / "labels" / "train" / "a.txt").write_bytes(label)
+    return root
+
+
+GOOD_LINE = b"0 0.5 0.5 0.2 0.2\n"
+DETECT = "names: [cat]\ntask: detect\n"
+
+
+@pytest.mark.parametrize(
+    ("yaml", "label", "code", "where", "sentence"),
+    [
+        (
+            "names: [cat]\nkpt_shape: [1000000000, 3]\n",
+            GOOD_LINE,
+            "yolo_kpt_shape",
+            "data.yaml kpt_shape",
+            "kpt_shape is [keypoints, 2 or 3] with 1 to 1,000 keypoints, not [1000000000, 3].",
+        ),
+        (
+            "names: [cat]\nkpt_shape: [0, 3]\n",
+            GOOD_LINE,
+            "yolo_kpt_shape",
+            "data.yaml kpt_shape",
+            "kpt_shape is [keypoints, 2 or 3] with 1 to 1,000 keypoints, not [0, 3].",
+        ),
+        (
+            DETECT,
+            GOOD_LINE + b"0" + b" 0.5" * 400_000 + b"\n",
+            "yolo_fields",
+            "a.txt line 2",
+            "a line holds a class and 4 numbers (cx cy w h); this one has more than 100,000 numbers.",
+        ),
+        (
+            "names: [cat]\n",
+            GOOD_LINE + b"0" + b" 0.5" * 400_000 + b"\n",
+            "yolo_fields",
+            "a.txt line 2",
+            "a line holds a class and at most 100,000 numbers; this one has more than 100,000 numbers.",
+        ),
+        (
+            DETECT,
+            GOOD_LINE * 2 + b"0" + b" " * (5 << 20) + b"\n",
+            "yolo_file",
+            "a.txt line 3",
+            "a line is at most 4 MiB; this one is longer.",
+        ),
+        (DETECT, GOOD_LINE + b"0 \xff 0.5\n", "yolo_file", "a.txt line 2", "holds bytes that are not UTF-8"),
+    ],
+)
+def test_yolo_bounds_are_one_sentence_with_memory_flat(
+    tmp_path: Path, yaml: str, label: bytes, code: str, where: str, sentence: str
+) -> None:
+    from labelport.formats.yolo.read import read_yolo
+
+    good = _yolo(tmp_path / "good", DETECT, GOOD_LINE)
+    status, output, idle = run_measured(
+        ["convert", str(good), str(tmp_path / "g.json"), "--from", "yolo", "--to", "coco"], tmp_path
+    )
+    assert status == 0, output
+    bad = _yolo(tmp_path / "bad", yaml, label)
+    with pytest.raises(FormatError) as caught:
+        read_yolo(bad)
+    assert caught.value.code == code and sentence in caught.value.detail
+    status, output, peak = run_measured(
+        ["convert", str(bad), str(tmp_path / "b.json"), "--from", "yolo", "--to", "coco"], tmp_path
+    )
+    assert status == 1 and f"{where}: {sentence}" in output, output
+    assert not (tmp_path / "b.json").exists()
+    assert peak - idle < BUDGET_MIB
+
+
+def test_a_yolo_label_file_over_the_cap_is_refused_unread(tmp_path: Path) -> None:
+    from labelport.formats.yolo.read import read_yolo
+    from labelport.limits import MAX_LABEL_FILE_BYTES
+
+    bad = _yolo(tmp_path / "bad", DETECT, GOOD_LINE)
+    with (bad / "labels" / "train" / "a.txt").open("r+b") as sparse:  # no disk, no time to write
+        sparse.truncate(MAX_LABEL_FILE_BYTES + 1)
+    with pytest.raises(FormatError) as caught:
+        read_yolo(bad)
+    assert caught.value.code == "yolo_file" and caught.value.line is None
+    assert (
+        caught.value.detail == f"is {MAX_LABEL_FILE_BYTES + 1:,} bytes; a YOLO label file is at most 64 MiB."
+    )

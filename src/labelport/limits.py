@@ -16,8 +16,8 @@ MAX_KEYPOINTS = 1000
 #: Frames of a video that an import creates from the frames its file names (the highest frame + 1).
 MAX_VIDEO_FRAMES = 1_000_000
 
-#: Numbers on one line of a YOLO label file (a polygon of 50,000 points).
-MAX_LINE_NUMBERS = 100_001
+#: Numbers on one line of a YOLO label file after its class id (a polygon of 50,000 points).
+MAX_LINE_NUMBERS = 100_000
 
 #: Bytes of one line of a YOLO label file.
 MAX_LINE_BYTES = 4 * 1024 * 1024
