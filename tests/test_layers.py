@@ -19,12 +19,13 @@ LAYERS: list[tuple[str, ...]] = [
     (
         "labelport.errors",
         "labelport.hashing",
+        "labelport.limits",
         "labelport.progress",
         "labelport.version",
         "labelport.words",
     ),
     # pure maths and keys
-    ("labelport.geometry", "labelport.keys"),
+    ("labelport.geometry", "labelport.keys", "labelport.pixels"),
     # the domain
     ("labelport.ontology", "labelport.coordinates", "labelport.data", "labelport.labels"),
     # persistence of the domain

@@ -138,11 +138,12 @@ def image_size(path: Path) -> tuple[int, int]:
 
     Raises :class:`DataError` naming the file when it is missing, unreadable or not an image.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
+
+    from labelport.pixels import header_size
 
     try:
-        with Image.open(path) as image:
-            width, height = image.size
+        width, height = header_size(path)
     except FileNotFoundError:
         raise DataError("no such file.", file=str(path)) from None
     except IsADirectoryError:

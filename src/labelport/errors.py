@@ -219,3 +219,8 @@ class FormatError(LabelportError):
         self.path = path
         self.more = more
         self.detail = message
+
+
+class ImageError(FormatError):
+    """An image file cannot be decoded: it is no image, or it is over the pixel limit
+    (``code`` ``image_unreadable`` or ``image_pixels``); ``file`` names it."""

@@ -64,7 +64,13 @@ def _error_lines(errors: list[dict[str, Any]], kind: str) -> str:
     type=click.Choice(["fp", "fn"]),
     help="List the worst false positives or missed objects.",
 )
-@click.option("--limit", default=20, show_default=True, help="How many errors --errors lists.")
+@click.option(
+    "--limit",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="How many errors --errors lists (0 or more).",
+)
 @json_option
 @click.pass_obj
 def evaluate(

@@ -16,7 +16,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from labelport.errors import LabelportError
+from labelport.errors import FieldError, LabelportError
+from labelport.limits import (
+    MAX_AREA_RANGES,
+    MAX_EVAL_CATEGORIES,
+    MAX_IOU_THRESHOLDS,
+    MAX_KEYPOINTS,
+    MAX_MAX_DETS,
+)
 
 IOU_TYPES = ("bbox", "segm", "keypoints")
 
@@ -37,6 +44,15 @@ _DET_AREAS = {
 _KP_AREAS = {"all": (0.0**2, 1e5**2), "medium": (32.0**2, 96.0**2), "large": (96.0**2, 1e5**2)}
 
 Floats = npt.NDArray[np.float64]
+
+#: The most values each list of the parameters may hold: an evaluation's arrays grow with their product.
+_MOST = {
+    "max_dets": MAX_MAX_DETS,
+    "iou_thresholds": MAX_IOU_THRESHOLDS,
+    "area_ranges": MAX_AREA_RANGES,
+    "categories": MAX_EVAL_CATEGORIES,
+    "keypoint_sigmas": MAX_KEYPOINTS,
+}
 
 
 @dataclass(frozen=True)
@@ -67,6 +83,10 @@ class Params:
                 value, (list, tuple, Mapping if name == "area_ranges" else list)
             ):
                 raise LabelportError(f"{name} must be a list, not {type(value).__name__}.")
+            if value is not None and len(value) > _MOST[name]:
+                raise FieldError(
+                    name, f"at most {_MOST[name]:,} values are taken, and this list has {len(value):,}"
+                )
         try:
             return cls._make(iou_type, **options)
         except (TypeError, ValueError) as exc:  # a wrong type from a script or a request body

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from labelport.errors import LabelportError, NotFoundError
+from labelport.errors import FieldError, LabelportError, NotFoundError
 from labelport.evaluation.report import GT_STATUS, PRED_STATUS
 
 _DET_LINES = (
@@ -156,6 +156,8 @@ class Evaluation:
         z = self._arrays
         if kind not in ("fp", "fn"):
             raise LabelportError(f"kind must be 'fp' or 'fn', not {kind!r}.")
+        if type(limit) is not int or limit < 0:
+            raise FieldError("limit", f"how many errors to list is a whole number, 0 or more, not {limit!r}")
         titles = [str(t) for t in z["category_title"]]
         cat = None
         if category is not None:
@@ -167,13 +169,13 @@ class Evaluation:
             if cat is not None:
                 mask &= z["pred_category"] == cat
             idx = np.flatnonzero(mask)
-            idx = idx[np.argsort(-z["pred_score"][idx], kind="stable")][: max(limit, 0)]
+            idx = idx[np.argsort(-z["pred_score"][idx], kind="stable")][:limit]
             return [self._pred(int(i)) for i in idx]
         mask = z["gt_status"] == 1
         if cat is not None:
             mask &= z["gt_category"] == cat
         idx = np.flatnonzero(mask)
-        idx = idx[np.argsort(-z["gt_area"][idx], kind="stable")][: max(limit, 0)]
+        idx = idx[np.argsort(-z["gt_area"][idx], kind="stable")][:limit]
         return [self._gt(int(i)) for i in idx]
 
     def image(self, data_hash: str, frame: int = 0) -> dict[str, Any]:

@@ -34,7 +34,9 @@ from typing import Any, overload
 
 import msgspec
 
+from labelport.imports.policy import ErrorPolicy
 from labelport.imports.policy import Problem as Problem
+from labelport.limits import MAX_LABEL_FILE_BYTES, MAX_LINE_BYTES
 from labelport.words import plural
 
 #: How a reader finds an image's (title, width, height) when the image file is absent: by file name
@@ -310,12 +312,18 @@ def read_bytes(path: Path) -> bytes:
         os.close(fd)
 
 
-def text_lines(path: Path, code: str) -> list[str]:
-    """A small text file's lines; a :class:`FormatError` (``code``, with the line) when it is not UTF-8 or
-    cannot be read."""
+def read_lines(path: Path, code: str) -> list[str]:
+    """A small text file's lines (a list file, a split list), read whole: a :class:`FormatError`
+    (``code``, with the line) when it is over :data:`~labelport.limits.MAX_LABEL_FILE_BYTES`, is not
+    UTF-8 or cannot be read. Label files, which may be large, are read by :func:`text_lines`."""
     from labelport.errors import FormatError
 
     try:
+        size = path.stat().st_size
+        if size > MAX_LABEL_FILE_BYTES:
+            raise FormatError(
+                code, f"is {plural(size, 'byte')}; at most {MAX_LABEL_FILE_BYTES >> 20} MiB.", file=str(path)
+            )
         data = read_bytes(path)
     except OSError as exc:
         raise FormatError(code, f"cannot be read ({exc.strerror or exc}).", file=str(path)) from None
@@ -328,13 +336,60 @@ def text_lines(path: Path, code: str) -> list[str]:
         ) from None
 
 
+def text_lines(
+    path: Path, what: str, code: str, policy: ErrorPolicy, *, line_bytes: int = MAX_LINE_BYTES
+) -> Iterator[tuple[int, str]]:
+    """The lines of a text file, numbered from 1, read a line at a time: a file over
+    :data:`~labelport.limits.MAX_LABEL_FILE_BYTES`, a line over ``line_bytes`` or a line that is not
+    UTF-8 is one problem (``code``) naming the file and line, and nothing of it is held whole."""
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        policy.problem(code, str(path), f"cannot be read ({exc.strerror or exc}).")
+        return
+    with handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > MAX_LABEL_FILE_BYTES:
+            policy.problem(
+                code,
+                str(path),
+                f"is {plural(size, 'byte')}; {what} is at most {MAX_LABEL_FILE_BYTES >> 20} MiB.",
+            )
+            return
+        number = 0
+        while raw := handle.readline(line_bytes + 1):
+            if len(raw) > line_bytes:
+                number += 1
+                policy.problem(
+                    code,
+                    str(path),
+                    f"a line is at most {line_bytes >> 20} MiB; this one is longer.",
+                    line=number,
+                )
+                while raw and not raw.endswith(b"\n"):  # the rest of the line, a piece at a time
+                    raw = handle.readline(line_bytes)
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                number += 1
+                policy.problem(
+                    code, str(path), f"holds bytes that are not UTF-8 ({exc.reason}).", line=number
+                )
+                continue
+            for line in text.splitlines():  # (as str.splitlines numbers them: a lone \r ends one too)
+                number += 1
+                yield number, line
+
+
 def image_size(path: Path) -> tuple[int, int] | None:
     """(width, height) from an image file's header (nothing is decoded); None when it is no image."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
+
+    from labelport.pixels import header_size
 
     try:
-        with Image.open(path) as image:
-            return image.size
+        return header_size(path)
     except (OSError, UnidentifiedImageError, ValueError):
         return None
 

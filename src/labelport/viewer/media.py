@@ -21,14 +21,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from labelport.data import DataType, DataUnit
+from labelport.errors import ImageError
+from labelport.pixels import open_image as decode
 
 #: The longest side of a grid thumbnail, in pixels.
 THUMB_SIDE = 320
 #: Files larger than this are not decoded by the viewer.
 MAX_IMAGE_BYTES = 256 * 1024 * 1024
+#: The longest side of a rendered unit (``labelport render``, a labelled page image): larger images
+#: are drawn scaled down to it.
+RENDER_SIDE = 4096
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
 
 
@@ -91,15 +96,16 @@ class MediaRoots:
         return found
 
 
-def open_image(path: Path) -> tuple[Image.Image | None, str | None]:
-    """The decoded image (RGB), or None and the reason it cannot be read."""
+def open_image(path: Path, side: int = RENDER_SIDE) -> tuple[Image.Image | None, str | None]:
+    """The decoded image (RGB, at most ``side`` pixels on its longest side, no metadata), or None and
+    the reason it cannot be read."""
     try:
         if path.stat().st_size > MAX_IMAGE_BYTES:
             return None, f"{path.name} is over {MAX_IMAGE_BYTES >> 20} MiB"
-        with Image.open(path) as opened:
-            opened.draft("RGB", opened.size)
-            return opened.convert("RGB"), None
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        return decode(path, side=side), None
+    except ImageError as exc:
+        return None, str(exc).removesuffix(".")
+    except OSError:
         return None, f"{path.name} is not an image the viewer can read"
 
 
@@ -124,10 +130,9 @@ class ThumbnailCache:
         if cached.is_file():
             with Image.open(cached) as stored:
                 return stored.convert("RGB"), None
-        image, reason = open_image(path)
+        image, reason = open_image(path, self.side)
         if image is None:
             return None, reason
-        image.thumbnail((self.side, self.side), Image.Resampling.LANCZOS)
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = cached.with_suffix(f".{os.getpid()}.tmp")
         image.save(tmp, "JPEG", quality=85)
@@ -142,6 +147,7 @@ def png_bytes(image: Image.Image) -> bytes:
 
 
 def jpeg_bytes(image: Image.Image) -> bytes:
+    """The image as a JPEG with none of its source's metadata (a comment of 64 KiB cannot be written)."""
     out = io.BytesIO()
-    image.save(out, "JPEG", quality=85)
+    image.save(out, "JPEG", quality=85, comment=b"")
     return out.getvalue()

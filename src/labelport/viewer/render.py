@@ -17,7 +17,7 @@ from labelport.errors import LabelportError, NotFoundError
 from labelport.labels import MAIN_BRANCH
 from labelport.store.base import UnitQuery
 from labelport.viewer.draw import class_colors, draw_marks, marks_of_row, neutral_canvas
-from labelport.viewer.media import MediaRoots, ThumbnailCache, open_image
+from labelport.viewer.media import RENDER_SIDE, MediaRoots, ThumbnailCache, open_image
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def base_image(
     else:
         image, note = cache.get(located.path) if cache is not None else open_image(located.path)
     if image is None:
-        side = cache.side if cache is not None else max(width, height)
+        side = cache.side if cache is not None else RENDER_SIDE
         scale = min(1.0, side / max(width, height))
         return neutral_canvas(max(1, round(width * scale)), max(1, round(height * scale))), scale, note
     return image, image.width / width, None

@@ -322,7 +322,7 @@ def _geometry(kind: str, value: dict[str, Any], size: tuple[int, int]) -> dict[s
         if (
             not isinstance(points, list)
             or len(points) < 3
-            or not all(isinstance(p, list) and len(p) == 2 and all(map(_is_number, p)) for p in points)
+            or not all(isinstance(p, list) and len(p) == 2 for p in points)
         ):
             raise FormatError(
                 "ls_value", "value.points must be 3 or more [x, y] pairs of numbers.", path=".points"

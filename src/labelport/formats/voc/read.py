@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from labelport import geometry
 from labelport.errors import FormatError
-from labelport.formats.base import Dataset, Place, Sizes, far_coordinate, image_size, text_lines
+from labelport.formats.base import Dataset, Place, Sizes, far_coordinate, image_size, read_lines
 from labelport.formats.reach import OUTSIDE, Reach
 from labelport.formats.xml import (
     answer_value,
@@ -83,7 +83,7 @@ def _splits(root: Path, reach: Reach) -> dict[str, str]:
     for split in SPLITS:
         path = root / "ImageSets" / "Main" / f"{split}.txt"
         if path.is_file() and reach.may_read(path):
-            for line in text_lines(path, "voc_splits"):
+            for line in read_lines(path, "voc_splits"):
                 if line.split():
                     found.setdefault(line.split()[0], split)
     return found

@@ -18,9 +18,11 @@ from typing import Any
 
 from labelport import geometry
 from labelport.errors import FormatError
-from labelport.formats.base import Dataset, Place, Sizes, far_coordinate, image_size, read_bytes, text_lines
+from labelport.formats.base import Dataset, Place, Sizes, far_coordinate, image_size, read_lines, text_lines
+from labelport.formats.coco.validate import short
 from labelport.formats.reach import OUTSIDE, Reach
 from labelport.imports.policy import ErrorPolicy
+from labelport.limits import MAX_KEYPOINTS, MAX_LINE_NUMBERS
 from labelport.words import plural
 
 YAML_NAMES = ("data.yaml", "dataset.yaml")
@@ -118,11 +120,15 @@ def read_config(source: Path, task: str | None = None, *, confined: bool = False
     kpt_shape = None
     if kpt is not None:
         if not (
-            isinstance(kpt, list) and len(kpt) == 2 and all(type(k) is int for k in kpt) and kpt[1] in (2, 3)
+            isinstance(kpt, list)
+            and len(kpt) == 2
+            and all(type(k) is int for k in kpt)
+            and 1 <= kpt[0] <= MAX_KEYPOINTS
+            and kpt[1] in (2, 3)
         ):
             raise FormatError(
                 "yolo_kpt_shape",
-                f"kpt_shape is [keypoints, 2 or 3], not {kpt!r}.",
+                f"kpt_shape is [keypoints, 2 or 3] with 1 to {MAX_KEYPOINTS:,} keypoints, not {short(kpt)}.",
                 file=file,
                 path="kpt_shape",
             )
@@ -166,7 +172,7 @@ def _read_meta(path: Path) -> dict[str, tuple[str, int, int]]:
 
     found: dict[str, tuple[str, int, int]] = {}
     if path.is_file():
-        for line in text_lines(path, "yolo_meta"):
+        for line in read_lines(path, "yolo_meta"):
             try:
                 parts = shlex.split(line, comments=True)
             except ValueError:
@@ -196,7 +202,7 @@ def _split_items(entry: Path, root: Path, reach: Reach) -> list[tuple[str, Path 
     images: dict[str, Path] = {}
     if entry.is_file() and entry.suffix == ".txt":
         base = entry.parent
-        for number, line in enumerate(text_lines(entry, "yolo_split"), 1):
+        for number, line in enumerate(read_lines(entry, "yolo_split"), 1):
             if line.strip():
                 p = Path(line.strip())
                 near = base / p  # beside the list, else under the dataset's root (on a server: inside)
@@ -301,12 +307,7 @@ def _read_item(
     )
     if label is None:
         return
-    try:
-        lines = read_bytes(label).decode("utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        policy.problem("yolo_file", str(label), f"cannot be read ({exc}).")
-        return
-    for number, line in enumerate(lines, 1):
+    for number, line in text_lines(label, "a YOLO label file", "yolo_file", policy):
         if line.strip():
             ann = _parse_line(
                 line, config, size, lambda code, msg, n=number: policy.problem(code, str(label), msg, line=n)
@@ -317,7 +318,20 @@ def _read_item(
 
 
 def _parse_line(line: str, config: _Config, size: tuple[int, int], problem: Any) -> dict[str, Any] | None:
-    parts = line.split()
+    parts = line.split(maxsplit=MAX_LINE_NUMBERS + 1)  # never more than the bound, however long
+    if len(parts) > MAX_LINE_NUMBERS + 1 or (config.task == "detect" and len(parts) != 5):
+        wanted = (
+            "a class and 4 numbers (cx cy w h)"
+            if config.task == "detect"
+            else f"a class and at most {plural(MAX_LINE_NUMBERS, 'number')}"
+        )
+        has = (
+            f"more than {plural(MAX_LINE_NUMBERS, 'number')}"
+            if len(parts) > MAX_LINE_NUMBERS + 1
+            else plural(len(parts) - 1, "number")
+        )
+        problem("yolo_fields", f"a line holds {wanted}; this one has {has}.")
+        return None
     try:
         cls = int(parts[0])
     except ValueError:

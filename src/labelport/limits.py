@@ -1,0 +1,37 @@
+"""The bounds every input is held to, in one place (the README's validation table names each).
+
+Each bound keeps a hostile file or request from costing the server or the command more than a
+fixed amount of memory or time; real data stays well inside them.
+
+>>> MAX_KEYPOINTS, MAX_IMAGE_PIXELS
+(1000, 178956970)
+"""
+
+from __future__ import annotations
+
+#: Key points of one category (a YOLO ``kpt_shape``, a COCO category's ``keypoints``): COCO-WholeBody
+#: has 133, a face mesh 478.
+MAX_KEYPOINTS = 1000
+
+#: Frames of a video that an import creates from the frames its file names (the highest frame + 1).
+MAX_VIDEO_FRAMES = 1_000_000
+
+#: Numbers on one line of a YOLO label file after its class id (a polygon of 50,000 points).
+MAX_LINE_NUMBERS = 100_000
+
+#: Bytes of one line of a YOLO label file.
+MAX_LINE_BYTES = 4 * 1024 * 1024
+
+#: Bytes of one label file of a folder format (a YOLO ``.txt``, a Pascal VOC ``.xml``), and of each
+#: such member of an uploaded archive once inflated.
+MAX_LABEL_FILE_BYTES = 64 * 1024 * 1024
+
+#: Pixels of an image labelport decodes (a rendered unit, a thumbnail, a VOC mask): Pillow's own
+#: decompression-bomb limit, 2^28 / 1.5 (about 13,400 x 13,400).
+MAX_IMAGE_PIXELS = 178_956_970
+
+#: Values of each list of an evaluation's parameters.
+MAX_IOU_THRESHOLDS = 20
+MAX_MAX_DETS = 8
+MAX_AREA_RANGES = 8
+MAX_EVAL_CATEGORIES = 10_000
