@@ -295,12 +295,14 @@ class _Shapes:
     ) -> list[tuple[str, dict[str, str], list[tuple[str, dict[str, str]]]]]:
         seg, bbox, kind = ann.get("segmentation"), ann.get("bbox"), cvat.get("type")
         polyline = is_polyline(ann)
+        keypoints = ann.get("keypoints")
+        if keypoints and seg:
+            self.losses.add("keypoints of a polygon or mask (a CVAT shape is of one kind)")
         if isinstance(seg, dict):
             return [("mask", _mask(seg, cvat.get("region")), [])]
         if isinstance(seg, list) and seg and isinstance(seg[0], list):
             tag = "polyline" if polyline else "polygon"
             return [(tag, {"points": _points(ring)}, []) for ring in seg]
-        keypoints = ann.get("keypoints")
         if keypoints:
             nodes = self.categories[ann["category_id"]].get("keypoints") or []
             if kind == "points" or not bbox:
@@ -323,6 +325,8 @@ class _Shapes:
                         },
                     )
                 )
+            if isinstance(bbox, list) and len(bbox) == 4 and not _is_points_box(bbox, keypoints):
+                self.losses.add("box of a skeleton (CVAT has none: it comes back as its points' box)")
             return [("skeleton", {}, children)]
         if isinstance(bbox, list) and len(bbox) == 4:
             x, y, w, h = (float(v) for v in bbox)
@@ -333,6 +337,14 @@ class _Shapes:
             return [("box", attributes, [])]
         self.losses.add("no geometry")
         return []
+
+
+def _is_points_box(bbox: list[Any], keypoints: list[Any]) -> bool:
+    """Whether a box is the one a reader gives a skeleton: its visible points' extent, 1 pixel at least."""
+    xs = [float(keypoints[i]) for i in range(0, len(keypoints) - 2, 3) if keypoints[i + 2]] or [0.0]
+    ys = [float(keypoints[i + 1]) for i in range(0, len(keypoints) - 2, 3) if keypoints[i + 2]] or [0.0]
+    points_box = [min(xs), min(ys), max(max(xs) - min(xs), 1), max(max(ys) - min(ys), 1)]
+    return all(abs(float(a) - b) <= 1e-3 for a, b in zip(bbox, points_box, strict=True))
 
 
 def _points(flat: list[Any]) -> str:
