@@ -333,3 +333,39 @@ def far_coordinate(values: Mapping[str, float]) -> str | None:
                 f"±{COORDINATE_LIMIT:,}, the largest image side."
             )
     return None
+
+
+def subset_of(image: Mapping[str, Any]) -> str | None:
+    """The subset (split) an image came with: YOLO's split, VOC's, or CVAT's ``subset``; None when none.
+
+    >>> subset_of({"cvat": {"subset": "Train"}}), subset_of({"yolo_split": "val"}), subset_of({})
+    ('Train', 'val', None)
+    """
+    for value in (image.get("yolo_split"), image.get("voc_split"), kept(image, "cvat").get("subset")):
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def subset_folder(subset: str, fmt: str) -> str:
+    """``subset`` as the one folder name a layout gives it; a :class:`FormatError` when it cannot be one.
+
+    >>> subset_folder("../x", "yolo")
+    Traceback (most recent call last):
+    ...
+    labelport.errors.FormatError: the subset '../x' cannot name a folder: a subset is a name of up to 255 bytes without '/', '\\' or NUL, and not '.' or '..'.
+    """
+    from labelport.errors import FormatError
+
+    if (
+        not subset.strip()
+        or subset in (".", "..")
+        or any(c in subset for c in "/\\\0")
+        or len(subset.encode("utf-8", "surrogatepass")) > 255
+    ):
+        raise FormatError(
+            f"{fmt}_subset",
+            f"the subset {subset!r} cannot name a folder: a subset is a name of up to 255 bytes without "
+            "'/', '\\' or NUL, and not '.' or '..'.",
+        )
+    return subset

@@ -25,7 +25,15 @@ import numpy as np
 
 from labelport import geometry
 from labelport.errors import FormatError
-from labelport.formats.base import ExportReport, Losses, is_polyline, kept, plain_attributes, rotation_of
+from labelport.formats.base import (
+    ExportReport,
+    Losses,
+    is_polyline,
+    kept,
+    plain_attributes,
+    rotation_of,
+    subset_of,
+)
 from labelport.formats.xml import answer_text, fmt, write_xml
 
 
@@ -74,8 +82,16 @@ def write_cvat(coco: dict[str, Any], dest: str | Path, *, mode: str | None = Non
         report.objects = _tracks(root, on_video, anns, writer)
         report.images = len(on_video)
     else:
-        _meta(meta, categories, anns, names, name=str(coco.get("info", {}).get("description") or "labelport"))
-        report.objects = _images(root, images, anns, writer)
+        subsets = image_subsets(images)
+        _meta(
+            meta,
+            categories,
+            anns,
+            names,
+            name=str(coco.get("info", {}).get("description") or "labelport"),
+            subsets=sorted({s for s in subsets.values() if s is not None}),
+        )
+        report.objects = _images(root, images, anns, writer, subsets)
         report.images = len(images)
     write_xml(root, out)
     report.losses = dict(losses)
@@ -96,11 +112,21 @@ def _meta(
     names: dict[Any, str],
     *,
     name: str,
+    subsets: list[str] | None = None,
 ) -> ET.Element:
-    """The meta's task: one ``<label>`` per label name (two categories written as one label share it)."""
-    task = ET.SubElement(meta, "task")
+    """The meta's task: one ``<label>`` per label name (two categories written as one label share it).
+    With ``subsets``, a project's meta as CVAT exports one: its labels, and a task per subset (the
+    ``<subset>`` elements by which Datumaro reads the images of each)."""
+    task = ET.SubElement(meta, "project" if subsets else "task")
     ET.SubElement(task, "name").text = name
     labels = ET.SubElement(task, "labels")
+    if subsets:
+        tasks = ET.SubElement(task, "tasks")
+        for n, subset in enumerate(subsets, 1):
+            one = ET.SubElement(tasks, "task")
+            ET.SubElement(one, "id").text = str(n)
+            ET.SubElement(one, "name").text = subset
+            ET.SubElement(one, "subset").text = subset
     values: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     kinds: dict[str, dict[str, str]] = defaultdict(dict)
     skeletons: set[Any] = set()
@@ -164,8 +190,34 @@ def _svg(nodes: list[str], edges: list[list[int]]) -> str:
     return lines + circles
 
 
+def image_subsets(images: list[dict[str, Any]]) -> dict[Any, str | None]:
+    """Image id -> the subset written on its ``<image>``: the one it came with (CVAT's, YOLO's or VOC's
+    split); ``default`` (CVAT's name) for the others when some have one, as every image of a project
+    is in a subset. Two images of one name in one subset are refused, with both, before anything is
+    written: CVAT and Datumaro know an image by its name within its subset."""
+    given = {image["id"]: subset_of(image) for image in images}
+    if any(given.values()):
+        given = {k: v or "default" for k, v in given.items()}
+    taken: dict[tuple[str, str | None], dict[str, Any]] = {}
+    for image in images:
+        subset = given[image["id"]]
+        other = taken.setdefault((str(image.get("file_name")), subset), image)
+        if other is not image:
+            raise FormatError(
+                "cvat_image_duplicate",
+                f"images {other['id']} and {image['id']} are both named {image.get('file_name')!r}"
+                + (f" in subset {subset!r}" if subset else "")
+                + ": CVAT names each image of a subset once; rename one of them or give them subsets.",
+            )
+    return given
+
+
 def _images(
-    root: ET.Element, images: list[dict[str, Any]], anns: list[dict[str, Any]], writer: _Shapes
+    root: ET.Element,
+    images: list[dict[str, Any]],
+    anns: list[dict[str, Any]],
+    writer: _Shapes,
+    subsets: dict[Any, str | None],
 ) -> int:
     by_image: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for ann in anns:
@@ -188,9 +240,9 @@ def _images(
             width=str(image["width"]),
             height=str(image["height"]),
         )
-        subset = (image.get("cvat") or {}).get("subset") or image.get("yolo_split")
+        subset = subsets[image["id"]]
         if subset:
-            element.set("subset", str(subset))
+            element.set("subset", subset)
         for ann in by_image.get(image["id"], []):
             if ann.get("track_id") is not None:
                 writer.losses.add("track_id")

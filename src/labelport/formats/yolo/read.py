@@ -125,7 +125,9 @@ def read_config(source: Path, task: str | None = None) -> _Config:
         candidate = Path(given) if Path(given).is_absolute() else root / given
         root = candidate if candidate.is_dir() else root  # a path from another machine: the yaml's folder
     splits: list[tuple[str, Path]] = []
-    for key in SPLITS:
+    # train, val, test; and any other subset as labelport writes one (``Batch 2: images/Batch 2``)
+    named = [k for k, v in cfg.items() if isinstance(k, str) and k not in SPLITS and v == f"images/{k}"]
+    for key in (*SPLITS, *named):
         entries = cfg.get(key)
         for entry in entries if isinstance(entries, list) else [entries] if isinstance(entries, str) else []:
             found = root / str(entry)
