@@ -22,7 +22,7 @@ import msgspec
 
 from labelport import geometry
 from labelport.errors import FormatError
-from labelport.formats.base import Dataset, Sizes, far_coordinate
+from labelport.formats.base import COORDINATE_LIMIT, Dataset, Sizes, far_coordinate
 from labelport.formats.labelstudio.rle import mask_from_rle
 from labelport.formats.xml import plain
 from labelport.imports.policy import ErrorPolicy
@@ -258,10 +258,11 @@ def _pixels(number: Any, where: str, side: int) -> float:
         raise FormatError(
             "ls_value", f"value{where} must be a number (percent of the image), not {number!r}.", path=where
         )
-    far = far_coordinate({f"value{where} ({number:g}% of {side})": number * side / 100})
-    if far is not None:
-        raise FormatError("ls_coordinate", far, path=where)
-    return float(number) * side / 100
+    pixels = float(number) * side / 100
+    if abs(pixels) > COORDINATE_LIMIT:
+        far = far_coordinate({f"value{where} ({number:g}% of {side})": pixels})
+        raise FormatError("ls_coordinate", str(far), path=where)
+    return pixels
 
 
 def _geometry(kind: str, value: dict[str, Any], size: tuple[int, int]) -> dict[str, Any]:

@@ -18,7 +18,14 @@ from typing import Any
 
 from labelport import geometry
 from labelport.errors import FormatError
-from labelport.formats.base import Dataset, Sizes, far_coordinate, image_size, read_bytes
+from labelport.formats.base import (
+    COORDINATE_LIMIT,
+    Dataset,
+    Sizes,
+    far_coordinate,
+    image_size,
+    read_bytes,
+)
 from labelport.imports.policy import ErrorPolicy
 from labelport.words import plural
 
@@ -305,8 +312,8 @@ def _parse_line(line: str, config: _Config, size: tuple[int, int], problem: Any)
         problem("yolo_number", "coordinates must be finite numbers.")
         return None
     width, height = size
-    far = far_coordinate({repr(parts[i + 1]): v * max(width, height) for i, v in enumerate(values)})
-    if far is not None:
+    if values and max(map(abs, values)) * max(width, height) > COORDINATE_LIMIT:
+        far = far_coordinate({repr(parts[i + 1]): v * max(width, height) for i, v in enumerate(values)})
         problem("yolo_coordinate", f"as pixels of this {width}x{height} image, {far}")
         return None
     n = len(values)
