@@ -279,3 +279,31 @@ def test_a_subset_that_cannot_name_a_folder_is_refused(tmp_path: Path, to: str, 
         convert_labels(source, tmp_path / "out", to_format=to)
     assert caught.value.code == f"{to}_subset" and repr(subset) in str(caught.value)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("to", ["yolo", "voc"])
+def test_no_file_name_leads_out_of_the_export(tmp_path: Path, to: str) -> None:
+    """A COCO file's absolute file names, and titles such as ../../x.jpg, are written inside the folder."""
+    coco = {
+        "images": [
+            {"id": 1, "file_name": "/data/images/a.jpg", "width": 40, "height": 30},
+            {"id": 2, "file_name": "../../../b.jpg", "width": 40, "height": 30},
+            {"id": 3, "file_name": "..\\..\\c.jpg", "width": 40, "height": 30},
+        ],
+        "categories": [{"id": 1, "name": "cat"}],
+        "annotations": [
+            {"id": n, "image_id": n, "category_id": 1, "bbox": [1, 2, 3, 4], "iscrowd": 0} for n in (1, 2, 3)
+        ],
+    }
+    source = tmp_path / "in" / "coco.json"
+    source.parent.mkdir()
+    source.write_text(json.dumps(coco))
+    out = tmp_path / "a" / "b" / "c" / "out"
+    report = convert_labels(source, out, to_format=to).export_report
+    everything = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    written = [f for f in everything if f != "in/coco.json"]
+    assert all(f.startswith("a/b/c/out/") for f in written), written
+    assert report.files == len(written) and report.images == 3
+    back = get_format(to).read(out)
+    assert sorted(i["file_name"] for i in back.images) == ["b.jpg", "c.jpg", "data/images/a.jpg"]
+    assert len(back.annotations) == 3

@@ -20,7 +20,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, overload
 
 import msgspec
@@ -369,3 +369,15 @@ def subset_folder(subset: str, fmt: str) -> str:
             "'/', '\\' or NUL, and not '.' or '..'.",
         )
     return subset
+
+
+def inside_name(file_name: str) -> PurePosixPath:
+    """An image's file name as a path inside an export's folder: ``\\`` as ``/``, and no root, ``.`` or
+    ``..`` (an absolute file name, a COCO file's ``/data/a.jpg``, is written under the folder; a title
+    such as ``../../x.jpg`` can name no file outside it).
+
+    >>> inside_name("/data/a.jpg"), inside_name("..\\\\..\\\\x.jpg"), inside_name("train/./b.png")
+    (PurePosixPath('data/a.jpg'), PurePosixPath('x.jpg'), PurePosixPath('train/b.png'))
+    """
+    parts = [p for p in PurePosixPath(file_name.replace("\\", "/")).parts if p not in ("/", ".", "..")]
+    return PurePosixPath(*parts) if parts else PurePosixPath("_")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections import defaultdict
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ from labelport.errors import FormatError
 from labelport.formats.base import (
     ExportReport,
     Losses,
+    inside_name,
     kept,
     plain_attributes,
     rotation_of,
@@ -99,13 +100,14 @@ def item_ids(images: list[dict[str, Any]], split: str) -> dict[Any, tuple[str, s
     the file name without its extension. When images of two splits share an id (a CVAT project's
     train and val), every id takes its split as a folder (``train/a``), as VOC ids may have folders;
     two images that would still share one (``a.jpg`` and ``a.png`` of one split) are refused, with
-    both names, so the report's counts are the files on disk.
+    both names, so the report's counts are the files on disk. No id leads out of the folder
+    (:func:`~labelport.formats.base.inside_name`).
     """
     found: dict[Any, tuple[str, str]] = {}
     for image in images:
         kept_split, subset = image.get("voc_split"), subset_of(image)
         where = kept_split if isinstance(kept_split, str) and kept_split else subset or split
-        stem = PurePosixPath(str(image["file_name"]).replace("\\", "/")).with_suffix("").as_posix()
+        stem = inside_name(str(image["file_name"])).with_suffix("").as_posix()
         found[image["id"]] = (subset_folder(where, "voc"), stem)
     splits_of: dict[str, set[str]] = defaultdict(set)
     for where, stem in found.values():
@@ -137,7 +139,7 @@ def _annotation(
 ) -> ET.Element:
     root = ET.Element("annotation")
     ET.SubElement(root, "folder").text = "VOC"
-    ET.SubElement(root, "filename").text = Path(str(image["file_name"])).name
+    ET.SubElement(root, "filename").text = inside_name(str(image["file_name"])).name
     ET.SubElement(ET.SubElement(root, "source"), "database").text = "labelport"
     size = ET.SubElement(root, "size")
     ET.SubElement(size, "width").text = str(image["width"])

@@ -20,6 +20,7 @@ from labelport.errors import FormatError
 from labelport.formats.base import (
     ExportReport,
     Losses,
+    inside_name,
     is_polyline,
     plain_attributes,
     rotation_of,
@@ -142,7 +143,8 @@ def label_files(images: list[dict[str, Any]], split: str) -> dict[Any, tuple[str
     The split is the kept YOLO split, else the subset the image came with (CVAT's ``Train`` is
     ``train``), else ``split``. Two images never share a label file: images of one name in two
     subsets go to two splits, and two that would still share one (``a.jpg`` and ``a.png`` of one split)
-    are refused, with both names, so the report's counts are the files on disk.
+    are refused, with both names, so the report's counts are the files on disk. No file name leads
+    out of the folder (:func:`~labelport.formats.base.inside_name`).
     """
     places: dict[Any, tuple[str, PurePosixPath]] = {}
     taken: dict[tuple[str, PurePosixPath], Any] = {}
@@ -156,7 +158,7 @@ def label_files(images: list[dict[str, Any]], split: str) -> dict[Any, tuple[str
             if subset
             else split
         )
-        name = PurePosixPath(str(img["file_name"]).replace("\\", "/")).with_suffix(".txt")
+        name = inside_name(str(img["file_name"])).with_suffix(".txt")
         place = (subset_folder(where, "yolo"), name)
         other = taken.setdefault(place, img)
         if other is not img:
@@ -178,8 +180,8 @@ def _write_meta(
 
     lines = []
     for img in images:
-        where = places[img["id"]][0]
-        name = shlex.quote(f"{where}/{img['file_name']}")
+        where, label = places[img["id"]]
+        name = shlex.quote(f"{where}/{label.with_suffix(PurePosixPath(str(img['file_name'])).suffix)}")
         lines.append(f"{name} {img['height']} {img['width']}\n")
     (out / "images.meta").write_text("".join(lines), encoding="utf-8")
 
