@@ -307,3 +307,16 @@ def test_no_file_name_leads_out_of_the_export(tmp_path: Path, to: str) -> None:
     back = get_format(to).read(out)
     assert sorted(i["file_name"] for i in back.images) == ["b.jpg", "c.jpg", "data/images/a.jpg"]
     assert len(back.annotations) == 3
+
+
+@pytest.mark.parametrize("to", ["yolo", "voc"])
+def test_cvat_default_subset_is_no_subset(tmp_path: Path, to: str) -> None:
+    """CVAT and Datumaro call the images of no subset 'default': they go to the export's split."""
+    source = tmp_path / "annotations.xml"
+    source.write_text(PROJECT_XML.replace('subset="Test"', 'subset="default"'))
+    convert_labels(source, tmp_path / "out", to_format=to, split="test")
+    back = get_format(to).read(tmp_path / "out")
+    splits = sorted(i["yolo_split" if to == "yolo" else "voc_split"] for i in back.images)
+    assert splits == (
+        ["test", "train", "val", "val"] if to == "yolo" else ["Train", "Validation", "Validation", "test"]
+    )

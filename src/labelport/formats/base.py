@@ -335,15 +335,18 @@ def far_coordinate(values: Mapping[str, float]) -> str | None:
     return None
 
 
-def subset_of(image: Mapping[str, Any]) -> str | None:
+def subset_of(image: Mapping[str, Any], *, named: bool = False) -> str | None:
     """The subset (split) an image came with: YOLO's split, VOC's, or CVAT's ``subset``; None when none.
+    ``named``: None for ``default`` too, the name CVAT and Datumaro give the images of no subset.
 
     >>> subset_of({"cvat": {"subset": "Train"}}), subset_of({"yolo_split": "val"}), subset_of({})
     ('Train', 'val', None)
+    >>> subset_of({"cvat": {"subset": "default"}}), subset_of({"cvat": {"subset": "default"}}, named=True)
+    ('default', None)
     """
     for value in (image.get("yolo_split"), image.get("voc_split"), kept(image, "cvat").get("subset")):
         if isinstance(value, str) and value:
-            return value
+            return None if named and value == "default" else value
     return None
 
 

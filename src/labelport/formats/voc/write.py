@@ -105,7 +105,7 @@ def item_ids(images: list[dict[str, Any]], split: str) -> dict[Any, tuple[str, s
     """
     found: dict[Any, tuple[str, str]] = {}
     for image in images:
-        kept_split, subset = image.get("voc_split"), subset_of(image)
+        kept_split, subset = image.get("voc_split"), subset_of(image, named=True)
         where = kept_split if isinstance(kept_split, str) and kept_split else subset or split
         stem = inside_name(str(image["file_name"])).with_suffix("").as_posix()
         found[image["id"]] = (subset_folder(where, "voc"), stem)

@@ -150,7 +150,7 @@ def label_files(images: list[dict[str, Any]], split: str) -> dict[Any, tuple[str
     taken: dict[tuple[str, PurePosixPath], Any] = {}
     for img in images:
         kept_split = img.get("yolo_split")
-        subset = subset_of(img)
+        subset = subset_of(img, named=True)
         where = (
             kept_split
             if isinstance(kept_split, str) and kept_split
