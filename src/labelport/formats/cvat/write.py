@@ -3,8 +3,9 @@
 Images: one ``<image>`` per COCO image (its id kept), boxes (with ``rotation``), polygons (one per
 ring, the rings of one object in one ``group_id``, which the reader joins again), polylines and
 points as they came from CVAT, key points as skeletons (the category's ``keypoints`` and
-``skeleton`` in the meta), masks as CVAT's RLE over their bounding region.
-Video (``mode="video"``, the default when the labels are on one video): one ``<track>`` per
+``skeleton`` in the meta), masks as CVAT's RLE over their bounding region. An image's subset (CVAT's,
+or a YOLO or VOC split) is written on it, with a project's meta naming the subsets (see
+:func:`image_subsets`). Video (``mode="video"``, the default when the labels are on one video): one ``<track>`` per
 ``track_id`` (an annotation without one is a track of its own), a shape per frame with the kept
 ``keyframe``, and an ``outside`` shape where the track leaves. CVAT's own fields kept at import
 (``occluded``, ``z_order``, ``group_id``, ``source``) are written back. What CVAT cannot carry is

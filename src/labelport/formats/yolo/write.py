@@ -3,7 +3,9 @@
 The task is chosen from what the labels hold (key points: pose; rotated boxes: obb; polygons or
 masks: segment; else detect) unless given. Class ids follow the category records' ``yolo_id`` when
 every category has one (a dataset that came from YOLO keeps its numbering), else the categories'
-order, else ``classes``: an explicit order of names. Everything YOLO has no place for is counted in
+order, else ``classes``: an explicit order of names. Each image's split and label file are worked out
+before anything is written (:func:`label_files`). An object of several polygons is one line, its
+parts joined (:func:`labelport.geometry.join_rings`). Everything YOLO has no place for is counted in
 the report's ``losses``.
 
 >>> # write_yolo(coco, "out/", classes=["cat", "dog"]) -> ExportReport with classes {"cat": 0, "dog": 1}
