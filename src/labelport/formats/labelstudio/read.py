@@ -190,7 +190,7 @@ def _kind(value: Any) -> str:
     >>> _kind({}), _kind([[1]]), _kind(None)
     ('an object', 'a list', 'null')
     """
-    names = {dict: "an object", list: "a list", str: "a string", bool: "true or false", type(None): "null"}
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
     return names.get(type(value), "a number")
 
 
