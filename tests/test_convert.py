@@ -320,3 +320,56 @@ def test_cvat_default_subset_is_no_subset(tmp_path: Path, to: str) -> None:
     assert splits == (
         ["test", "train", "val", "val"] if to == "yolo" else ["Train", "Validation", "Validation", "test"]
     )
+
+
+def _voc_far(root: Path) -> Path:
+    (root / "Annotations").mkdir(parents=True)
+    (root / "Annotations" / "a.xml").write_text(
+        "<annotation><filename>a.jpg</filename><size><width>40</width><height>30</height></size>"
+        "<object><name>car</name><bndbox><xmin>1</xmin><ymin>2</ymin><xmax>1e300</xmax><ymax>12</ymax>"
+        "</bndbox></object></annotation>"
+    )
+    return root
+
+
+def _cvat_twice(root: Path) -> Path:
+    root.mkdir()
+    path = root / "annotations.xml"
+    path.write_text(
+        '<annotations><version>1.1</version><image id="0" name="a.jpg" width="8" height="8"/>'
+        '<image id="1" name="a.jpg" width="8" height="8"/></annotations>'
+    )
+    return path
+
+
+def _yolo_far(root: Path) -> Path:
+    from PIL import Image
+
+    (root / "images" / "train").mkdir(parents=True)
+    (root / "labels" / "train").mkdir(parents=True)
+    Image.new("RGB", (64, 48)).save(root / "images" / "train" / "a.jpg")
+    (root / "labels" / "train" / "a.txt").write_text("0 0.5 0.5 0.2 0.2\n0 1e300 0.5 0.2 0.2\n")
+    (root / "data.yaml").write_text("path: .\ntrain: images/train\nnames: [cat]\n")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("make", "where"),
+    [
+        (
+            _voc_far,
+            "Annotations/a.xml /annotation/object[1]/bndbox: <bndbox>'s xmax is 1e+300, not a pixel coordinate",
+        ),
+        (
+            _cvat_twice,
+            "annotations.xml /annotations/image[2]: names the image 'a.jpg' as /annotations/image[1] does",
+        ),
+        (_yolo_far, "labels/train/a.txt line 2: as pixels of this 64x48 image, '1e300' is 6.4e+301"),
+    ],
+)
+def test_garbage_as_coordinates_or_images_fails_the_cli(tmp_path: Path, make: Any, where: str) -> None:
+    source = make(tmp_path / "in")
+    run = CliRunner().invoke(cli, ["convert", str(source), str(tmp_path / "out.json"), "--to", "coco"])
+    assert run.exit_code == 1 and "Traceback" not in run.output
+    assert where in run.output, run.output
+    assert not (tmp_path / "out.json").exists()
