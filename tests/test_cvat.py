@@ -369,6 +369,30 @@ def test_coco_to_cvat_to_coco_keeps_image_ids_and_reports_the_rest(
     assert back.annotations[2]["bbox"] == [1, 1, 29, 29] and [a["id"] for a in back.annotations] == [1, 2, 3]
 
 
+def test_keypoints_beside_a_polygon_are_counted(tmp_path: Path) -> None:
+    """A COCO person has a polygon and key points; a CVAT shape is of one kind: the points are counted."""
+    from labelport.formats.cvat import write_cvat
+
+    coco = {
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 50, "height": 40}],
+        "categories": [{"id": 1, "name": "person", "keypoints": ["nose", "tail"], "skeleton": [[1, 2]]}],
+        "annotations": [
+            {
+                "id": 1,
+                "image_id": 1,
+                "category_id": 1,
+                "segmentation": [[1, 1, 9, 1, 9, 9]],
+                "keypoints": [2, 2, 2, 0, 0, 0],
+                "bbox": [1, 1, 8, 8],
+            },
+            {"id": 2, "image_id": 1, "category_id": 1, "keypoints": [2, 2, 2, 4, 5, 2], "bbox": [2, 2, 2, 3]},
+        ],
+    }
+    report = write_cvat(coco, tmp_path / "out.xml")
+    assert report.losses == {"keypoints of a polygon or mask (a CVAT shape is of one kind)": 1}
+    assert [s["tag"] for s in shapes(tmp_path / "out.xml")] == ["polygon", "skeleton"]
+
+
 def test_an_object_of_several_polygons_comes_back_as_one(tmp_path: Path, shared_fixtures: Path) -> None:
     """COCO val2014 has objects of several polygons; CVAT has a polygon a shape. The parts of one object
     share a group_id and are read back as one object: as many objects and the same rings come back."""

@@ -338,7 +338,12 @@ def test_coco_to_labelstudio_counts_what_it_cannot_carry(tmp_path: Path) -> None
     }
     coco["annotations"][0]["track_id"] = 0  # track 0 is a track: counted like any other
     report = write_labelstudio(coco, tmp_path / "t.json")
-    assert report.losses == {"attributes": 1, "skeleton->points (one key point per node)": 1, "track_id": 1}
+    assert report.losses == {
+        "attributes": 1,
+        "skeleton->points (one key point per node)": 1,
+        "box of a skeleton (written as its points only)": 1,
+        "track_id": 1,
+    }
     back = read_labelstudio(tmp_path / "t.json")
     assert [
         (back.categories[a["category_id"] - 1]["name"], a.get("bbox") or a.get("keypoints"))

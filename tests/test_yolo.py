@@ -230,6 +230,25 @@ def test_segment_pose_obb_round_trip(
     assert kinds == {"segment": {"polygon"}, "pose": {"skeleton"}, "obb": {"rotatable_bounding_box"}}[task]
 
 
+def test_a_pose_box_that_cvat_cannot_carry_is_counted(tmp_path: Path, client: UserClient) -> None:
+    """A CVAT skeleton has no box: a YOLO pose object's box comes back as its points' box, so the
+    export counts each box that differs from it (and not the ones it equals)."""
+    lines = [
+        "0 0.5 0.5 0.4 0.6 0.4 0.3 2 0.5 0.5 1 0 0 0",  # a box wider than its points
+        "0 0.45 0.4 0.1 0.2 0.4 0.3 2 0.5 0.5 2 0 0 0",  # its points' box exactly
+    ]
+    root = make_yolo(tmp_path / "ds", {"a": ("train", (200, 100), lines)}, extra="kpt_shape: [3, 3]\n")
+    project = client.create_project("p")
+    project.import_labels(root, format="yolo", categories="create", create_missing_data_units=True)
+    out = project.export_labels(tmp_path / "out.xml", format="cvat")
+    assert out.objects == 2
+    assert out.losses == {"box of a skeleton (CVAT has none: it comes back as its points' box)": 1}
+    from labelport.formats.cvat import read_cvat
+
+    back = read_cvat(tmp_path / "out.xml")
+    assert [a["bbox"] for a in back.annotations] == [[80, 30, 20, 20], [80, 30, 20, 20]]
+
+
 def test_coco_to_yolo_to_coco_reports_what_yolo_cannot_carry(tmp_path: Path, client: UserClient) -> None:
     coco = {
         "images": [{"id": 10, "file_name": "x.jpg", "width": 100, "height": 100}],

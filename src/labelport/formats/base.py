@@ -29,7 +29,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, overload
 
 import msgspec
@@ -479,3 +479,54 @@ def far_coordinate(values: Mapping[str, float]) -> str | None:
                 f"±{COORDINATE_LIMIT:,}, the largest image side."
             )
     return None
+
+
+def subset_of(image: Mapping[str, Any], *, named: bool = False) -> str | None:
+    """The subset (split) an image came with: YOLO's split, VOC's, or CVAT's ``subset``; None when none.
+    ``named``: None for ``default`` too, the name CVAT and Datumaro give the images of no subset.
+
+    >>> subset_of({"cvat": {"subset": "Train"}}), subset_of({"yolo_split": "val"}), subset_of({})
+    ('Train', 'val', None)
+    >>> subset_of({"cvat": {"subset": "default"}}), subset_of({"cvat": {"subset": "default"}}, named=True)
+    ('default', None)
+    """
+    for value in (image.get("yolo_split"), image.get("voc_split"), kept(image, "cvat").get("subset")):
+        if isinstance(value, str) and value:
+            return None if named and value == "default" else value
+    return None
+
+
+def subset_folder(subset: str, fmt: str) -> str:
+    """``subset`` as the one folder name a layout gives it; a :class:`FormatError` when it cannot be one.
+
+    >>> subset_folder("../x", "yolo")
+    Traceback (most recent call last):
+    ...
+    labelport.errors.FormatError: the subset '../x' cannot name a folder: a subset is a name of up to 255 bytes without '/', '\\' or NUL, and not '.' or '..'.
+    """
+    from labelport.errors import FormatError
+
+    if (
+        not subset.strip()
+        or subset in (".", "..")
+        or any(c in subset for c in "/\\\0")
+        or len(subset.encode("utf-8", "surrogatepass")) > 255
+    ):
+        raise FormatError(
+            f"{fmt}_subset",
+            f"the subset {subset!r} cannot name a folder: a subset is a name of up to 255 bytes without "
+            "'/', '\\' or NUL, and not '.' or '..'.",
+        )
+    return subset
+
+
+def inside_name(file_name: str) -> PurePosixPath:
+    """An image's file name as a path inside an export's folder: ``\\`` as ``/``, and no root, ``.`` or
+    ``..`` (an absolute file name, a COCO file's ``/data/a.jpg``, is written under the folder; a title
+    such as ``../../x.jpg`` can name no file outside it).
+
+    >>> inside_name("/data/a.jpg"), inside_name("..\\\\..\\\\x.jpg"), inside_name("train/./b.png")
+    (PurePosixPath('data/a.jpg'), PurePosixPath('x.jpg'), PurePosixPath('train/b.png'))
+    """
+    parts = [p for p in PurePosixPath(file_name.replace("\\", "/")).parts if p not in ("/", ".", "..")]
+    return PurePosixPath(*parts) if parts else PurePosixPath("_")

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from labelport import geometry
-from labelport.formats.base import Dataset, Place, Sizes, far_coordinate
+from labelport.formats.base import COORDINATE_LIMIT, Dataset, Place, Sizes, far_coordinate
 from labelport.formats.xml import (
     answer_value,
     element_path,
@@ -380,9 +380,10 @@ class _Reader:
             if len(xy) != 2 or xy[0] is None or xy[1] is None:
                 self.problem("cvat_points", f"'points' is x,y pairs joined by ';', not {text!r}.", where)
                 return None
-            far = far_coordinate({"x": xy[0], "y": xy[1]})
-            if far is not None:
-                self.problem("cvat_coordinate", f"in 'points', {far}", where)
+            if max(abs(xy[0]), abs(xy[1])) > COORDINATE_LIMIT:
+                self.problem(
+                    "cvat_coordinate", f"in 'points', {far_coordinate({'x': xy[0], 'y': xy[1]})}", where
+                )
                 return None
             out += [plain(xy[0]), plain(xy[1])]
         return out

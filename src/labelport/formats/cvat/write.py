@@ -3,8 +3,9 @@
 Images: one ``<image>`` per COCO image (its id kept), boxes (with ``rotation``), polygons (one per
 ring, the rings of one object in one ``group_id``, which the reader joins again), polylines and
 points as they came from CVAT, key points as skeletons (the category's ``keypoints`` and
-``skeleton`` in the meta), masks as CVAT's RLE over their bounding region.
-Video (``mode="video"``, the default when the labels are on one video): one ``<track>`` per
+``skeleton`` in the meta), masks as CVAT's RLE over their bounding region. An image's subset (CVAT's,
+or a YOLO or VOC split) is written on it, with a project's meta naming the subsets (see
+:func:`image_subsets`). Video (``mode="video"``, the default when the labels are on one video): one ``<track>`` per
 ``track_id`` (an annotation without one is a track of its own), a shape per frame with the kept
 ``keyframe``, and an ``outside`` shape where the track leaves. CVAT's own fields kept at import
 (``occluded``, ``z_order``, ``group_id``, ``source``) are written back. What CVAT cannot carry is
@@ -25,7 +26,15 @@ import numpy as np
 
 from labelport import geometry
 from labelport.errors import FormatError
-from labelport.formats.base import ExportReport, Losses, is_polyline, kept, plain_attributes, rotation_of
+from labelport.formats.base import (
+    ExportReport,
+    Losses,
+    is_polyline,
+    kept,
+    plain_attributes,
+    rotation_of,
+    subset_of,
+)
 from labelport.formats.xml import answer_text, fmt, write_xml
 
 
@@ -74,8 +83,16 @@ def write_cvat(coco: dict[str, Any], dest: str | Path, *, mode: str | None = Non
         report.objects = _tracks(root, on_video, anns, writer)
         report.images = len(on_video)
     else:
-        _meta(meta, categories, anns, names, name=str(coco.get("info", {}).get("description") or "labelport"))
-        report.objects = _images(root, images, anns, writer)
+        subsets = image_subsets(images)
+        _meta(
+            meta,
+            categories,
+            anns,
+            names,
+            name=str(coco.get("info", {}).get("description") or "labelport"),
+            subsets=sorted({s for s in subsets.values() if s is not None}),
+        )
+        report.objects = _images(root, images, anns, writer, subsets)
         report.images = len(images)
     write_xml(root, out)
     report.losses = dict(losses)
@@ -96,11 +113,21 @@ def _meta(
     names: dict[Any, str],
     *,
     name: str,
+    subsets: list[str] | None = None,
 ) -> ET.Element:
-    """The meta's task: one ``<label>`` per label name (two categories written as one label share it)."""
-    task = ET.SubElement(meta, "task")
+    """The meta's task: one ``<label>`` per label name (two categories written as one label share it).
+    With ``subsets``, a project's meta as CVAT exports one: its labels, and a task per subset (the
+    ``<subset>`` elements by which Datumaro reads the images of each)."""
+    task = ET.SubElement(meta, "project" if subsets else "task")
     ET.SubElement(task, "name").text = name
     labels = ET.SubElement(task, "labels")
+    if subsets:
+        tasks = ET.SubElement(task, "tasks")
+        for n, subset in enumerate(subsets, 1):
+            one = ET.SubElement(tasks, "task")
+            ET.SubElement(one, "id").text = str(n)
+            ET.SubElement(one, "name").text = subset
+            ET.SubElement(one, "subset").text = subset
     values: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     kinds: dict[str, dict[str, str]] = defaultdict(dict)
     skeletons: set[Any] = set()
@@ -164,8 +191,34 @@ def _svg(nodes: list[str], edges: list[list[int]]) -> str:
     return lines + circles
 
 
+def image_subsets(images: list[dict[str, Any]]) -> dict[Any, str | None]:
+    """Image id -> the subset written on its ``<image>``: the one it came with (CVAT's, YOLO's or VOC's
+    split); ``default`` (CVAT's name) for the others when some have one, as every image of a project
+    is in a subset. Two images of one name in one subset are refused, with both, before anything is
+    written: CVAT and Datumaro know an image by its name within its subset."""
+    given = {image["id"]: subset_of(image) for image in images}
+    if any(given.values()):
+        given = {k: v or "default" for k, v in given.items()}
+    taken: dict[tuple[str, str | None], dict[str, Any]] = {}
+    for image in images:
+        subset = given[image["id"]]
+        other = taken.setdefault((str(image.get("file_name")), subset), image)
+        if other is not image:
+            raise FormatError(
+                "cvat_image_duplicate",
+                f"images {other['id']} and {image['id']} are both named {image.get('file_name')!r}"
+                + (f" in subset {subset!r}" if subset else "")
+                + ": CVAT names each image of a subset once; rename one of them or give them subsets.",
+            )
+    return given
+
+
 def _images(
-    root: ET.Element, images: list[dict[str, Any]], anns: list[dict[str, Any]], writer: _Shapes
+    root: ET.Element,
+    images: list[dict[str, Any]],
+    anns: list[dict[str, Any]],
+    writer: _Shapes,
+    subsets: dict[Any, str | None],
 ) -> int:
     by_image: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for ann in anns:
@@ -188,9 +241,9 @@ def _images(
             width=str(image["width"]),
             height=str(image["height"]),
         )
-        subset = (image.get("cvat") or {}).get("subset") or image.get("yolo_split")
+        subset = subsets[image["id"]]
         if subset:
-            element.set("subset", str(subset))
+            element.set("subset", subset)
         for ann in by_image.get(image["id"], []):
             if ann.get("track_id") is not None:
                 writer.losses.add("track_id")
@@ -295,12 +348,14 @@ class _Shapes:
     ) -> list[tuple[str, dict[str, str], list[tuple[str, dict[str, str]]]]]:
         seg, bbox, kind = ann.get("segmentation"), ann.get("bbox"), cvat.get("type")
         polyline = is_polyline(ann)
+        keypoints = ann.get("keypoints")
+        if keypoints and seg:
+            self.losses.add("keypoints of a polygon or mask (a CVAT shape is of one kind)")
         if isinstance(seg, dict):
             return [("mask", _mask(seg, cvat.get("region")), [])]
         if isinstance(seg, list) and seg and isinstance(seg[0], list):
             tag = "polyline" if polyline else "polygon"
             return [(tag, {"points": _points(ring)}, []) for ring in seg]
-        keypoints = ann.get("keypoints")
         if keypoints:
             nodes = self.categories[ann["category_id"]].get("keypoints") or []
             if kind == "points" or not bbox:
@@ -323,6 +378,8 @@ class _Shapes:
                         },
                     )
                 )
+            if isinstance(bbox, list) and len(bbox) == 4 and not _is_points_box(bbox, keypoints):
+                self.losses.add("box of a skeleton (CVAT has none: it comes back as its points' box)")
             return [("skeleton", {}, children)]
         if isinstance(bbox, list) and len(bbox) == 4:
             x, y, w, h = (float(v) for v in bbox)
@@ -333,6 +390,14 @@ class _Shapes:
             return [("box", attributes, [])]
         self.losses.add("no geometry")
         return []
+
+
+def _is_points_box(bbox: list[Any], keypoints: list[Any]) -> bool:
+    """Whether a box is the one a reader gives a skeleton: its visible points' extent, 1 pixel at least."""
+    xs = [float(keypoints[i]) for i in range(0, len(keypoints) - 2, 3) if keypoints[i + 2]] or [0.0]
+    ys = [float(keypoints[i + 1]) for i in range(0, len(keypoints) - 2, 3) if keypoints[i + 2]] or [0.0]
+    points_box = [min(xs), min(ys), max(max(xs) - min(xs), 1), max(max(ys) - min(ys), 1)]
+    return all(abs(float(a) - b) <= 1e-3 for a, b in zip(bbox, points_box, strict=True))
 
 
 def _points(flat: list[Any]) -> str:

@@ -22,7 +22,7 @@ import msgspec
 
 from labelport import geometry
 from labelport.errors import FormatError
-from labelport.formats.base import Dataset, Place, Sizes, far_coordinate
+from labelport.formats.base import COORDINATE_LIMIT, Dataset, Place, Sizes, far_coordinate
 from labelport.formats.labelstudio.rle import mask_from_rle
 from labelport.formats.xml import plain, read_bytes
 from labelport.imports.policy import ErrorPolicy
@@ -208,7 +208,7 @@ def _kind(value: Any) -> str:
     >>> _kind({}), _kind([[1]]), _kind(None)
     ('an object', 'a list', 'null')
     """
-    names = {dict: "an object", list: "a list", str: "a string", bool: "true or false", type(None): "null"}
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
     return names.get(type(value), "a number")
 
 
@@ -278,10 +278,11 @@ def _pixels(number: Any, where: str, side: int) -> float:
         raise FormatError(
             "ls_value", f"value{where} must be a number (percent of the image), not {number!r}.", path=where
         )
-    far = far_coordinate({f"value{where} ({number:g}% of {side})": number * side / 100})
-    if far is not None:
-        raise FormatError("ls_coordinate", far, path=where)
-    return float(number) * side / 100
+    pixels = float(number) * side / 100
+    if abs(pixels) > COORDINATE_LIMIT:
+        far = far_coordinate({f"value{where} ({number:g}% of {side})": pixels})
+        raise FormatError("ls_coordinate", str(far), path=where)
+    return pixels
 
 
 def _is_number(number: Any) -> bool:

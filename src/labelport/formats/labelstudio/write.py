@@ -146,6 +146,8 @@ def _results(
         ]
     keypoints = ann.get("keypoints")
     if keypoints and (not bbox or len(category.get("keypoints") or []) > 1):
+        if bbox:
+            losses.add("box of a skeleton (written as its points only)")
         return _keypoints(ann, category, image, keypoints, losses)
     if isinstance(bbox, list) and len(bbox) == 4:
         x, y, w, h = (float(v) for v in bbox)

@@ -10,9 +10,9 @@ from labelport.formats.voc.write import write_voc
 
 
 def sniff(path: Path) -> bool:
-    """A folder with an ``Annotations`` folder of XML files (or that folder itself)."""
+    """A folder with an ``Annotations`` folder of XML files, in it or in its folders (or that folder itself)."""
     root = voc_root(path) if path.is_dir() else None
-    return root is not None and any((root / "Annotations").glob("*.xml"))
+    return root is not None and any((root / "Annotations").rglob("*.xml"))
 
 
 FORMAT = Format(

@@ -78,10 +78,17 @@ def voc_root(source: Path) -> Path | None:
 
 
 def _splits(root: Path, reach: Reach) -> dict[str, str]:
-    """image stem -> split, from ImageSets/Main/<split>.txt (the first split that lists it)."""
+    """image stem -> split, from ImageSets/Main/<split>.txt (the first split that lists it): VOC's
+    splits, then any other list but a class's (``<class>_<split>.txt``), as a subset of another tool."""
     found: dict[str, str] = {}
-    for split in SPLITS:
-        path = root / "ImageSets" / "Main" / f"{split}.txt"
+    main = root / "ImageSets" / "Main"
+    others = sorted(
+        p.stem
+        for p in (main.glob("*.txt") if main.is_dir() else [])
+        if p.stem not in SPLITS and not p.stem.endswith(tuple(f"_{s}" for s in SPLITS))
+    )
+    for split in (*SPLITS, *others):
+        path = main / f"{split}.txt"
         if path.is_file() and reach.may_read(path):
             for line in read_lines(path, "voc_splits"):
                 if line.split():

@@ -1,7 +1,7 @@
 """Write a COCO-shaped dict as a Pascal VOC folder.
 
 ``Annotations/<name>.xml`` per image, ``ImageSets/Main/<split>.txt`` (the kept ``voc_split``, else
-``split``), ``labelmap.txt`` (background first, then the classes, with VOC's colour map), and when any
+the image's subset, else ``split``; ``Annotations/<split>/<name>.xml`` when two splits share a name), ``labelmap.txt`` (background first, then the classes, with VOC's colour map), and when any
 object has a segmentation ``SegmentationObject/`` and ``SegmentationClass/`` PNGs (palette images:
 instance k is the k-th object; class c the c-th line of the label map) with
 ``ImageSets/Segmentation/<split>.txt``. Polygons become mask pixels (VOC has no polygons: counted as
@@ -22,7 +22,16 @@ import numpy as np
 
 from labelport import geometry
 from labelport.errors import FormatError
-from labelport.formats.base import ExportReport, Losses, kept, plain_attributes, rotation_of
+from labelport.formats.base import (
+    ExportReport,
+    Losses,
+    inside_name,
+    kept,
+    plain_attributes,
+    rotation_of,
+    subset_folder,
+    subset_of,
+)
 from labelport.formats.voc.read import FLAGS, voc_colour
 from labelport.formats.xml import answer_text, fmt, write_xml
 
@@ -49,9 +58,9 @@ def write_voc(coco: dict[str, Any], dest: str | Path, *, split: str = "train") -
     report = ExportReport(format="voc", path=str(out))
     lists: dict[str, list[str]] = defaultdict(list)
     segmented: dict[str, list[str]] = defaultdict(list)
+    places = item_ids(coco.get("images", []), split)
     for image in coco.get("images", []):
-        stem = Path(str(image["file_name"])).with_suffix("").as_posix()
-        where = image.get("voc_split") if isinstance(image.get("voc_split"), str) else split
+        where, stem = places[image["id"]]
         given = by_image.get(image["id"], [])
         anns = [a for a in given if a.get("category_id") in names]
         if len(anns) < len(given):
@@ -84,12 +93,53 @@ def write_voc(coco: dict[str, Any], dest: str | Path, *, split: str = "train") -
     return report
 
 
+def item_ids(images: list[dict[str, Any]], split: str) -> dict[Any, tuple[str, str]]:
+    """Image id -> (its split, its VOC id: ``Annotations/<id>.xml``), before anything is written.
+
+    The split is the kept VOC split, else the subset the image came with, else ``split``; the id is
+    the file name without its extension. When images of two splits share an id (a CVAT project's
+    train and val), every id takes its split as a folder (``train/a``), as VOC ids may have folders;
+    two images that would still share one (``a.jpg`` and ``a.png`` of one split) are refused, with
+    both names, so the report's counts are the files on disk. No id leads out of the folder
+    (:func:`~labelport.formats.base.inside_name`).
+    """
+    found: dict[Any, tuple[str, str]] = {}
+    for image in images:
+        kept_split, subset = image.get("voc_split"), subset_of(image, named=True)
+        where = kept_split if isinstance(kept_split, str) and kept_split else subset or split
+        stem = inside_name(str(image["file_name"])).with_suffix("").as_posix()
+        found[image["id"]] = (subset_folder(where, "voc"), stem)
+    splits_of: dict[str, set[str]] = defaultdict(set)
+    for where, stem in found.values():
+        splits_of[stem].add(where)
+    if any(len(s) > 1 for s in splits_of.values()):
+        spaced = sorted({where for where, _ in found.values() if len(where.split()) != 1})
+        if spaced:
+            raise FormatError(
+                "voc_subset",
+                f"images of two subsets share names, so each id takes its subset as a folder, but the "
+                f"subset {spaced[0]!r} holds a space, which ends an id in VOC's ImageSets lists.",
+            )
+        found = {k: (where, f"{where}/{stem}") for k, (where, stem) in found.items()}
+    taken: dict[str, dict[str, Any]] = {}
+    for image in images:
+        other = taken.setdefault(found[image["id"]][1], image)
+        if other is not image:
+            raise FormatError(
+                "voc_name_clash",
+                f"images {other['file_name']!r} (id {other['id']}) and {image['file_name']!r} (id {image['id']}) "
+                f"would both be Annotations/{found[image['id']][1]}.xml: VOC names an image's file after it "
+                "without its extension; rename one of them.",
+            )
+    return found
+
+
 def _annotation(
     image: dict[str, Any], anns: list[dict[str, Any]], names: dict[Any, str], segmented: bool, losses: Losses
 ) -> ET.Element:
     root = ET.Element("annotation")
     ET.SubElement(root, "folder").text = "VOC"
-    ET.SubElement(root, "filename").text = Path(str(image["file_name"])).name
+    ET.SubElement(root, "filename").text = inside_name(str(image["file_name"])).name
     ET.SubElement(ET.SubElement(root, "source"), "database").text = "labelport"
     size = ET.SubElement(root, "size")
     ET.SubElement(size, "width").text = str(image["width"])

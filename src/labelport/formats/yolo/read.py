@@ -18,7 +18,16 @@ from typing import Any
 
 from labelport import geometry
 from labelport.errors import FormatError
-from labelport.formats.base import Dataset, Place, Sizes, far_coordinate, image_size, read_lines, text_lines
+from labelport.formats.base import (
+    COORDINATE_LIMIT,
+    Dataset,
+    Place,
+    Sizes,
+    far_coordinate,
+    image_size,
+    read_lines,
+    text_lines,
+)
 from labelport.formats.coco.validate import short
 from labelport.formats.reach import OUTSIDE, Reach
 from labelport.imports.policy import ErrorPolicy
@@ -141,7 +150,9 @@ def read_config(source: Path, task: str | None = None, *, confined: bool = False
         candidate = reach.named(root / given, given, file=file, key="path")
         root = candidate if candidate.is_dir() else root  # a path from another machine: the yaml's folder
     splits: list[tuple[str, Path]] = []
-    for key in SPLITS:
+    # train, val, test; and any other subset as labelport writes one (``Batch 2: images/Batch 2``)
+    named = [k for k, v in cfg.items() if isinstance(k, str) and k not in SPLITS and v == f"images/{k}"]
+    for key in (*SPLITS, *named):
         entries = cfg.get(key)
         listed = isinstance(entries, list)
         given_entries = (
@@ -351,8 +362,8 @@ def _parse_line(line: str, config: _Config, size: tuple[int, int], problem: Any)
         problem("yolo_number", "coordinates must be finite numbers.")
         return None
     width, height = size
-    far = far_coordinate({repr(parts[i + 1]): v * max(width, height) for i, v in enumerate(values)})
-    if far is not None:
+    if values and max(map(abs, values)) * max(width, height) > COORDINATE_LIMIT:
+        far = far_coordinate({repr(parts[i + 1]): v * max(width, height) for i, v in enumerate(values)})
         problem("yolo_coordinate", f"as pixels of this {width}x{height} image, {far}")
         return None
     n = len(values)

@@ -3,7 +3,9 @@
 The task is chosen from what the labels hold (key points: pose; rotated boxes: obb; polygons or
 masks: segment; else detect) unless given. Class ids follow the category records' ``yolo_id`` when
 every category has one (a dataset that came from YOLO keeps its numbering), else the categories'
-order, else ``classes``: an explicit order of names. Everything YOLO has no place for is counted in
+order, else ``classes``: an explicit order of names. Each image's split and label file are worked out
+before anything is written (:func:`label_files`). An object of several polygons is one line, its
+parts joined (:func:`labelport.geometry.join_rings`). Everything YOLO has no place for is counted in
 the report's ``losses``.
 
 >>> # write_yolo(coco, "out/", classes=["cat", "dog"]) -> ExportReport with classes {"cat": 0, "dog": 1}
@@ -12,7 +14,7 @@ the report's ``losses``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from labelport import geometry
@@ -20,9 +22,12 @@ from labelport.errors import FormatError
 from labelport.formats.base import (
     ExportReport,
     Losses,
+    inside_name,
     is_polyline,
     plain_attributes,
     rotation_of,
+    subset_folder,
+    subset_of,
     write_bytes,
 )
 from labelport.formats.yolo.read import TASKS
@@ -108,14 +113,15 @@ def write_yolo(
             lines[image["id"]].append(f"{cls} {line}")
             report.objects += 1
             _count_extras(ann, losses)
+    places = label_files(coco.get("images", []), split)
     splits: set[str] = set()
     folders: set[Path] = set()
     for img in coco.get("images", []):
-        where = img.get("yolo_split") if isinstance(img.get("yolo_split"), str) else split
+        where, name = places[img["id"]]
         if where not in splits:
             splits.add(where)
             (out / "images" / where).mkdir(parents=True, exist_ok=True)
-        label = out / "labels" / where / Path(str(img["file_name"])).with_suffix(".txt")
+        label = out / "labels" / where / name
         if label.parent not in folders:
             folders.add(label.parent)
             label.parent.mkdir(parents=True, exist_ok=True)
@@ -123,20 +129,61 @@ def write_yolo(
         report.images += 1
         report.files += 1
     _write_yaml(out, sorted(splits) or [split], names, task, kpt)
-    _write_meta(out, coco.get("images", []), split)
+    _write_meta(out, coco.get("images", []), places)
     report.files += 2
     report.losses = dict(losses)
     return report
 
 
-def _write_meta(out: Path, images: list[dict[str, Any]], split: str) -> None:
+#: Subset names other tools give (CVAT's Train, Validation, Test), as the splits Ultralytics reads
+_ULTRALYTICS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
+
+
+def label_files(images: list[dict[str, Any]], split: str) -> dict[Any, tuple[str, PurePosixPath]]:
+    """Image id -> (its split, its label file under ``labels/<split>/``), before anything is written.
+
+    The split is the kept YOLO split, else the subset the image came with (CVAT's ``Train`` is
+    ``train``), else ``split``. Two images never share a label file: images of one name in two
+    subsets go to two splits, and two that would still share one (``a.jpg`` and ``a.png`` of one split)
+    are refused, with both names, so the report's counts are the files on disk. No file name leads
+    out of the folder (:func:`~labelport.formats.base.inside_name`).
+    """
+    places: dict[Any, tuple[str, PurePosixPath]] = {}
+    taken: dict[tuple[str, PurePosixPath], Any] = {}
+    for img in images:
+        kept_split = img.get("yolo_split")
+        subset = subset_of(img, named=True)
+        where = (
+            kept_split
+            if isinstance(kept_split, str) and kept_split
+            else _ULTRALYTICS.get(subset.lower(), subset)
+            if subset
+            else split
+        )
+        name = inside_name(str(img["file_name"])).with_suffix(".txt")
+        place = (subset_folder(where, "yolo"), name)
+        other = taken.setdefault(place, img)
+        if other is not img:
+            raise FormatError(
+                "yolo_name_clash",
+                f"images {other['file_name']!r} (id {other['id']}) and {img['file_name']!r} (id {img['id']}) "
+                f"would both be labels/{place[0]}/{name}: YOLO names a label file after its image; "
+                "rename one of them, or give them different splits.",
+            )
+        places[img["id"]] = place
+    return places
+
+
+def _write_meta(
+    out: Path, images: list[dict[str, Any]], places: dict[Any, tuple[str, PurePosixPath]]
+) -> None:
     """``images.meta`` (Datumaro's form: ``name height width`` a line): the sizes, for when the images are elsewhere."""
     import shlex
 
     lines = []
     for img in images:
-        where = img.get("yolo_split") if isinstance(img.get("yolo_split"), str) else split
-        name = shlex.quote(f"{where}/{img['file_name']}")
+        where, label = places[img["id"]]
+        name = shlex.quote(f"{where}/{label.with_suffix(PurePosixPath(str(img['file_name'])).suffix)}")
         lines.append(f"{name} {img['height']} {img['width']}\n")
     (out / "images.meta").write_text("".join(lines), encoding="utf-8")
 
