@@ -146,6 +146,22 @@ def test_the_readme_is_short() -> None:
     assert lines <= 300, f"README.md has {lines} lines; the reference belongs in docs/"
 
 
+INTERNAL = re.compile(
+    r"issue \d+|\b(this|last|first|second|earlier) rounds?\b|this session|\bhelpers?\b|\bthe brief\b",
+    flags=re.I,
+)
+
+
+@pytest.mark.parametrize("path", [ROOT / "README.md", *sorted(DOCS.glob("*.md"))], ids=lambda p: p.name)
+def test_no_page_speaks_of_how_the_project_was_built(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    found = [
+        f"{path.name} line {text.count(chr(10), 0, m.start()) + 1}: {m.group()!r}"
+        for m in INTERNAL.finditer(text)
+    ]
+    assert not found, found
+
+
 def test_the_docs_include_the_readme_tours_by_marker() -> None:
     """Each ``--8<-- "README.md:NAME"`` of a page has its start and end marker in the README."""
     included = {
