@@ -1,8 +1,9 @@
 """The README's tours run as written, from an empty home, with the files of ``examples/``.
 
-The Python tour and its continuation under "Everyday operations" run in this process; the CLI tour
-and its continuation run in bash with the installed ``labelport`` script; the team server's snippet
-runs against a real server process on an SQLite file.
+The Python tour and its continuation on the docs' "Everyday operations" page run in this process;
+the CLI tour and its continuation run in bash with the installed ``labelport`` script; the team
+server page's snippet runs against a real server process on an SQLite file. The README stays short
+and, like every docs page, speaks of the product only.
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ from test_server import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+DOCS = ROOT / "docs"
+
+
+def page(name: str) -> str:
+    """A docs page's text (``docs/NAME.md``)."""
+    return (DOCS / f"{name}.md").read_text(encoding="utf-8")
 
 
 def section(title: str) -> str:
@@ -60,7 +67,8 @@ def clean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_the_examples_are_the_files_the_tours_name() -> None:
-    named = set(re.findall(r"examples/([\w.-]+\.\w+)", README))
+    texts = [README, *(p.read_text(encoding="utf-8") for p in DOCS.glob("*.md"))]
+    named = {name for text in texts for name in re.findall(r"examples/([\w.-]+\.\w+)", text)}
     shipped = {p.name for p in (ROOT / "examples").iterdir()} - {"README.md"}
     assert named and named <= shipped, named - shipped
 
@@ -81,15 +89,15 @@ def test_the_python_tour_runs_from_an_empty_home(clean: Path, capsys: pytest.Cap
     assert namespace["client"].identity.fingerprint in init.stdout
     assert (Path(os.environ["HOME"]) / ".labelport" / "config.json").is_file()
 
-    operations = blocks(section("Everyday operations"), "python")[0]
-    exec(compile(operations, "README: everyday operations", "exec"), namespace)
+    operations = blocks(page("operations"), "python")[0]
+    exec(compile(operations, "docs: everyday operations", "exec"), namespace)
     assert namespace["client"].list_projects() == []
 
 
 def test_the_cli_tour_runs_from_an_empty_home(clean: Path) -> None:
     tour = blocks(section("The `labelport` command"), "sh")
     script = next(b for b in tour if b.startswith("labelport init"))
-    operations = blocks(section("Everyday operations"), "sh")[0]
+    operations = blocks(page("operations"), "sh")[0]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     done = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script + operations],
@@ -115,7 +123,7 @@ def test_the_team_server_snippet_runs_against_a_server(clean: Path, tmp_path: Pa
     add_user(str(db), "ada", Identity.load(key).public_text)
     server = ServerProcess(str(db), tmp_path / "server.log")
     try:
-        snippet = blocks(section("Team server"), "python")[0]
+        snippet = blocks(page("server"), "python")[0]
         snippet = (
             snippet.replace("http://labels.example:8800", server.url)
             .replace("~/.ssh/id_ed25519", str(key))
@@ -123,7 +131,7 @@ def test_the_team_server_snippet_runs_against_a_server(clean: Path, tmp_path: Pa
         )
         namespace: dict[str, Any] = {}
         try:
-            exec(compile(snippet, "README: the team server", "exec"), namespace)
+            exec(compile(snippet, "docs: the team server", "exec"), namespace)
         finally:
             if "client" in namespace:
                 namespace["client"].service.close()
@@ -131,3 +139,36 @@ def test_the_team_server_snippet_runs_against_a_server(clean: Path, tmp_path: Pa
         assert len(namespace["images"]) == 2
     finally:
         server.stop()
+
+
+def test_the_readme_is_short() -> None:
+    lines = README.count("\n")
+    assert lines <= 300, f"README.md has {lines} lines; the reference belongs in docs/"
+
+
+INTERNAL = re.compile(
+    r"issue \d+|\b(this|last|first|second|earlier) rounds?\b|this session|\bhelpers?\b|\bthe brief\b",
+    flags=re.I,
+)
+
+
+@pytest.mark.parametrize("path", [ROOT / "README.md", *sorted(DOCS.glob("*.md"))], ids=lambda p: p.name)
+def test_no_page_speaks_of_how_the_project_was_built(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    found = [
+        f"{path.name} line {text.count(chr(10), 0, m.start()) + 1}: {m.group()!r}"
+        for m in INTERNAL.finditer(text)
+    ]
+    assert not found, found
+
+
+def test_the_docs_include_the_readme_tours_by_marker() -> None:
+    """Each ``--8<-- "README.md:NAME"`` of a page has its start and end marker in the README."""
+    included = {
+        name for p in DOCS.glob("*.md") for name in re.findall(r'--8<-- "README\.md:([\w-]+)"', p.read_text())
+    }
+    assert {"intro", "python-tour", "cli-options", "cli-tour"} <= included
+    for name in included:
+        start, end = f"--8<-- [start:{name}]", f"--8<-- [end:{name}]"
+        assert README.count(start) == 1 and README.count(end) == 1, name
+        assert README.index(start) < README.index(end), name

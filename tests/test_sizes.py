@@ -1,5 +1,5 @@
 """No module in ``src/labelport`` over 600 lines and no function over 80, except those written down here
-with the reason (README "How the code is laid out" says the same).
+with the reason (docs/layout.md, "Sizes", says the same).
 
 A module or function that shrinks under the limit must leave the list (the test fails on a stale entry),
 so the list only ever gets shorter.

@@ -36,7 +36,7 @@ class Site:
         assert console_errors(self.driver) == []
 
     def shot(self, name: str | None = None) -> Image.Image:
-        """A screenshot; kept as ``name`` in $VIEWER_SCREENSHOTS when both are given (the README's)."""
+        """A screenshot; kept as ``name`` in $VIEWER_SCREENSHOTS when both are given (docs/viewer/ holds them)."""
         data = self.driver.get_screenshot_as_png()
         if SHOTS is not None and name is not None:
             SHOTS.mkdir(parents=True, exist_ok=True)

@@ -87,7 +87,7 @@ def test_unit_marks_are_coloured_by_the_stored_matches_with_a_legend(site: EvalS
         legend = site.driver.find_element("css selector", "#match-legend")
         assert "false positive" in legend.text and "true positive" in legend.text
         if title == "every-shape.png":
-            site.shot("evaluation.png")  # the README's
+            site.shot("evaluation.png")  # docs/viewer/evaluation.png, on the viewer page
 
 
 def test_without_a_stored_evaluation_marks_keep_their_class_colours(site: EvalSite) -> None:

@@ -1,4 +1,4 @@
-"""The bounds every input is held to, in one place (the README's validation table names each).
+"""The bounds every input is held to, in one place (docs/importing.md's validation table names each).
 
 Each bound keeps a hostile file or request from costing the server or the command more than a
 fixed amount of memory or time; real data stays well inside them.

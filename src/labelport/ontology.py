@@ -199,7 +199,7 @@ class OntologyStructure:
         if not isinstance(data, dict):
             raise OntologyError(
                 'the file must hold one JSON object, {"objects": [...], "classifications": [...]}, '
-                f'not {_json_kind(data)} (see the README\'s "Ontology files").',
+                f"not {_json_kind(data)} (see docs/ontology.md).",
                 path="$",
             )
         objects = [_object_from_dict(o, f"objects[{i}]") for i, o in enumerate(_list(data, "objects", "$"))]

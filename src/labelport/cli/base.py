@@ -228,7 +228,7 @@ def read_json(path: Path, error: Callable[[str], LabelportError]) -> Any:
 
 
 def read_ontology(path: Path) -> OntologyStructure:
-    """An ontology file (see the README's "Ontology files"); an :class:`OntologyError` names the file."""
+    """An ontology file (see docs/ontology.md); an :class:`OntologyError` names the file."""
     data = read_json(path, lambda message: OntologyError(message))
     try:
         return OntologyStructure.from_dict(data)
