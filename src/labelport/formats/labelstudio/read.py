@@ -58,6 +58,8 @@ def read_labelstudio(
         tasks = msgspec.json.decode(path.read_bytes())
     except FileNotFoundError:
         raise FormatError("file_missing", "no such file.", file=file) from None
+    except OSError as exc:  # a folder, a file that cannot be opened
+        raise FormatError("file_missing", f"cannot be read ({exc.strerror}).", file=file) from None
     except msgspec.DecodeError as exc:
         raise FormatError("ls_json", f"is not valid JSON ({exc}).", file=file, path="$") from None
     if isinstance(tasks, dict):

@@ -192,7 +192,13 @@ def _split_items(entry: Path, root: Path, reach: Reach) -> list[tuple[str, Path 
     images: dict[str, Path] = {}
     if entry.is_file() and entry.suffix == ".txt":
         base = entry.parent
-        for number, line in enumerate(entry.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            listed = read_bytes(entry).decode("utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise FormatError(
+                "yolo_file", f"cannot be read as a list of images ({exc}).", file=str(entry)
+            ) from None
+        for number, line in enumerate(listed, 1):
             if line.strip():
                 p = Path(line.strip())
                 near = base / p  # beside the list, else under the dataset's root (on a server: inside)
