@@ -210,3 +210,15 @@ def test_media_roots_are_recorded_by_a_server_admin_on_the_database(site: Site, 
     time.sleep(1.1)  # the server reads a project's roots again after a second
     assert _media(site, "bob", site.projects["bob"], unit).status_code == 403
     set_media_roots(db_url, site.projects["bob"], [str(site.data / "bob")])
+
+
+def test_the_team_servers_answers_carry_the_security_headers(site: Site) -> None:
+    session = site.session("alice")
+    paths = ("/ui/", f"/ui/projects/{site.projects['alice']}", "/ui/api/projects", "/me", "/no/such")
+    with httpx.Client(base_url=site.url) as stranger:
+        for path in paths:
+            for client in (session, stranger):
+                headers = client.get(path).headers
+                assert headers["x-frame-options"] == "DENY", path
+                assert headers["referrer-policy"] == "no-referrer", path
+                assert "frame-ancestors 'none'" in headers["content-security-policy"], path

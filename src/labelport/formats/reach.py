@@ -48,15 +48,23 @@ class Reach:
         return self._inside(Path(os.path.realpath(path)))
 
     def named(
-        self, path: Path, given: str, *, file: str, key: str | None = None, line: int | None = None
+        self,
+        path: Path,
+        given: str,
+        *,
+        file: str,
+        key: str | None = None,
+        line: int | None = None,
+        hint: str = "",
     ) -> Path:
         """``path``, which the dataset names as ``given`` (in ``file``, at ``key`` or ``line``); on a
-        server a :class:`FormatError` (:data:`OUTSIDE`) when it leaves the folder."""
+        server a :class:`FormatError` (:data:`OUTSIDE`) when it leaves the folder (``hint``: how to
+        mend it, after the sentence)."""
         if self.confined and (Path(given).is_absolute() or not self.is_inside(path)):
             raise FormatError(
                 OUTSIDE,
                 f"{given!r} names a place outside the dataset's folder; a server reads only the files "
-                "of the upload.",
+                f"of the upload{hint}.",
                 file=file,
                 path=key,
                 line=line,

@@ -128,7 +128,8 @@ def read_config(source: Path, task: str | None = None, *, confined: bool = False
     reach = Reach(root, confined=confined)
     given = cfg.get("path")
     if isinstance(given, str) and given:
-        candidate = reach.named(root / given, given, file=file, key="path")
+        mend = " (leave path out, or name a folder inside the dataset)"
+        candidate = reach.named(root / given, given, file=file, key="path", hint=mend)
         root = candidate if candidate.is_dir() else root  # a path from another machine: the yaml's folder
     splits: list[tuple[str, Path]] = []
     for key in SPLITS:
