@@ -52,6 +52,17 @@ def test_a_local_import_lists_the_files_it_read_outside_the_dataset(
     assert report.to_dict()["outside_files"] == report.outside_files
 
 
+def test_a_split_list_outside_the_folder_is_listed_with_what_it_names(tmp_path: Path) -> None:
+    other = _other(tmp_path)
+    (other / "train.txt").write_text(f"{other}/images/train/s.png\n")
+    ds = _dataset(tmp_path, f"names: [cat]\ntrain: {other}/train.txt\n")
+    assert read_yolo(ds).outside == [
+        str(other / "images/train/s.png"),
+        str(other / "labels/train/s.txt"),
+        str(other / "train.txt"),
+    ]
+
+
 def test_a_local_import_inside_its_folder_lists_nothing(client: UserClient, tmp_path: Path) -> None:
     ds = _dataset(tmp_path, "names: [cat]\ntrain: images/train\n")
     report = client.create_project("p").import_labels(

@@ -191,7 +191,7 @@ def _labels_dir(images: Path) -> Path:
 def _split_items(entry: Path, root: Path, reach: Reach) -> list[tuple[str, Path | None, Path | None]]:
     """(relative stem, image file, label file) for one split entry: a folder of images, or a .txt list."""
     images: dict[str, Path] = {}
-    if entry.is_file() and entry.suffix == ".txt":
+    if entry.is_file() and entry.suffix == ".txt" and reach.may_read(entry):
         base = entry.parent
         try:
             listed = read_bytes(entry).decode("utf-8").splitlines()
@@ -203,7 +203,7 @@ def _split_items(entry: Path, root: Path, reach: Reach) -> list[tuple[str, Path 
             if line.strip():
                 p = Path(line.strip())
                 near = base / p  # beside the list, else under the dataset's root (on a server: inside)
-                p = near if near.exists() and (not reach.confined or reach.is_inside(near)) else root / p
+                p = near if (not reach.confined or reach.is_inside(near)) and near.exists() else root / p
                 p = reach.named(p, line.strip(), file=str(entry), line=number)
                 images[str(p.with_suffix(""))] = p
         out: list[tuple[str, Path | None, Path | None]] = []
