@@ -280,6 +280,9 @@ BAD_UPLOADS: list[tuple[bytes, str, str, dict[str, Any]]] = [
     (zipped({"ls.json": "[]"}), "labelstudio", "ls.zip", {"archive": True}),
     (zipped({"c.json": "{}"}), "coco", "c.zip", {"archive": True}),
     (b"{}", "nosuchformat", "c.json", {}),
+    (zipped({"a" * 300 + ".txt": "x"}), "yolo", "ds.zip", {"archive": True}),
+    (zipped({"a": "x", "a/b": "y"}), "yolo", "ds.zip", {"archive": True}),
+    (zipped({"a/": "", "a": "x"}), "voc", "ds.zip", {"archive": True}),
 ]
 
 
@@ -290,4 +293,4 @@ def test_no_refusal_of_a_bad_upload_names_a_server_folder(site: Site) -> None:
         body = answer.json()
         assert body["message"] and "Traceback" not in answer.text
         _no_leak(site, answer)
-        assert "labelport-import-" not in answer.text and "unpacked" not in answer.text, answer.text
+        assert "labelport-import-" not in answer.text and "/unpacked/" not in answer.text, answer.text
