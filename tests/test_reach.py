@@ -119,6 +119,31 @@ def test_a_confined_reach_takes_only_paths_inside(tmp_path: Path, given: str, in
         assert (caught.value.code, caught.value.file, caught.value.path) == (OUTSIDE, "data.yaml", "train")
 
 
+@pytest.mark.parametrize("confined", [False, True])
+@pytest.mark.parametrize(
+    ("yaml", "extra", "place"),
+    [
+        ('train: "a\\0b"\n', {}, ("data.yaml", None, "train")),
+        ('path: "x\\0"\n', {}, ("data.yaml", None, "path")),
+        ("train: t.txt\n", {"t.txt": "images/\x00x.png\n"}, ("t.txt", 1, None)),
+    ],
+)
+def test_a_path_with_a_nul_character_is_one_sentence(
+    tmp_path: Path,
+    confined: bool,
+    yaml: str,
+    extra: dict[str, str],
+    place: tuple[str, int | None, str | None],
+) -> None:
+    ds = _dataset(tmp_path, "names: [cat]\n" + yaml)
+    for name, text in extra.items():
+        (ds / name).write_text(text)
+    with pytest.raises(FormatError) as caught:
+        read_yolo(ds, confined=confined)
+    error = caught.value
+    assert (error.code, Path(error.file or "").name, error.line, error.path) == ("path_invalid", *place)
+
+
 def test_a_confined_reach_refuses_a_link_out_and_an_absolute_path_inside(tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
     root = tmp_path / "root"

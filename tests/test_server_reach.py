@@ -281,6 +281,13 @@ BAD_UPLOADS: list[tuple[bytes, str, str, dict[str, Any]]] = [
     (zipped({"c.json": "{}"}), "coco", "c.zip", {"archive": True}),
     (b"{}", "nosuchformat", "c.json", {}),
     (zipped({"a" * 300 + ".txt": "x"}), "yolo", "ds.zip", {"archive": True}),
+    (zipped({"data.yaml": 'names: [a]\ntrain: "a\\0b"\n'}), "yolo", "ds.zip", {"archive": True}),
+    (
+        zipped(yolo("names: [a]\ntrain: t.txt\n", **{"t.txt": "images/\x00a.png\n"})),
+        "yolo",
+        "ds.zip",
+        {"archive": True},
+    ),
     (zipped({"a": "x", "a/b": "y"}), "yolo", "ds.zip", {"archive": True}),
     (zipped({"a/": "", "a": "x"}), "voc", "ds.zip", {"archive": True}),
 ]
