@@ -52,6 +52,17 @@ def test_a_local_import_lists_the_files_it_read_outside_the_dataset(
     assert report.to_dict()["outside_files"] == report.outside_files
 
 
+def test_a_split_list_outside_the_folder_is_listed_with_what_it_names(tmp_path: Path) -> None:
+    other = _other(tmp_path)
+    (other / "train.txt").write_text(f"{other}/images/train/s.png\n")
+    ds = _dataset(tmp_path, f"names: [cat]\ntrain: {other}/train.txt\n")
+    assert read_yolo(ds).outside == [
+        str(other / "images/train/s.png"),
+        str(other / "labels/train/s.txt"),
+        str(other / "train.txt"),
+    ]
+
+
 def test_a_local_import_inside_its_folder_lists_nothing(client: UserClient, tmp_path: Path) -> None:
     ds = _dataset(tmp_path, "names: [cat]\ntrain: images/train\n")
     report = client.create_project("p").import_labels(
@@ -106,6 +117,31 @@ def test_a_confined_reach_takes_only_paths_inside(tmp_path: Path, given: str, in
         with pytest.raises(FormatError) as caught:
             reach.named(tmp_path / given, given, file="data.yaml", key="train")
         assert (caught.value.code, caught.value.file, caught.value.path) == (OUTSIDE, "data.yaml", "train")
+
+
+@pytest.mark.parametrize("confined", [False, True])
+@pytest.mark.parametrize(
+    ("yaml", "extra", "place"),
+    [
+        ('train: "a\\0b"\n', {}, ("data.yaml", None, "train")),
+        ('path: "x\\0"\n', {}, ("data.yaml", None, "path")),
+        ("train: t.txt\n", {"t.txt": "images/\x00x.png\n"}, ("t.txt", 1, None)),
+    ],
+)
+def test_a_path_with_a_nul_character_is_one_sentence(
+    tmp_path: Path,
+    confined: bool,
+    yaml: str,
+    extra: dict[str, str],
+    place: tuple[str, int | None, str | None],
+) -> None:
+    ds = _dataset(tmp_path, "names: [cat]\n" + yaml)
+    for name, text in extra.items():
+        (ds / name).write_text(text)
+    with pytest.raises(FormatError) as caught:
+        read_yolo(ds, confined=confined)
+    error = caught.value
+    assert (error.code, Path(error.file or "").name, error.line, error.path) == ("path_invalid", *place)
 
 
 def test_a_confined_reach_refuses_a_link_out_and_an_absolute_path_inside(tmp_path: Path) -> None:

@@ -236,3 +236,68 @@ def test_a_voc_upload_whose_image_path_leaves_it_is_refused(site: Site) -> None:
         _no_leak(site, answer)
     answer = send_folder(site, zipped(_voc("a.png")), "voc", "voc.zip")
     assert answer.status_code == 200, answer.text
+
+
+def send_file(site: Site, data: bytes, fmt: str, name: str, **options: Any) -> httpx.Response:
+    """A file as the remote client sends it (``archive=True`` among ``options``: as a folder's zip)."""
+    base = f"{site.url}/projects/{site.project}/uploads"
+    started = call(site.identity, "POST", base, {"filename": name})
+    assert started.status_code == 200, started.text
+    upload = f"{base}/{started.json()['upload_id']}"
+    assert call(site.identity, "PUT", f"{upload}/chunks/0", gzip.compress(data)).status_code == 200
+    wanted = {"format": fmt, "create_missing_data_units": True, "categories": "create", **options}
+    return call(site.identity, "POST", f"{upload}/import", {"chunks": 1, "options": wanted})
+
+
+#: (what is sent, format, file name, options): uploads that every reader refuses, one way each
+BAD_UPLOADS: list[tuple[bytes, str, str, dict[str, Any]]] = [
+    (b"{not json", "coco", "c.json", {}),
+    (b"[1, 2]", "coco", "c.json", {}),
+    (b'{"images": 3}', "coco", "c.json", {}),
+    (b"\x1f\x8b\x08\x00broken", "coco", "c.json.gz", {}),
+    (b"not a zip", "yolo", "ds.zip", {"archive": True}),
+    (zipped({"readme.txt": "no yaml"}), "yolo", "ds.zip", {"archive": True}),
+    (zipped({"data.yaml": "names: [a\n"}), "yolo", "ds.zip", {"archive": True}),
+    (zipped({"data.yaml": b"names: \xff\xfe"}), "yolo", "ds.zip", {"archive": True}),
+    (
+        zipped(yolo("names: [cat]\ntrain: images/train\n", **{"labels/train/a.txt": "x y z\n"})),
+        "yolo",
+        "ds.zip",
+        {"archive": True},
+    ),
+    (
+        zipped(yolo("names: [cat]\ntrain: t.txt\n", **{"t.txt": b"\xff\xfe\n"})),
+        "yolo",
+        "ds.zip",
+        {"archive": True},
+    ),
+    (zipped({"readme.txt": "no Annotations"}), "voc", "voc.zip", {"archive": True}),
+    (zipped({"Annotations/a.xml": "<annotation><oops>"}), "voc", "voc.zip", {"archive": True}),
+    (zipped({"Annotations/a.xml": "<other/>"}), "voc", "voc.zip", {"archive": True}),
+    (b"<annotations><image", "cvat", "a.xml", {}),
+    (zipped({"a.xml": "<annotations/>"}), "cvat", "a.zip", {"archive": True}),
+    (b"{not json", "labelstudio", "ls.json", {}),
+    (zipped({"ls.json": "[]"}), "labelstudio", "ls.zip", {"archive": True}),
+    (zipped({"c.json": "{}"}), "coco", "c.zip", {"archive": True}),
+    (b"{}", "nosuchformat", "c.json", {}),
+    (zipped({"a" * 300 + ".txt": "x"}), "yolo", "ds.zip", {"archive": True}),
+    (zipped({"data.yaml": 'names: [a]\ntrain: "a\\0b"\n'}), "yolo", "ds.zip", {"archive": True}),
+    (
+        zipped(yolo("names: [a]\ntrain: t.txt\n", **{"t.txt": "images/\x00a.png\n"})),
+        "yolo",
+        "ds.zip",
+        {"archive": True},
+    ),
+    (zipped({"a": "x", "a/b": "y"}), "yolo", "ds.zip", {"archive": True}),
+    (zipped({"a/": "", "a": "x"}), "voc", "ds.zip", {"archive": True}),
+]
+
+
+def test_no_refusal_of_a_bad_upload_names_a_server_folder(site: Site) -> None:
+    for data, fmt, name, options in BAD_UPLOADS:
+        answer = send_file(site, data, fmt, name, **options)
+        assert 400 <= answer.status_code < 500, (fmt, name, data[:40], answer.text)
+        body = answer.json()
+        assert body["message"] and "Traceback" not in answer.text
+        _no_leak(site, answer)
+        assert "labelport-import-" not in answer.text and "/unpacked/" not in answer.text, answer.text

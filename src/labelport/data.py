@@ -10,6 +10,8 @@ member or slice. Members of groups and series keep their own titles and sizes.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -159,3 +161,30 @@ def image_from_file(path: Path) -> DataUnit:
     """A data unit for an image file: its name as title, its size from the header."""
     width, height = image_size(path)
     return DataUnit.image(path.name, width=width, height=height, location=str(path.resolve()))
+
+
+def local_file(location: str) -> str | None:
+    """The path of the file a location names on this machine (a path, or a ``file://`` URL); None
+    for no location and for a URL of another scheme.
+
+    >>> local_file("file:///srv/a.png"), local_file("images/a.png"), local_file("https://x/a.png")
+    ('/srv/a.png', 'images/a.png', None)
+    """
+    if not location:
+        return None
+    if location.lower().startswith("file://"):
+        return location[7:]
+    return None if "://" in location else location
+
+
+def file_inside(path: str, roots: Sequence[Path], *, relative: bool) -> Path | None:
+    """The file ``path`` names, with ``..`` and symbolic links resolved, when it lies inside one of
+    ``roots`` (each resolved already); a relative path is looked for under each root when ``relative``,
+    else under the working directory. None when it lies in none of them."""
+    given = Path(path).expanduser()
+    tried = [root / given for root in roots] if relative and not given.is_absolute() else [given]
+    for candidate in tried:
+        real = Path(os.path.realpath(candidate))
+        if any(real == root or real.is_relative_to(root) for root in roots):
+            return real
+    return None

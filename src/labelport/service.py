@@ -13,15 +13,16 @@ same method names. Arguments and results are plain records, so every face render
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any, BinaryIO, Protocol
 
 import msgspec
 
-from labelport.data import DataUnit
+from labelport.data import DataUnit, file_inside, local_file
 from labelport.errors import DataError, FieldError, LabelportError, NotFoundError, PermissionDenied
 from labelport.hashing import new_uuid
 from labelport.labels import MAIN_BRANCH, coordinates_from_json, now_iso
@@ -513,6 +514,8 @@ class LocalService:
     def add_data_units(self, project_hash: str, units: Sequence[DataUnit]) -> None:
         """Add data units; a title the project has already is refused (titles match COCO images)."""
         self._check(project_hash, "write")
+        if not self.single_owner:  # a team server's project reads only its own media roots
+            _check_locations(units, self.store.project_media_roots(project_hash))
         with self.store.project_lock(project_hash):  # not between an import's planning and its commit
             taken = self.store.units_titled(project_hash, [u.title for u in units])
             if taken:
@@ -762,6 +765,25 @@ def _check_reader_options(function: Any, options: dict[str, Any], what: str) -> 
     for name in options:
         if name not in accepted:
             raise FieldError(f"options.{name}", f"is not an option of {what}")
+
+
+def _check_locations(units: Sequence[DataUnit], recorded: Sequence[str]) -> None:
+    """A :class:`FieldError` (``units[i].location``) for the first local location outside ``recorded``,
+    a team server's media roots for the project. A project with none serves no local file at all (the
+    viewer refuses every one), so its locations are names only and are not checked here."""
+    if not recorded:
+        return
+    roots = [Path(os.path.realpath(root)) for root in recorded]
+    for i, unit in enumerate(units):
+        places = [(f"units[{i}].location", unit.location)]
+        places += [(f"units[{i}].members[{j}].location", m.location) for j, m in enumerate(unit.members)]
+        for where, location in places:
+            path = local_file(location)
+            if path is not None and file_inside(path, roots, relative=True) is None:
+                raise FieldError(
+                    where,
+                    f"{location!r} lies outside the project's media roots on this server; nothing was added",
+                )
 
 
 def unit_sizes(units: Sequence[DataUnit]) -> dict[str, tuple[int, int]]:

@@ -35,7 +35,7 @@ from labelport.cli.convert import convert
 from labelport.cli.data import data, labels
 from labelport.cli.evaluate import diff, evaluate
 from labelport.cli.projects import ontology, project
-from labelport.cli.server import serve, user
+from labelport.cli.server import media_roots, serve, user
 from labelport.cli.setup import init
 from labelport.cli.stats import stats
 from labelport.cli.transfer import export, import_
@@ -94,6 +94,7 @@ for _command in (
     evaluate,
     diff,
     user,
+    media_roots,
     serve,
     view,
     render,

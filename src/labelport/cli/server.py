@@ -59,6 +59,28 @@ def user_add(state: State, name: str, public_key_file: Path, admin: bool, db: st
     )
 
 
+@click.command("media-roots")
+@click.argument("project_hash", metavar="PROJECT")
+@click.argument("folders", nargs=-1)
+@click.option("--clear", is_flag=True, help="Record no folder: the project serves no local file.")
+@click.option("--db", required=True, envvar="LABELPORT_DB", metavar="URL", help="The server's database URL.")
+@json_option
+@click.pass_obj
+def media_roots(state: State, project_hash: str, folders: tuple[str, ...], clear: bool, db: str) -> None:
+    """Record the folders a team server serves PROJECT's images from (a server administrator's
+    command, on the database); without FOLDER, list them.
+
+    \b
+        labelport media-roots 3f9a... /srv/images/team-a --db postgresql://labelport@db/labelport
+    """
+    if clear and folders:
+        raise click.UsageError("give folders or --clear, not both.")
+    roots = server_function("admin", "set_media_roots")(db, project_hash, list(folders), clear=clear)
+    state.emit(
+        roots, "\n".join(roots) or f"Project {project_hash} has no media roots: it serves no local file."
+    )
+
+
 @user.command("list")
 @json_option
 @click.pass_obj

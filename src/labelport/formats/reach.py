@@ -26,6 +26,8 @@ from labelport.errors import FormatError
 
 #: The code of every path a dataset names outside its folder, on a server.
 OUTSIDE = "path_outside"
+#: The code of a path no file system takes (it holds a NUL character).
+INVALID = "path_invalid"
 
 
 class Reach:
@@ -44,19 +46,39 @@ class Reach:
         return any(path == root or path.is_relative_to(root) for root in (self.given, self.real))
 
     def is_inside(self, path: Path) -> bool:
-        """Whether ``path``, with ``..`` and symbolic links resolved, lies inside the folder."""
-        return self._inside(Path(os.path.realpath(path)))
+        """Whether ``path``, with ``..`` and symbolic links resolved, lies inside the folder (a path
+        no file system takes, with a NUL character, lies nowhere)."""
+        try:
+            return self._inside(Path(os.path.realpath(path)))
+        except ValueError:
+            return False
 
     def named(
-        self, path: Path, given: str, *, file: str, key: str | None = None, line: int | None = None
+        self,
+        path: Path,
+        given: str,
+        *,
+        file: str,
+        key: str | None = None,
+        line: int | None = None,
+        hint: str = "",
     ) -> Path:
         """``path``, which the dataset names as ``given`` (in ``file``, at ``key`` or ``line``); on a
-        server a :class:`FormatError` (:data:`OUTSIDE`) when it leaves the folder."""
+        server a :class:`FormatError` (:data:`OUTSIDE`) when it leaves the folder (``hint``: how to
+        mend it, after the sentence). A path holding a NUL character is a :data:`INVALID` error."""
+        if "\x00" in given:
+            raise FormatError(
+                INVALID,
+                f"{given!r} is not a path (it holds a NUL character).",
+                file=file,
+                path=key,
+                line=line,
+            )
         if self.confined and (Path(given).is_absolute() or not self.is_inside(path)):
             raise FormatError(
                 OUTSIDE,
                 f"{given!r} names a place outside the dataset's folder; a server reads only the files "
-                "of the upload.",
+                f"of the upload{hint}.",
                 file=file,
                 path=key,
                 line=line,

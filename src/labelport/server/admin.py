@@ -1,11 +1,14 @@
 """Server administration: open a server's database, add users by their SSH public keys.
 
-``labelport user add`` and ``labelport serve`` are these functions' faces.
+``labelport user add``, ``labelport media-roots`` and ``labelport serve`` are these functions' faces.
 
 >>> # add_user("postgresql://labelport@db/labelport", "ada", Path("ada.pub").read_text(), admin=True)
 """
 
 from __future__ import annotations
+
+import os
+from collections.abc import Sequence
 
 from labelport.errors import KeyFileError, LabelportError
 from labelport.keys import fingerprint_of, load_public_key, openssh_public_text
@@ -57,5 +60,29 @@ def add_user(
         return store.upsert_user(
             name.strip(), fingerprint_of(public_key), openssh_public_text(public_key), is_admin=admin
         )
+    finally:
+        store.close()
+
+
+def set_media_roots(db: str, project_hash: str, roots: Sequence[str], *, clear: bool = False) -> list[str]:
+    """Record the folders a team server may serve ``project_hash``'s images from, in place of those
+    recorded before (``clear``: none); returns the project's roots. With neither, only returns them.
+
+    A server serves a project's local files only from its own roots, and only those of them that lie
+    inside the server's ``--media-root``. Each root is an absolute path of the server's machine; it is
+    recorded as given (normalised), and resolved (links and all) when an image is served.
+
+    >>> # set_media_roots("postgresql://labelport@db/labelport", "3f9a...", ["/srv/images/team-a"])
+    """
+    given = [str(root) for root in roots]
+    for root in given:
+        if not os.path.isabs(root):
+            raise LabelportError(f"a media root is an absolute path on the server's machine, not {root!r}.")
+    store = open_store(db)
+    try:
+        store.get_project(project_hash)  # a NotFoundError for no such project
+        if given or clear:
+            store.set_project_media_roots(project_hash, [os.path.normpath(root) for root in given])
+        return store.project_media_roots(project_hash)
     finally:
         store.close()

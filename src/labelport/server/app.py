@@ -93,16 +93,29 @@ def _mount_viewer(
     app: FastAPI, server: Server, media_roots: Sequence[str | Path], thumbs_dir: Path | None
 ) -> None:
     """The web viewer's pages under ``/ui/``, each request as the user of its browser session."""
-    from labelport.viewer.media import MediaRoots, ThumbnailCache
+    from labelport.viewer.media import MediaRoots, ThumbnailCache, project_roots
     from labelport.viewer.routes import Viewer
 
     cache = ThumbnailCache(thumbs_dir or Path(tempfile.gettempdir()) / "labelport-server-thumbs")
+    bound = MediaRoots(media_roots)
+    known: dict[str, tuple[float, MediaRoots]] = {}
 
     def authenticate(request: Request) -> LocalService:
         return LocalService(server.store, server.sessions.user(request.cookies))
 
+    def roots_of(project_hash: str) -> MediaRoots:
+        """The project's own roots (asked once a second at most: a grid page asks for each unit)."""
+        now = time.monotonic()
+        found = known.get(project_hash)
+        if found is None or now - found[0] > 1.0:
+            found = known[project_hash] = (
+                now,
+                project_roots(bound, server.store.project_media_roots(project_hash)),
+            )
+        return found[1]
+
     viewer = Viewer(
-        authenticate, base="/ui", roots=MediaRoots(media_roots), cache=cache, serial=server.serial
+        authenticate, base="/ui", roots=bound, cache=cache, serial=server.serial, roots_of=roots_of
     )
     app.include_router(viewer.router(), prefix="/ui")
 

@@ -310,7 +310,9 @@ def unpack_archive(archive: Path, folder: Path, *, limit: int) -> None:
     """Unpack a zip archive a client sent (a YOLO or VOC folder) into ``folder``.
 
     A member named outside the folder (absolute, or with ``..``) is refused, and so is an archive
-    whose files add up to more than ``limit`` bytes (checked before anything is written).
+    whose files add up to more than ``limit`` bytes (checked before anything is written). A member
+    that is a symbolic link is written as a plain file holding its target's text (``zipfile``'s way),
+    so the folder holds no link. A member that cannot be written is one sentence naming it.
     """
     import zipfile
 
@@ -327,6 +329,12 @@ def unpack_archive(archive: Path, folder: Path, *, limit: int) -> None:
                     raise LabelportError(
                         f"the uploaded archive names a file outside itself: {member.filename!r}."
                     )
-            source.extractall(folder)
+            for member in members:  # one sentence naming the member when one cannot be written
+                try:
+                    source.extract(member, folder)
+                except OSError as exc:  # a name too long, a file where a folder must be, ...
+                    raise LabelportError(
+                        f"the uploaded archive's {member.filename!r} cannot be unpacked ({exc.strerror})."
+                    ) from None
     except zipfile.BadZipFile as exc:
         raise LabelportError(f"the upload is not a zip archive ({exc}).") from None

@@ -112,6 +112,24 @@ class ManageMixin:
 
     # -- projects --------------------------------------------------------------------------------
 
+    def project_media_roots(self, project_hash: str) -> list[str]:
+        """The folders a team server may serve the project's images from (a server admin's record)."""
+        project_id = self._project_id(project_hash)
+        rows = self._all(
+            self._q("SELECT root FROM project_media_roots WHERE project_id = ? ORDER BY root"), (project_id,)
+        )
+        return [str(row[0]) for row in rows]
+
+    def set_project_media_roots(self, project_hash: str, roots: Sequence[str]) -> None:
+        """Record ``roots`` as the project's media roots, in place of any recorded before."""
+        project_id = self._project_id(project_hash)
+        with self._tx() as db:
+            self._run(db, "DELETE FROM project_media_roots WHERE project_id = ?", (project_id,))
+            for root in sorted(set(roots)):
+                self._run(
+                    db, "INSERT INTO project_media_roots (project_id, root) VALUES (?, ?)", (project_id, root)
+                )
+
     def update_project(
         self, project_hash: str, *, title: str | None = None, description: str | None = None
     ) -> ProjectRecord:

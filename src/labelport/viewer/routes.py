@@ -36,7 +36,7 @@ from labelport.service import Service
 from labelport.store.base import UnitQuery
 from labelport.viewer.draw import Mark, class_color, class_colors, marks_of_row
 from labelport.viewer.evaluation import error_units, evaluation_json, object_matches, stored_for
-from labelport.viewer.media import MediaRoots, ThumbnailCache, jpeg_bytes
+from labelport.viewer.media import MediaRoots, ThumbnailCache, jpeg_bytes, media_type
 from labelport.viewer.render import base_image, picture
 
 #: Units on one page of the grid unless ``per`` says otherwise.
@@ -154,12 +154,19 @@ class Viewer:
         roots: MediaRoots,
         cache: ThumbnailCache,
         serial: contextlib.AbstractContextManager[Any] | None = None,
+        roots_of: Callable[[str], MediaRoots] | None = None,
     ) -> None:
+        """``roots_of(project_hash)``: each project's own media roots (a team server), in place of
+        ``roots`` for every project (``labelport view``, one user's store)."""
         self.authenticate = authenticate
         self.base = base
         self.roots = roots
+        self.roots_of = roots_of
         self.cache = cache
         self.serial = serial if serial is not None else contextlib.nullcontext()
+
+    def _roots(self, project: Project) -> MediaRoots:
+        return self.roots if self.roots_of is None else self.roots_of(project.project_hash)
 
     @contextlib.contextmanager
     def _project(self, request: Request, project_hash: str) -> Iterator[Project]:
@@ -173,7 +180,7 @@ class Viewer:
         return found[0]
 
     def _image(self, project: Project, unit: DataUnit, frame: int) -> dict[str, Any]:
-        located = self.roots.locate_frame(unit, frame)
+        located = self._roots(project).locate_frame(unit, frame)
         if located.url is not None:
             return {"src": located.url, "video": unit.data_type.value == "video"}
         if located.path is not None:
@@ -346,14 +353,23 @@ class Viewer:
     def media(self, request: Request, project_hash: str, data_hash: str, frame: int) -> Response:
         with self._project(request, project_hash) as project:
             unit = self._unit(project, data_hash)
+            roots = self._roots(project)
         if not 0 <= frame < unit.frames:
             raise LabelportError(f"frame {frame} is beyond {unit.title!r}, which has {unit.frames}.")
-        located = self.roots.locate_frame(unit, frame)
+        located = roots.locate_frame(unit, frame)
         if located.path is None:
             error = LabelportError(f"{located.reason or 'the location is a URL'}; refused.")
             error.status = 403
             raise error
-        return FileResponse(located.path, headers={"Cache-Control": "private, max-age=300"})
+        served_as = media_type(located.path, located.video)
+        if served_as is None:  # a file of any other kind is never served, whatever its name says
+            error = LabelportError(
+                f"the file of {unit.title!r} is not an image or a video the viewer serves."
+            )
+            error.status = 415
+            raise error
+        headers = {"Cache-Control": "private, max-age=300"}
+        return FileResponse(located.path, media_type=served_as, headers=headers)
 
     def thumb(self, request: Request, project_hash: str, data_hash: str) -> Response:
         params = request.query_params
@@ -364,12 +380,12 @@ class Viewer:
                     project,
                     unit,
                     branch_name=params.get("branch") or None,
-                    roots=self.roots,
+                    roots=self._roots(project),
                     cache=self.cache,
                 )
                 image, note = drawn.image, drawn.note
             else:
-                image, _, note = base_image(unit, 0, self.roots, self.cache)
+                image, _, note = base_image(unit, 0, self._roots(project), self.cache)
         headers = {"Cache-Control": "private, max-age=60"}
         if note:
             headers["X-Labelport-Note"] = note.encode("ascii", "replace").decode()

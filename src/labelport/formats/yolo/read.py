@@ -147,7 +147,8 @@ def read_config(source: Path, task: str | None = None, *, confined: bool = False
     reach = Reach(root, confined=confined)
     given = cfg.get("path")
     if isinstance(given, str) and given:
-        candidate = reach.named(root / given, given, file=file, key="path")
+        mend = " (leave path out, or name a folder inside the dataset)"
+        candidate = reach.named(root / given, given, file=file, key="path", hint=mend)
         root = candidate if candidate.is_dir() else root  # a path from another machine: the yaml's folder
     splits: list[tuple[str, Path]] = []
     # train, val, test; and any other subset as labelport writes one (``Batch 2: images/Batch 2``)
@@ -211,13 +212,13 @@ def _labels_dir(images: Path) -> Path:
 def _split_items(entry: Path, root: Path, reach: Reach) -> list[tuple[str, Path | None, Path | None]]:
     """(relative stem, image file, label file) for one split entry: a folder of images, or a .txt list."""
     images: dict[str, Path] = {}
-    if entry.is_file() and entry.suffix == ".txt":
+    if entry.is_file() and entry.suffix == ".txt" and reach.may_read(entry):
         base = entry.parent
         for number, line in enumerate(read_lines(entry, "yolo_split"), 1):
             if line.strip():
                 p = Path(line.strip())
                 near = base / p  # beside the list, else under the dataset's root (on a server: inside)
-                p = near if near.exists() and (not reach.confined or reach.is_inside(near)) else root / p
+                p = near if (not reach.confined or reach.is_inside(near)) and near.exists() else root / p
                 p = reach.named(p, line.strip(), file=str(entry), line=number)
                 images[str(p.with_suffix(""))] = p
         out: list[tuple[str, Path | None, Path | None]] = []

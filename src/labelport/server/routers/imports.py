@@ -22,7 +22,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
-from labelport.errors import LabelportError, NotFoundError, TooLarge
+from labelport.errors import FieldError, LabelportError, NotFoundError, TooLarge
+from labelport.formats import get_format
 from labelport.server import wire
 from labelport.server.import_process import ImportRequest, run_import_in_child
 from labelport.server.redact import for_upload, server_redact
@@ -117,6 +118,10 @@ async def run_import(request: Request, project_hash: str, upload_id: str) -> Res
             fmt = str(options.pop("format", query_format))
             archive = bool(options.pop("archive", False))
             s.check_import(project_hash, options, fmt)  # options and role, before any work
+            if archive and not get_format(fmt).folder:
+                raise FieldError(
+                    "options.archive", f"a {fmt} import reads one file; send it as it is, not zipped"
+                )
             source = _source(server, upload_id, data, meta, Path(folder.name), archive)
         except LabelportError as exc:
             folder.cleanup()
