@@ -10,17 +10,22 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from labelport.errors import KeyFileError, LabelportError
+from labelport.errors import KeyFileError, LabelportError, StoreError
 from labelport.keys import fingerprint_of, load_public_key, openssh_public_text
 from labelport.store.base import LabelStore, UserRecord
 from labelport.words import plural
 
 
 def open_store(db: str) -> LabelStore:
-    """The store a server runs on: ``postgresql://...`` (or ``postgres://``) is PostgreSQL, else a SQLite path.
+    """The store a server runs on: ``postgresql://...`` (or ``postgres://``) is PostgreSQL, else a SQLite
+    file, given as a path or as the ``sqlite:///PATH`` a store names itself by. Any other URL is a
+    :class:`StoreError` (not a file of that name made in the working folder).
 
     >>> type(open_store(":memory:")).__name__
     'SqliteStore'
+    >>> open_store("mysql://db/labels")
+    Traceback (most recent call last):
+    labelport.errors.StoreError: 'mysql://db/labels' is no database labelport runs on: give a postgresql:// URL, a sqlite:/// URL or a file's path.
     """
     if db.startswith(("postgresql://", "postgres://")):
         from labelport.store.postgres import PostgresStore
@@ -28,6 +33,12 @@ def open_store(db: str) -> LabelStore:
         return PostgresStore(db)
     from labelport.store.sqlite import SqliteStore
 
+    if db.startswith("sqlite:///"):
+        return SqliteStore(db.removeprefix("sqlite:///"))
+    if "://" in db:
+        raise StoreError(
+            f"{db!r} is no database labelport runs on: give a postgresql:// URL, a sqlite:/// URL or a file's path."
+        )
     return SqliteStore(db)
 
 
