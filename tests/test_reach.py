@@ -155,3 +155,15 @@ def test_a_confined_reach_refuses_a_link_out_and_an_absolute_path_inside(tmp_pat
             reach.named(path, given, file="data.yaml", key="path")
     assert not reach.may_read(root / "link")
     assert Reach(root, confined=False).named(root / "link", "link", file="data.yaml") == root / "link"
+
+
+@pytest.mark.parametrize("confined", [False, True])
+def test_a_linked_folder_inside_that_leads_out_is_outside(tmp_path: Path, confined: bool) -> None:
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "secret.txt").write_text("not the dataset's")
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "sub").symlink_to(tmp_path / "out", target_is_directory=True)
+    reach = Reach(root, confined=confined)
+    assert reach.may_read(root / "sub" / "secret.txt") is not confined
+    assert reach.outside == (set() if confined else {str(tmp_path / "out" / "secret.txt")})

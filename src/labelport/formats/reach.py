@@ -41,6 +41,7 @@ class Reach:
         self.confined = confined
         #: files read outside the folder (a local import only), as their real paths
         self.outside: set[str] = set()
+        self._folders: dict[Path, Path] = {}
 
     def _inside(self, path: Path) -> bool:
         return any(path == root or path.is_relative_to(root) for root in (self.given, self.real))
@@ -87,11 +88,11 @@ class Reach:
 
     def may_read(self, path: Path) -> bool:
         """Whether a reader may open ``path``: inside the folder always; outside it only locally, where
-        it is recorded in :attr:`outside`. Cheap for a plain file under the folder (no link resolved)."""
-        plain = Path(os.path.normpath(os.path.abspath(path)))
-        if self._inside(plain) and not path.is_symlink():
-            return True
-        real = Path(os.path.realpath(path))
+        it is recorded in :attr:`outside`. Every folder on the way and the file itself are resolved, so a
+        linked folder inside that leads out counts as outside (a folder is resolved once)."""
+        real = self._real_folder(path.parent) / path.name
+        if path.is_symlink():
+            real = Path(os.path.realpath(path))
         if self._inside(real):
             return True
         if self.confined:
@@ -99,3 +100,9 @@ class Reach:
         if real.exists():
             self.outside.add(str(real))
         return True
+
+    def _real_folder(self, folder: Path) -> Path:
+        found = self._folders.get(folder)
+        if found is None:
+            found = self._folders[folder] = Path(os.path.realpath(folder))
+        return found
