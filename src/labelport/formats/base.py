@@ -306,6 +306,25 @@ def read_bytes(path: Path) -> bytes:
         os.close(fd)
 
 
+def unwritable(dest: Path, exc: OSError) -> Exception:
+    """The :class:`FormatError` (``dest_unwritable``) for an output ``dest`` that could not be written,
+    naming the file inside it that failed, when one did.
+
+    >>> str(unwritable(Path("out"), FileNotFoundError(2, "No such file or directory", "out/labels/a.txt")))
+    'out: cannot be written: No such file or directory (labels/a.txt).'
+    """
+    from labelport.errors import FormatError
+
+    inside = ""
+    if exc.filename:
+        failed = Path(str(exc.filename))
+        if failed != dest and failed.is_relative_to(dest):
+            inside = f" ({failed.relative_to(dest)})"
+    return FormatError(
+        "dest_unwritable", f"cannot be written: {exc.strerror or exc}{inside}.", file=str(dest)
+    )
+
+
 def text_lines(path: Path, code: str) -> list[str]:
     """A small text file's lines; a :class:`FormatError` (``code``, with the line) when it is not UTF-8 or
     cannot be read."""
