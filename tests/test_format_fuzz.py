@@ -178,13 +178,14 @@ def line_tokens(files: Files) -> Iterator[tuple[str, Files]]:
 
 
 MUTATIONS = (truncations, encodings, deep, json_types, yaml_types, xml_types, line_tokens)
-
-
-@pytest.mark.parametrize(
+EVERY_TEMPLATE = pytest.mark.parametrize(
     ("fmt", "make"),
     [(fmt, make) for fmt, makes in VARIANTS.items() for make in makes],
     ids=lambda v: getattr(v, "__name__", v),
 )
+
+
+@EVERY_TEMPLATE
 def test_every_broken_file_is_one_sentence(
     tmp_path: Path, client: UserClient, fmt: str, make: Callable[[], Files]
 ) -> None:
@@ -205,11 +206,7 @@ def test_every_broken_file_is_one_sentence(
     assert not failures, f"{len(failures)} tracebacks:\n" + "\n".join(failures)
 
 
-@pytest.mark.parametrize(
-    ("fmt", "make"),
-    [(fmt, make) for fmt, makes in VARIANTS.items() for make in makes],
-    ids=lambda v: getattr(v, "__name__", v),
-)
+@EVERY_TEMPLATE
 def test_each_template_imports_whole(
     tmp_path: Path, client: UserClient, fmt: str, make: Callable[[], Files]
 ) -> None:
