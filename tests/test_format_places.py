@@ -70,7 +70,11 @@ def _sized(width: int) -> Callable[[list[dict[str, Any]]], None]:
 #: (case, format, files, code, place under the folder: "file[ line N][ path]")
 CASES = [
     ("yolo-empty-name", "yolo", _yolo(**{"data.yaml": b"names: ['', dog]\ntrain: images/train\n"}),
-     "category_name", "data.yaml names[0]"),
+     "category_name", "data.yaml line 1 names[0]"),
+    ("yolo-empty-name-in-a-block", "yolo", _yolo(**{"data.yaml": b"train: images/train\nnames:\n  - cat\n  - ''\n"}),
+     "category_name", "data.yaml line 4 names[1]"),
+    ("yolo-empty-name-in-a-map", "yolo", _yolo(**{"data.yaml": b"train: images/train\nnames:\n  0: cat\n  1: ''\n"}),
+     "category_name", "data.yaml line 4 names[1]"),
     ("yolo-box-overflows", "yolo", _yolo(**{"labels/train/a.txt": b"0 0.5 0.5 0.25 0.5\n1 1e308 0.1 0.4 0.1\n"}),
      "bbox_type", "labels/train/a.txt line 2"),
     ("voc-width", "voc", _voc("<width>40", "<width>1000000000000"),
