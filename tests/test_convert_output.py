@@ -184,3 +184,17 @@ def test_an_option_the_format_does_not_take_is_refused(tmp_path: Path, options: 
     assert not out.exists()
     with pytest.raises(LabelportError, match="is not an option of"):
         convert_labels(_coco(tmp_path), out, to_format="yolo", mode="video")
+
+
+@pytest.mark.parametrize(
+    ("dest", "to"), [("/proc/out", "yolo"), ("/proc/out.xml", "cvat"), ("/proc/out.json", "labelstudio")]
+)
+def test_an_export_that_cannot_be_written_is_one_sentence(
+    tmp_path: Path, client: Any, dest: str, to: str
+) -> None:
+    project = client.create_project("p")
+    project.import_labels(_coco(tmp_path), categories="create", create_missing_data_units=True)
+    with pytest.raises(FormatError) as failed:
+        project.export_labels(dest, to)
+    assert (failed.value.code, failed.value.file) == ("dest_unwritable", dest)
+    assert str(failed.value).startswith(f"{dest}: cannot be written: ")

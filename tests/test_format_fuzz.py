@@ -231,7 +231,7 @@ LS_KEYS = st.sampled_from(
 )  # fmt: skip
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(kind=st.sampled_from(["rectanglelabels", "polygonlabels", "keypointlabels", "brushlabels", "x"]),
        value=st.dictionaries(LS_KEYS, JSON, max_size=6), result=st.dictionaries(LS_KEYS, JSON, max_size=3))  # fmt: skip
 def test_any_label_studio_result_is_read_or_one_sentence(
@@ -245,7 +245,7 @@ def test_any_label_studio_result_is_read_or_one_sentence(
     _import_or_sentence(client, path, "labelstudio")
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(lines=st.lists(st.lists(st.sampled_from([*WRONG_TEXT, "0", "1", "0.5", "1e308", "-1e308"]), max_size=12), max_size=3),
        task=st.sampled_from(["", "task: obb\n", "task: segment\n", "kpt_shape: [2, 3]\n", "task: detect\n"]))  # fmt: skip
 def test_any_yolo_line_is_read_or_one_sentence(
