@@ -112,6 +112,7 @@ def test_the_library_names_the_source_place(
         _import(client.create_project("p"), fmt, folder)
     first = failed.value.report.errors[0]
     assert (first.code, first.path) == (code, f"{folder}/{place}")
+    assert first.annotation_id is None  # the reader's numbering is in no file of the user's
     assert str(failed.value).startswith(
         f"Nothing was imported from {failed.value.report.source}: {folder}/{place}"
     )
