@@ -358,11 +358,11 @@ def _yolo_far(root: Path) -> Path:
     [
         (
             _voc_far,
-            "Annotations/a.xml /annotation/object[1]/bndbox: <bndbox>'s xmax is 1e+300, not a pixel coordinate",
+            "Annotations/a.xml line 1 /annotation/object[1]/bndbox: <bndbox>'s xmax is 1e+300, not a pixel coordinate",
         ),
         (
             _cvat_twice,
-            "annotations.xml /annotations/image[2]: names the image 'a.jpg' as /annotations/image[1] does",
+            "annotations.xml line 1 /annotations/image[2]: names the image 'a.jpg' as /annotations/image[1] does",
         ),
         (_yolo_far, "labels/train/a.txt line 2: as pixels of this 64x48 image, '1e300' is 6.4e+301"),
     ],

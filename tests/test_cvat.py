@@ -444,10 +444,10 @@ def test_datumaro_test_assets_import(client: UserClient) -> None:
         create_missing_data_units=True,
         on_error="skip",
     )
-    # the two shapes with an empty label are reported, by element, and left out
+    # the two shapes with an empty label are reported, by element and its line, and left out
     assert [e.path for e in report.errors] == [
-        f"{DATA / 'for_images.xml'} /annotations/image[1]/polyline[1]",
-        f"{DATA / 'for_images.xml'} /annotations/image[2]/polygon[1]",
+        f"{DATA / 'for_images.xml'} line 50 /annotations/image[1]/polyline[1]",
+        f"{DATA / 'for_images.xml'} line 53 /annotations/image[2]/polygon[1]",
     ]
     assert report.counts.imported == 2
     video = client.create_project("v")

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from format_templates import VARIANTS, source, write
 from labelport import UserClient
@@ -178,13 +180,14 @@ def line_tokens(files: Files) -> Iterator[tuple[str, Files]]:
 
 
 MUTATIONS = (truncations, encodings, deep, json_types, yaml_types, xml_types, line_tokens)
-
-
-@pytest.mark.parametrize(
+EVERY_TEMPLATE = pytest.mark.parametrize(
     ("fmt", "make"),
     [(fmt, make) for fmt, makes in VARIANTS.items() for make in makes],
     ids=lambda v: getattr(v, "__name__", v),
 )
+
+
+@EVERY_TEMPLATE
 def test_every_broken_file_is_one_sentence(
     tmp_path: Path, client: UserClient, fmt: str, make: Callable[[], Files]
 ) -> None:
@@ -205,11 +208,7 @@ def test_every_broken_file_is_one_sentence(
     assert not failures, f"{len(failures)} tracebacks:\n" + "\n".join(failures)
 
 
-@pytest.mark.parametrize(
-    ("fmt", "make"),
-    [(fmt, make) for fmt, makes in VARIANTS.items() for make in makes],
-    ids=lambda v: getattr(v, "__name__", v),
-)
+@EVERY_TEMPLATE
 def test_each_template_imports_whole(
     tmp_path: Path, client: UserClient, fmt: str, make: Callable[[], Files]
 ) -> None:
@@ -218,3 +217,51 @@ def test_each_template_imports_whole(
         source(fmt, write(files, tmp_path)), fmt, categories="create", create_missing_data_units=True
     )
     assert report.ok and report.counts.imported >= 1 and report.counts.warnings == 0, report.summary()
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+#: keys a Label Studio value or result has, so that random values land where the reader looks
+LS_KEYS = st.sampled_from(
+    ["x", "y", "width", "height", "rotation", "points", "rle", "format", "rectanglelabels", "polygonlabels",
+     "keypointlabels", "brushlabels", "type", "value", "original_width", "original_height", "score"]
+)  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(["rectanglelabels", "polygonlabels", "keypointlabels", "brushlabels", "x"]),
+       value=st.dictionaries(LS_KEYS, JSON, max_size=6), result=st.dictionaries(LS_KEYS, JSON, max_size=3))  # fmt: skip
+def test_any_label_studio_result_is_read_or_one_sentence(
+    tmp_path: Path, client: UserClient, kind: str, value: dict[str, Any], result: dict[str, Any]
+) -> None:
+    tasks = [{"data": {"image": "a.png"}, "annotations": [{"result": [
+        {"type": kind, "original_width": 40, "original_height": 30, "value": value, **result}
+    ]}]}]  # fmt: skip
+    path = tmp_path / "tasks.json"
+    path.write_text(json.dumps(tasks))
+    _import_or_sentence(client, path, "labelstudio")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.lists(st.sampled_from([*WRONG_TEXT, "0", "1", "0.5", "1e308", "-1e308"]), max_size=12), max_size=3),
+       task=st.sampled_from(["", "task: obb\n", "task: segment\n", "kpt_shape: [2, 3]\n", "task: detect\n"]))  # fmt: skip
+def test_any_yolo_line_is_read_or_one_sentence(
+    tmp_path: Path, client: UserClient, lines: list[list[str]], task: str
+) -> None:
+    files = {
+        **VARIANTS["yolo"][0](),
+        "labels/train/a.txt": "\n".join(" ".join(line) for line in lines).encode(),
+    }
+    files["data.yaml"] += task.encode()
+    _import_or_sentence(client, write(files, tmp_path / "yolo"), "yolo")
+
+
+def _import_or_sentence(client: UserClient, path: Path, fmt: str) -> None:
+    project = client.create_project("h")
+    try:
+        project.import_labels(path, fmt, categories="create", create_missing_data_units=True, on_error="skip")
+    except LabelportError as exc:
+        assert str(exc) and "Traceback" not in str(exc)

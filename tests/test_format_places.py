@@ -70,7 +70,11 @@ def _sized(width: int) -> Callable[[list[dict[str, Any]]], None]:
 #: (case, format, files, code, place under the folder: "file[ line N][ path]")
 CASES = [
     ("yolo-empty-name", "yolo", _yolo(**{"data.yaml": b"names: ['', dog]\ntrain: images/train\n"}),
-     "category_name", "data.yaml names[0]"),
+     "category_name", "data.yaml line 1 names[0]"),
+    ("yolo-empty-name-in-a-block", "yolo", _yolo(**{"data.yaml": b"train: images/train\nnames:\n  - cat\n  - ''\n"}),
+     "category_name", "data.yaml line 4 names[1]"),
+    ("yolo-empty-name-in-a-map", "yolo", _yolo(**{"data.yaml": b"train: images/train\nnames:\n  0: cat\n  1: ''\n"}),
+     "category_name", "data.yaml line 4 names[1]"),
     ("voc-width", "voc", _voc("<width>40", "<width>1000000000000"),
      "image_size", "Annotations/a.xml line 3 /annotation/size/width"),
     ("cvat-width", "cvat", _cvat('width="40"', 'width="1e12"'),
@@ -87,9 +91,9 @@ READER_CASES = [
     ("yolo-box-overflows", "yolo", _yolo(**{"labels/train/a.txt": b"0 0.5 0.5 0.25 0.5\n1 1e308 0.1 0.4 0.1\n"}),
      "yolo_coordinate", "labels/train/a.txt line 2"),
     ("voc-box-overflows", "voc", _voc("<xmin>20<", "<xmin>-1e308<", "<xmax>30<", "<xmax>1e308<"),
-     "voc_coordinate", "Annotations/a.xml /annotation/object[2]/bndbox"),
+     "voc_coordinate", "Annotations/a.xml line 13 /annotation/object[2]/bndbox"),
     ("cvat-box-overflows", "cvat", _cvat('xtl="2"', 'xtl="-1e308"', 'xbr="12"', 'xbr="1e308"'),
-     "cvat_coordinate", "annotations.xml /annotations/image[1]/box[1]"),
+     "cvat_coordinate", "annotations.xml line 13 /annotations/image[1]/box[1]"),
     ("ls-width", "labelstudio", _ls(_sized(10**12)),
      "ls_coordinate", "tasks.json $[0].annotations[0].result[0].value.x"),
     ("ls-box-overflows", "labelstudio", _ls(_value(x=-1e308)),
@@ -112,6 +116,7 @@ def test_the_library_names_the_source_place(
         _import(client.create_project("p"), fmt, folder)
     first = failed.value.report.errors[0]
     assert (first.code, first.path) == (code, f"{folder}/{place}")
+    assert first.annotation_id is None  # the reader's numbering is in no file of the user's
     assert str(failed.value).startswith(
         f"Nothing was imported from {failed.value.report.source}: {folder}/{place}"
     )
@@ -191,3 +196,73 @@ def test_a_server_names_the_source_place(
     assert (first.code, first.path) == (code, place)
     assert not COCO_PATH.search(str(failed.value))
     assert project.list_data_units() == []  # nothing was written
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that declares ``width`` x ``height`` grey pixels and holds none."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+def _jpeg() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("L", (40, 30)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def _voc_mask(data: bytes) -> Callable[[], Files]:
+    return lambda: {**TEMPLATES["voc"](), "SegmentationObject/a.png": data}
+
+
+#: files a reader cannot read at all: (case, format, files, code, "file[ line N][ path]", sentence)
+UNREADABLE = [
+    ("ls-nested-deep", "labelstudio", lambda: {"tasks.json": b"[" * 100_000},
+     "ls_json", "tasks.json", "nests arrays or objects too deeply to read."),
+    ("ls-not-utf8", "labelstudio", lambda: {"tasks.json": b'[\n{"data": {"image": "\xff.png"}}]'},
+     "ls_json", "tasks.json line 2", "is not UTF-8 text: a byte cannot be decoded."),
+    ("voc-mask-jpeg", "voc", _voc_mask(_jpeg()),
+     "voc_mask", "SegmentationObject/a.png", "is not a PNG image but JPEG."),
+    ("voc-mask-not-an-image", "voc", _voc_mask(b"not an image"),
+     "voc_mask", "SegmentationObject/a.png", "is not an image labelport can read (a PNG is expected)."),
+    ("voc-mask-100000-square", "voc", _voc_mask(_png_header(100_000, 100_000)),
+     "voc_mask", "SegmentationObject/a.png", "the mask's header declares more than"),
+    ("voc-splits-not-utf8", "voc", lambda: {**TEMPLATES["voc"](), "ImageSets/Main/train.txt": b"a\n\xe9\n"},
+     "voc_splits", "ImageSets/Main/train.txt line 2", "is not UTF-8 text: a byte cannot be decoded."),
+    ("yolo-yaml-nested-deep", "yolo", _yolo(**{"data.yaml": b"[" * 100_000 + b"]" * 100_000}),
+     "yolo_yaml", "data.yaml", "nests lists or mappings too deeply to read."),
+]  # fmt: skip
+UNREADABLE_IDS = [case[0] for case in UNREADABLE]
+
+
+@pytest.mark.parametrize(("case", "fmt", "make", "code", "place", "said"), UNREADABLE, ids=UNREADABLE_IDS)
+def test_a_file_that_cannot_be_read_is_one_sentence(
+    tmp_path: Path,
+    cli_env: UserClient,
+    case: str,
+    fmt: str,
+    make: Callable[[], Files],
+    code: str,
+    place: str,
+    said: str,
+) -> None:
+    folder = write(make(), tmp_path / case)
+    project = cli_env.create_project("p")
+    with pytest.raises(FormatError) as failed:
+        _import(project, fmt, folder)
+    assert failed.value.code == code and str(failed.value).startswith(f"{folder}/{place}: {said}")
+    args = ["import", fmt, project.project_hash, str(source(fmt, folder)), "--categories", "create",
+            "--create-missing-data-units"]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"Error: {folder}/{place}: {said}" in result.output
+    assert project.list_data_units() == []

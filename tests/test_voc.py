@@ -99,12 +99,18 @@ def test_round_trip_field_for_field(tmp_path: Path, client: UserClient) -> None:
 def test_a_missing_bndbox_is_named_by_its_element(tmp_path: Path, client: UserClient) -> None:
     root = make_voc(tmp_path / "voc", {"a": [("car", 1, 2, 11, 12)]})
     xml = root / "Annotations" / "a.xml"
-    xml.write_text(xml.read_text().replace("</annotation>", "<object><name>dog</name></object></annotation>"))
+    xml.write_text(
+        xml.read_text().replace("</annotation>", "<object><name>dog</name></object>\n</annotation>")
+    )
+    line = xml.read_text().splitlines().index("<object><name>dog</name></object>") + 1
     project = client.create_project("p")
     with pytest.raises(FormatError) as caught:
         project.import_labels(root, format="voc", categories="create", create_missing_data_units=True)
     assert (caught.value.code, caught.value.path) == ("voc_bndbox", "/annotation/object[2]/bndbox")
-    assert str(caught.value).startswith(f"{xml} /annotation/object[2]/bndbox: an <object> needs a <bndbox>")
+    assert caught.value.line == line
+    assert str(caught.value).startswith(
+        f"{xml} line {line} /annotation/object[2]/bndbox: an <object> needs a <bndbox>"
+    )
     assert project.list_data_units() == []
     report = project.import_labels(
         root, format="voc", categories="create", create_missing_data_units=True, on_error="skip"

@@ -765,14 +765,18 @@ class Project:
             report.classes, report.losses        # {"cat": 0, "dog": 1}, {"attributes": 3}
         """
         from labelport.formats import get_format
-        from labelport.formats.base import ExportReport, coco_for_writer
+        from labelport.formats.base import ExportReport, coco_for_writer, unwritable
 
         writer = get_format(format)
         data = self.export_coco_bytes(
             progress, branch_name=branch_name, **(format_options if format == "coco" else {})
         )
         if format != "coco":
-            return writer.write(coco_for_writer(data), Path(dest).expanduser(), **format_options)
+            out = Path(dest).expanduser()
+            try:
+                return writer.write(coco_for_writer(data), out, **format_options)
+            except OSError as exc:  # the destination's folder is missing, read-only, a name too long...
+                raise unwritable(out, exc) from None
         coco = loads(data)
         path = write_file(Path(dest).expanduser(), data)
         images, objects = (

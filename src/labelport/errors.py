@@ -208,8 +208,10 @@ class FormatError(LabelportError):
         path: str | None = None,
         more: int = 0,
     ) -> None:
-        where = " ".join(
-            part for part in (file, None if line is None else f"line {line}", path) if part is not None
+        where = " ".join(  # the document's root ($) is kept in ``path``, not said
+            part
+            for part in (file, None if line is None else f"line {line}", path)
+            if part is not None and part != ROOT
         )
         tail = f" (and {more:,} more problems)" if more else ""
         super().__init__(f"{where}: {message}{tail}" if where else f"{message}{tail}")

@@ -34,6 +34,7 @@ from typing import Any, overload
 
 import msgspec
 
+from labelport.errors import FormatError
 from labelport.imports.policy import ErrorPolicy
 from labelport.imports.policy import Problem as Problem
 from labelport.limits import MAX_LABEL_FILE_BYTES, MAX_LINE_BYTES
@@ -95,9 +96,9 @@ class Dataset:
     branch: str | None = None
     #: files a local import read outside the dataset's folder (the paths it names lead there)
     outside: list[str] = field(default_factory=list)
-    #: (section, index) -> where the record at that index of ``images``, ``annotations`` or
-    #: ``categories`` was read; see :meth:`locate`
-    places: dict[tuple[str, int], Place] = field(default_factory=dict)
+    #: section -> where each record of ``images``, ``annotations`` or ``categories`` was read, by its
+    #: index (None: not known); see :meth:`locate`
+    places: dict[str, list[Place | None]] = field(default_factory=dict)
     _category_ids: dict[str, int] = field(default_factory=dict)
 
     def category(self, name: str, *, place: Place | None = None, **extra: Any) -> int:
@@ -141,14 +142,19 @@ class Dataset:
 
     def _place(self, section: str, index: int, place: Place | None) -> None:
         if place is not None:
-            self.places[section, index] = place
+            placed = self.places.setdefault(section, [])
+            placed.extend([None] * (index - len(placed)))
+            placed.append(place)
 
     def locate(self, path: str) -> str:
         """The source place of a COCO path into these records (``annotations[3].bbox`` -> ``a.txt line 4``);
         the path itself when it names no record read at a known place."""
         found = _RECORD_PATH.match(path)
-        place = None if found is None else self.places.get((found[1], int(found[2])))
-        return path if found is None or place is None else place.where(found[3])
+        if found is None:
+            return path
+        placed, index = self.places.get(found[1], []), int(found[2])
+        place = placed[index] if index < len(placed) else None
+        return path if place is None else place.where(found[3])
 
     def to_coco(self) -> dict[str, Any]:
         """The COCO dict the import pipeline reads."""
@@ -312,12 +318,27 @@ def read_bytes(path: Path) -> bytes:
         os.close(fd)
 
 
+def unwritable(dest: Path, exc: OSError) -> FormatError:
+    """The :class:`FormatError` (``dest_unwritable``) for an output ``dest`` that could not be written,
+    naming the file inside it that failed, when one did.
+
+    >>> str(unwritable(Path("out"), FileNotFoundError(2, "No such file or directory", "out/labels/a.txt")))
+    'out: cannot be written: No such file or directory (labels/a.txt).'
+    """
+    inside = ""
+    if exc.filename:
+        failed = Path(str(exc.filename))
+        if failed != dest and failed.is_relative_to(dest):
+            inside = f" ({failed.relative_to(dest)})"
+    return FormatError(
+        "dest_unwritable", f"cannot be written: {exc.strerror or exc}{inside}.", file=str(dest)
+    )
+
+
 def read_lines(path: Path, code: str) -> list[str]:
     """A small text file's lines (a list file, a split list), read whole: a :class:`FormatError`
     (``code``, with the line) when it is over :data:`~labelport.limits.MAX_LABEL_FILE_BYTES`, is not
     UTF-8 or cannot be read. Label files, which may be large, are read by :func:`text_lines`."""
-    from labelport.errors import FormatError
-
     try:
         size = path.stat().st_size
         if size > MAX_LABEL_FILE_BYTES:

@@ -108,10 +108,14 @@ class ImportReport(msgspec.Struct, kw_only=True):
         self.counts.warnings += 1
 
     def relocate(self, where: Callable[[str], str]) -> None:
-        """Name each problem's place by ``where`` (a format reader's source place of a COCO path)."""
+        """Name each problem's place by ``where`` (a format reader's source place of a COCO path). A
+        problem so placed loses its annotation id: the reader numbered the records it made, and that
+        number is in no file of the user's."""
         for problems in (self.errors, self.warnings):
             for problem in problems:
-                problem.path = where(problem.path)
+                placed = where(problem.path)
+                if placed != problem.path:
+                    problem.path, problem.annotation_id = placed, None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (what ``--json`` and ``--report FILE`` write)."""

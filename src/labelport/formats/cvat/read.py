@@ -191,12 +191,15 @@ class _Reader:
         self.image_ids: set[int] = set()
         #: (name, subset) -> the element that gave it first
         self.names: dict[tuple[str, str | None], str] = {}
+        #: the line of the element being read (an image, a shape), for its problems
+        self.line: int | None = None
 
     def problem(self, code: str, message: str, where: str) -> None:
-        self.policy.problem(code, self.file, message, path=where)
+        self.policy.problem(code, self.file, message, line=self.line, path=where)
 
     def image(self, element: ET.Element, n: int) -> None:
         where = element_path(("annotations", None), ("image", n))
+        self.line = source_line(element)
         width, height = text_number(element.get("width")), text_number(element.get("height"))
         ident = element.get("id")
         if width is None or height is None or width < 1 or height < 1:
@@ -229,6 +232,7 @@ class _Reader:
         for child, k in numbered(element):
             if child.tag in SHAPES:
                 shape_where = element_path(("annotations", None), ("image", n), (child.tag, k))
+                self.line = source_line(child)
                 ann = self.shape(child, shape_where, (int(width), int(height)))
                 if ann is not None:
                     self._add(image_id, child, ann, child.get("group_id"), shape_where)
@@ -256,6 +260,7 @@ class _Reader:
             found = sizes(title)
             size = (found[1], found[2]) if found else None
         if size is None:
+            self.line = None if task is None else source_line(task)
             self.problem(
                 "cvat_size",
                 f"the video {title!r} has no meta/task/original_size and no data unit of that name.",
@@ -269,6 +274,7 @@ class _Reader:
                 if child.tag not in SHAPES:
                     continue
                 where = element_path(("annotations", None), ("track", n), (child.tag, k))
+                self.line = source_line(child)
                 frame = text_number(child.get("frame"))
                 if frame is None or frame < 0 or not frame.is_integer():
                     self.problem(

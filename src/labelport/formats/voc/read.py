@@ -140,7 +140,11 @@ def _read_file(
         return
     if doc.tag != "annotation":
         policy.problem(
-            "voc_root", file, f"the root element is <{doc.tag}>, not <annotation>.", path=f"/{doc.tag}"
+            "voc_root",
+            file,
+            f"the root element is <{doc.tag}>, not <annotation>.",
+            line=source_line(doc),
+            path=f"/{doc.tag}",
         )
         return
     file_name = (doc.findtext("filename") or "").strip() or f"{stem}.jpg"
@@ -151,27 +155,27 @@ def _read_file(
     except FormatError as exc:  # a <filename> that leads out of the folder, on a server
         policy.problem(exc.code, file, exc.detail, path="/annotation/filename")
         return
+    size_element = doc.find("size")  # the line of what an image's problem most likely is in
+    size_line = source_line(doc if size_element is None else size_element)
     if size is None:
         policy.problem(
             "voc_size",
             file,
             f"no <size> with width and height, no image file {file_name!r} and no data unit of that name.",
+            line=size_line,
             path="/annotation/size",
         )
         return
     extra: dict[str, Any] = {"voc_split": split} if split else {}
-    size_element = doc.find("size")  # the line of what an image's problem most likely is in
-    line = source_line(doc if size_element is None else size_element)
-    image_id = data.image(
-        file_name, size[0], size[1], place=Place(file, line, "/annotation", _IMAGE), **extra
-    )
+    place = Place(file, size_line, "/annotation", _IMAGE)
+    image_id = data.image(file_name, size[0], size[1], place=place, **extra)
     masks = _instances(reach, stem, size, policy)
     objects = [(el, n) for el, n in numbered(doc) if el.tag == "object"]
     for index, (element, n) in enumerate(objects, 1):
         ann = _object(
             element,
             element_path(("annotation", None), ("object", n)),
-            lambda code, message, where: policy.problem(code, file, message, path=where),
+            _reporter(policy, file, source_line(element)),
         )
         if ann is None:
             continue
@@ -187,6 +191,11 @@ def _read_file(
             str(root / "SegmentationObject" / f"{stem}.png"),
             f"instances {sorted(masks)} have no <object> in {xml.name} (instance k is the k-th object).",
         )
+
+
+def _reporter(policy: ErrorPolicy, file: str, line: int | None) -> Any:
+    """``problem(code, message, where)`` for an element of ``file`` that starts on ``line``."""
+    return lambda code, message, where: policy.problem(code, file, message, line=line, path=where)
 
 
 def _size(doc: ET.Element, reach: Reach, file_name: str, sizes: Sizes | None) -> tuple[int, int] | None:

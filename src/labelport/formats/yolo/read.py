@@ -25,6 +25,7 @@ from labelport.formats.base import (
     Sizes,
     far_coordinate,
     image_size,
+    read_bytes,
     read_lines,
     text_lines,
 )
@@ -124,7 +125,9 @@ def read_config(source: Path, task: str | None = None, *, confined: bool = False
     if task is None and isinstance(cfg.get("task"), str):
         task = cfg["task"]
     if task is not None and task not in TASKS:
-        raise FormatError("yolo_task", f"task must be one of {', '.join(TASKS)}, not {task!r}.", file=file)
+        raise FormatError(
+            "yolo_task", f"task must be one of {', '.join(TASKS)}, not {task!r}.", file=file, path="task"
+        )
     kpt = cfg.get("kpt_shape")
     kpt_shape = None
     if kpt is not None:
@@ -199,6 +202,25 @@ def _read_meta(path: Path) -> dict[str, tuple[str, int, int]]:
     return found
 
 
+def _name_lines(path: Path) -> dict[str, int]:
+    """The 1-based line of each class of the yaml's ``names`` ({"names[0]": 3, ...}), for the places of
+    the categories read from it; {} when the yaml cannot be composed (it was loaded already)."""
+    import yaml
+
+    try:
+        root = yaml.compose(read_bytes(path).decode("utf-8-sig"), Loader=yaml.SafeLoader)
+    except (yaml.YAMLError, UnicodeDecodeError, OSError, RecursionError):
+        return {}
+    found: dict[str, int] = {}
+    for key, value in root.value if isinstance(root, yaml.MappingNode) else []:
+        if isinstance(key, yaml.ScalarNode) and key.value == "names":
+            if isinstance(value, yaml.SequenceNode):
+                found |= {f"names[{i}]": item.start_mark.line + 1 for i, item in enumerate(value.value)}
+            elif isinstance(value, yaml.MappingNode):
+                found |= {f"names[{k.value}]": k.start_mark.line + 1 for k, _ in value.value}
+    return found
+
+
 def _labels_dir(images: Path) -> Path:
     """Ultralytics' rule: the last ``images`` folder of the path becomes ``labels``."""
     parts = list(images.parts)
@@ -253,11 +275,13 @@ def read_yolo(
     config = read_config(path, task, confined=confined)
     data = Dataset(name=path.name)
     categories = {}
+    lines = _name_lines(config.yaml)
     for k, name in config.names:
         extra: dict[str, Any] = {"yolo_id": k}
         if config.kpt_shape is not None:
             extra |= {"keypoints": [str(i) for i in range(config.kpt_shape[0])], "skeleton": []}
-        categories[k] = data.category(name, place=Place(str(config.yaml), path=f"names[{k}]"), **extra)
+        place = Place(str(config.yaml), lines.get(f"names[{k}]"), f"names[{k}]")
+        categories[k] = data.category(name, place=place, **extra)
     seen: set[Path] = set()
     for split, entry in config.splits:
         if entry.resolve() in seen:  # "val: images/train" (a val split that is the train images)
