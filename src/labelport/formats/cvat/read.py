@@ -33,6 +33,8 @@ from labelport.formats.xml import (
     text_number,
 )
 from labelport.imports.policy import ErrorPolicy
+from labelport.limits import MAX_IMAGE_PIXELS
+from labelport.words import plural
 
 SHAPES = ("box", "polygon", "polyline", "points", "mask", "skeleton")
 
@@ -126,6 +128,19 @@ def _points_as_keypoints(data: Dataset) -> None:
             ann["keypoints"] += [0, 0, 0] * (most[ann["category_id"]] - len(ann["keypoints"]) // 3)
 
 
+def _video_length(meta: ET.Element | None) -> int | None:
+    """The video's frame count from the meta (``task/size``; ``stop_frame`` + 1 when that is more,
+    as a track may number its frames from the video's start), or None when it gives none."""
+    task = meta.find("task") if meta is not None else None
+    if task is None:
+        return None
+    size, stop = text_number(task.findtext("size")), text_number(task.findtext("stop_frame"))
+    found = ([int(size)] if size is not None and size > 0 else []) + (
+        [int(stop) + 1] if stop is not None and stop >= 0 else []
+    )
+    return max(found) if found else None
+
+
 class _Reader:
     def __init__(self, data: Dataset, policy: ErrorPolicy, labels: _Labels, file: str) -> None:
         self.data, self.policy, self.labels, self.file = data, policy, labels, file
@@ -194,6 +209,7 @@ class _Reader:
                 "/annotations/meta/task",
             )
             return
+        length = _video_length(meta)
         frames: dict[int, int] = {}
         for track, n in tracks:
             track_id = track.get("id")
@@ -206,6 +222,14 @@ class _Reader:
                     self.problem(
                         "cvat_frame",
                         f"a track's shape needs a whole-number 'frame', not {child.get('frame')!r}.",
+                        where,
+                    )
+                    continue
+                if length is not None and frame >= length:
+                    self.problem(
+                        "frame_range",
+                        f"frame {int(frame):,} is beyond the video {title!r}, which has "
+                        f"{plural(length, 'frame')} (meta/task/size).",
                         where,
                     )
                     continue
@@ -344,6 +368,14 @@ class _Reader:
             )
             return None
         left, top, w, h = (int(v) for v in box if v is not None)
+        if size[0] * size[1] > MAX_IMAGE_PIXELS:
+            self.problem(
+                "cvat_mask",
+                f"a mask is decoded over its {size[0]:,}x{size[1]:,} image, and labelport decodes "
+                f"masks of at most {MAX_IMAGE_PIXELS:,} pixels.",
+                where,
+            )
+            return None
         if sum(counts) != w * h or left + w > size[0] or top + h > size[1] or min(counts) < 0:
             self.problem(
                 "cvat_mask",
