@@ -21,14 +21,13 @@ import numpy.typing as npt
 
 from labelport import geometry
 from labelport.errors import FormatError
-from labelport.formats.base import Dataset, Sizes, image_size
+from labelport.formats.base import Dataset, Sizes, capped_bytes, image_size
 from labelport.formats.xml import (
     answer_value,
     element_path,
     numbered,
     parse_xml,
     plain,
-    read_bytes,
     text_number,
 )
 from labelport.imports.policy import ErrorPolicy
@@ -78,7 +77,7 @@ def _splits(root: Path) -> dict[str, str]:
     for split in SPLITS:
         path = root / "ImageSets" / "Main" / f"{split}.txt"
         if path.is_file():
-            for line in path.read_text(encoding="utf-8").splitlines():
+            for line in capped_bytes(path, "a VOC split list").decode("utf-8", "replace").splitlines():
                 if line.split():
                     found.setdefault(line.split()[0], split)
     return found
@@ -114,7 +113,7 @@ def _read_file(
 ) -> None:
     file = str(xml)
     try:
-        doc = parse_xml(read_bytes(xml), file)
+        doc = parse_xml(capped_bytes(xml, "a VOC annotation file"), file)
     except FormatError as exc:
         policy.problem(exc.code, file, exc.detail, line=exc.line)
         return

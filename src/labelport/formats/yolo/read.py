@@ -18,7 +18,7 @@ from typing import Any
 
 from labelport import geometry
 from labelport.errors import FormatError
-from labelport.formats.base import Dataset, Sizes, image_size, text_lines
+from labelport.formats.base import Dataset, Sizes, capped_bytes, image_size, text_lines
 from labelport.formats.coco.validate import short
 from labelport.imports.policy import ErrorPolicy
 from labelport.limits import MAX_KEYPOINTS, MAX_LINE_NUMBERS
@@ -119,7 +119,7 @@ def read_config(source: Path, task: str | None = None) -> _Config:
         ):
             raise FormatError(
                 "yolo_kpt_shape",
-                f"kpt_shape is [keypoints, 2 or 3] with 1 to {MAX_KEYPOINTS:,} keypoints, not {short(kpt)}.",
+                f"kpt_shape is [keypoints, 2 or 3] with 1 to {plural(MAX_KEYPOINTS, 'keypoint')}, not {short(kpt)}.",
                 file=file,
                 path="kpt_shape",
             )
@@ -156,7 +156,7 @@ def _read_meta(path: Path) -> dict[str, tuple[str, int, int]]:
 
     found: dict[str, tuple[str, int, int]] = {}
     if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for line in _text(capped_bytes(path, "an images.meta file"), path).splitlines():
             try:
                 parts = shlex.split(line, comments=True)
             except ValueError:
@@ -169,6 +169,15 @@ def _read_meta(path: Path) -> dict[str, tuple[str, int, int]]:
                     int(parts[1]),
                 )
     return found
+
+
+def _text(data: bytes, path: Path) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FormatError(
+            "yolo_file", f"holds bytes that are not UTF-8 ({exc.reason}).", file=str(path)
+        ) from None
 
 
 def _labels_dir(images: Path) -> Path:
@@ -186,7 +195,7 @@ def _split_items(entry: Path, root: Path) -> list[tuple[str, Path | None, Path |
     images: dict[str, Path] = {}
     if entry.is_file() and entry.suffix == ".txt":
         base = entry.parent
-        for line in entry.read_text(encoding="utf-8").splitlines():
+        for line in _text(capped_bytes(entry, "a YOLO split list"), entry).splitlines():
             if line.strip():
                 p = Path(line.strip())
                 p = p if p.is_absolute() else (base / p if (base / p).exists() else root / p)
@@ -285,18 +294,9 @@ def _read_item(
 
 def _parse_line(line: str, config: _Config, size: tuple[int, int], problem: Any) -> dict[str, Any] | None:
     parts = line.split(maxsplit=MAX_LINE_NUMBERS + 1)  # never more than the bound, however long
-    if len(parts) > MAX_LINE_NUMBERS + 1 or (config.task == "detect" and len(parts) != 5):
-        wanted = (
-            "a class and 4 numbers (cx cy w h)"
-            if config.task == "detect"
-            else f"a class and at most {plural(MAX_LINE_NUMBERS, 'number')}"
-        )
-        has = (
-            f"more than {plural(MAX_LINE_NUMBERS, 'number')}"
-            if len(parts) > MAX_LINE_NUMBERS + 1
-            else plural(len(parts) - 1, "number")
-        )
-        problem("yolo_fields", f"a line holds {wanted}; this one has {has}.")
+    too_many = _count_problem(len(parts) - 1, config.task)
+    if too_many is not None:
+        problem("yolo_fields", too_many)
         return None
     try:
         cls = int(parts[0])
@@ -365,6 +365,23 @@ def _parse_line(line: str, config: _Config, size: tuple[int, int], problem: Any)
     if ann is not None:
         ann["class"] = cls
     return ann
+
+
+def _count_problem(count: int, task: str | None) -> str | None:
+    """Why a line of ``count`` numbers after its class cannot be one (checked before any is parsed)."""
+    if count <= MAX_LINE_NUMBERS and (task != "detect" or count == 4):
+        return None
+    wanted = (
+        "a class and 4 numbers (cx cy w h)"
+        if task == "detect"
+        else f"a class and at most {plural(MAX_LINE_NUMBERS, 'number')}"
+    )
+    has = (
+        f"more than {plural(MAX_LINE_NUMBERS, 'number')}"
+        if count > MAX_LINE_NUMBERS
+        else plural(count, "number")
+    )
+    return f"a line holds {wanted}; this one has {has}."
 
 
 def _is_float(text: str) -> bool:
