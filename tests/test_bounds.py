@@ -44,10 +44,17 @@ def run_measured(args: list[str], tmp: Path, env: dict[str, str] | None = None) 
             stdout=sink,
             stderr=subprocess.STDOUT,
             env=environ,
+            preexec_fn=_no_more_than_8_gib,  # a run before a fix fails instead of filling the machine
         )
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
     return process.returncode, out.read_text(), usage.ru_maxrss // 1024
+
+
+def _no_more_than_8_gib() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (8 << 30, 8 << 30))
 
 
 def peak_mib(pid: int) -> int:
@@ -636,3 +643,39 @@ def test_a_data_unit_has_at_most_a_million_frames(client: UserClient) -> None:
     assert str(caught.value) == (
         "data unit 'clip': 1,000,000,000 frames is over the most a data unit may have, 1,000,000."
     )
+
+
+def test_a_mask_over_a_huge_image_is_not_decoded_on_export(tmp_path: Path) -> None:
+    """A COCO RLE over a 100,000 x 100,000 image imports (it is compact), but is never decoded."""
+    import json
+
+    runs = [0, 100, 4_000_000_000, 0, 4_000_000_000, 0, 1_999_999_900]
+    coco = {
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 100_000, "height": 100_000}],
+        "annotations": [
+            {
+                "id": 1,
+                "image_id": 1,
+                "category_id": 1,
+                "segmentation": {"size": [100_000, 100_000], "counts": runs},
+                "bbox": [0, 0, 1, 100],
+                "area": 100,
+                "iscrowd": 1,
+            }
+        ],
+        "categories": [{"id": 1, "name": "lake"}],
+    }
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({**coco, "annotations": []}))
+    status, output, idle = run_measured(["convert", str(good), str(tmp_path / "g"), "--to", "yolo"], tmp_path)
+    assert status == 0, output
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(coco))
+    for target in ("yolo", "cvat", "voc", "labelstudio"):
+        dest = tmp_path / f"b-{target}" if target in ("yolo", "voc") else tmp_path / f"b.{target}.json"
+        status, output, peak = run_measured(["convert", str(bad), str(dest), "--to", target], tmp_path)
+        assert status == 1, (target, output)
+        assert (
+            "a mask over a 100,000x100,000 image is not decoded: labelport decodes masks of at most" in output
+        )
+        assert peak - idle < BUDGET_MIB
