@@ -360,6 +360,20 @@ DETECT = "names: [cat]\ntask: detect\n"
             "a line is at most 4 MiB; this one is longer.",
         ),
         (DETECT, GOOD_LINE + b"0 \xff 0.5\n", "yolo_file", "a.txt line 2", "holds bytes that are not UTF-8"),
+        (
+            "names: " + "[" * 100_000 + "]" * 100_000 + "\n",
+            GOOD_LINE,
+            "yolo_yaml",
+            "data.yaml",
+            "nests lists or mappings too deeply to read.",
+        ),
+        (
+            DETECT + "#" * (16 << 20) + "\n",
+            GOOD_LINE,
+            "file_size",
+            "data.yaml",
+            "is 16,777,243 bytes; a dataset yaml is at most 16 MiB.",
+        ),
     ],
 )
 def test_yolo_bounds_are_one_sentence_with_memory_flat(

@@ -57,8 +57,9 @@ def find_yaml(source: Path) -> Path | None:
 def _load_yaml(path: Path) -> Any:
     import yaml
 
+    text = capped_bytes(path, "a dataset yaml")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(text.decode("utf-8"))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         raise FormatError(
@@ -69,6 +70,8 @@ def _load_yaml(path: Path) -> Any:
         ) from None
     except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
         raise FormatError("yolo_yaml", f"cannot be read as YAML ({exc}).", file=str(path)) from None
+    except RecursionError:
+        raise FormatError("yolo_yaml", "nests lists or mappings too deeply to read.", file=str(path)) from None
 
 
 def _names(raw: Any, file: str) -> list[tuple[int, str]]:
