@@ -114,6 +114,12 @@ def test_images_decode_reduced_and_refuse_over_the_pixel_limit(tmp_path: Path) -
     with pytest.raises(ImageError) as unreadable:
         open_image(tmp_path.joinpath("not.png").write_bytes(b"plain text") and tmp_path / "not.png")
     assert unreadable.value.code == "image_unreadable" and unreadable.value.file == "not.png"
+    assert str(unreadable.value) == "not.png: is not an image labelport can read."  # no server path
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(big.read_bytes()[:4000])
+    with pytest.raises(ImageError) as damaged:
+        open_image(cut, side=320)
+    assert str(damaged.value) == "cut.png: cannot be decoded (damaged or cut short)."
     # a JPEG far over the limit is decoded already reduced (DCT scaling), never at its own size
     jpeg = io.BytesIO()
     Image.new("L", (4000, 3000), 90).save(jpeg, "JPEG")

@@ -71,7 +71,9 @@ def _load_yaml(path: Path) -> Any:
     except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
         raise FormatError("yolo_yaml", f"cannot be read as YAML ({exc}).", file=str(path)) from None
     except RecursionError:
-        raise FormatError("yolo_yaml", "nests lists or mappings too deeply to read.", file=str(path)) from None
+        raise FormatError(
+            "yolo_yaml", "nests lists or mappings too deeply to read.", file=str(path)
+        ) from None
 
 
 def _names(raw: Any, file: str) -> list[tuple[int, str]]:
