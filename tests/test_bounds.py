@@ -699,3 +699,24 @@ def test_a_mask_over_a_huge_image_is_not_decoded_on_export(tmp_path: Path) -> No
             "a mask over a 100,000x100,000 image is not decoded: labelport decodes masks of at most" in output
         )
         assert peak - idle < BUDGET_MIB
+
+
+def test_a_frame_number_of_thousands_of_digits_is_no_frame(tmp_path: Path, client: UserClient) -> None:
+    """Python refuses to make an int of more than 4,300 digits (a ValueError, once a traceback)."""
+    from labelport.errors import ImportFailed
+
+    digits = "9" * 5000
+    project = client.create_project("digits")
+    project.add_data([("clip", 64, 48, 10)])
+    for name in (f"clip/{digits}.jpg", f"clip_{digits}.jpg", f"clip/frame_{digits}"):
+        source = tmp_path / "a.json"
+        source.write_text(_coco_video(file_name=name).replace('"video_title": "clip", ', ""))
+        with pytest.raises(ImportFailed) as caught:
+            project.import_labels(str(source), "coco", categories="create")
+        assert {e.code for e in caught.value.report.errors} == {"image_unmatched"}, name
+    created = tmp_path / "v.json"
+    created.write_text(_coco_video(file_name=f"clip/{digits}.jpg"))
+    report = client.create_project("made").import_labels(
+        str(created), "coco", categories="create", create_missing_data_units=True
+    )
+    assert report.counts.imported == 1 and report.counts.data_units_created == 1
