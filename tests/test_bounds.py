@@ -720,3 +720,27 @@ def test_a_frame_number_of_thousands_of_digits_is_no_frame(tmp_path: Path, clien
         str(created), "coco", categories="create", create_missing_data_units=True
     )
     assert report.counts.imported == 1 and report.counts.data_units_created == 1
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {"image": 'id="²"'},
+        {"image": f'id="{"9" * 5000}"'},
+        {"box": f'z_order="{"9" * 5000}"'},
+        {"box": 'occluded="²"'},
+        {"box": 'group_id="²"'},
+        {"box": f'group_id="{"9" * 5000}"'},
+    ],
+)
+def test_cvat_numbers_that_int_refuses_are_kept_as_text(tmp_path: Path, attributes: dict[str, str]) -> None:
+    """``str.isdigit`` takes ``²`` and 5,000 digits, which ``int`` refuses (once a traceback)."""
+    from labelport.formats.cvat.read import read_cvat
+
+    image, box = attributes.get("image", 'id="0"'), attributes.get("box", "")
+    (tmp_path / "a.xml").write_text(
+        f'<annotations><image {image} name="a.jpg" width="64" height="48">'
+        f'<box label="car" xtl="1" ytl="1" xbr="5" ybr="5" {box}/></image></annotations>'
+    )
+    data = read_cvat(tmp_path / "a.xml")
+    assert data.images[0]["id"] == 0 and len(data.annotations) == 1

@@ -31,6 +31,7 @@ from labelport.formats.xml import (
     plain,
     read_bytes,
     text_number,
+    whole_number,
 )
 from labelport.imports.policy import ErrorPolicy
 from labelport.limits import MAX_IMAGE_PIXELS
@@ -156,7 +157,8 @@ class _Reader:
         if width is None or height is None or width < 1 or height < 1:
             self.problem("cvat_size", "an image needs whole-number 'width' and 'height' > 0.", where)
             return
-        image_id = int(ident) if ident is not None and ident.isdigit() else None
+        image_id = whole_number(ident)
+        image_id = None if image_id is None or image_id < 0 else image_id
         if image_id is None or image_id in self.image_ids:  # CVAT's ids are kept when they can be
             image_id = max(self.image_ids, default=-1) + 1
         self.image_ids.add(image_id)
@@ -252,9 +254,8 @@ class _Reader:
                 child.set("label", track.get("label", ""))
                 ann = self.shape(child, where, size)
                 if ann is not None:
-                    ann["track_id"] = (
-                        int(track_id) if track_id is not None and track_id.isdigit() else track_id
-                    )
+                    number = whole_number(track_id)
+                    ann["track_id"] = number if number is not None and number >= 0 else track_id
                     ann["cvat"]["keyframe"] = int(child.get("keyframe", "1") == "1")
                     self._add(image_id, child, ann, track.get("group_id"))
 
@@ -262,7 +263,8 @@ class _Reader:
         label = element.get("label") or ""
         category = self.data.category(label)
         if group not in (None, "0"):
-            ann["cvat"]["group_id"] = int(group) if group.isdigit() else group
+            number = whole_number(group)
+            ann["cvat"]["group_id"] = number if number is not None and number >= 0 else group
         self.data.annotation(image_id, category, **ann)
 
     def shape(self, element: ET.Element, where: str, size: tuple[int, int]) -> dict[str, Any] | None:
@@ -270,7 +272,8 @@ class _Reader:
         for key in ("occluded", "z_order", "source"):
             value = element.get(key)
             if value is not None:
-                cvat[key] = int(value) if key != "source" and value.lstrip("-").isdigit() else value
+                number = None if key == "source" else whole_number(value)
+                cvat[key] = value if number is None else number
         attributes = {
             a.get("name", ""): answer_value(a.text, self.labels.types.get(a.get("name", "")))
             for a in element.findall("attribute")
