@@ -19,12 +19,11 @@ import pytest
 from PIL import Image
 
 from labelport import UserClient
-from labelport.errors import FieldError, FormatError, ImageError
+from labelport.errors import FieldError, FormatError, ImageError, LabelportError
 from labelport.limits import MAX_AREA_RANGES, MAX_IMAGE_PIXELS, MAX_IOU_THRESHOLDS, MAX_MAX_DETS
 from labelport.pixels import header_size, open_image
-from test_server import closing, team  # noqa: F401  (the server fixtures: PostgreSQL, uvicorn)
 
-pytest_plugins = ["pg"]
+pytest_plugins = ["pg", "test_server"]  # the server fixtures: PostgreSQL, uvicorn
 
 #: What a hostile input may cost a process above the same process on a harmless one.
 BUDGET_MIB = 1024
@@ -45,10 +44,17 @@ def run_measured(args: list[str], tmp: Path, env: dict[str, str] | None = None) 
             stdout=sink,
             stderr=subprocess.STDOUT,
             env=environ,
+            preexec_fn=_no_more_than_8_gib,  # a run before a fix fails instead of filling the machine
         )
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
     return process.returncode, out.read_text(), usage.ru_maxrss // 1024
+
+
+def _no_more_than_8_gib() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (8 << 30, 8 << 30))
 
 
 def peak_mib(pid: int) -> int:
@@ -108,6 +114,12 @@ def test_images_decode_reduced_and_refuse_over_the_pixel_limit(tmp_path: Path) -
     with pytest.raises(ImageError) as unreadable:
         open_image(tmp_path.joinpath("not.png").write_bytes(b"plain text") and tmp_path / "not.png")
     assert unreadable.value.code == "image_unreadable" and unreadable.value.file == "not.png"
+    assert str(unreadable.value) == "not.png: is not an image labelport can read."  # no server path
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(big.read_bytes()[:4000])
+    with pytest.raises(ImageError) as damaged:
+        open_image(cut, side=320)
+    assert str(damaged.value) == "cut.png: cannot be decoded (damaged or cut short)."
     # a JPEG far over the limit is decoded already reduced (DCT scaling), never at its own size
     jpeg = io.BytesIO()
     Image.new("L", (4000, 3000), 90).save(jpeg, "JPEG")
@@ -246,18 +258,25 @@ def test_each_list_of_the_evaluation_parameters_is_bounded(field: str, most: int
     ) if field != "categories" else None  # the bound itself is taken
 
 
+def _one_box() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Ground truth of one box and a prediction of it, a little off."""
+    image = {"id": 1, "file_name": "one.jpg", "width": 50, "height": 40}
+    box = {"id": 1, "image_id": 1, "category_id": 1, "bbox": [5, 5, 20, 10], "area": 200, "iscrowd": 0}
+    truth = {"images": [image], "annotations": [box], "categories": [{"id": 1, "name": "cat"}]}
+    return truth, [{"image_id": 1, "category_id": 1, "bbox": [6, 5, 20, 10], "score": 0.7}]
+
+
 def test_a_viewer_sending_huge_parameter_lists_gets_one_sentence_and_flat_memory(
-    team: Any,  # noqa: F811
-    closing: list[UserClient],  # noqa: F811
+    team: Any,
+    closing: list[UserClient],
 ) -> None:
     from evaluation_helpers import project_with
-    from test_evaluation_faces import _small
 
     owner = team.client("bounds-lead")
     viewer_key, viewer_identity, _ = team.user("bounds-viewer")
     viewer = UserClient.create_with_ssh_private_key(ssh_private_key_path=viewer_key, domain=team.server.url)
     closing.extend([owner, viewer])
-    gt, results = _small()
+    gt, results = _one_box()
     project = project_with(owner, gt, results, title="bounded-eval")
     project.service.add_member(project.project_hash, viewer_identity.fingerprint, "viewer")
     seen = viewer.get_project(project.project_hash)
@@ -281,9 +300,8 @@ def test_eval_limit_must_not_be_negative(client: UserClient, home: Path, key_pat
 
     from evaluation_helpers import project_with
     from labelport.cli import cli
-    from test_evaluation_faces import _small
 
-    project = project_with(client, *_small())
+    project = project_with(client, *_one_box())
     args = ["--home", str(home), "--key", str(key_path), "eval", project.project_hash, "--pred", "pred"]
     bad = CliRunner().invoke(cli, [*args, "--errors", "fp", "--limit", "-5"])
     assert bad.exit_code == 2 and "Invalid value for '--limit': -5 is not in the range x>=0." in bad.output
@@ -348,6 +366,20 @@ DETECT = "names: [cat]\ntask: detect\n"
             "a line is at most 4 MiB; this one is longer.",
         ),
         (DETECT, GOOD_LINE + b"0 \xff 0.5\n", "yolo_file", "a.txt line 2", "holds bytes that are not UTF-8"),
+        (
+            "names: " + "[" * 100_000 + "]" * 100_000 + "\n",
+            GOOD_LINE,
+            "yolo_yaml",
+            "data.yaml",
+            "nests lists or mappings too deeply to read.",
+        ),
+        (
+            DETECT + "#" * (16 << 20) + "\n",
+            GOOD_LINE,
+            "file_size",
+            "data.yaml",
+            "is 16,777,243 bytes; a dataset yaml is at most 16 MiB.",
+        ),
     ],
 )
 def test_yolo_bounds_are_one_sentence_with_memory_flat(
@@ -381,7 +413,334 @@ def test_a_yolo_label_file_over_the_cap_is_refused_unread(tmp_path: Path) -> Non
         sparse.truncate(MAX_LABEL_FILE_BYTES + 1)
     with pytest.raises(FormatError) as caught:
         read_yolo(bad)
-    assert caught.value.code == "yolo_file" and caught.value.line is None
+    assert caught.value.code == "file_size" and caught.value.line is None
     assert (
-        caught.value.detail == f"is {MAX_LABEL_FILE_BYTES + 1:,} bytes; a YOLO label file is at most 64 MiB."
+        caught.value.detail == f"is {MAX_LABEL_FILE_BYTES + 1:,} bytes; a YOLO label file is at most 16 MiB."
     )
+
+
+# -- frames past a video's length --------------------------------------------------------------------
+
+BILLION = 1_000_000_000
+CVAT_VIDEO = """<annotations><meta><task>{size}<original_size><width>64</width><height>48</height></original_size>
+<labels><label><name>car</name></label></labels></task><source>clip</source></meta>
+<track id="0" label="car"><box frame="0" outside="0" xtl="1" ytl="1" xbr="5" ybr="5"/>
+<box frame="{frame}" outside="0" xtl="1" ytl="1" xbr="5" ybr="5"/></track></annotations>"""
+
+
+def _coco_video(**image: Any) -> str:
+    import json
+
+    record = {"id": 1, "width": 64, "height": 48, "video_title": "clip", **image}
+    return json.dumps(
+        {
+            "images": [record],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 5]}],
+            "categories": [{"id": 1, "name": "car"}],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "where", "sentence"),
+    [
+        (
+            "a.xml",
+            CVAT_VIDEO.format(size="<size>10</size>", frame=BILLION),
+            "a.xml /annotations/track[1]/box[2]",
+            "frame 1,000,000,000 is beyond the video 'clip', which has 10 frames (meta/task/size).",
+        ),
+        (
+            "a.xml",
+            CVAT_VIDEO.format(size="<size>10</size><stop_frame>9</stop_frame>", frame=10),
+            "a.xml /annotations/track[1]/box[2]",
+            "frame 10 is beyond the video 'clip', which has 10 frames (meta/task/size).",
+        ),
+        (
+            "a.xml",
+            CVAT_VIDEO.format(size="", frame=BILLION),
+            "images[1].frame",
+            "frame 1,000,000,000 is beyond the 1,000,000 frames a video an import creates may have.",
+        ),
+        (
+            "a.json",
+            _coco_video(file_name="clip/0.jpg", frame=BILLION),
+            "images[0].frame",
+            "frame 1,000,000,000 is beyond the 1,000,000 frames a video an import creates may have.",
+        ),
+        (
+            "a.json",
+            _coco_video(file_name=f"clip/{BILLION}.jpg"),
+            "images[0].file_name",
+            "frame 1,000,000,000 is beyond the 1,000,000 frames a video an import creates may have.",
+        ),
+        (
+            "a.json",
+            _coco_video(file_name="clip/0.jpg", frame=-1),
+            "images[0].frame",
+            "frame -1 is beyond the 1,000,000 frames a video an import creates may have.",
+        ),
+    ],
+)
+def test_convert_refuses_frames_past_a_video_with_memory_flat(
+    tmp_path: Path, name: str, text: str, where: str, sentence: str
+) -> None:
+    good = tmp_path / name
+    good.write_text(
+        CVAT_VIDEO.format(size="<size>10</size>", frame=9)
+        if name.endswith(".xml")
+        else _coco_video(file_name="clip/0.jpg", frame=9)
+    )
+    status, output, idle = run_measured(["convert", str(good), str(tmp_path / "g"), "--to", "yolo"], tmp_path)
+    assert status == 0, output
+    bad = tmp_path / "bad" / name
+    bad.parent.mkdir()
+    bad.write_text(text)
+    status, output, peak = run_measured(["convert", str(bad), str(tmp_path / "b"), "--to", "yolo"], tmp_path)
+    assert status == 1 and where in output and sentence in output, output
+    assert peak - idle < BUDGET_MIB
+
+
+def test_every_format_refuses_a_frame_past_a_projects_video(tmp_path: Path, client: UserClient) -> None:
+    """A file naming frame 10^9 of a 10-frame data unit, in each format that can name a frame."""
+    import json
+
+    from labelport.errors import ImportFailed
+
+    project = client.create_project("clips")
+    project.add_data([("clip", 64, 48, 10)])
+    voc = tmp_path / "voc" / "Annotations"
+    voc.mkdir(parents=True)
+    (voc / "a.xml").write_text(
+        f"<annotation><filename>clip/{BILLION}.jpg</filename><size><width>64</width><height>48</height>"
+        "<depth>3</depth></size><object><name>car</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>5</xmax>"
+        "<ymax>5</ymax></bndbox></object></annotation>"
+    )
+    (tmp_path / "i.xml").write_text(
+        f'<annotations><image id="0" name="clip/{BILLION}.jpg" width="64" height="48">'
+        '<box label="car" xtl="1" ytl="1" xbr="5" ybr="5"/></image></annotations>'
+    )
+    (tmp_path / "v.xml").write_text(CVAT_VIDEO.format(size="", frame=BILLION))
+    (tmp_path / "c.json").write_text(_coco_video(file_name="clip/0.jpg", frame=BILLION))
+    (tmp_path / "n.json").write_text(json.loads(json.dumps(_coco_video(file_name=f"clip/{BILLION}.jpg"))))
+    for source, kind in [
+        (tmp_path / "voc", "voc"),
+        (tmp_path / "i.xml", "cvat"),
+        (tmp_path / "v.xml", "cvat"),
+        (tmp_path / "c.json", "coco"),
+        (tmp_path / "n.json", "coco"),
+    ]:
+        with pytest.raises(ImportFailed) as caught:
+            project.import_labels(str(source), kind, categories="create", create_missing_data_units=True)
+        codes = {e.code for e in caught.value.report.errors}
+        assert codes == {"frame_range"}, (source, caught.value.report.errors)
+        assert "is beyond video 'clip', which has 10 frames" in str(caught.value)
+    assert [row.object_count for row in project.list_label_rows_v2()] == [0]  # nothing was stored
+
+
+# -- archives: each label file capped as it inflates ---------------------------------------------------
+
+
+def test_a_zip_member_over_the_label_file_cap_is_refused_with_the_server_flat(
+    tmp_path: Path,
+    team: Any,
+    closing: list[UserClient],
+) -> None:
+    """A 256 MiB label file (zeros: a zip of a few hundred KB) in a YOLO folder sent to the server."""
+    client = team.client("bounds-zip")
+    closing.append(client)
+    project = client.create_project("zipped")
+    good = _yolo(tmp_path / "good", DETECT, GOOD_LINE)
+    assert (
+        project.import_labels(
+            str(good), "yolo", create_missing_data_units=True, categories="create"
+        ).counts.imported
+        == 1
+    )
+    idle = peak_mib(team.server.process.pid)
+    bad = _yolo(tmp_path / "bad", DETECT, GOOD_LINE)
+    Image.new("RGB", (40, 30)).save(bad / "images" / "train" / "b.png")
+    with (bad / "labels" / "train" / "b.txt").open("wb") as sparse:
+        sparse.truncate(256 << 20)
+    with pytest.raises(LabelportError) as caught:
+        project.import_labels(str(bad), "yolo", create_missing_data_units=True, categories="create")
+    assert caught.value.status == 413
+    assert str(caught.value) == (
+        "the uploaded archive's 'labels/train/b.txt' inflates to 268,435,456 bytes; a label file is at most 16 MiB."
+    )
+    assert peak_mib(team.server.process.pid) - idle < 128
+    assert [row.object_count for row in project.list_label_rows_v2()] == [1]  # nothing else stored
+
+
+def test_unpack_archive_counts_what_inflates(tmp_path: Path) -> None:
+    import zipfile
+
+    from labelport.errors import TooLarge
+    from labelport.server.uploads import unpack_archive
+
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        out.writestr("data.yaml", "names: [cat]\n")
+        out.writestr("images/train/a.bin", b"\0" * (1 << 20))
+    unpack_archive(archive, tmp_path / "out", limit=2 << 20)
+    assert (tmp_path / "out" / "images" / "train" / "a.bin").stat().st_size == 1 << 20
+    with pytest.raises(TooLarge, match="unpacks to more than the server's limit of 1,000 bytes"):
+        unpack_archive(archive, tmp_path / "small", limit=1000)
+    assert not (tmp_path / "small").exists()
+    with zipfile.ZipFile(archive, "a") as out:
+        out.writestr("../evil.txt", "x")
+    with pytest.raises(LabelportError, match=r"names a file outside itself: '\.\./evil\.txt'"):
+        unpack_archive(archive, tmp_path / "evil", limit=2 << 20)
+    assert not (tmp_path / "evil.txt").exists()
+
+
+# -- masks over huge images, label files over the cap, data units of too many frames --------------
+
+HUGE_CVAT_MASK = """<annotations><image id="0" name="a.jpg" width="100000" height="100000">
+<mask label="car" left="0" top="0" width="2" height="1" rle="0,2"/></image></annotations>"""
+HUGE_BRUSH = """[{"id": 1, "data": {"image": "a.jpg"}, "annotations": [{"result": [{"type": "brushlabels",
+"from_name": "tag", "to_name": "image", "original_width": 100000, "original_height": 100000,
+"value": {"format": "rle", "rle": [0, 0, 0, 0], "brushlabels": ["car"]}}]}]}]"""
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "where", "sentence"),
+    [
+        (
+            "a.xml",
+            HUGE_CVAT_MASK,
+            "a.xml /annotations/image[1]/mask[1]",
+            "a mask is decoded over its 100,000x100,000 image, and labelport decodes masks of at most "
+            "178,956,970 pixels.",
+        ),
+        (
+            "a.json",
+            HUGE_BRUSH,
+            "a.json",
+            "a brush mask is decoded over its 100,000x100,000 image, and labelport decodes masks of at "
+            "most 178,956,970 pixels.",
+        ),
+    ],
+)
+def test_masks_over_huge_images_are_refused_with_memory_flat(
+    tmp_path: Path, name: str, text: str, where: str, sentence: str
+) -> None:
+    good = tmp_path / "good.xml"
+    good.write_text(HUGE_CVAT_MASK.replace("100000", "10"))
+    status, output, idle = run_measured(
+        ["convert", str(good), str(tmp_path / "g.json"), "--to", "coco"], tmp_path
+    )
+    assert status == 0, output
+    bad = tmp_path / name
+    bad.write_text(text)
+    status, output, peak = run_measured(
+        ["convert", str(bad), str(tmp_path / "b.json"), "--to", "coco"], tmp_path
+    )
+    assert status == 1 and output.startswith(f"Error: {bad.parent}/{where}") and sentence in output, output
+    assert peak - idle < BUDGET_MIB
+
+
+def test_a_voc_annotation_file_over_the_cap_is_refused_unread(tmp_path: Path) -> None:
+    from labelport.formats.voc.read import read_voc
+
+    annotations = tmp_path / "voc" / "Annotations"
+    annotations.mkdir(parents=True)
+    with (annotations / "a.xml").open("wb") as sparse:
+        sparse.truncate((16 << 20) + 1)
+    with pytest.raises(FormatError) as caught:
+        read_voc(tmp_path / "voc")
+    assert caught.value.code == "file_size" and caught.value.file == str(annotations / "a.xml")
+    assert caught.value.detail == "is 16,777,217 bytes; a VOC annotation file is at most 16 MiB."
+
+
+def test_a_data_unit_has_at_most_a_million_frames(client: UserClient) -> None:
+    from labelport.data import DataUnit
+    from labelport.errors import DataError
+
+    assert DataUnit.video("long", width=64, height=48, frames=1_000_000).frames == 1_000_000
+    with pytest.raises(DataError) as caught:
+        client.create_project("long").add_data([("clip", 64, 48, 1_000_000_000)])
+    assert str(caught.value) == (
+        "data unit 'clip': 1,000,000,000 frames is over the most a data unit may have, 1,000,000."
+    )
+
+
+def test_a_mask_over_a_huge_image_is_not_decoded_on_export(tmp_path: Path) -> None:
+    """A COCO RLE over a 100,000 x 100,000 image imports (it is compact), but is never decoded."""
+    import json
+
+    runs = [0, 100, 4_000_000_000, 0, 4_000_000_000, 0, 1_999_999_900]
+    coco = {
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 100_000, "height": 100_000}],
+        "annotations": [
+            {
+                "id": 1,
+                "image_id": 1,
+                "category_id": 1,
+                "segmentation": {"size": [100_000, 100_000], "counts": runs},
+                "bbox": [0, 0, 1, 100],
+                "area": 100,
+                "iscrowd": 1,
+            }
+        ],
+        "categories": [{"id": 1, "name": "lake"}],
+    }
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({**coco, "annotations": []}))
+    status, output, idle = run_measured(["convert", str(good), str(tmp_path / "g"), "--to", "yolo"], tmp_path)
+    assert status == 0, output
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(coco))
+    for target in ("yolo", "cvat", "voc", "labelstudio"):
+        dest = tmp_path / f"b-{target}" if target in ("yolo", "voc") else tmp_path / f"b.{target}.json"
+        status, output, peak = run_measured(["convert", str(bad), str(dest), "--to", target], tmp_path)
+        assert status == 1, (target, output)
+        assert (
+            "a mask over a 100,000x100,000 image is not decoded: labelport decodes masks of at most" in output
+        )
+        assert peak - idle < BUDGET_MIB
+
+
+def test_a_frame_number_of_thousands_of_digits_is_no_frame(tmp_path: Path, client: UserClient) -> None:
+    """Python refuses to make an int of more than 4,300 digits (a ValueError, once a traceback)."""
+    from labelport.errors import ImportFailed
+
+    digits = "9" * 5000
+    project = client.create_project("digits")
+    project.add_data([("clip", 64, 48, 10)])
+    for name in (f"clip/{digits}.jpg", f"clip_{digits}.jpg", f"clip/frame_{digits}"):
+        source = tmp_path / "a.json"
+        source.write_text(_coco_video(file_name=name).replace('"video_title": "clip", ', ""))
+        with pytest.raises(ImportFailed) as caught:
+            project.import_labels(str(source), "coco", categories="create")
+        assert {e.code for e in caught.value.report.errors} == {"image_unmatched"}, name
+    created = tmp_path / "v.json"
+    created.write_text(_coco_video(file_name=f"clip/{digits}.jpg"))
+    report = client.create_project("made").import_labels(
+        str(created), "coco", categories="create", create_missing_data_units=True
+    )
+    assert report.counts.imported == 1 and report.counts.data_units_created == 1
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {"image": 'id="²"'},
+        {"image": f'id="{"9" * 5000}"'},
+        {"box": f'z_order="{"9" * 5000}"'},
+        {"box": 'occluded="²"'},
+        {"box": 'group_id="²"'},
+        {"box": f'group_id="{"9" * 5000}"'},
+    ],
+)
+def test_cvat_numbers_that_int_refuses_are_kept_as_text(tmp_path: Path, attributes: dict[str, str]) -> None:
+    """``str.isdigit`` takes ``²`` and 5,000 digits, which ``int`` refuses (once a traceback)."""
+    from labelport.formats.cvat.read import read_cvat
+
+    image, box = attributes.get("image", 'id="0"'), attributes.get("box", "")
+    (tmp_path / "a.xml").write_text(
+        f'<annotations><image {image} name="a.jpg" width="64" height="48">'
+        f'<box label="car" xtl="1" ytl="1" xbr="5" ybr="5" {box}/></image></annotations>'
+    )
+    data = read_cvat(tmp_path / "a.xml")
+    assert data.images[0]["id"] == 0 and len(data.annotations) == 1

@@ -19,6 +19,8 @@ from typing import Any
 
 from labelport.errors import DataError
 from labelport.hashing import new_uuid
+from labelport.limits import MAX_VIDEO_FRAMES
+from labelport.words import plural
 
 
 class DataType(StrEnum):
@@ -80,6 +82,11 @@ class DataUnit:
                     f"member {m.title!r} of {self.title!r} must be 1 to {MAX_SIZE:,} pixels each way, "
                     f"not {m.width}x{m.height}."
                 )
+        if self.frames > MAX_VIDEO_FRAMES:
+            raise DataError(
+                f"data unit {self.title!r}: {plural(self.frames, 'frame')} is over the most a data unit may have, "
+                f"{MAX_VIDEO_FRAMES:,}."
+            )
         if max(self.width, self.height, self.frames) > MAX_SIZE:
             what = "width" if self.width > MAX_SIZE else "height" if self.height > MAX_SIZE else "frames"
             raise DataError(

@@ -19,6 +19,9 @@ import numpy as np
 import numpy.typing as npt
 from pycocotools import mask as mask_utils
 
+from labelport.errors import ImageError
+from labelport.limits import MAX_IMAGE_PIXELS
+
 Rle = dict[str, Any]
 
 
@@ -58,7 +61,15 @@ def rle_from_mask(mask: npt.NDArray[np.uint8]) -> Rle:
 
 
 def rle_to_mask(rle: Rle) -> npt.NDArray[np.uint8]:
-    """The (height, width) mask of an RLE in either form."""
+    """The (height, width) mask of an RLE in either form; an :class:`~labelport.errors.ImageError`
+    (``image_pixels``) when it would be over :data:`~labelport.limits.MAX_IMAGE_PIXELS` pixels."""
+    size = rle.get("size")
+    if isinstance(size, (list, tuple)) and len(size) == 2 and int(size[0]) * int(size[1]) > MAX_IMAGE_PIXELS:
+        raise ImageError(
+            "image_pixels",
+            f"a mask over a {int(size[1]):,}x{int(size[0]):,} image is not decoded: labelport decodes "
+            f"masks of at most {MAX_IMAGE_PIXELS:,} pixels.",
+        )
     with warnings.catch_warnings():
         # pycocotools' decode hands numpy an __array__ without the ``copy`` keyword (numpy 2 warns)
         warnings.filterwarnings("ignore", "__array__ implementation", DeprecationWarning)

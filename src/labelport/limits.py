@@ -22,9 +22,13 @@ MAX_LINE_NUMBERS = 100_000
 #: Bytes of one line of a YOLO label file.
 MAX_LINE_BYTES = 4 * 1024 * 1024
 
-#: Bytes of one label file of a folder format (a YOLO ``.txt``, a Pascal VOC ``.xml``), and of each
-#: such member of an uploaded archive once inflated.
-MAX_LABEL_FILE_BYTES = 64 * 1024 * 1024
+#: Bytes of one label file of a folder format (a YOLO ``.txt`` or split list, a Pascal VOC ``.xml``),
+#: and of each such member of an uploaded archive once inflated: the objects of one file are held
+#: together, and 16 MiB of YOLO boxes (930,000 of them) take about 650 MiB.
+MAX_LABEL_FILE_BYTES = 16 * 1024 * 1024
+
+#: What a member of an uploaded archive is, when its name ends so: a label file (capped as above).
+LABEL_FILE_SUFFIXES = (".txt", ".xml", ".json", ".yaml", ".yml", ".meta")
 
 #: Pixels of an image labelport decodes (a rendered unit, a thumbnail, a VOC mask): Pillow's own
 #: decompression-bomb limit, 2^28 / 1.5 (about 13,400 x 13,400).

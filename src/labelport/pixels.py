@@ -90,17 +90,25 @@ def open_image(
                     wanted = (width, height)
                 if opened.size[0] * opened.size[1] > MAX_IMAGE_PIXELS:
                     raise too_large(name, (width, height))
-                with _large if opened.size[0] * opened.size[1] > _LARGE else _Free():
+                with _large if opened.size[0] * opened.size[1] > _LARGE else contextlib.nullcontext():
                     return _reduced(opened, wanted, mode)
     except Image.DecompressionBombError:
-        raise too_large(name, header_size(source) if isinstance(source, (str, Path)) else None) from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
-        kind = (
-            "is not an image labelport can read"
-            if isinstance(exc, UnidentifiedImageError)
-            else "cannot be decoded"
-        )
-        raise ImageError("image_unreadable", f"{kind} ({exc}).", file=name) from None
+        raise too_large(name, _size_or_none(source)) from None
+    except UnidentifiedImageError:
+        raise ImageError("image_unreadable", "is not an image labelport can read.", file=name) from None
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        # (the sentence names the file as given, never a path the exception may carry)
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "damaged or cut short"
+        raise ImageError("image_unreadable", f"cannot be decoded ({why}).", file=name) from None
+
+
+def _size_or_none(source: str | Path | IO[bytes]) -> tuple[int, int] | None:
+    if not isinstance(source, (str, Path)):
+        return None
+    try:
+        return header_size(source)
+    except (OSError, ValueError, SyntaxError):
+        return None
 
 
 def _reduced(opened: Image.Image, wanted: tuple[int, int], mode: str | None) -> Image.Image:
@@ -123,11 +131,3 @@ def _reduced(opened: Image.Image, wanted: tuple[int, int], mode: str | None) -> 
         image = image.copy()
     image.info = {}
     return image
-
-
-class _Free:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None

@@ -357,6 +357,24 @@ def read_lines(path: Path, code: str) -> list[str]:
         ) from None
 
 
+def capped_bytes(path: Path, what: str, limit: int = MAX_LABEL_FILE_BYTES) -> bytes:
+    """A small file read whole, when it is at most ``limit`` bytes; else a :class:`FormatError`
+    (``file_size``) naming it, before anything is read."""
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise FormatError(
+                "file_size",
+                f"is {plural(size, 'byte')}; {what} is at most {limit >> 20} MiB.",
+                file=str(path),
+            )
+        return read_bytes(path)
+    except OSError as exc:
+        raise FormatError(
+            "file_unreadable", f"cannot be read ({exc.strerror or exc}).", file=str(path)
+        ) from None
+
+
 def text_lines(
     path: Path, what: str, code: str, policy: ErrorPolicy, *, line_bytes: int = MAX_LINE_BYTES
 ) -> Iterator[tuple[int, str]]:
@@ -372,7 +390,7 @@ def text_lines(
         size = os.fstat(handle.fileno()).st_size
         if size > MAX_LABEL_FILE_BYTES:
             policy.problem(
-                code,
+                "file_size",
                 str(path),
                 f"is {plural(size, 'byte')}; {what} is at most {MAX_LABEL_FILE_BYTES >> 20} MiB.",
             )

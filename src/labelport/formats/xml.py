@@ -110,6 +110,19 @@ def text_number(value: str | None) -> float | None:
     return number if number == number and abs(number) != float("inf") else None
 
 
+def whole_number(text: str | None) -> int | None:
+    """A whole number written in ASCII digits (a leading ``-`` allowed), at most 18 of them; None for
+    anything else (``str.isdigit`` takes ``²``, and ``int`` refuses more than 4,300 digits).
+
+    >>> whole_number("12"), whole_number("-3"), whole_number("²"), whole_number("9" * 19)
+    (12, -3, None, None)
+    """
+    digits = (text or "").removeprefix("-")
+    if not digits or len(digits) > 18 or not digits.isascii() or not digits.isdigit():
+        return None
+    return int(text or "")
+
+
 def plain(value: float) -> int | float:
     """Whole numbers as ints, others rounded to 1/100,000 (CVAT and VOC write 2 decimals or whole pixels)."""
     rounded = round(float(value), 5)

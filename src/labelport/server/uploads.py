@@ -24,11 +24,12 @@ import tempfile
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO, Protocol, cast
+from typing import Any, BinaryIO, Protocol, cast
 
 from isal import isal_zlib  # zlib's formats, about twice as fast to inflate (ISA-L)
 
 from labelport.errors import FieldError, LabelportError, TooLarge
+from labelport.limits import LABEL_FILE_SUFFIXES, MAX_LABEL_FILE_BYTES
 from labelport.store.base import LabelStore, ServerTables
 from labelport.store.rows import check_texts
 from labelport.words import plural
@@ -307,12 +308,15 @@ def safe_file_name(name: str | None) -> str:
 
 
 def unpack_archive(archive: Path, folder: Path, *, limit: int) -> None:
-    """Unpack a zip archive a client sent (a YOLO or VOC folder) into ``folder``.
+    """Unpack a zip archive a client sent (a YOLO or VOC folder) into ``folder``, a member at a time.
 
     A member named outside the folder (absolute, or with ``..``) is refused, and so is an archive
-    whose files add up to more than ``limit`` bytes (checked before anything is written). A member
-    that is a symbolic link is written as a plain file holding its target's text (``zipfile``'s way),
-    so the folder holds no link. A member that cannot be written is one sentence naming it.
+    whose files add up to more than ``limit`` bytes, or holding a label file (a name ending in one
+    of :data:`~labelport.limits.LABEL_FILE_SUFFIXES`) of more than
+    :data:`~labelport.limits.MAX_LABEL_FILE_BYTES`: both checked on the sizes the archive declares
+    before anything is written, and again on the bytes as they inflate, in steps of a few MiB. A
+    member that is a symbolic link is written as a plain file holding its target's text, so the
+    folder holds no link. A member that cannot be written is one sentence naming it.
     """
     import zipfile
 
@@ -324,17 +328,44 @@ def unpack_archive(archive: Path, folder: Path, *, limit: int) -> None:
                     f"the uploaded archive unpacks to more than the server's limit of {plural(limit, 'byte')}."
                 )
             for member in members:
-                parts = member.filename.replace("\\", "/").split("/")
-                if member.filename.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
-                    raise LabelportError(
-                        f"the uploaded archive names a file outside itself: {member.filename!r}."
-                    )
-            for member in members:  # one sentence naming the member when one cannot be written
+                _check_member(member.filename, member.file_size)
+            total = 0
+            for member in members:
                 try:
-                    source.extract(member, folder)
+                    total += _extract(source, member, folder, limit - total)
                 except OSError as exc:  # a name too long, a file where a folder must be, ...
                     raise LabelportError(
                         f"the uploaded archive's {member.filename!r} cannot be unpacked ({exc.strerror})."
                     ) from None
     except zipfile.BadZipFile as exc:
         raise LabelportError(f"the upload is not a zip archive ({exc}).") from None
+
+
+def _check_member(name: str, size: int) -> None:
+    parts = name.replace("\\", "/").split("/")
+    if name.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
+        raise LabelportError(f"the uploaded archive names a file outside itself: {name!r}.")
+    if name.lower().endswith(LABEL_FILE_SUFFIXES) and size > MAX_LABEL_FILE_BYTES:
+        raise TooLarge(
+            f"the uploaded archive's {name!r} inflates to {plural(size, 'byte')}; a label file is at most "
+            f"{MAX_LABEL_FILE_BYTES >> 20} MiB."
+        )
+
+
+def _extract(source: Any, member: Any, folder: Path, room: int) -> int:
+    """Write one member under ``folder``, counting its bytes as they inflate; returns how many."""
+    target = folder.joinpath(*[p for p in member.filename.replace("\\", "/").split("/") if p])
+    if member.is_dir():
+        target.mkdir(parents=True, exist_ok=True)
+        return 0
+    target.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with source.open(member) as inflating, target.open("wb") as out:
+        while piece := inflating.read(_STEP):
+            written += len(piece)
+            if written > room or written > member.file_size:
+                raise TooLarge(
+                    f"the uploaded archive's {member.filename!r} inflates to more than it declares."
+                )
+            out.write(piece)
+    return written

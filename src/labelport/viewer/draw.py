@@ -27,7 +27,7 @@ import numpy.typing as npt
 from PIL import Image, ImageDraw
 
 from labelport import geometry
-from labelport.errors import LabelportError
+from labelport.errors import ImageError, LabelportError
 from labelport.labels import (
     Bitmask,
     BoundingBox,
@@ -185,7 +185,11 @@ def mark_of(obj: Object, object_hash: str, coordinates: Coordinates, color: str 
 
 
 def _patch(mask: Bitmask) -> MaskPatch | None:
-    pixels = geometry.rle_to_mask(mask.to_json()).astype(bool)
+    """The mask's pixels inside its box; None when it has none, or is over the pixel limit."""
+    try:
+        pixels = geometry.rle_to_mask(mask.to_json()).astype(bool)
+    except ImageError:
+        return None
     rows, cols = np.flatnonzero(pixels.any(axis=1)), np.flatnonzero(pixels.any(axis=0))
     if not rows.size:
         return None

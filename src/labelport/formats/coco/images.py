@@ -27,6 +27,7 @@ from labelport.formats.coco.read import ParsedCoco, join_raw
 from labelport.formats.coco.validate import MAX_SIDE, image_problem, short
 from labelport.hashing import new_uuids
 from labelport.imports.report import ImageMatch, ImportReport
+from labelport.limits import MAX_VIDEO_FRAMES
 from labelport.words import plural
 
 
@@ -78,6 +79,9 @@ def plan_images(
             continue
         if not found:
             key = _unit_to_create(typed, file_name) if create and sized else None
+            if key is not None and key[0] == "video" and not _frame_creatable(report, path, typed):
+                plan.unmatched[image_id] = i
+                continue
             if key is not None and key[1]:
                 creating[key].append((i, typed, raw))
                 continue
@@ -143,6 +147,21 @@ def _unit_to_create(typed: schema.Image, file_name: Any) -> tuple[str, str]:
     if isinstance(group, str):
         return "group", group
     return "image", file_name or ""
+
+
+def _frame_creatable(report: ImportReport, path: str, typed: schema.Image) -> bool:
+    """Whether a video an import creates may hold this image's frame (the video is as long as its
+    highest frame, so a frame of 10^9 would make a billion-frame video)."""
+    fields = typed.fields()
+    frame = frame_number(fields) or 0
+    if 0 <= frame < MAX_VIDEO_FRAMES:
+        return True
+    report.error(
+        "frame_range",
+        f"{path}.frame" if "frame" in fields else f"{path}.file_name",
+        f"frame {frame:,} is beyond the {plural(MAX_VIDEO_FRAMES, 'frame')} a video an import creates may have.",
+    )
+    return False
 
 
 def _frame_fits(

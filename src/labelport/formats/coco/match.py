@@ -34,10 +34,11 @@ from labelport.words import plural
 
 Target = tuple[DataUnit, int]
 
+# (a frame number is at most 18 digits: a longer run is no frame, and never an int of thousands of digits)
 _FRAME_PATTERNS = (
-    re.compile(r"^(?P<video>.+)/(?:frame_?)?(?P<n>\d+)\.[A-Za-z0-9]+$"),
-    re.compile(r"^(?P<video>.+?)_(?:frame_?)?(?P<n>\d+)\.[A-Za-z0-9]+$"),
-    re.compile(r"^(?P<video>.+)/frame_(?P<n>\d+)$"),
+    re.compile(r"^(?P<video>.+)/(?:frame_?)?(?P<n>\d{1,18})\.[A-Za-z0-9]+$"),
+    re.compile(r"^(?P<video>.+?)_(?:frame_?)?(?P<n>\d{1,18})\.[A-Za-z0-9]+$"),
+    re.compile(r"^(?P<video>.+)/frame_(?P<n>\d{1,18})$"),
 )
 
 STRATEGIES = ("video_title", "image_title", "file_name", "path_suffix", "stem", "video_frame")
@@ -93,7 +94,7 @@ def frame_number(image: dict[str, Any]) -> int | None:
     if isinstance(frame, int) and not isinstance(frame, bool):
         return frame
     name = str(image.get("file_name") or "")
-    found = re.search(r"(\d+)(?:\.[A-Za-z0-9]+)?$", name.rsplit("/", 1)[-1])
+    found = re.search(r"(?<!\d)(\d{1,18})(?:\.[A-Za-z0-9]+)?$", name.rsplit("/", 1)[-1])
     return int(found.group(1)) if found else None
 
 

@@ -33,8 +33,11 @@ from labelport.formats.xml import (
     read_bytes,
     source_line,
     text_number,
+    whole_number,
 )
 from labelport.imports.policy import ErrorPolicy
+from labelport.limits import MAX_IMAGE_PIXELS
+from labelport.words import plural
 
 SHAPES = ("box", "polygon", "polyline", "points", "mask", "skeleton")
 #: where an image's COCO fields are in a CVAT file (see :class:`Place`)
@@ -185,6 +188,19 @@ def _unused(data: Dataset, name: str) -> str:
     return found
 
 
+def _video_length(meta: ET.Element | None) -> int | None:
+    """The video's frame count from the meta (``task/size``; ``stop_frame`` + 1 when that is more,
+    as a track may number its frames from the video's start), or None when it gives none."""
+    task = meta.find("task") if meta is not None else None
+    if task is None:
+        return None
+    size, stop = text_number(task.findtext("size")), text_number(task.findtext("stop_frame"))
+    found = ([int(size)] if size is not None and size > 0 else []) + (
+        [int(stop) + 1] if stop is not None and stop >= 0 else []
+    )
+    return max(found) if found else None
+
+
 class _Reader:
     def __init__(self, data: Dataset, policy: ErrorPolicy, labels: _Labels, file: str) -> None:
         self.data, self.policy, self.labels, self.file = data, policy, labels, file
@@ -216,7 +232,8 @@ class _Reader:
                     where,
                 )
                 return
-        image_id = int(ident) if ident is not None and ident.isdigit() else None
+        image_id = whole_number(ident)
+        image_id = None if image_id is None or image_id < 0 else image_id
         if image_id is None or image_id in self.image_ids:  # CVAT's ids are kept when they can be
             image_id = max(self.image_ids, default=-1) + 1
         self.image_ids.add(image_id)
@@ -267,6 +284,7 @@ class _Reader:
                 "/annotations/meta/task",
             )
             return
+        length = _video_length(meta)
         frames: dict[int, int] = {}
         for track, n in tracks:
             track_id = track.get("id")
@@ -280,6 +298,14 @@ class _Reader:
                     self.problem(
                         "cvat_frame",
                         f"a track's shape needs a whole-number 'frame', not {child.get('frame')!r}.",
+                        where,
+                    )
+                    continue
+                if length is not None and frame >= length:
+                    self.problem(
+                        "frame_range",
+                        f"frame {int(frame):,} is beyond the video {title!r}, which has "
+                        f"{plural(length, 'frame')} (meta/task/size).",
                         where,
                     )
                     continue
@@ -301,9 +327,8 @@ class _Reader:
                 child.set("label", track.get("label", ""))
                 ann = self.shape(child, where, size)
                 if ann is not None:
-                    ann["track_id"] = (
-                        int(track_id) if track_id is not None and track_id.isdigit() else track_id
-                    )
+                    number = whole_number(track_id)
+                    ann["track_id"] = number if number is not None and number >= 0 else track_id
                     ann["cvat"]["keyframe"] = int(child.get("keyframe", "1") == "1")
                     self._add(image_id, child, ann, track.get("group_id"), where)
 
@@ -314,7 +339,8 @@ class _Reader:
         place = Place(self.file, source_line(element), where)
         category = self.data.category(label, place=Place(self.file, place.line, f"{where}/@label"))
         if group not in (None, "0"):
-            ann["cvat"]["group_id"] = int(group) if group.isdigit() else group
+            number = whole_number(group)
+            ann["cvat"]["group_id"] = number if number is not None and number >= 0 else group
         self.data.annotation(image_id, category, place=place, **ann)
 
     def shape(self, element: ET.Element, where: str, size: tuple[int, int]) -> dict[str, Any] | None:
@@ -322,7 +348,8 @@ class _Reader:
         for key in ("occluded", "z_order", "source"):
             value = element.get(key)
             if value is not None:
-                cvat[key] = int(value) if key != "source" and value.lstrip("-").isdigit() else value
+                number = None if key == "source" else whole_number(value)
+                cvat[key] = value if number is None else number
         attributes = {
             a.get("name", ""): answer_value(a.text, self.labels.types.get(a.get("name", "")))
             for a in element.findall("attribute")
@@ -429,6 +456,14 @@ class _Reader:
             )
             return None
         left, top, w, h = (int(v) for v in box if v is not None)
+        if size[0] * size[1] > MAX_IMAGE_PIXELS:
+            self.problem(
+                "cvat_mask",
+                f"a mask is decoded over its {size[0]:,}x{size[1]:,} image, and labelport decodes "
+                f"masks of at most {MAX_IMAGE_PIXELS:,} pixels.",
+                where,
+            )
+            return None
         if sum(counts) != w * h or left + w > size[0] or top + h > size[1] or min(counts) < 0:
             self.problem(
                 "cvat_mask",

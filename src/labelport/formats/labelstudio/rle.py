@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from labelport.errors import FormatError
+from labelport.limits import MAX_IMAGE_PIXELS
 
 _SIZES = (3, 4, 8, 16)
 
@@ -42,6 +43,13 @@ def rle_from_mask(mask: npt.NDArray[np.uint8]) -> list[int]:
 
 def mask_from_rle(rle: list[int], height: int, width: int) -> npt.NDArray[np.uint8]:
     """The (height, width) mask of a brush RLE; a :class:`FormatError` when the stream does not fit."""
+    if height * width > MAX_IMAGE_PIXELS:
+        raise FormatError(
+            "ls_rle",
+            f"a brush mask is decoded over its {width:,}x{height:,} image, and labelport decodes masks "
+            f"of at most {MAX_IMAGE_PIXELS:,} pixels.",
+            path=".rle",
+        )
     try:
         stream = "".join(f"{int(b) & 0xFF:08b}" for b in rle)
         pos = 0

@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from labelport import geometry
 from labelport.errors import FormatError
-from labelport.formats.base import Dataset, Place, Sizes, far_coordinate, image_size, read_lines
+from labelport.formats.base import Dataset, Place, Sizes, capped_bytes, far_coordinate, image_size, read_lines
 from labelport.formats.reach import OUTSIDE, Reach
 from labelport.formats.xml import (
     answer_value,
@@ -29,7 +29,6 @@ from labelport.formats.xml import (
     numbered,
     parse_xml,
     plain,
-    read_bytes,
     source_line,
     text_number,
 )
@@ -134,7 +133,7 @@ def _read_file(
 ) -> None:
     file, root = str(xml), reach.root
     try:
-        doc = parse_xml(read_bytes(xml), file)
+        doc = parse_xml(capped_bytes(xml, "a VOC annotation file"), file)
     except FormatError as exc:
         policy.problem(exc.code, file, exc.detail, line=exc.line)
         return

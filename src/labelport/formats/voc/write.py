@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from labelport import geometry
-from labelport.errors import FormatError
+from labelport.errors import FormatError, ImageError
 from labelport.formats.base import (
     ExportReport,
     Losses,
@@ -34,6 +34,7 @@ from labelport.formats.base import (
 )
 from labelport.formats.voc.read import FLAGS, voc_colour
 from labelport.formats.xml import answer_text, fmt, write_xml
+from labelport.limits import MAX_IMAGE_PIXELS
 
 
 def _palette() -> list[int]:
@@ -218,6 +219,12 @@ def _masks(
     from PIL import Image
 
     height, width = int(image["height"]), int(image["width"])
+    if height * width > MAX_IMAGE_PIXELS:
+        raise ImageError(
+            "image_pixels",
+            f"a mask over a {width:,}x{height:,} image is not decoded: labelport decodes masks of at most "
+            f"{MAX_IMAGE_PIXELS:,} pixels (image {image.get('file_name')!r}).",
+        )
     instances = np.zeros((height, width), dtype=np.uint8)
     classes = np.zeros((height, width), dtype=np.uint8)
     for k, ann in enumerate(anns, 1):

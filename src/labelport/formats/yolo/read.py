@@ -23,6 +23,7 @@ from labelport.formats.base import (
     Dataset,
     Place,
     Sizes,
+    capped_bytes,
     far_coordinate,
     image_size,
     read_bytes,
@@ -70,8 +71,9 @@ def find_yaml(source: Path) -> Path | None:
 def _load_yaml(path: Path) -> Any:
     import yaml
 
+    text = capped_bytes(path, "a dataset yaml")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(text.decode("utf-8"))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         raise FormatError(
@@ -140,7 +142,7 @@ def read_config(source: Path, task: str | None = None, *, confined: bool = False
         ):
             raise FormatError(
                 "yolo_kpt_shape",
-                f"kpt_shape is [keypoints, 2 or 3] with 1 to {MAX_KEYPOINTS:,} keypoints, not {short(kpt)}.",
+                f"kpt_shape is [keypoints, 2 or 3] with 1 to {plural(MAX_KEYPOINTS, 'keypoint')}, not {short(kpt)}.",
                 file=file,
                 path="kpt_shape",
             )
@@ -355,18 +357,9 @@ def _read_item(
 
 def _parse_line(line: str, config: _Config, size: tuple[int, int], problem: Any) -> dict[str, Any] | None:
     parts = line.split(maxsplit=MAX_LINE_NUMBERS + 1)  # never more than the bound, however long
-    if len(parts) > MAX_LINE_NUMBERS + 1 or (config.task == "detect" and len(parts) != 5):
-        wanted = (
-            "a class and 4 numbers (cx cy w h)"
-            if config.task == "detect"
-            else f"a class and at most {plural(MAX_LINE_NUMBERS, 'number')}"
-        )
-        has = (
-            f"more than {plural(MAX_LINE_NUMBERS, 'number')}"
-            if len(parts) > MAX_LINE_NUMBERS + 1
-            else plural(len(parts) - 1, "number")
-        )
-        problem("yolo_fields", f"a line holds {wanted}; this one has {has}.")
+    too_many = _count_problem(len(parts) - 1, config.task)
+    if too_many is not None:
+        problem("yolo_fields", too_many)
         return None
     try:
         cls = int(parts[0])
@@ -439,6 +432,23 @@ def _parse_line(line: str, config: _Config, size: tuple[int, int], problem: Any)
     if ann is not None:
         ann["class"] = cls
     return ann
+
+
+def _count_problem(count: int, task: str | None) -> str | None:
+    """Why a line of ``count`` numbers after its class cannot be one (checked before any is parsed)."""
+    if count <= MAX_LINE_NUMBERS and (task != "detect" or count == 4):
+        return None
+    wanted = (
+        "a class and 4 numbers (cx cy w h)"
+        if task == "detect"
+        else f"a class and at most {plural(MAX_LINE_NUMBERS, 'number')}"
+    )
+    has = (
+        f"more than {plural(MAX_LINE_NUMBERS, 'number')}"
+        if count > MAX_LINE_NUMBERS
+        else plural(count, "number")
+    )
+    return f"a line holds {wanted}; this one has {has}."
 
 
 def _is_float(text: str) -> bool:
