@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 
 from labelport.data import DataType, DataUnit, Member
+from labelport.formats.base import same_subset, subset_of
 from labelport.formats.coco import schema
 from labelport.formats.coco.match import (
     UnitIndex,
@@ -74,6 +75,8 @@ def plan_images(
             assert index is not None
             method, found = index.match(typed.fields())
         if len(found) > 1:
+            found = _of_its_subset(found, raw) or found
+        if len(found) > 1:
             _ambiguous(plan, report, i, ImageMatch(image_id, str(file_name), method), found)
             continue
         if not found:
@@ -116,6 +119,28 @@ def _ambiguous(
     if len(report.ambiguous_images) < 1000:
         match.candidates = [f"{u.title}#{f}" for u, f in found]
         report.ambiguous_images.append(match)
+
+
+def _of_its_subset(found: list[tuple[DataUnit, int]], raw: msgspec.Raw) -> list[tuple[DataUnit, int]]:
+    """The one candidate whose kept image record is of the image's subset (CVAT's ``Validation`` is
+    YOLO's ``val``), as a list; [] when the image has no subset, or not one candidate is of it."""
+    subset = _subset(raw)
+    if subset is None:
+        return []
+    alike = [
+        (u, f) for u, f in found if same_subset(_subset(u.extra.get("coco_images", {}).get(str(f))), subset)
+    ]
+    return alike if len(alike) == 1 else []
+
+
+def _subset(record: Any) -> str | None:
+    """The subset of an image record, as the file gave it (its bytes) or as a data unit keeps it."""
+    if isinstance(record, msgspec.Raw):
+        try:
+            record = msgspec.json.decode(record)
+        except msgspec.DecodeError:
+            return None
+    return subset_of(record, named=True) if isinstance(record, dict) else None
 
 
 def _plan_result_images(units: list[DataUnit], by_hash: dict[str, DataUnit], match: Any, plan: Plan) -> None:

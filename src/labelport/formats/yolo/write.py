@@ -20,6 +20,7 @@ from typing import Any
 from labelport import geometry
 from labelport.errors import FormatError
 from labelport.formats.base import (
+    SPLIT_NAMES,
     ExportReport,
     Losses,
     inside_name,
@@ -135,10 +136,6 @@ def write_yolo(
     return report
 
 
-#: Subset names other tools give (CVAT's Train, Validation, Test), as the splits Ultralytics reads
-_ULTRALYTICS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
-
-
 def label_files(images: list[dict[str, Any]], split: str) -> dict[Any, tuple[str, PurePosixPath]]:
     """Image id -> (its split, its label file under ``labels/<split>/``), before anything is written.
 
@@ -156,7 +153,7 @@ def label_files(images: list[dict[str, Any]], split: str) -> dict[Any, tuple[str
         where = (
             kept_split
             if isinstance(kept_split, str) and kept_split
-            else _ULTRALYTICS.get(subset.lower(), subset)
+            else SPLIT_NAMES.get(subset.lower(), subset)
             if subset
             else split
         )

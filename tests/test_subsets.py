@@ -1,0 +1,240 @@
+"""Images of different subsets that share a name (a CVAT project's Train and Validation both hold
+``a.jpg``), and images of one name in one file: each is its own data unit, found again by a re-import,
+and kept on its own unit through an export in every format and an import into a new project."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+from pycocotools.coco import COCO
+
+from labelport import UserClient
+from labelport.client import Project
+from labelport.errors import FormatError
+
+W, H = 40, 30
+
+#: (subset, file name, the left edge of its one box): a.jpg in three subsets, b.jpg in one
+IMAGES = [("Train", "a.jpg", 1), ("Validation", "a.jpg", 2), ("Test", "a.jpg", 3), ("Validation", "b.jpg", 4)]
+#: CVAT's subset names as Ultralytics' and VOC's splits
+SPLITS = {"Train": "train", "Validation": "val", "Test": "test"}
+
+
+def _jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (W, H)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def _cvat(root: Path) -> Path:
+    tasks = "".join(
+        f"<task><id>{n}</id><name>{s}</name><subset>{s}</subset></task>"
+        for n, s in enumerate(dict.fromkeys(s for s, _, _ in IMAGES), 1)
+    )
+    images = "".join(
+        f'<image id="{n}" name="{name}" subset="{s}" width="{W}" height="{H}">'
+        f'<box label="car" xtl="{x}" ytl="2" xbr="{x + 10}" ybr="9"/></image>'
+        for n, (s, name, x) in enumerate(IMAGES)
+    )
+    path = root / "annotations.xml"
+    path.write_text(
+        '<?xml version="1.0" encoding="utf-8"?><annotations><version>1.1</version><meta><project><name>p</name>'
+        f"<labels><label><name>car</name><type>rectangle</type><attributes/></label></labels><tasks>{tasks}</tasks>"
+        f"</project></meta>{images}</annotations>"
+    )
+    return path
+
+
+def _yolo(root: Path) -> Path:
+    (root / "data.yaml").write_text("names: [car]\ntrain: images/train\nval: images/val\ntest: images/test\n")
+    for subset, name, x in IMAGES:
+        split = SPLITS[subset]
+        (root / "images" / split).mkdir(parents=True, exist_ok=True)
+        (root / "labels" / split).mkdir(parents=True, exist_ok=True)
+        (root / "images" / split / name).write_bytes(_jpeg())
+        box = f"0 {(x + 5) / W} {5.5 / H} {10 / W} {7 / H}\n"
+        (root / "labels" / split / name).with_suffix(".txt").write_text(box)
+    return root
+
+
+def _voc(root: Path) -> Path:
+    for subset, name, x in IMAGES:
+        split, stem = SPLITS[subset], name.removesuffix(".jpg")
+        (root / "Annotations" / split).mkdir(parents=True, exist_ok=True)
+        (root / "Annotations" / split / f"{stem}.xml").write_text(
+            f"<annotation><filename>{name}</filename><size><width>{W}</width><height>{H}</height></size>"
+            f"<object><name>car</name><bndbox><xmin>{x}</xmin><ymin>2</ymin><xmax>{x + 10}</xmax>"
+            "<ymax>9</ymax></bndbox></object></annotation>"
+        )
+        (root / "ImageSets" / "Main").mkdir(parents=True, exist_ok=True)
+        with (root / "ImageSets" / "Main" / f"{split}.txt").open("a") as lists:
+            lists.write(f"{split}/{stem}\n")
+    return root
+
+
+def _labelstudio(root: Path) -> Path:
+    """Label Studio has no subsets: the tasks' images are /data/upload/<subset>/<name>, one name thrice."""
+    tasks = [
+        {
+            "id": 10 + n,
+            "data": {"image": f"/data/upload/{s}/{name}"},
+            "annotations": [
+                {
+                    "result": [
+                        {
+                            "type": "rectanglelabels",
+                            "from_name": "label",
+                            "to_name": "image",
+                            "original_width": W,
+                            "original_height": H,
+                            "value": {
+                                "x": x / W * 100,
+                                "y": 2 / H * 100,
+                                "width": 10 / W * 100,
+                                "height": 7 / H * 100,
+                                "rectanglelabels": ["car"],
+                            },
+                        }
+                    ]
+                }
+            ],
+        }
+        for n, (s, name, x) in enumerate(IMAGES)
+    ]
+    path = root / "tasks.json"
+    path.write_text(json.dumps(tasks))
+    return path
+
+
+def _coco(root: Path) -> Path:
+    """A COCO file with one file name thrice (three folders' a.jpg, as a COCO export of them gives)."""
+    coco = {
+        "images": [
+            {"id": 10 + n, "file_name": name, "width": W, "height": H}
+            for n, (_, name, _) in enumerate(IMAGES)
+        ],
+        "categories": [{"id": 1, "name": "car"}],
+        "annotations": [
+            {
+                "id": n + 1,
+                "image_id": 10 + n,
+                "category_id": 1,
+                "bbox": [x, 2, 10, 7],
+                "area": 70,
+                "iscrowd": 0,
+            }
+            for n, (_, _, x) in enumerate(IMAGES)
+        ],
+    }
+    path = root / "coco.json"
+    path.write_text(json.dumps(coco))
+    return path
+
+
+#: format -> (its source, the titles of its data units, in IMAGES' order)
+SOURCES: dict[str, tuple[Callable[[Path], Path], list[str]]] = {
+    "cvat": (_cvat, [f"{s}/{n}" for s, n, _ in IMAGES]),
+    "yolo": (_yolo, [f"{SPLITS[s]}/{n}" for s, n, _ in IMAGES]),
+    "voc": (_voc, [f"{SPLITS[s]}/{n}" for s, n, _ in IMAGES]),
+    # no subsets: the second and third a.jpg are told apart by their image (task) ids
+    "labelstudio": (_labelstudio, ["a.jpg", "a.jpg#11", "a.jpg#12", "b.jpg"]),
+    "coco": (_coco, ["a.jpg", "a.jpg#11", "a.jpg#12", "b.jpg"]),
+}
+
+
+def source(tmp_path: Path, fmt: str) -> Path:
+    root = tmp_path / f"in-{fmt}"
+    root.mkdir()
+    return SOURCES[fmt][0](root)
+
+
+def boxes(project: Project) -> dict[str, list[tuple[int, str]]]:
+    """Data unit title -> (its boxes' left edges in pixels, object hash); every unit, with or without labels."""
+    found: dict[str, list[tuple[int, str]]] = {u.title: [] for u in project.list_data_units()}
+    for row in project.list_label_rows_v2():
+        for obj in row.get_object_instances():
+            box = obj.get_annotation(0).coordinates
+            found[row.data_title].append((round(box.x), obj.object_hash))
+    return found
+
+
+def lefts(found: dict[str, list[tuple[int, str]]]) -> dict[str, list[int]]:
+    return {title: sorted(x for x, _ in objects) for title, objects in found.items()}
+
+
+def imported(
+    project: Project, path: Path, fmt: str, *, created: int | None = None, **options: Any
+) -> dict[str, list[tuple[int, str]]]:
+    """Import without an error; each image matched (``created`` of them on new units); the boxes after."""
+    report = project.import_labels(
+        path, format=fmt, categories="create", create_missing_data_units=True, **options
+    )
+    assert report.errors == [] and report.ok, report.errors
+    assert report.counts.images_matched == len(IMAGES) == report.counts.annotations
+    if created is not None:
+        assert report.counts.data_units_created == created
+        assert (report.counts.created, report.counts.updated) == ((4, 0) if created else (0, 4))
+    return boxes(project)
+
+
+@pytest.mark.parametrize("fmt", list(SOURCES))
+def test_one_name_in_several_subsets_is_one_unit_each_found_again(
+    client: UserClient, tmp_path: Path, fmt: str
+) -> None:
+    """Each image is a unit titled by its subset (or id); a second import updates the same objects."""
+    path, titles = source(tmp_path, fmt), SOURCES[fmt][1]
+    project = client.create_project("p")
+    first = imported(project, path, fmt, created=len(IMAGES))
+    assert lefts(first) == {t: [x] for t, (_, _, x) in zip(titles, IMAGES, strict=True)}
+    units = project.list_data_units()
+    again = imported(project, path, fmt, created=0)
+    assert again == first  # the same objects, by hash, on the same units
+    assert project.list_data_units() == units
+
+
+# a source of no subsets holds one name three times: YOLO, VOC and CVAT write an image's file by its
+# name within its subset, so they refuse it (with both names) rather than write one over another
+REFUSED = {"yolo": "yolo_name_clash", "voc": "voc_name_clash", "cvat": "cvat_image_duplicate"}
+EXPORTS = ["coco", "yolo", "voc", "cvat", "labelstudio"]
+
+
+@pytest.mark.parametrize("to", EXPORTS)
+@pytest.mark.parametrize("fmt", list(SOURCES))
+def test_an_export_imported_into_a_new_project_keeps_each_object_on_its_unit(
+    client: UserClient, tmp_path: Path, fmt: str, to: str
+) -> None:
+    project = client.create_project("p")
+    original = lefts(imported(project, source(tmp_path, fmt), fmt))
+    out = tmp_path / "out" / ("export.json" if to in ("coco", "labelstudio") else "annotations.xml")
+    out = out if to in ("coco", "labelstudio", "cvat") else tmp_path / "out"
+    out.parent.mkdir(exist_ok=True)
+    if fmt in ("coco", "labelstudio") and to in REFUSED:
+        with pytest.raises(FormatError) as caught:
+            project.export_labels(out, format=to)
+        assert caught.value.code == REFUSED[to] and "'a.jpg'" in str(caught.value)
+        return
+    report = project.export_labels(out, format=to)
+    assert report.images == len(IMAGES) == report.objects
+    if to == "coco":  # pycocotools reads it; a subset's images have file names of their own
+        names = [image["file_name"] for image in COCO(str(out)).dataset["images"]]
+        assert len(set(names)) == (len(IMAGES) if fmt in ("cvat", "yolo", "voc") else 2)
+    fresh = client.create_project("q")
+    back = imported(fresh, out, to, created=len(IMAGES))
+    if to == "labelstudio":  # it names an image by its URL's file name: units told apart by task id
+        assert sorted(lefts(back).values()) == sorted(original.values())
+        return
+    expected = original
+    if (fmt, to) == ("cvat", "yolo"):  # Ultralytics' splits: CVAT's Train is train
+        expected = {f"{SPLITS[t.split('/')[0]]}/{t.split('/')[1]}": x for t, x in original.items()}
+    assert lefts(back) == expected
+    assert imported(fresh, out, to, created=0) == back  # and that export, imported again, changes nothing
+    # into the project it came from, in place of its labels: each image finds its own unit again
+    units = project.list_data_units()
+    assert lefts(imported(project, out, to, replace=True)) == original
+    assert project.list_data_units() == units
