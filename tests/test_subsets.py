@@ -17,6 +17,9 @@ from pycocotools.coco import COCO
 from labelport import UserClient
 from labelport.client import Project
 from labelport.errors import FormatError
+from test_server import Team, closing, team  # noqa: F401  (the server fixtures: PostgreSQL, uvicorn)
+
+pytest_plugins = ["pg"]
 
 W, H = 40, 30
 
@@ -238,3 +241,46 @@ def test_an_export_imported_into_a_new_project_keeps_each_object_on_its_unit(
     units = project.list_data_units()
     assert lefts(imported(project, out, to, replace=True)) == original
     assert project.list_data_units() == units
+
+
+def test_units_an_older_import_named_by_image_id_are_found_again(client: UserClient, tmp_path: Path) -> None:
+    """An older import made a.jpg, a.jpg#1 and a.jpg#2 of the three subsets' a.jpg (by CVAT image id):
+    importing the file again updates their objects in place, with no new unit and no error."""
+    older_coco = json.loads(_coco(tmp_path).read_text())  # what older imports made of the CVAT file
+    for n, image in enumerate(older_coco["images"]):
+        image["id"] = older_coco["annotations"][n]["image_id"] = n
+    (tmp_path / "older.json").write_text(json.dumps(older_coco))
+    project = client.create_project("p")
+    project.import_labels(
+        tmp_path / "older.json",
+        format="coco",
+        categories="create",
+        create_missing_data_units=True,
+        source_name="annotations.xml",
+    )
+    older = boxes(project)
+    assert lefts(older) == {"a.jpg": [1], "a.jpg#1": [2], "a.jpg#2": [3], "b.jpg": [4]}
+    units = project.list_data_units()
+    assert imported(project, _cvat(tmp_path), "cvat", created=0) == older
+    assert project.list_data_units() == units
+
+
+@pytest.mark.parametrize("fmt", ["cvat", "yolo", "voc", "coco"])
+def test_through_the_server_on_postgresql(
+    team: Team,  # noqa: F811
+    closing: list[UserClient],  # noqa: F811
+    tmp_path: Path,
+    fmt: str,
+) -> None:
+    """An upload to a server (a folder goes as a zip) gives the same units, found again; and its COCO
+    export, imported into a new project, puts each object on its own unit."""
+    remote = team.client(f"subsets-{fmt}")
+    closing.append(remote)
+    project = remote.create_project(f"subsets-{fmt}")
+    path = source(tmp_path, fmt)
+    first = imported(project, path, fmt, created=len(IMAGES))
+    assert sorted(lefts(first)) == sorted(SOURCES[fmt][1])
+    assert imported(project, path, fmt, created=0) == first
+    out = project.export_labels(tmp_path / "export.json", format="coco").path
+    fresh = remote.create_project(f"subsets-{fmt}-back")
+    assert lefts(imported(fresh, Path(out), "coco", created=len(IMAGES))) == lefts(first)
