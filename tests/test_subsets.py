@@ -172,9 +172,10 @@ def lefts(found: dict[str, list[tuple[int, str]]]) -> dict[str, list[int]]:
 
 
 def imported(
-    project: Project, path: Path, fmt: str, *, created: int | None = None, **options: Any
+    project: Project, path: Path, fmt: str, *, created: int | None = None, again: bool = False, **options: Any
 ) -> dict[str, list[tuple[int, str]]]:
-    """Import without an error; each image matched (``created`` of them on new units); the boxes after."""
+    """Import without an error, each image matched; ``created`` units made, and the objects new (or,
+    ``again``, all updated in place); the boxes after."""
     report = project.import_labels(
         path, format=fmt, categories="create", create_missing_data_units=True, **options
     )
@@ -182,7 +183,7 @@ def imported(
     assert report.counts.images_matched == len(IMAGES) == report.counts.annotations
     if created is not None:
         assert report.counts.data_units_created == created
-        assert (report.counts.created, report.counts.updated) == ((4, 0) if created else (0, 4))
+        assert (report.counts.created, report.counts.updated) == ((0, 4) if again else (4, 0))
     return boxes(project)
 
 
@@ -196,7 +197,7 @@ def test_one_name_in_several_subsets_is_one_unit_each_found_again(
     first = imported(project, path, fmt, created=len(IMAGES))
     assert lefts(first) == {t: [x] for t, (_, _, x) in zip(titles, IMAGES, strict=True)}
     units = project.list_data_units()
-    again = imported(project, path, fmt, created=0)
+    again = imported(project, path, fmt, created=0, again=True)
     assert again == first  # the same objects, by hash, on the same units
     assert project.list_data_units() == units
 
@@ -236,7 +237,8 @@ def test_an_export_imported_into_a_new_project_keeps_each_object_on_its_unit(
     if (fmt, to) == ("cvat", "yolo"):  # Ultralytics' splits: CVAT's Train is train
         expected = {f"{SPLITS[t.split('/')[0]]}/{t.split('/')[1]}": x for t, x in original.items()}
     assert lefts(back) == expected
-    assert imported(fresh, out, to, created=0) == back  # and that export, imported again, changes nothing
+    # and that export, imported again, changes nothing
+    assert imported(fresh, out, to, created=0, again=True) == back
     # into the project it came from, in place of its labels: each image finds its own unit again
     units = project.list_data_units()
     assert lefts(imported(project, out, to, replace=True)) == original
@@ -261,7 +263,7 @@ def test_units_an_older_import_named_by_image_id_are_found_again(client: UserCli
     older = boxes(project)
     assert lefts(older) == {"a.jpg": [1], "a.jpg#1": [2], "a.jpg#2": [3], "b.jpg": [4]}
     units = project.list_data_units()
-    assert imported(project, _cvat(tmp_path), "cvat", created=0) == older
+    assert imported(project, _cvat(tmp_path), "cvat", created=0, again=True) == older
     assert project.list_data_units() == units
 
 
@@ -280,7 +282,32 @@ def test_through_the_server_on_postgresql(
     path = source(tmp_path, fmt)
     first = imported(project, path, fmt, created=len(IMAGES))
     assert sorted(lefts(first)) == sorted(SOURCES[fmt][1])
-    assert imported(project, path, fmt, created=0) == first
+    assert imported(project, path, fmt, created=0, again=True) == first
     out = project.export_labels(tmp_path / "export.json", format="coco").path
     fresh = remote.create_project(f"subsets-{fmt}-back")
     assert lefts(imported(fresh, Path(out), "coco", created=len(IMAGES))) == lefts(first)
+
+
+def test_units_added_from_each_subsets_folder_take_their_own_images(
+    client: UserClient, tmp_path: Path
+) -> None:
+    """Units of the subsets' images (train's a.jpg added by file, so titled a.jpg; the others under
+    titles of their own) take the labels of the image at their own path: a location that ends with
+    the file name wins over a title that is its base name."""
+    from labelport.data import image_from_file
+
+    root = _yolo(tmp_path)
+    project = client.create_project("p")
+    units = []
+    for subset, name, _ in IMAGES:
+        unit = image_from_file(root / "images" / SPLITS[subset] / name)
+        unit.title = name if subset == "Train" or name == "b.jpg" else f"{SPLITS[subset]}-{name}"
+        units.append(unit)
+    project.add_data_units(units)
+    imported(project, root, "yolo", created=0)
+    where = {u.data_hash: u.location.split("/images/")[1] for u in project.list_data_units()}
+    got = {
+        where[row.data_hash]: [round(o.get_annotation(0).coordinates.x) for o in row.get_object_instances()]
+        for row in project.list_label_rows_v2()
+    }
+    assert got == {f"{SPLITS[s]}/{n}": [x] for s, n, x in IMAGES}

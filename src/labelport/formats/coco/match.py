@@ -8,7 +8,7 @@ Images, in this order (the first strategy with any candidate decides; two or mor
 3. ``file_name``   — a data unit or group member whose title is exactly the file name (first the
    file name and ``#<image id>``: the title an import gives an image whose name another image has).
 4. ``path_suffix`` — the file name's last component (first with ``#<image id>``), or a data unit whose
-   location ends with the file name.
+   location ends with the file name (alone when it is one and the name has a folder).
 5. ``stem``        — the same name without extension (``cat.jpg`` ~ ``cat.png``).
 6. ``video_frame`` — ``<video>/<n>.jpg``, ``<video>/frame_<n>.jpg``, ``<video>_<n>.jpg``: frame n of that video.
 
@@ -152,9 +152,10 @@ class UnitIndex:
             return "file_name", _unique(found)
         base = file_name.rsplit("/", 1)[-1]
         found = self.by_title.get(base + numbered, []) if base != file_name else []
-        found = found or (self.by_title.get(base, []) if base != file_name else []) + self.by_location.get(
-            file_name.lstrip("/"), []
-        )
+        located = _unique(self.by_location.get(file_name.lstrip("/"), []))
+        if not found and len(located) == 1 and base != file_name:
+            return "path_suffix", located  # train/a.jpg: the unit at images/train/a.jpg, not val's a.jpg
+        found = found or (self.by_title.get(base, []) if base != file_name else []) + located
         if found:
             return "path_suffix", _unique(found)
         found = self.by_stem.get(_stem(file_name), [])
