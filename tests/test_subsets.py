@@ -311,3 +311,46 @@ def test_units_added_from_each_subsets_folder_take_their_own_images(
         for row in project.list_label_rows_v2()
     }
     assert got == {f"{SPLITS[s]}/{n}": [x] for s, n, x in IMAGES}
+
+
+def _named(*images: tuple[str | None, str]) -> list[dict[str, Any]]:
+    """Image records of (CVAT subset or None, file name)."""
+    return [
+        {"id": n, "file_name": name, **({} if subset is None else {"cvat": {"subset": subset}})}
+        for n, (subset, name) in enumerate(images)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("images", "names"),
+    [
+        # one name in two subsets: every image with a subset keeps it, the others as they are
+        (
+            [("Train", "a.jpg"), ("Test", "a.jpg"), ("Test", "b.jpg")],
+            ["Train/a.jpg", "Test/a.jpg", "Test/b.jpg"],
+        ),
+        ([("Train", "a.jpg"), (None, "a.jpg")], ["Train/a.jpg", "a.jpg"]),
+        ([("Train", "a.jpg"), ("default", "a.jpg")], ["Train/a.jpg", "a.jpg"]),  # CVAT's no subset
+        ([("Batch 2", "x/a.jpg"), ("Batch 3", "x/a.jpg")], ["Batch 2/x/a.jpg", "Batch 3/x/a.jpg"]),
+        # no name shared by two subsets: nothing changes
+        ([("Train", "a.jpg"), ("Test", "b.jpg")], ["a.jpg", "b.jpg"]),
+        ([(None, "a.jpg"), (None, "a.jpg")], ["a.jpg", "a.jpg"]),  # told apart by image id
+        # a subset that cannot name a folder is no folder of a title
+        ([("../up", "a.jpg"), ("Train", "a.jpg")], ["a.jpg", "Train/a.jpg"]),
+        ([("a/b", "a.jpg"), ("Train", "a.jpg")], ["a.jpg", "Train/a.jpg"]),
+        ([("..", "a.jpg"), (" ", "a.jpg"), ("x\0y", "a.jpg")], ["a.jpg", "a.jpg", "a.jpg"]),
+        ([("é" * 128, "a.jpg"), ("Train", "a.jpg")], ["a.jpg", "Train/a.jpg"]),
+        ([("", "a.jpg"), ("Train", "a.jpg")], ["a.jpg", "Train/a.jpg"]),
+    ],
+)
+def test_a_subset_is_kept_in_names_only_where_two_subsets_share_one(
+    images: list[tuple[str | None, str]], names: list[str]
+) -> None:
+    """The import's names, and a writer's: the names within their subsets come back as they were."""
+    from labelport.formats.base import names_with_subsets, names_within_subsets
+
+    records = _named(*images)
+    names_with_subsets(records)
+    assert [r["file_name"] for r in records] == names
+    assert [r["file_name"] for r in names_within_subsets(records)] == [name for _, name in images]
+    assert [r["file_name"] for r in records] == names  # (a writer's copy; the records stay)
