@@ -347,10 +347,31 @@ def test_a_subset_is_kept_in_names_only_where_two_subsets_share_one(
     images: list[tuple[str | None, str]], names: list[str]
 ) -> None:
     """The import's names, and a writer's: the names within their subsets come back as they were."""
-    from labelport.formats.base import names_with_subsets, names_within_subsets
+    from labelport.formats.subsets import names_with_subsets, names_within_subsets
 
     records = _named(*images)
     names_with_subsets(records)
     assert [r["file_name"] for r in records] == names
     assert [r["file_name"] for r in names_within_subsets(records)] == [name for _, name in images]
     assert [r["file_name"] for r in records] == names  # (a writer's copy; the records stay)
+
+
+def test_a_name_that_comes_to_be_shared_is_a_new_unit(client: UserClient, tmp_path: Path) -> None:
+    """A dataset imported with train's a.jpg, then again with val's a.jpg too: train's image finds
+    its unit a.jpg, and val's, which has its name but not its subset, is a unit of its own."""
+    root = _yolo(tmp_path)
+    moved = tmp_path / "later"
+    moved.mkdir()
+    for split in ("val", "test"):  # the first import has train's a.jpg and val's b.jpg only
+        (root / "images" / split / "a.jpg").rename(moved / f"{split}.jpg")
+        (root / "labels" / split / "a.txt").rename(moved / f"{split}.txt")
+    project = client.create_project("p")
+    project.import_labels(root, format="yolo", categories="create", create_missing_data_units=True)
+    assert lefts(boxes(project)) == {"a.jpg": [1], "b.jpg": [4]}
+    for split in ("val", "test"):
+        (moved / f"{split}.jpg").rename(root / "images" / split / "a.jpg")
+        (moved / f"{split}.txt").rename(root / "labels" / split / "a.txt")
+    report = project.import_labels(root, format="yolo", create_missing_data_units=True)
+    assert report.errors == [] and report.counts.data_units_created == 2
+    assert (report.counts.created, report.counts.updated) == (2, 2)
+    assert lefts(boxes(project)) == {"a.jpg": [1], "b.jpg": [4], "val/a.jpg": [2], "test/a.jpg": [3]}

@@ -675,8 +675,9 @@ class LocalService:
         import msgspec
 
         from labelport.formats import get_format
-        from labelport.formats.base import names_with_subsets, sizes_from
+        from labelport.formats.base import sizes_from
         from labelport.formats.coco.importer import import_coco
+        from labelport.formats.subsets import names_with_subsets
 
         self.check_import(project_hash, options, format)
         reader = get_format(format)

@@ -20,7 +20,6 @@ from typing import Any
 from labelport import geometry
 from labelport.errors import FormatError
 from labelport.formats.base import (
-    SPLIT_NAMES,
     ExportReport,
     Losses,
     inside_name,
@@ -31,6 +30,7 @@ from labelport.formats.base import (
     subset_of,
     write_bytes,
 )
+from labelport.formats.subsets import SPLIT_NAMES
 from labelport.formats.yolo.read import TASKS
 
 
