@@ -265,6 +265,13 @@ def test_units_an_older_import_named_by_image_id_are_found_again(client: UserCli
     units = project.list_data_units()
     assert imported(project, _cvat(tmp_path), "cvat", created=0, again=True) == older
     assert project.list_data_units() == units
+    # their COCO export names a.jpg thrice, with the image ids kept: a re-import tells them apart by id
+    out = Path(project.export_labels(tmp_path / "export.json", format="coco").path)
+    assert [i["file_name"] for i in COCO(str(out)).dataset["images"]] == ["a.jpg", "a.jpg", "a.jpg", "b.jpg"]
+    assert lefts(imported(project, out, "coco", created=0, replace=True)) == lefts(older)
+    fresh = client.create_project("q")
+    assert lefts(imported(fresh, out, "coco", created=len(IMAGES))) == lefts(older)
+    assert project.list_data_units() == units
 
 
 @pytest.mark.parametrize("fmt", ["cvat", "yolo", "voc", "coco"])
