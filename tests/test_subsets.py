@@ -348,6 +348,7 @@ def _named(*images: tuple[str | None, str]) -> list[dict[str, Any]]:
         ([("..", "a.jpg"), (" ", "a.jpg"), ("x\0y", "a.jpg")], ["a.jpg", "a.jpg", "a.jpg"]),
         ([("é" * 128, "a.jpg"), ("Train", "a.jpg")], ["a.jpg", "Train/a.jpg"]),
         ([("", "a.jpg"), ("Train", "a.jpg")], ["a.jpg", "Train/a.jpg"]),
+        ([("a\nb", "a.jpg"), ("a\tb", "a.jpg"), ("\x7f", "a.jpg")], ["a.jpg", "a.jpg", "a.jpg"]),
     ],
 )
 def test_a_subset_is_kept_in_names_only_where_two_subsets_share_one(
@@ -382,3 +383,21 @@ def test_a_name_that_comes_to_be_shared_is_a_new_unit(client: UserClient, tmp_pa
     assert report.errors == [] and report.counts.data_units_created == 2
     assert (report.counts.created, report.counts.updated) == (2, 2)
     assert lefts(boxes(project)) == {"a.jpg": [1], "b.jpg": [4], "val/a.jpg": [2], "test/a.jpg": [3]}
+
+
+def test_subsets_that_cannot_be_a_folder_keep_plain_names(client: UserClient, tmp_path: Path) -> None:
+    """A CVAT subset such as ../up or one with a line break names no folder of a title: its image
+    keeps its name (the second of one name told apart by image id), here and after a CVAT round trip."""
+    xml = _cvat(tmp_path).read_text()
+    xml = xml.replace('subset="Validation"', 'subset="../up"').replace('subset="Test"', 'subset="a&#10;b"')
+    path = tmp_path / "hostile.xml"
+    path.write_text(xml)
+    project = client.create_project("p")
+    first = imported(project, path, "cvat", created=len(IMAGES))
+    titles = {"Train/a.jpg": [1], "a.jpg": [2], "a.jpg#2": [3], "b.jpg": [4]}
+    assert lefts(first) == titles
+    assert imported(project, path, "cvat", created=0, again=True) == first
+    out = tmp_path / "out" / "annotations.xml"
+    out.parent.mkdir()
+    project.export_labels(out, format="cvat")
+    assert lefts(imported(client.create_project("q"), out, "cvat", created=len(IMAGES))) == titles

@@ -68,9 +68,10 @@ def _shared_by_subsets(images: list[dict[str, Any]]) -> bool:
 
 
 def _folder_of(image: Mapping[str, Any]) -> str | None:
-    """The subset an image's file name keeps as its first folder (see :func:`names_with_subsets`)."""
+    """The subset an image's file name keeps as its first folder (see :func:`names_with_subsets`): one
+    that can name a folder, and prints (no line break or control character in a title)."""
     subset = subset_of(image, named=True)
-    return subset if subset is not None and names_a_folder(subset) else None
+    return subset if subset is not None and names_a_folder(subset) and subset.isprintable() else None
 
 
 def names_with_subsets(images: list[dict[str, Any]]) -> None:
@@ -79,7 +80,7 @@ def names_with_subsets(images: list[dict[str, Any]]) -> None:
     Then every image with a subset is named ``<subset>/<file name>``: the title the import matches
     and creates its data unit by, and the path under the dataset's images folder in YOLO's and
     Datumaro's layouts. Images of no subset (or CVAT's ``default``), and of a subset that cannot name
-    a folder, keep their names (two of one name are told apart by image id).
+    a folder or does not print, keep their names (two of one name are told apart by image id).
     :func:`names_within_subsets` undoes it for a writer, whose layout holds the subset.
 
     >>> images = [{"file_name": "a.jpg", "yolo_split": s} for s in ("train", "val")]
