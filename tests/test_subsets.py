@@ -213,6 +213,8 @@ EXPORTS = ["coco", "yolo", "voc", "cvat", "labelstudio"]
 def test_an_export_imported_into_a_new_project_keeps_each_object_on_its_unit(
     client: UserClient, tmp_path: Path, fmt: str, to: str
 ) -> None:
+    """Export, import into a new project (units and objects counted), import that again (nothing
+    changes), and into the project it came from: each object on its own image's unit throughout."""
     project = client.create_project("p")
     original = lefts(imported(project, source(tmp_path, fmt), fmt))
     out = tmp_path / "out" / ("export.json" if to in ("coco", "labelstudio") else "annotations.xml")
@@ -222,6 +224,7 @@ def test_an_export_imported_into_a_new_project_keeps_each_object_on_its_unit(
         with pytest.raises(FormatError) as caught:
             project.export_labels(out, format=to)
         assert caught.value.code == REFUSED[to] and "'a.jpg'" in str(caught.value)
+        assert not out.exists()  # nothing written
         return
     report = project.export_labels(out, format=to)
     assert report.images == len(IMAGES) == report.objects
