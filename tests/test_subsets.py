@@ -404,3 +404,29 @@ def test_subsets_that_cannot_be_a_folder_keep_plain_names(client: UserClient, tm
     out.parent.mkdir()
     project.export_labels(out, format="cvat")
     assert lefts(imported(client.create_project("q"), out, "cvat", created=len(IMAGES))) == titles
+
+
+def test_an_ultralytics_dataset_datumaro_writes_is_one_unit_an_image(
+    client: UserClient, tmp_path: Path
+) -> None:
+    """Datumaro's yolo_ultralytics writer (split lists of ./images/<split>/<name>): the same units."""
+    import datumaro as dm
+    import numpy as np
+    from datumaro.components.media import Image as DmImage
+
+    items = [
+        dm.DatasetItem(
+            id=name.removesuffix(".jpg"),
+            subset=SPLITS[subset],
+            media=DmImage.from_numpy(np.zeros((H, W, 3), dtype=np.uint8)),
+            annotations=[dm.Bbox(x, 2, 10, 7, label=0)],
+        )
+        for subset, name, x in IMAGES
+    ]
+    dm.Dataset.from_iterable(items, categories=["car"]).export(
+        str(tmp_path / "yolo"), "yolo_ultralytics", save_media=True
+    )
+    project = client.create_project("p")
+    first = imported(project, tmp_path / "yolo", "yolo", created=len(IMAGES))
+    assert lefts(first) == {f"{SPLITS[s]}/{n}": [x] for s, n, x in IMAGES}
+    assert imported(project, tmp_path / "yolo", "yolo", created=0, again=True) == first
