@@ -39,6 +39,7 @@ WITH_EXAMPLES = {
     "labelport.formats.coco.validate",
     "labelport.formats.labelstudio.read",
     "labelport.formats.labelstudio.rle",
+    "labelport.formats.subsets",
     "labelport.formats.voc.read",
     "labelport.formats.voc.write",
     "labelport.formats.xml",

@@ -680,6 +680,7 @@ class LocalService:
         from labelport.formats import get_format
         from labelport.formats.base import sizes_from
         from labelport.formats.coco.importer import import_coco
+        from labelport.formats.subsets import names_with_subsets
 
         self.check_import(project_hash, options, format)
         reader = get_format(format)
@@ -693,6 +694,7 @@ class LocalService:
             confined=confined,
             **reader_options,
         )
+        names_with_subsets(dataset.images)  # train/a.jpg and val/a.jpg: two data units, each found again
         if coco_options.get("branch_name") is None and dataset.branch is not None:
             coco_options["branch_name"] = dataset.branch  # predictions go onto a branch of their own
         if coco_options.get("source_name") is None:  # the folder's or file's name, as for COCO

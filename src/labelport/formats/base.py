@@ -35,6 +35,8 @@ from typing import Any, overload
 import msgspec
 
 from labelport.errors import FormatError
+from labelport.formats.subsets import names_a_folder, names_within_subsets
+from labelport.formats.subsets import subset_of as subset_of
 from labelport.imports.policy import ErrorPolicy
 from labelport.imports.policy import Problem as Problem
 from labelport.limits import MAX_LABEL_FILE_BYTES, MAX_LINE_BYTES
@@ -212,7 +214,7 @@ def coco_for_writer(data: bytes) -> dict[str, Any]:
     """
     doc = msgspec.json.decode(data, type=_Export)
     coco: dict[str, Any] = {
-        "images": doc.images,
+        "images": names_within_subsets(doc.images),
         "categories": doc.categories,
         "annotations": Records(doc.annotations),
     }
@@ -520,21 +522,6 @@ def far_coordinate(values: Mapping[str, float]) -> str | None:
     return None
 
 
-def subset_of(image: Mapping[str, Any], *, named: bool = False) -> str | None:
-    """The subset (split) an image came with: YOLO's split, VOC's, or CVAT's ``subset``; None when none.
-    ``named``: None for ``default`` too, the name CVAT and Datumaro give the images of no subset.
-
-    >>> subset_of({"cvat": {"subset": "Train"}}), subset_of({"yolo_split": "val"}), subset_of({})
-    ('Train', 'val', None)
-    >>> subset_of({"cvat": {"subset": "default"}}), subset_of({"cvat": {"subset": "default"}}, named=True)
-    ('default', None)
-    """
-    for value in (image.get("yolo_split"), image.get("voc_split"), kept(image, "cvat").get("subset")):
-        if isinstance(value, str) and value:
-            return None if named and value == "default" else value
-    return None
-
-
 def subset_folder(subset: str, fmt: str) -> str:
     """``subset`` as the one folder name a layout gives it; a :class:`FormatError` when it cannot be one.
 
@@ -545,12 +532,7 @@ def subset_folder(subset: str, fmt: str) -> str:
     """
     from labelport.errors import FormatError
 
-    if (
-        not subset.strip()
-        or subset in (".", "..")
-        or any(c in subset for c in "/\\\0")
-        or len(subset.encode("utf-8", "surrogatepass")) > 255
-    ):
+    if not names_a_folder(subset):
         raise FormatError(
             f"{fmt}_subset",
             f"the subset {subset!r} cannot name a folder: a subset is a name of up to 255 bytes without "

@@ -25,6 +25,7 @@ from labelport.formats.coco.match import (
 from labelport.formats.coco.plan import EXAMPLES, ImageTarget, Plan
 from labelport.formats.coco.read import ParsedCoco, join_raw
 from labelport.formats.coco.validate import MAX_SIDE, image_problem, short
+from labelport.formats.subsets import same_subset, subset_of
 from labelport.hashing import new_uuids
 from labelport.imports.report import ImageMatch, ImportReport
 from labelport.limits import MAX_VIDEO_FRAMES
@@ -74,6 +75,8 @@ def plan_images(
         else:
             assert index is not None
             method, found = index.match(typed.fields())
+        if len(found) > 1 or method in _BY_NAME_ALONE:
+            found = _in_its_subset(found, raw, method)
         if len(found) > 1:
             _ambiguous(plan, report, i, ImageMatch(image_id, str(file_name), method), found)
             continue
@@ -120,6 +123,41 @@ def _ambiguous(
     if len(report.ambiguous_images) < 1000:
         match.candidates = [f"{u.title}#{f}" for u, f in found]
         report.ambiguous_images.append(match)
+
+
+#: strategies that go by a name alone (not a title the image names): a unit of another subset is not its
+_BY_NAME_ALONE = ("path_suffix", "stem")
+
+
+def _in_its_subset(
+    found: list[tuple[DataUnit, int]], raw: msgspec.Raw, method: str
+) -> list[tuple[DataUnit, int]]:
+    """The candidates of an image of a subset, told apart by the subsets of the image records their
+    units keep (CVAT's ``Validation`` is YOLO's ``val``): the one of its subset when there is one;
+    else, matched by a name alone, those of no other subset (val/a.jpg is not train's a.jpg)."""
+    text = bytes(raw)
+    if b"subset" not in text and b"_split" not in text:
+        return found  # (most images: no subset to read)
+    subset = _subset(raw)
+    if subset is None:
+        return found
+    kept = [_subset(u.extra.get("coco_images", {}).get(str(f))) for u, f in found]
+    alike = [c for c, k in zip(found, kept, strict=True) if k is not None and same_subset(k, subset)]
+    if len(alike) == 1:
+        return alike
+    if method in _BY_NAME_ALONE:
+        return [c for c, k in zip(found, kept, strict=True) if k is None or same_subset(k, subset)]
+    return found
+
+
+def _subset(record: Any) -> str | None:
+    """The subset of an image record, as the file gave it (its bytes) or as a data unit keeps it."""
+    if isinstance(record, msgspec.Raw):
+        try:
+            record = msgspec.json.decode(record)
+        except msgspec.DecodeError:
+            return None
+    return subset_of(record, named=True) if isinstance(record, dict) else None
 
 
 def _plan_result_images(units: list[DataUnit], by_hash: dict[str, DataUnit], match: Any, plan: Plan) -> None:

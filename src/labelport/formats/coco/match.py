@@ -5,8 +5,10 @@ Images, in this order (the first strategy with any candidate decides; two or mor
 
 1. ``video_title``  — a video/sequence titled so; the frame from ``frame`` or the number in ``file_name``.
 2. ``image_title`` — a data unit or a group member titled so (``data_title`` + ``frame`` for groups).
-3. ``file_name``   — a data unit or group member whose title is exactly the file name.
-4. ``path_suffix`` — the file name's last component, or a data unit whose location ends with the file name.
+3. ``file_name``   — a data unit or group member whose title is exactly the file name (first the
+   file name and ``#<image id>``: the title an import gives an image whose name another image has).
+4. ``path_suffix`` — the file name's last component (first with ``#<image id>``), or a data unit whose
+   location ends with the file name (alone when it is one and the name has a folder).
 5. ``stem``        — the same name without extension (``cat.jpg`` ~ ``cat.png``).
 6. ``video_frame`` — ``<video>/<n>.jpg``, ``<video>/frame_<n>.jpg``, ``<video>_<n>.jpg``: frame n of that video.
 
@@ -145,13 +147,16 @@ class UnitIndex:
                     return "image_title", found
         if not file_name:
             return "unmatched", []
-        found = self.by_title.get(file_name, [])
+        numbered = f"#{image.get('id')}"  # the title an import gave the second image of one name
+        found = self.by_title.get(file_name + numbered) or self.by_title.get(file_name, [])
         if found:
             return "file_name", _unique(found)
         base = file_name.rsplit("/", 1)[-1]
-        found = (self.by_title.get(base, []) if base != file_name else []) + self.by_location.get(
-            file_name.lstrip("/"), []
-        )
+        found = self.by_title.get(base + numbered, []) if base != file_name else []
+        located = _unique(self.by_location.get(file_name.lstrip("/"), []))
+        if not found and len(located) == 1 and base != file_name:
+            return "path_suffix", located  # train/a.jpg: the unit at images/train/a.jpg, not val's a.jpg
+        found = found or (self.by_title.get(base, []) if base != file_name else []) + located
         if found:
             return "path_suffix", _unique(found)
         found = self.by_stem.get(_stem(file_name), [])

@@ -30,6 +30,7 @@ from labelport.formats.base import (
     subset_of,
     write_bytes,
 )
+from labelport.formats.subsets import SPLIT_NAMES
 from labelport.formats.yolo.read import TASKS
 
 
@@ -135,10 +136,6 @@ def write_yolo(
     return report
 
 
-#: Subset names other tools give (CVAT's Train, Validation, Test), as the splits Ultralytics reads
-_ULTRALYTICS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
-
-
 def label_files(images: list[dict[str, Any]], split: str) -> dict[Any, tuple[str, PurePosixPath]]:
     """Image id -> (its split, its label file under ``labels/<split>/``), before anything is written.
 
@@ -156,7 +153,7 @@ def label_files(images: list[dict[str, Any]], split: str) -> dict[Any, tuple[str
         where = (
             kept_split
             if isinstance(kept_split, str) and kept_split
-            else _ULTRALYTICS.get(subset.lower(), subset)
+            else SPLIT_NAMES.get(subset.lower(), subset)
             if subset
             else split
         )
