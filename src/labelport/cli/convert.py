@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from labelport.cli.base import State, json_option
+from labelport.cli.base import State, json_option, not_used
 from labelport.convert import convert_labels
 from labelport.formats import FORMATS
 
@@ -35,6 +35,11 @@ from labelport.formats import FORMATS
 )
 @json_option
 @click.pass_obj
+@not_used(
+    home="it converts files and opens no store",
+    key="it converts files and signs nothing",
+    server="it converts files on this machine",
+)
 def convert(
     state: State, source: Path, dest: Path, from_format: str | None, to_format: str | None, on_error: str
 ) -> None:
