@@ -39,8 +39,8 @@ def view(
     from labelport.viewer.local import serve_local
 
     client = state.client(embedded=True)
-    if project_hash:
-        client.get_project(project_hash)  # an unknown project is one sentence, before serving
+    if project_hash:  # a title becomes its hash; an unknown project is one sentence, before serving
+        project_hash = client.get_project(project_hash).project_hash
     serve_local(
         client.service,
         port=port,
