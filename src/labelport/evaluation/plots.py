@@ -41,12 +41,12 @@ def _pyplot() -> Any:
 def write_plots(evaluation: Any, folder: str | Path) -> list[Path]:
     """Write ``pr_curves.png``, ``pr_per_category.png``, ``confusion_matrix.png`` and
     ``confusion_matrix.csv``; returns their paths."""
+    plt = _pyplot()  # before the folder is made: without matplotlib nothing is written
     out = Path(folder).expanduser()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise LabelportError(f"{out} cannot be made ({exc.strerror or exc}).") from None
-    plt = _pyplot()
     curves = evaluation.pr_curves
     written = []
     if curves.get("categories"):
