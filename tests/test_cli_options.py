@@ -189,3 +189,44 @@ def test_serve_on_a_busy_port_is_one_sentence_naming_the_port(tmp_path: Path) ->
     assert done.returncode == 1, done.stderr
     assert done.stderr == f"Error: port {port} on 127.0.0.1 is in use; pass another with --port.\n"
     assert done.stdout == ""
+
+
+def test_every_command_that_signs_reads_the_key_it_is_given(tmp_path: Path, home: Path) -> None:
+    missing = tmp_path / "no-such-key"
+    failed = []
+    for path, command in leaves(cli):
+        if "key" in REFUSED.get(path, set()):
+            continue
+        args = ["--key", str(missing), *path.split(), *minimal_args(command, tmp_path)]
+        args += [a.format(tmp=tmp_path) for a in EXTRA.get(path, [])]
+        if path == "login":
+            args += ["--server", "http://127.0.0.1:9"]
+        result = CliRunner().invoke(cli, args, input="y\n")
+        if result.exit_code != 1 or str(missing) not in result.stderr or result.stderr.count("\n") != 1:
+            failed.append((path, result.exit_code, result.output))
+    assert failed == []
+
+
+def test_view_prints_its_address_as_json_with_json(home: Path, key_path: Path) -> None:
+    import json
+
+    port = free_port()
+    command = [sys.executable, "-c", "from labelport.cli import main; main()", "--key", str(key_path)]
+    process = subprocess.Popen(
+        [*command, "--json", "view", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ,
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline()]
+        while lines[-1] not in ("}\n", ""):
+            lines.append(process.stdout.readline())
+        shown = json.loads("".join(lines))
+        assert shown["address"].startswith(f"http://127.0.0.1:{port}/?token=")
+        assert shown["project_hash"] is None
+    finally:
+        process.terminate()
+        process.communicate(timeout=20)

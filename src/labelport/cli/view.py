@@ -47,7 +47,10 @@ def view(
         media_roots=list(media_roots),
         project_hash=project_hash,
         open_browser=open_browser,
-        announce=lambda address: click.echo(f"labelport viewer at {address}\n(Ctrl-C to stop)"),
+        announce=lambda address: state.emit(
+            {"address": address, "project_hash": project_hash},
+            f"labelport viewer at {address}\n(Ctrl-C to stop)",
+        ),
     )
 
 
