@@ -635,8 +635,9 @@ async function evaluationPage() {
   const stats = el("table", { class: "table", id: "stats" }, el("tbody", {}, ev.stat_names.map((name, i) => el("tr", { "data-stat": name },
     el("th", {}, name), el("td", { class: "num", "data-value": ev.stats[i] }, fmt(ev.stats[i])), el("td", { class: "kbd" }, ev.summary[i] || "")))));
   const cols = ["AP", "AP50", "AP75", "AR100", "ground_truth", "predictions", "tp", "fp", "fn"];
+  const HEADS = { ground_truth: "ground truth", tp: "TP", fp: "FP", fn: "FN" };  // the CLI's table heads
   const table = el("table", { class: "table", id: "per-category" },
-    el("thead", {}, el("tr", {}, el("th", {}, "class"), cols.map((c) => el("th", {}, c)))),
+    el("thead", {}, el("tr", {}, el("th", {}, "class"), cols.map((c) => el("th", {}, HEADS[c] || c)))),
     el("tbody", {}, ev.per_category.map((row) => el("tr", { "data-category": row.category }, el("td", {}, row.category),
       cols.map((c) => el("td", { class: "num" }, c.startsWith("A") ? fmt(row[c]) : String(row[c])))))));
   fill(document.getElementById("main"), el("div", { class: "evaluation" },
