@@ -171,3 +171,39 @@ def test_titles_through_a_real_server(
         for c in clients.values():
             c.close()
         server.stop()
+
+
+def test_two_requests_of_one_user_racing_for_a_title_leave_one_project(
+    postgres_server: PostgresCluster, key_path: Path
+) -> None:
+    import threading
+
+    db = postgres_server.create_database()
+    identity = Identity.load(key_path)
+    stores = [PostgresStore(db) for _ in range(2)]
+    user = stores[0].upsert_user("ada", identity.fingerprint, identity.public_text)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def create(store: PostgresStore) -> None:
+        client = UserClient(LocalService(store, user))
+        barrier.wait()
+        for n in range(20):  # both create the same titles in the same order, at the same time
+            try:
+                client.create_project(f"race {n}")
+                outcomes.append("created")
+            except TitleTaken:
+                outcomes.append("refused")
+
+    try:
+        threads = [threading.Thread(target=create, args=(s,)) for s in stores]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        titles = sorted(p.title for p in stores[0].list_projects(None))
+        assert titles == sorted(f"race {n}" for n in range(20))
+        assert outcomes.count("created") == outcomes.count("refused") == 20
+    finally:
+        for s in stores:
+            s.close()
