@@ -201,10 +201,6 @@ def refuse(message: str) -> NoReturn:
     raise click.exceptions.Exit(2)
 
 
-#: The group's options a command may refuse, by parameter name.
-GROUP_OPTIONS = ("home", "key", "server")
-
-
 def not_used(**reasons: str) -> Callable[[F], F]:
     """Refuse the group's options this command cannot honour, each with the reason it gives.
 

@@ -118,9 +118,10 @@ class ManageMixin:
 
     def _refuse_taken_title(self, db: Any, title: str, unique_title_of: int | None, project_id: int) -> None:
         """Raise :class:`TitleTaken` when another project of the owner (see ``create_project``) has
-        ``title``. On PostgreSQL the owner's user row is locked first, so two requests of one user
-        creating the same title one after the other, not both. Stores that already hold two
-        projects of one title keep them (no constraint in the schema): only a new one is refused."""
+        ``title``. On PostgreSQL the owner's user row is locked first, so of two requests of one
+        user taking the same title at once, the second waits and is refused. Stores that already
+        hold two projects of one title keep them (no constraint in the schema): only a new one, or
+        a rename into a title that is taken, is refused."""
         if unique_title_of is None:
             return
         query = "SELECT p.project_hash FROM projects p"
