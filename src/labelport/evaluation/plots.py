@@ -93,6 +93,7 @@ def _category_curves(plt: Any, curves: dict[str, Any], path: Path) -> Path:
     recall = np.array(curves["recall"])
     t = _at(curves, 0.5)
     items = list(curves["categories"].items())
+    colour = next(c for _label, iou, c in CURVES if iou == 0.5)  # the IoU 0.50 curve's colour
     cols = min(len(items), 8)
     rows = math.ceil(len(items) / cols)
     fig, axes = plt.subplots(
@@ -101,7 +102,7 @@ def _category_curves(plt: Any, curves: dict[str, Any], path: Path) -> Path:
     for ax, (title, block) in zip(axes.flat, items, strict=False):
         p = np.array(block["precision"])
         row = p[t] if t is not None else p.mean(axis=0)
-        ax.plot(recall, np.where(row < 0, np.nan, row))
+        ax.plot(recall, np.where(row < 0, np.nan, row), color=colour)
         ax.set_title(title, fontsize=8)
         ax.set(xlim=(0, 1), ylim=(0, 1.05))
         ax.tick_params(labelsize=6)
