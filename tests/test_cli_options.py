@@ -230,3 +230,26 @@ def test_view_prints_its_address_as_json_with_json(home: Path, key_path: Path) -
     finally:
         process.terminate()
         process.communicate(timeout=20)
+
+
+def test_every_command_that_opens_a_store_opens_the_one_under_home(
+    tmp_path: Path, key_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """``login`` alone opens no store: it reads --home only to find the key (``HOME/config.json``)."""
+    failed = []
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    request.addfinalizer(busy.close)
+    for n, (path, command) in enumerate(leaves(cli)):
+        if "home" in REFUSED.get(path, set()) or path == "login":
+            continue
+        home = tmp_path / f"home-{n}"
+        args = ["--home", str(home), "--key", str(key_path), *path.split()]
+        args += [*minimal_args(command, tmp_path), *(a.format(tmp=tmp_path) for a in EXTRA.get(path, []))]
+        if path == "view":  # opens the store, then stops at a busy port instead of serving
+            args += ["--port", str(busy.getsockname()[1])]
+        CliRunner().invoke(cli, args, input="y\n")
+        if not (home / "labelport.db").is_file():
+            failed.append(path)
+    assert failed == []
