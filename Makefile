@@ -9,8 +9,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+# The demo's .venv runs every command the README shows, `eval --plots` included (matplotlib, pinned).
 $(VENV)/.runtime: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e '.[plots]'
 	touch $@
 
 $(VENV)/.test: pyproject.toml | $(BIN)/python

@@ -588,11 +588,14 @@ def test_failures_are_one_sentence_and_change_nothing(project: str, env: Path, t
     bad_csv = write_csv(tmp_path / "bad.csv", "a.png,ten,10\n")
     out = tmp_path / "never.json"
     cases: list[tuple[list[str | Path], list[str]]] = [
-        (["project", "show", "nope"], ["No project with hash nope."]),
-        (["data", "list", "nope"], ["No project with hash nope."]),
-        (["data", "add", "nope", *good], ["No project with hash nope."]),
-        (["labels", "show", "nope"], ["No project with hash nope."]),
-        (["project", "member", "nope", "SHA256:x", "--role", "viewer"], ["No project with hash nope."]),
+        (["project", "show", "nope"], ["No project with hash or title nope."]),
+        (["data", "list", "nope"], ["No project with hash or title nope."]),
+        (["data", "add", "nope", *good], ["No project with hash or title nope."]),
+        (["labels", "show", "nope"], ["No project with hash or title nope."]),
+        (
+            ["project", "member", "nope", "SHA256:x", "--role", "viewer"],
+            ["No project with hash or title nope."],
+        ),
         (
             ["project", "member", project, "SHA256:x", "--role", "viewer"],
             ["The embedded store has a single owner"],
@@ -613,8 +616,8 @@ def test_failures_are_one_sentence_and_change_nothing(project: str, env: Path, t
         (["--key", tmp_path, "project", "create", "p"], ["cannot read the key file"]),
         (["--home", garbage_key / "sub", "project", "create", "p"], ["cannot open the store"]),
     ]
-    cases.append((["import", "coco", "nope", bad_ontology], ["No project with hash nope."]))
-    cases.append((["export", "coco", "nope", "-o", out], ["No project with hash nope."]))
+    cases.append((["import", "coco", "nope", bad_ontology], ["No project with hash or title nope."]))
+    cases.append((["export", "coco", "nope", "-o", out], ["No project with hash or title nope."]))
     before = snapshot(env, project)
     for args, words in cases:
         for prefix in ([], ["--json"]):

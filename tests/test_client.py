@@ -67,7 +67,7 @@ def test_create_get_and_list_projects(client: UserClient, home: Path) -> None:
 
 
 def test_unknown_project_hash(client: UserClient) -> None:
-    with pytest.raises(NotFoundError, match="No project with hash nope") as caught:
+    with pytest.raises(NotFoundError, match="No project with hash or title nope") as caught:
         client.get_project("nope")
     assert (caught.value.kind, caught.value.ident) == ("project", "nope")
 

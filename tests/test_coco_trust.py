@@ -589,7 +589,7 @@ def test_under_the_cap_a_gzip_file_streams_in(
     plain.write_bytes(b" " * (17 << 20) + to_bytes(coco_template()))
     assert client.create_project("q").import_coco(plain, on_error="skip").counts.annotations == 5
     with pytest.raises(CocoError, match="holds more than 16,777,216 bytes"):
-        client.create_project("q").import_coco(gzip.compress(plain.read_bytes(), 1))
+        client.create_project("q-gz").import_coco(gzip.compress(plain.read_bytes(), 1))
     monkeypatch.setenv("LABELPORT_MAX_IMPORT_BYTES", "lots")
     with pytest.raises(Exception, match=r"\$LABELPORT_MAX_IMPORT_BYTES must be a whole number"):
         client.create_project("r").import_coco(path)

@@ -9,6 +9,7 @@ from labelport.client import FrameIndex, Project, UserClient
 from labelport.convert import convert_labels
 from labelport.data import DataType, DataUnit, Member
 from labelport.errors import (
+    AmbiguousTitle,
     AuthError,
     CocoError,
     DataError,
@@ -21,6 +22,7 @@ from labelport.errors import (
     OntologyError,
     PermissionDenied,
     StoreError,
+    TitleTaken,
 )
 from labelport.imports.report import ImportReport, Problem
 from labelport.labels import (
@@ -50,6 +52,7 @@ EncordUserClient = UserClient
 
 
 __all__ = [
+    "AmbiguousTitle",
     "Attribute",
     "AttributeType",
     "AuthError",
@@ -87,6 +90,7 @@ __all__ = [
     "Shape",
     "Skeleton",
     "StoreError",
+    "TitleTaken",
     "UserClient",
     "__version__",
     "convert_labels",

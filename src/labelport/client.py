@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labelport.data import DataType, DataUnit, Member, image_from_file
-from labelport.errors import DataError, KeyFileError, LabelError, LabelportError
+from labelport.errors import (
+    AmbiguousTitle,
+    DataError,
+    KeyFileError,
+    LabelError,
+    LabelportError,
+    NotFoundError,
+)
 from labelport.home import default_key, open_store
 from labelport.keys import Identity
 from labelport.labels import (
@@ -145,16 +152,35 @@ class UserClient:
         )
         return self.get_project(project_hash)
 
-    def get_project(self, project_hash: str) -> Project:
-        record, structure = self.service.get_project(project_hash)
+    def get_project(self, title_or_hash: str) -> Project:
+        """A project you can see, by its hash or its title (see :meth:`project_hash`)."""
+        try:
+            record, structure = self.service.get_project(title_or_hash)
+        except NotFoundError:
+            record, structure = self.service.get_project(self.project_hash(title_or_hash))
         return Project(self.service, record, structure)
+
+    def project_hash(self, title_or_hash: str) -> str:
+        """The hash of the project you can see whose hash or title this is: a hash first, then a
+        title; a title that several of your projects have raises :class:`AmbiguousTitle` naming
+        their hashes, one that none has :class:`NotFoundError`."""
+        projects = self.service.list_projects()
+        if any(p.project_hash == title_or_hash for p in projects):
+            return title_or_hash
+        matches = [p.project_hash for p in projects if p.title == title_or_hash]
+        if len(matches) > 1:
+            raise AmbiguousTitle(title_or_hash, matches)
+        if not matches:
+            raise NotFoundError("project", title_or_hash, key="hash or title")
+        return matches[0]
 
     def list_projects(self) -> list[ProjectRecord]:
         return self.service.list_projects()
 
-    def delete_project(self, project_hash: str) -> Removed:
-        """Delete a project and everything in it, in one transaction (its admins); says what went."""
-        return self.service.delete_project(project_hash)
+    def delete_project(self, title_or_hash: str) -> Removed:
+        """Delete a project (by hash or title) and everything in it, in one transaction (its admins);
+        says what went."""
+        return self.service.delete_project(self.get_project(title_or_hash).project_hash)
 
     def list_users(self) -> list[UserRecord]:
         """Every user of the server, for its administrators (the embedded store: you)."""

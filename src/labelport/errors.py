@@ -79,6 +79,39 @@ class NotFoundError(LabelportError):
         self.ident = ident
 
 
+class TitleTaken(LabelportError):
+    """A project title its owner already uses: titles are unique among the projects one user owns.
+
+    >>> str(TitleTaken("val100", "0c1f"))
+    "You already have a project titled 'val100' (0c1f); choose another title or rename that project."
+    """
+
+    status = 409
+
+    def __init__(self, title: str, ident: str) -> None:
+        super().__init__(
+            f"You already have a project titled {title!r} ({ident}); "
+            "choose another title or rename that project."
+        )
+        self.title = title
+        self.ident = ident
+
+
+class AmbiguousTitle(LabelportError):
+    """A title that names more than one project the user can see; each is named by its hash.
+
+    >>> str(AmbiguousTitle("val100", ["0c1f", "9ab2"]))
+    "2 projects are titled 'val100' (0c1f, 9ab2); name one by its hash."
+    """
+
+    def __init__(self, title: str, matches: list[str]) -> None:
+        super().__init__(
+            f"{len(matches)} projects are titled {title!r} ({', '.join(matches)}); name one by its hash."
+        )
+        self.title = title
+        self.matches = matches
+
+
 class DataError(LabelportError):
     """A data file cannot be added: not an image, unreadable, or the wrong size."""
 

@@ -30,6 +30,7 @@ from labelport.ontology import OntologyStructure
 from labelport.progress import Progress as Progress
 from labelport.store._json import loads
 from labelport.store.base import (
+    EVERY_PROJECT,
     ROLES,
     BranchRecord,
     ClassificationRecord,
@@ -314,6 +315,12 @@ class LocalService:
         """Close the store."""
         self.store.close()
 
+    @property
+    def _title_owner(self) -> int:
+        """Whose projects a title must differ from: the user's own (those they administer), or every
+        project of the embedded store (one owner, whoever holds a key)."""
+        return EVERY_PROJECT if self.single_owner else self.user.id
+
     # -- rights ----------------------------------------------------------------------------------
 
     def _check(self, project_hash: str, action: str, what: str | None = None) -> None:
@@ -381,7 +388,7 @@ class LocalService:
             # checked before anything is stored: a project whose ontology does not read back could
             # never be opened again
             OntologyStructure.from_dict(structure.to_dict())
-        self.store.create_project(project, structure, self.user.id)
+        self.store.create_project(project, structure, self.user.id, unique_title_of=self._title_owner)
         return project.project_hash
 
     def get_project(self, project_hash: str) -> tuple[ProjectRecord, OntologyStructure]:
@@ -454,7 +461,9 @@ class LocalService:
         self._check(project_hash, "admin", "renaming the project")
         if title is not None and not title.strip():
             raise LabelportError("a project needs a title.")
-        return self.store.update_project(project_hash, title=title, description=description)
+        return self.store.update_project(
+            project_hash, title=title, description=description, unique_title_of=self._title_owner
+        )
 
     def delete_project(self, project_hash: str) -> Removed:
         """Delete a project with everything in it, in one transaction (its admins)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import importlib
 import json
 import os
@@ -11,9 +12,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar, cast
 
 import click
+from click.core import ParameterSource
 
 from labelport import keys
 from labelport.client import UserClient
@@ -191,6 +193,60 @@ class LabelportGroup(click.Group):
         finally:
             if isinstance(ctx.obj, State):
                 ctx.obj.close()
+
+
+def refuse(message: str) -> NoReturn:
+    """A usage the command cannot honour: one sentence on stderr and exit 2 (no usage text around it)."""
+    click.echo(f"Error: {message}", err=True)
+    raise click.exceptions.Exit(2)
+
+
+def not_used(**reasons: str) -> Callable[[F], F]:
+    """Refuse the group's options this command cannot honour, each with the reason it gives.
+
+    Only an option written on the command line is refused: an environment variable
+    (``$LABELPORT_SERVER``, ``$LABELPORT_KEY``, ``$LABELPORT_HOME``) is a default for the commands
+    that use it. The names refused are kept on the function as ``not_used`` (the tests read them).
+    """
+
+    def decorate(f: F) -> F:
+        @functools.wraps(f)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            ctx = click.get_current_context()
+            root = ctx.find_root()
+            command = " ".join(["labelport", *ctx.command_path.split()[1:]])
+            for name, reason in reasons.items():
+                if root.get_parameter_source(name) is ParameterSource.COMMANDLINE:
+                    refuse(f"`{command}` does not use --{name}: {reason}.")
+            return f(*args, **kwargs)
+
+        checked.not_used = tuple(reasons)  # type: ignore[attr-defined]
+        return cast(F, checked)
+
+    return decorate
+
+
+def _existing_folders(
+    _ctx: click.Context, _param: click.Parameter, value: tuple[Path, ...]
+) -> tuple[Path, ...]:
+    for folder in value:
+        if not folder.expanduser().exists():
+            refuse(f"--media-root {folder} does not exist.")
+        if not folder.expanduser().is_dir():
+            refuse(f"--media-root {folder} is not a folder.")
+    return value
+
+
+def media_roots_option(help: str) -> Callable[[F], F]:
+    """``--media-root DIR`` (repeatable): each must be an existing folder, else one sentence and exit 2."""
+    return click.option(
+        "--media-root",
+        "media_roots",
+        multiple=True,
+        type=click.Path(path_type=Path),
+        callback=_existing_folders,
+        help=help,
+    )
 
 
 def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:

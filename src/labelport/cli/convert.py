@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from labelport.cli.base import State, json_option
+from labelport.cli.base import State, json_option, not_used
 from labelport.convert import convert_labels
 from labelport.formats import FORMATS
 from labelport.formats.yolo.read import TASKS
@@ -66,6 +66,11 @@ from labelport.formats.yolo.read import TASKS
 @click.option("--predictions", is_flag=True, help="Writing Label Studio: the labels as predictions.")
 @json_option
 @click.pass_obj
+@not_used(
+    home="it converts files and opens no store",
+    key="it converts files and signs nothing",
+    server="it converts files on this machine",
+)
 def convert(
     state: State,
     /,

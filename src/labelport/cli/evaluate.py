@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from labelport.cli.base import State, json_option
+from labelport.evaluation.kinds import error_kind
 
 
 def _number(value: Any, width: int = 6) -> str:
@@ -38,8 +39,9 @@ def _error_lines(errors: list[dict[str, Any]], kind: str) -> str:
     for e in errors:
         box = ", ".join(f"{v:g}" for v in e["bbox"])
         what = f"score {e['score']:.3f}, best IoU {e['iou']:.2f}" if kind == "fp" else f"area {e['area']:g}"
+        tag = f"{kind.upper()} wrong class" if e.get("match") == "wrong_class" else kind.upper()
         out.append(
-            f"{kind.upper()} {e['category']:<14} {what}  [{box}]  data {e['data_hash']}, frame {e['frame']}  object {e['object_hash']}"
+            f"{tag} {e['category']:<14} {what}  [{box}]  data {e['data_hash']}, frame {e['frame']}  object {e['object_hash']}"
         )
     return "\n".join(out)
 
@@ -101,6 +103,8 @@ def evaluate(
         notes.append("plots: " + ", ".join(str(p) for p in written))
     if errors_kind is not None:
         result["errors"] = ev.errors(errors_kind, limit=limit)
+        for error in result["errors"]:  # the viewer's words: an FP over a missed object of another class
+            error["match"] = error_kind(ev, error, errors_kind)
     data = ev.data
 
     def text() -> str:

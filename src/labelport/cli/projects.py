@@ -172,10 +172,11 @@ def project_member(state: State, project_hash: str, fingerprint: str, role: str)
     \b
         labelport project member PROJECT SHA256:... --role annotator
     """
-    state.client().get_project(project_hash).add_member(fingerprint, role)
+    target = state.client().get_project(project_hash)
+    target.add_member(fingerprint, role)
     state.emit(
-        {"project_hash": project_hash, "fingerprint": fingerprint, "role": role},
-        f"{fingerprint} is now {role} of project {project_hash}.",
+        {"project_hash": target.project_hash, "fingerprint": fingerprint, "role": role},
+        f"{fingerprint} is now {role} of project {target.project_hash}.",
     )
 
 
@@ -204,10 +205,12 @@ def project_remove_member(state: State, project_hash: str, fingerprint: str) -> 
     \b
         labelport project remove-member PROJECT SHA256:...
     """
-    removed = state.client().get_project(project_hash).remove_member(fingerprint)
+    target = state.client().get_project(project_hash)
+    removed = target.remove_member(fingerprint)
     state.emit(
         asdict(removed),
-        f"{removed.name} ({removed.fingerprint}, {removed.role}) is no longer a member of {project_hash}.",
+        f"{removed.name} ({removed.fingerprint}, {removed.role}) is no longer a member of "
+        f"{target.project_hash}.",
     )
 
 
@@ -244,5 +247,7 @@ def project_delete(state: State, project_hash: str) -> None:
     \b
         labelport project delete PROJECT --yes
     """
-    removed = state.client().delete_project(project_hash)
-    state.emit(asdict(removed), removed_text(f"Deleted project {project_hash}", removed))
+    client = state.client()
+    resolved = client.project_hash(project_hash)
+    removed = client.delete_project(resolved)
+    state.emit(asdict(removed), removed_text(f"Deleted project {resolved}", removed))

@@ -10,6 +10,8 @@ import click
 from labelport.cli.base import (
     State,
     json_option,
+    media_roots_option,
+    not_used,
     read_bytes,
     server_function,
 )
@@ -38,6 +40,11 @@ def user() -> None:
 @click.option("--db", required=True, envvar="LABELPORT_DB", metavar="URL", help="The server's database URL.")
 @json_option
 @click.pass_obj
+@not_used(
+    home="it writes to the database named by --db",
+    key="the new user's public key is `user add --key KEY.pub`, given after `add`",
+    server="it writes to the database named by --db",
+)
 def user_add(state: State, name: str, public_key_file: Path, admin: bool, db: str) -> None:
     """Add a user (or update their name) by their public key; prints their fingerprint.
 
@@ -111,15 +118,14 @@ def user_list(state: State) -> None:
 @click.option(
     "--port", default=8800, show_default=True, type=click.IntRange(1, 65535), help="The port to listen on."
 )
-@click.option(
-    "--media-root",
-    "media_roots",
-    multiple=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="A folder whose images the viewer (/ui/) may serve (repeatable).",
-)
+@media_roots_option("A folder whose images the viewer (/ui/) may serve (repeatable).")
 @json_option
 @click.pass_obj
+@not_used(
+    home="it serves the database named by --db",
+    key="its users sign their own requests",
+    server="it is the server; give its database with --db",
+)
 def serve(state: State, db: str, host: str, port: int, media_roots: tuple[Path, ...]) -> None:
     """Run the team server until interrupted, on a PostgreSQL database or an SQLite store file.
 

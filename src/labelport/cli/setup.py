@@ -8,6 +8,7 @@ from labelport.cli.base import (
     KEY_NAME,
     State,
     json_option,
+    not_used,
     write_new_key,
 )
 from labelport.errors import (
@@ -19,6 +20,7 @@ from labelport.home import record_key
 @click.command()
 @json_option
 @click.pass_obj
+@not_used(server="it prepares this machine's store and key and contacts no server")
 def init(state: State) -> None:
     """Create the home folder and its store, and choose the key every command uses.
 

@@ -6,15 +6,10 @@ from pathlib import Path
 
 import click
 
-from labelport.cli.base import State, json_option
-from labelport.errors import LabelportError
+from labelport.cli.base import State, json_option, media_roots_option, not_used, refuse
 
-_ROOTS = click.option(
-    "--media-root",
-    "media_roots",
-    multiple=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="A folder whose images may be served (repeatable); other local paths are refused.",
+_ROOTS = media_roots_option(
+    "A folder whose images may be served (repeatable); other local paths are refused."
 )
 
 
@@ -27,6 +22,10 @@ _ROOTS = click.option(
 @_ROOTS
 @json_option
 @click.pass_obj
+@not_used(
+    server="it serves the embedded store on this machine; for the server's viewer, "
+    "open the link `labelport login --server URL` prints"
+)
 def view(
     state: State, project_hash: str | None, port: int, open_browser: bool, media_roots: tuple[Path, ...]
 ) -> None:
@@ -40,15 +39,18 @@ def view(
     from labelport.viewer.local import serve_local
 
     client = state.client(embedded=True)
-    if project_hash:
-        client.get_project(project_hash)  # an unknown project is one sentence, before serving
+    if project_hash:  # a title becomes its hash; an unknown project is one sentence, before serving
+        project_hash = client.get_project(project_hash).project_hash
     serve_local(
         client.service,
         port=port,
         media_roots=list(media_roots),
         project_hash=project_hash,
         open_browser=open_browser,
-        announce=lambda address: click.echo(f"labelport viewer at {address}\n(Ctrl-C to stop)"),
+        announce=lambda address: state.emit(
+            {"address": address, "project_hash": project_hash},
+            f"labelport viewer at {address}\n(Ctrl-C to stop)",
+        ),
     )
 
 
@@ -107,20 +109,25 @@ def render(
 @click.option(
     "--minutes", default=5, show_default=True, type=click.IntRange(1, 60), help="How long the link works."
 )
+@click.option(
+    "--server",
+    envvar="LABELPORT_SERVER",
+    metavar="URL",
+    help="The server whose viewer to sign in to (as the group's --server). [default: $LABELPORT_SERVER]",
+)
 @json_option
 @click.pass_obj
-def login(state: State, minutes: int) -> None:
-    """Print a short-lived sign-in link for the team server's viewer (--server), signed with your key.
+def login(state: State, minutes: int, server: str | None) -> None:
+    """Print a short-lived sign-in link for a team server's viewer, signed with your key.
 
     \b
-        labelport --server https://labels.example login
+        labelport login --server https://labels.example
     """
     from labelport.server.sessions import login_link
 
+    state.server = server or state.server
     if not state.server:
-        raise LabelportError(
-            "login signs you in to a server's viewer: pass --server URL or set LABELPORT_SERVER."
-        )
+        refuse("login signs you in to a server's viewer: pass --server URL or set LABELPORT_SERVER.")
     identity = state.identity()
     link = login_link(identity, state.server, seconds=minutes * 60)
     state.emit({"link": link}, f"Open this link within {minutes} minutes to sign in:\n{link}")

@@ -143,16 +143,20 @@ def serve(
     from labelport.imports.workers import prepare_workers
     from labelport.server import import_process
     from labelport.server.admin import open_store
+    from labelport.viewer.local import listening_socket
 
     # Imports run in processes started by a fork server (this process runs threads), and validate
     # in workers those fork; starting it now, before the store's connections and uvicorn's threads,
     # with what both import loaded once, spares each import that time.
+    bound = listening_socket(host, port)  # a port in use: one sentence, not uvicorn's log and exit 3
     prepare_workers([*PRELOAD, *import_process.PRELOAD])
     store = open_store(db)
     try:
         app = create_app(
             store, max_body_bytes=max_body_bytes, max_import_bytes=max_import_bytes, media_roots=media_roots
         )
-        uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+        config = uvicorn.Config(app, host=host, port=port, log_level="info", server_header=False)
+        with bound:
+            uvicorn.Server(config).run(sockets=[bound])
     finally:
         store.close()

@@ -73,6 +73,8 @@ ERRORS: dict[str, type[LabelportError]] = {
     "TooLarge": errors.TooLarge,
     "FieldError": errors.FieldError,
     "FormatError": errors.FormatError,
+    "TitleTaken": errors.TitleTaken,
+    "AmbiguousTitle": errors.AmbiguousTitle,
 }
 
 

@@ -44,6 +44,11 @@ class OntologyRecord:
     structure: OntologyStructure
 
 
+#: ``unique_title_of`` for a store with one owner (the embedded store): a title differs from every
+#: other project's (user ids start at 1 in both databases)
+EVERY_PROJECT = 0
+
+
 @dataclass(frozen=True)
 class ProjectRecord:
     project_hash: str
@@ -367,9 +372,18 @@ class LabelStore(Protocol):
         ...
 
     def create_project(
-        self, project: ProjectRecord, structure: OntologyStructure | None, owner_id: int
+        self,
+        project: ProjectRecord,
+        structure: OntologyStructure | None,
+        owner_id: int,
+        *,
+        unique_title_of: int | None = None,
     ) -> None:
-        """Create a project; with ``structure`` its ontology is created too under ``project.ontology_hash``."""
+        """Create a project; with ``structure`` its ontology is created too under ``project.ontology_hash``.
+
+        With ``unique_title_of`` (a user's id, or :data:`EVERY_PROJECT`), a title already used by a
+        project that user administers (or by any project) raises :class:`TitleTaken`, in the
+        transaction that would create it."""
         ...
 
     def get_project(self, project_hash: str) -> ProjectRecord: ...
@@ -450,8 +464,15 @@ class LabelStore(Protocol):
         ...
 
     def update_project(
-        self, project_hash: str, *, title: str | None = None, description: str | None = None
-    ) -> ProjectRecord: ...
+        self,
+        project_hash: str,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        unique_title_of: int | None = None,
+    ) -> ProjectRecord:
+        """Rename a project or change its description; ``unique_title_of`` as :meth:`create_project`."""
+        ...
 
     def delete_project(self, project_hash: str) -> Removed:
         """Delete a project with its data units, label rows, objects, imports and memberships (its

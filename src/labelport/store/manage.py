@@ -16,10 +16,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from labelport.errors import LabelportError, NotFoundError
+from labelport.errors import LabelportError, NotFoundError, TitleTaken
 from labelport.hashing import new_uuids
 from labelport.labels import now_iso
 from labelport.store.base import (
+    EVERY_PROJECT,
     BranchRecord,
     Copied,
     MemberRecord,
@@ -37,6 +38,9 @@ class ManageMixin:
 
     #: the database driver's parameter marker
     _marker = "?"
+    #: ends a read that locks its rows until the transaction ends (PostgreSQL; SQLite's write
+    #: transaction holds the whole file)
+    _for_update = ""
 
     # -- what the store provides -----------------------------------------------------------------
 
@@ -130,8 +134,34 @@ class ManageMixin:
                     db, "INSERT INTO project_media_roots (project_id, root) VALUES (?, ?)", (project_id, root)
                 )
 
+    def _refuse_taken_title(self, db: Any, title: str, unique_title_of: int | None, project_id: int) -> None:
+        """Raise :class:`TitleTaken` when another project of the owner (see ``create_project``) has
+        ``title``. On PostgreSQL the owner's user row is locked first, so of two requests of one
+        user taking the same title at once, the second waits and is refused. Stores that already
+        hold two projects of one title keep them (no constraint in the schema): only a new one, or
+        a rename into a title that is taken, is refused."""
+        if unique_title_of is None:
+            return
+        query = "SELECT p.project_hash FROM projects p"
+        args: list[Any] = []
+        if unique_title_of != EVERY_PROJECT:
+            self._run(db, f"SELECT id FROM users WHERE id = ?{self._for_update}", (unique_title_of,))
+            query += " JOIN memberships m ON m.project_id = p.id AND m.user_id = ? AND m.role = 'admin'"
+            args.append(unique_title_of)
+        taken = self._run(
+            db, query + " WHERE p.title = ? AND p.id <> ? ORDER BY p.id", (*args, title, project_id)
+        )
+        found = taken.fetchone()
+        if found is not None:
+            raise TitleTaken(title, found[0])
+
     def update_project(
-        self, project_hash: str, *, title: str | None = None, description: str | None = None
+        self,
+        project_hash: str,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        unique_title_of: int | None = None,
     ) -> ProjectRecord:
         project_id = self._project_id(project_hash)
         changes = [
@@ -141,6 +171,8 @@ class ManageMixin:
         ]
         if changes:
             with self._tx() as db:
+                if title is not None:
+                    self._refuse_taken_title(db, title, unique_title_of, project_id)
                 assignments = ", ".join(f"{name} = ?" for name, _ in changes)
                 self._run(
                     db,

@@ -112,6 +112,7 @@ class PostgresStore(SqlStore):
     thread_safe = True
     path = None
     _marker = "%s"
+    _for_update = " FOR UPDATE"
     _dialect = POSTGRES
 
     def __init__(self, url: str, *, max_idle: int = 8) -> None:

@@ -308,12 +308,18 @@ class SqlStore(ManageMixin, EvaluationRows):
         return [ontology_from_row(r) for r in self._all(*ontologies_query(self._marker, user_id))]
 
     def create_project(
-        self, project: ProjectRecord, structure: OntologyStructure | None, owner_id: int
+        self,
+        project: ProjectRecord,
+        structure: OntologyStructure | None,
+        owner_id: int,
+        *,
+        unique_title_of: int | None = None,
     ) -> None:
         check_texts(
             {"title": project.title, "description": project.description, "created_by": project.created_by}
         )
         with self._tx() as db:
+            self._refuse_taken_title(db, project.title, unique_title_of, 0)
             if structure is not None:
                 self._run(
                     db,

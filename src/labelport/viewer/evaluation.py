@@ -5,7 +5,7 @@ computed, on a page view: :func:`stored_for` asks for the one of COCO's default 
 then segm, then keypoints) while both branches are unchanged since it was computed; when there is
 none, the viewer colours by class as before and the evaluation page says how to make one.
 
-- :func:`object_matches` gives each drawn object of one unit its match, ``tp`` / ``fp`` / ``fn`` /
+- :func:`object_matches` (:mod:`labelport.evaluation.kinds`) gives each drawn object of one unit its match, ``tp`` / ``fp`` / ``fn`` /
   ``wrong_class`` (a false positive whose box overlaps a missed object of another class at IoU 0.5,
   and that missed object); ``routes.unit_json`` sends them as ``matches`` (ground truth) and
   ``compare_matches`` (predictions), and ``static/app.js`` colours each mark by them (``matchColour``)
@@ -24,13 +24,11 @@ from __future__ import annotations
 from typing import Any
 
 from labelport.client import Project
-from labelport.errors import NotFoundError
 from labelport.evaluation import Evaluation
+from labelport.evaluation.kinds import MATCH_KINDS as MATCH_KINDS
+from labelport.evaluation.kinds import object_matches as object_matches
 from labelport.evaluation.report import KEYPOINT_STAT_NAMES, STAT_NAMES
 
-#: The kinds of match an evaluation gives a drawn object.
-MATCH_KINDS = ("tp", "fp", "fn", "wrong_class")
-_KIND = {"tp": "tp", "matched": "tp", "fp": "fp", "fn": "fn"}
 IOU_TYPES = ("bbox", "segm", "keypoints")
 
 
@@ -41,40 +39,6 @@ def stored_for(project: Project, truth_branch: str, prediction_branch: str) -> E
         if found is not None:
             return found
     return None
-
-
-def _iou(a: list[float], b: list[float]) -> float:
-    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
-    inter = max(w, 0.0) * max(h, 0.0)
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
-
-
-def object_matches(
-    evaluation: Evaluation, data_hash: str, frames: int = 1
-) -> tuple[dict[str, str], dict[str, str]]:
-    """(ground truth's, predictions') match per object hash on one unit's frames."""
-    truth: dict[str, str] = {}
-    predicted: dict[str, str] = {}
-    for frame in range(frames):
-        try:
-            image = evaluation.image(data_hash, frame)
-        except NotFoundError:
-            continue
-        missed = [g for g in image["ground_truth"] if g["status"] == "fn"]
-        for p in image["predictions"]:
-            if p["status"] in _KIND:
-                predicted[p["object_hash"]] = _KIND[p["status"]]
-            if p["status"] != "fp":
-                continue
-            for g in missed:
-                if g["category"] != p["category"] and _iou(p["bbox"], g["bbox"]) >= 0.5:
-                    predicted[p["object_hash"]] = truth[g["object_hash"]] = "wrong_class"
-        for g in image["ground_truth"]:
-            if g["status"] in _KIND:
-                truth.setdefault(g["object_hash"], _KIND[g["status"]])
-    return truth, predicted
 
 
 def error_units(evaluation: Evaluation | None, kind: str) -> list[tuple[str, int]]:

@@ -9,6 +9,7 @@ needs the cookie: anything else on the machine that reaches the port sees 401.
 
 from __future__ import annotations
 
+import errno
 import secrets
 import socket
 import tempfile
@@ -61,6 +62,32 @@ def create_local_app(
     return app
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` for uvicorn to serve on; a port in use (or an address this
+    machine does not have) is one sentence, before anything is printed.
+
+    >>> with listening_socket("127.0.0.1", 0) as bound:
+    ...     bound.getsockname()[0]
+    '127.0.0.1'
+    """
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError):
+        raise LabelportError(f"cannot listen on {host}: no such address on this machine.") from None
+    family, _type, _proto, _name, address = found[0]
+    bound = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        bound.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds its own
+        bound.bind(address)
+        bound.listen(2048)
+    except OSError as exc:
+        bound.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise LabelportError(f"port {port} on {host} is in use; pass another with --port.") from None
+        raise LabelportError(f"cannot listen on {host} port {port} ({exc.strerror or exc}).") from None
+    return bound
+
+
 def serve_local(
     service: Service,
     *,
@@ -74,11 +101,7 @@ def serve_local(
     """Serve the viewer on 127.0.0.1:``port`` until interrupted; ``announce`` gets the address."""
     import uvicorn
 
-    with socket.socket() as probe:  # a port in use is one sentence, before any address is printed
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            raise LabelportError(f"port {port} on 127.0.0.1 is in use; pass another with --port.") from None
+    bound = listening_socket("127.0.0.1", port)  # a port in use: one sentence, before any address
     token = token or secrets.token_urlsafe(24)
     app = create_local_app(service, token, media_roots=media_roots)
     path = f"/projects/{project_hash}" if project_hash else "/"
@@ -90,4 +113,5 @@ def serve_local(
         import webbrowser
 
         threading.Timer(0.8, webbrowser.open, (address,)).start()
-    server.run()
+    with bound:
+        server.run(sockets=[bound])

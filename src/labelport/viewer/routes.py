@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import json
 import re
 from collections.abc import Callable, Iterator
 from importlib import resources
@@ -30,6 +31,7 @@ from starlette.responses import FileResponse, HTMLResponse, Response
 from labelport.client import Project, UserClient
 from labelport.data import DataUnit
 from labelport.errors import LabelportError, NotFoundError
+from labelport.evaluation.kinds import palette
 from labelport.labels import MAIN_BRANCH
 from labelport.ontology import Object
 from labelport.service import Service
@@ -60,7 +62,8 @@ def error_json(exc: LabelportError) -> Response:
 
 def _shell(base: str, page: str, code: int = 200, **data: str) -> HTMLResponse:
     text = resources.files("labelport.viewer").joinpath("static/index.html").read_text(encoding="utf-8")
-    attrs = " ".join(f'data-{k}="{html.escape(v)}"' for k, v in {"base": base, "page": page, **data}.items())
+    data = {"base": base, "page": page, "palette": json.dumps(palette(), separators=(",", ":")), **data}
+    attrs = " ".join(f'data-{k}="{html.escape(v)}"' for k, v in data.items())
     text = text.replace("{{base}}", html.escape(base)).replace("<body>", f"<body {attrs}>", 1)
     return HTMLResponse(text, status_code=code)
 

@@ -59,14 +59,32 @@ function showError(error) {
     el("p", {}, el("a", { href: BASE + "/", class: "linkish" }, "All projects"))));
 }
 
+// A long title keeps its start and its end (where COCO file names differ): `COCO_val…000000139.jpg`,
+// as many characters as its box holds; the whole title is its tooltip (the title attribute).
+const middleCut = (text, max) => (text.length <= max ? text : `${text.slice(0, Math.ceil((max - 1) * 0.4))}…${text.slice(text.length - Math.floor((max - 1) * 0.6))}`);
+function fitTitles(root) {
+  for (const span of root.querySelectorAll(".title[title]")) {
+    const full = span.title;
+    if (span.textContent === full && span.scrollWidth <= span.clientWidth) continue;
+    let lo = 3, hi = full.length;  // the longest cut that fits
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      span.textContent = middleCut(full, mid);
+      if (span.scrollWidth <= span.clientWidth) lo = mid; else hi = mid - 1;
+    }
+    span.textContent = middleCut(full, lo);
+  }
+}
 const plural = (n, word) => `${n.toLocaleString()} ${word}${n === 1 ? "" : "s"}`;
 const pct = (x) => (x === null || x === undefined ? "" : `${Math.round(x * 100)}%`);
 
 // -- drawing marks as SVG (the same marks Pillow draws for thumbnails and `labelport render`) ----
 
 // A stored evaluation (labelport.viewer.evaluation) colours each mark by its match instead of its class.
-const MATCH_COLOURS = { tp: "#4caf50", fp: "#ff5252", fn: "#ffb300", wrong_class: "#ba68c8" };
-const MATCH_NAMES = { tp: "true positive", fp: "false positive", fn: "false negative (missed)", wrong_class: "wrong class" };
+// Its words and colours, and the curves' colours, come from labelport.evaluation.kinds (the PNGs use them too).
+const PALETTE = JSON.parse(BODY.palette || "{}");
+const MATCH_COLOURS = PALETTE.match_colours || {};
+const MATCH_NAMES = PALETTE.match_names || {};
 function matchColour(mark, matches) {
   const kind = matches && matches[mark.object_hash];
   return kind ? MATCH_COLOURS[kind] : mark.color;
@@ -301,7 +319,7 @@ async function gridPage() {
       })();
     const n = u.marks.filter((m) => m.kind !== "none").length;
     return el("a", { class: "unit", href, "data-data-hash": u.data_hash, title: u.title }, pics,
-      el("div", { class: "meta" }, el("span", { class: "title" }, u.title),
+      el("div", { class: "meta" }, el("span", { class: "title", title: u.title }, u.title),
         u.data_type !== "image" ? el("span", { class: "badge" }, `${u.data_type.replace("_", " ")} · ${u.frames}`) : null,
         u.errors ? el("span", { class: "badge errors" }, plural(u.errors, state.errors === "fn" ? "miss" : "false positive").replace("misss", "misses")) : null,
         el("span", { class: "labels" }, plural(n, "label"))),
@@ -329,6 +347,7 @@ async function gridPage() {
     head.replaceChildren(el("span", { class: "total", id: "total" }, plural(data.total, "data unit")),
       el("span", { class: "hint" }, [chosen.length ? `with ${chosen.join(" or ")}` : "", state.q ? `titled *${state.q}*` : "", `labels from ${state.branch || "main"}`, state.compare ? `compared with ${state.compare}` : ""].filter(Boolean).join(" · ")));
     units.replaceChildren(...(data.units.length ? data.units.map((u, i) => card(u, data, data.offset + i)) : [el("p", { class: "empty" }, "No data units match these filters.")]));
+    fitTitles(units);
     units.scrollTop = 0;
     pager.replaceChildren(
       el("button", { class: "btn", id: "prev-page", disabled: state.page <= 1, onclick: () => { state.page -= 1; history.replaceState(null, "", location.pathname + stateQuery(state)); load(); } }, "← Previous"),
@@ -590,9 +609,8 @@ function curvesSvg(curves) {
   }
   const xl = svg("text", { x: W / 2, y: H - 4, "text-anchor": "middle", class: "axis" }); xl.textContent = "recall"; chart.append(xl);
   const cats = Object.values(curves.categories || {});
-  const colours = ["#4caf50", "#42a5f5", "#ffb300"];
-  const shown = [0.5, 0.75, null];
-  shown.forEach((iou, n) => {
+  const drawn = [];
+  (PALETTE.curves || []).forEach(({ label, iou, colour }) => {
     const t = iou === null ? null : curves.iou_thresholds.findIndex((v) => Math.abs(v - iou) < 1e-9);
     if (t === -1 || !cats.length) return;
     const points = curves.recall.map((r, i) => {
@@ -600,11 +618,11 @@ function curvesSvg(curves) {
       const valid = rows.filter((p) => p > -1);
       return valid.length ? `${x(r)},${y(valid.reduce((a, b) => a + b, 0) / valid.length)}` : null;
     }).filter(Boolean);
-    chart.append(svg("polyline", { points: points.join(" "), fill: "none", stroke: colours[n], "stroke-width": 2, "data-iou": iou === null ? "mean" : iou }));
-    const key = svg("text", { x: W - 12, y: 24 + 16 * n, "text-anchor": "end", fill: colours[n], class: "axis" });
-    key.textContent = iou === null ? "IoU 0.50:0.95" : `IoU ${iou.toFixed(2)}`; chart.append(key);
+    chart.append(svg("polyline", { points: points.join(" "), fill: "none", stroke: colour, "stroke-width": 2, "data-iou": iou === null ? "mean" : iou }));
+    drawn.push(el("div", { class: "class-row", "data-curve": iou === null ? "mean" : iou },
+      el("span", { class: "swatch", style: `background:${colour}` }), el("span", { class: "name" }, label)));
   });
-  return chart;
+  return el("div", {}, chart, el("div", { class: "classes curve-legend", id: "pr-legend" }, drawn));
 }
 
 async function evaluationPage() {
@@ -618,8 +636,9 @@ async function evaluationPage() {
   const stats = el("table", { class: "table", id: "stats" }, el("tbody", {}, ev.stat_names.map((name, i) => el("tr", { "data-stat": name },
     el("th", {}, name), el("td", { class: "num", "data-value": ev.stats[i] }, fmt(ev.stats[i])), el("td", { class: "kbd" }, ev.summary[i] || "")))));
   const cols = ["AP", "AP50", "AP75", "AR100", "ground_truth", "predictions", "tp", "fp", "fn"];
+  const HEADS = { ground_truth: "ground truth", tp: "TP", fp: "FP", fn: "FN" };  // the CLI's table heads
   const table = el("table", { class: "table", id: "per-category" },
-    el("thead", {}, el("tr", {}, el("th", {}, "class"), cols.map((c) => el("th", {}, c)))),
+    el("thead", {}, el("tr", {}, el("th", {}, "class"), cols.map((c) => el("th", {}, HEADS[c] || c)))),
     el("tbody", {}, ev.per_category.map((row) => el("tr", { "data-category": row.category }, el("td", {}, row.category),
       cols.map((c) => el("td", { class: "num" }, c.startsWith("A") ? fmt(row[c]) : String(row[c])))))));
   fill(document.getElementById("main"), el("div", { class: "evaluation" },
