@@ -166,6 +166,18 @@ def test_render_of_a_12000_pixel_png_keeps_memory_flat(
     )
     assert status == 0 and "huge.png: labelport decodes images of at most" in output, output
     assert peak - idle < BUDGET_MIB
+    # a unit of 100,000 x 100,000 pixels with no image: its canvas is drawn at the render side too
+    blank = UserClient.create_with_ssh_private_key(ssh_private_key_path=key_path).create_project("blank")
+    blank.add_data([("nowhere", 100_000, 100_000)])
+    blank.service.store.close()  # type: ignore[attr-defined]
+    out = tmp_path / "n.png"
+    status, output, peak = run_measured(
+        [*base, "render", blank.project_hash, "--title", "nowhere", "-o", str(out)], tmp_path
+    )
+    assert status == 0, output
+    with Image.open(out) as drawn:
+        assert drawn.size == (4096, 4096)
+    assert peak - idle < BUDGET_MIB
 
 
 def _viewer(home: Path, key_path: Path, project_hash: str, media: Path) -> tuple[subprocess.Popen[str], str]:
