@@ -278,6 +278,14 @@ def _one_box() -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return truth, [{"image_id": 1, "category_id": 1, "bbox": [6, 5, 20, 10], "score": 0.7}]
 
 
+@pytest.mark.parametrize("sigma", [float("nan"), float("inf"), 0.0, -1.0])
+def test_keypoint_sigmas_are_finite_and_positive(sigma: float) -> None:
+    from labelport.evaluation.params import Params
+
+    with pytest.raises(LabelportError, match="keypoint_sigmas must be positive numbers, one per keypoint"):
+        Params.make("keypoints", keypoint_sigmas=[0.1, sigma])
+
+
 def test_a_viewer_sending_huge_parameter_lists_gets_one_sentence_and_flat_memory(
     team: Any,
     closing: list[UserClient],
