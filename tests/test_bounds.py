@@ -607,6 +607,15 @@ def test_unpack_archive_counts_what_inflates(tmp_path: Path) -> None:
     with pytest.raises(TooLarge, match="unpacks to more than the server's limit of 1,000 bytes"):
         unpack_archive(archive, tmp_path / "small", limit=1000)
     assert not (tmp_path / "small").exists()
+    listed = bytearray(archive.read_bytes())  # its end record claims a list of 40 MiB
+    end = listed.rfind(b"PK\x05\x06")
+    listed[end + 12 : end + 16] = struct.pack("<I", 40 << 20)
+    (tmp_path / "listed.zip").write_bytes(bytes(listed))
+    with pytest.raises(TooLarge) as caught:
+        unpack_archive(tmp_path / "listed.zip", tmp_path / "listed", limit=2 << 20)
+    assert str(caught.value) == (
+        "the uploaded archive lists its files in 41,943,040 bytes; the server reads at most 32 MiB of such a list."
+    )
     with zipfile.ZipFile(archive, "a") as out:
         out.writestr("../evil.txt", "x")
     with pytest.raises(LabelportError, match=r"names a file outside itself: '\.\./evil\.txt'"):
