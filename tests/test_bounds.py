@@ -238,6 +238,14 @@ def test_viewer_thumbnails_of_a_large_png_and_a_commented_jpeg(
             (media / "big.png").touch()  # a new modification time: made again, not read from the cache
             assert thumb("big.png", "1").status_code == 200
             assert peak_mib(process.pid) - idle < BUDGET_MIB
+            # three at once, none cached: the large decodes wait for each other, never adding up
+            os.utime(media / "big.png", (1, 1))
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(3) as pool:
+                answers = list(pool.map(lambda labels: thumb("big.png", labels), ["0", "1", "0"]))
+            assert [a.status_code for a in answers] == [200, 200, 200]
+            assert peak_mib(process.pid) - idle < BUDGET_MIB
     finally:
         process.terminate()
         process.communicate(timeout=20)
