@@ -166,6 +166,18 @@ def test_render_of_a_12000_pixel_png_keeps_memory_flat(
     )
     assert status == 0 and "huge.png: labelport decodes images of at most" in output, output
     assert peak - idle < BUDGET_MIB
+    # a unit of 100,000 x 100,000 pixels with no image: its canvas is drawn at the render side too
+    blank = UserClient.create_with_ssh_private_key(ssh_private_key_path=key_path).create_project("blank")
+    blank.add_data([("nowhere", 100_000, 100_000)])
+    blank.service.store.close()  # type: ignore[attr-defined]
+    out = tmp_path / "n.png"
+    status, output, peak = run_measured(
+        [*base, "render", blank.project_hash, "--title", "nowhere", "-o", str(out)], tmp_path
+    )
+    assert status == 0, output
+    with Image.open(out) as drawn:
+        assert drawn.size == (4096, 4096)
+    assert peak - idle < BUDGET_MIB
 
 
 def _viewer(home: Path, key_path: Path, project_hash: str, media: Path) -> tuple[subprocess.Popen[str], str]:
@@ -226,6 +238,14 @@ def test_viewer_thumbnails_of_a_large_png_and_a_commented_jpeg(
             (media / "big.png").touch()  # a new modification time: made again, not read from the cache
             assert thumb("big.png", "1").status_code == 200
             assert peak_mib(process.pid) - idle < BUDGET_MIB
+            # three at once, none cached: the large decodes wait for each other, never adding up
+            os.utime(media / "big.png", (1, 1))
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(3) as pool:
+                answers = list(pool.map(lambda labels: thumb("big.png", labels), ["0", "1", "0"]))
+            assert [a.status_code for a in answers] == [200, 200, 200]
+            assert peak_mib(process.pid) - idle < BUDGET_MIB
     finally:
         process.terminate()
         process.communicate(timeout=20)
@@ -264,6 +284,14 @@ def _one_box() -> tuple[dict[str, Any], list[dict[str, Any]]]:
     box = {"id": 1, "image_id": 1, "category_id": 1, "bbox": [5, 5, 20, 10], "area": 200, "iscrowd": 0}
     truth = {"images": [image], "annotations": [box], "categories": [{"id": 1, "name": "cat"}]}
     return truth, [{"image_id": 1, "category_id": 1, "bbox": [6, 5, 20, 10], "score": 0.7}]
+
+
+@pytest.mark.parametrize("sigma", [float("nan"), float("inf"), 0.0, -1.0])
+def test_keypoint_sigmas_are_finite_and_positive(sigma: float) -> None:
+    from labelport.evaluation.params import Params
+
+    with pytest.raises(LabelportError, match="keypoint_sigmas must be positive numbers, one per keypoint"):
+        Params.make("keypoints", keypoint_sigmas=[0.1, sigma])
 
 
 def test_a_viewer_sending_huge_parameter_lists_gets_one_sentence_and_flat_memory(
@@ -587,6 +615,15 @@ def test_unpack_archive_counts_what_inflates(tmp_path: Path) -> None:
     with pytest.raises(TooLarge, match="unpacks to more than the server's limit of 1,000 bytes"):
         unpack_archive(archive, tmp_path / "small", limit=1000)
     assert not (tmp_path / "small").exists()
+    listed = bytearray(archive.read_bytes())  # its end record claims a list of 40 MiB
+    end = listed.rfind(b"PK\x05\x06")
+    listed[end + 12 : end + 16] = struct.pack("<I", 40 << 20)
+    (tmp_path / "listed.zip").write_bytes(bytes(listed))
+    with pytest.raises(TooLarge) as caught:
+        unpack_archive(tmp_path / "listed.zip", tmp_path / "listed", limit=2 << 20)
+    assert str(caught.value) == (
+        "the uploaded archive lists its files in 41,943,040 bytes; the server reads at most 32 MiB of such a list."
+    )
     with zipfile.ZipFile(archive, "a") as out:
         out.writestr("../evil.txt", "x")
     with pytest.raises(LabelportError, match=r"names a file outside itself: '\.\./evil\.txt'"):

@@ -120,7 +120,7 @@ class Params:
             raise LabelportError("max_dets must be one or more whole numbers of at least 1.")
         areas = _areas(area_ranges, _KP_AREAS if kp else _DET_AREAS)
         sigmas = None if keypoint_sigmas is None else tuple(float(s) for s in keypoint_sigmas)
-        if sigmas is not None and (not sigmas or min(sigmas) <= 0):
+        if sigmas is not None and (not sigmas or not all(0 < s < float("inf") for s in sigmas)):
             raise LabelportError("keypoint_sigmas must be positive numbers, one per keypoint.")
         return cls(
             iou_type,
