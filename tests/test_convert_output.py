@@ -237,3 +237,13 @@ def test_a_polygon_at_1e300_converts_to_voc_in_its_own_process(tmp_path: Path) -
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "polygon->mask 1" in done.stdout
+
+
+@pytest.mark.parametrize("where", ["itself", "inside", "around"])
+def test_a_destination_that_is_the_source_is_refused(tmp_path: Path, where: str) -> None:
+    source = write(TEMPLATES["yolo"](), tmp_path / "ds")
+    before = _tree(source)
+    dest = {"itself": source, "inside": source / "out", "around": tmp_path}[where]
+    result = _run(source, dest, "--to", "yolo", "--overwrite")
+    assert result.exit_code == 1 and f"Error: {dest}: is or holds the source {source}" in result.output
+    assert _tree(source) == before  # its image and labels are still there
