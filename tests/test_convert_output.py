@@ -198,3 +198,52 @@ def test_an_export_that_cannot_be_written_is_one_sentence(
         project.export_labels(dest, to)
     assert (failed.value.code, failed.value.file) == ("dest_unwritable", dest)
     assert str(failed.value).startswith(f"{dest}: cannot be written: ")
+
+
+def test_a_polygon_reaching_far_outside_is_rasterised_clipped() -> None:
+    from pycocotools import mask as mask_utils
+
+    from labelport import geometry
+
+    # pycocotools walks each pixel of an edge: a vertex at 1e7 costs it 800 MiB, at 1e9 it dies
+    far = geometry.rle_from_polygons([[4, 3, 1e300, 3, 16, 15]], 30, 40)
+    margin = 40 + geometry.RASTER_MARGIN  # where the clipped ring meets the margin
+    clipped = mask_utils.frPyObjects([[4.0, 3.0, margin, 3.0, margin, 15.0, 16.0, 15.0]], 30, 40)
+    assert (
+        geometry.rle_to_mask(far) == geometry.rle_to_mask(geometry.rle_to_json(mask_utils.merge(clipped)))
+    ).all()
+    inside = [[1.5, 2.0, 30.25, 4.0, 20.0, 25.5]]  # within the margin: pycocotools' own answer, bit for bit
+    ours = geometry.rle_to_mask(geometry.rle_from_polygons(inside, 30, 40))
+    reference = mask_utils.merge(mask_utils.frPyObjects(inside, 30, 40))
+    assert (ours == geometry.rle_to_mask(geometry.rle_to_json(reference))).all()
+    gone = geometry.rle_from_polygons([[1e300, 1e300, 2e300, 1e300, 2e300, 2e300]], 30, 40)
+    assert geometry.rle_area(gone) == 0 and gone["size"] == [30, 40]
+
+
+def test_a_polygon_at_1e300_converts_to_voc_in_its_own_process(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    files = {
+        **TEMPLATES["yolo"](),
+        "labels/train/a.txt": b"0 0.5 0.5 0.25 0.5\n1 0.1 0.1 1e300 0.1 0.4 0.5\n",
+    }
+    source = write(files, tmp_path / "in")
+    # its own process: the old rasterising crashed the interpreter (a segmentation fault)
+    done = subprocess.run(
+        [sys.executable, "-c", "from labelport.cli import cli; cli()", "convert", str(source), str(tmp_path / "out"),
+         "--to", "voc"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "polygon->mask 1" in done.stdout
+
+
+@pytest.mark.parametrize("where", ["itself", "inside", "around"])
+def test_a_destination_that_is_the_source_is_refused(tmp_path: Path, where: str) -> None:
+    source = write(TEMPLATES["yolo"](), tmp_path / "ds")
+    before = _tree(source)
+    dest = {"itself": source, "inside": source / "out", "around": tmp_path}[where]
+    result = _run(source, dest, "--to", "yolo", "--overwrite")
+    assert result.exit_code == 1 and f"Error: {dest}: is or holds the source {source}" in result.output
+    assert _tree(source) == before  # its image and labels are still there

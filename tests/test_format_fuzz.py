@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from format_templates import VARIANTS, source, write
 from labelport import UserClient
+from labelport.convert import convert_labels
 from labelport.errors import LabelportError
 
 Files = dict[str, bytes]
@@ -265,3 +266,32 @@ def _import_or_sentence(client: UserClient, path: Path, fmt: str) -> None:
         project.import_labels(path, fmt, categories="create", create_missing_data_units=True, on_error="skip")
     except LabelportError as exc:
         assert str(exc) and "Traceback" not in str(exc)
+
+
+#: every this many broken files (of some 3,000) is also converted into every other format
+CONVERT_STRIDE = 25
+TARGETS = {"coco": "o.json", "yolo": "o", "voc": "o", "cvat": "o.xml", "labelstudio": "tasks.json"}
+
+
+def test_broken_files_that_import_also_convert_or_are_one_sentence(tmp_path: Path) -> None:
+    # what a reader accepts from a broken file, every writer must write or refuse in one sentence
+    # (a polygon vertex at 1e300 once crashed the VOC writer's rasterising)
+    cases = [
+        (fmt, case, files)
+        for fmt, makes in VARIANTS.items()
+        for make in makes
+        for mutate in MUTATIONS
+        for case, files in mutate(make())
+    ]
+    failures: list[str] = []
+    for n, (fmt, case, files) in enumerate(cases[::CONVERT_STRIDE]):
+        folder = write(files, tmp_path / str(n))
+        for to, name in TARGETS.items():
+            try:
+                convert_labels(source(fmt, folder), tmp_path / f"{n}-{to}" / name, from_format=fmt, to_format=to,
+                               on_error="skip")  # fmt: skip
+            except LabelportError:
+                pass
+            except Exception as exc:  # what this test looks for
+                failures.append(f"{fmt} {case} -> {to}: {type(exc).__name__}: {str(exc)[:200]}")
+    assert not failures, "\n".join(failures)

@@ -139,6 +139,13 @@ def test_the_reader_names_the_source_place(
     assert project.list_data_units() == []
 
 
+def test_a_label_studio_file_with_a_byte_order_mark_is_read(tmp_path: Path, client: UserClient) -> None:
+    path = tmp_path / "tasks.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(labelstudio_tasks()).encode())
+    report = _import(client.create_project("p"), "labelstudio", tmp_path)
+    assert report.ok and report.counts.imported == 3
+
+
 def test_warnings_name_the_source_place_too(tmp_path: Path, client: UserClient) -> None:
     files = {**TEMPLATES["yolo"](), "labels/train/a.txt": b"0 0.5 0.5 0.25 0.5\n0 0.9 0.5 0.5 0.5\n"}
     report = _import(client.create_project("p"), "yolo", write(files, tmp_path))

@@ -85,6 +85,7 @@ def convert_labels(
     _check_options(reader.read, read_options or {}, f"{from_format}'s reader", _READ_ONLY)
     _check_options(writer.write, write_options, f"{to_format}'s writer", ())
     check_destination(out, writer.folder, overwrite)
+    _check_apart(Path(source).expanduser(), out)
     with tempfile.TemporaryDirectory(prefix="labelport-convert-") as folder:
         store = SqliteStore(Path(folder) / "convert.db")
         try:
@@ -138,6 +139,18 @@ def check_destination(dest: Path, folder: bool, overwrite: bool) -> None:
         raise FormatError(
             "convert_dest",
             f"already exists{' and is not empty' if folder else ''}; give --overwrite (overwrite=True) to replace it.",
+            file=str(dest),
+        )
+
+
+def _check_apart(source: Path, dest: Path) -> None:
+    """A :class:`FormatError` when the destination is the source, holds it or lies in it: replacing it
+    would remove what was read (a dataset's images among it)."""
+    src, out = source.resolve(), dest.resolve()
+    if src == out or src.is_relative_to(out) or (src.is_dir() and out.is_relative_to(src)):
+        raise FormatError(
+            "convert_dest",
+            f"is or holds the source {source} (or lies in it); write elsewhere.",
             file=str(dest),
         )
 

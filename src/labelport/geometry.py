@@ -43,10 +43,65 @@ def rle_to_json(rle: Rle) -> Rle:
     }
 
 
+#: how far outside the image (pixels) a polygon may reach before it is clipped for rasterising:
+#: pycocotools walks every pixel of an edge's length (memory grows with it; far enough, it crashes)
+RASTER_MARGIN = 1024
+
+
 def rle_from_polygons(rings: Sequence[Sequence[float]], height: int, width: int) -> Rle:
-    """Rasterise polygon rings (flat xy lists) into one compressed RLE, as pycocotools does."""
-    parts = mask_utils.frPyObjects([list(map(float, r)) for r in rings], height, width)
-    return rle_to_json(mask_utils.merge(parts))
+    """Rasterise polygon rings (flat xy lists) into one compressed RLE, as pycocotools does.
+
+    A ring reaching more than :data:`RASTER_MARGIN` pixels outside the image is first clipped to the
+    image and that margin (what falls inside the image is the same), so a vertex at ``1e300`` costs
+    what one at the margin does:
+
+    >>> rle_area(rle_from_polygons([[0, 0, 1e300, 0, 1e300, 2, 0, 2]], height=5, width=6))
+    12
+    """
+    clipped = [_clip_ring(list(map(float, r)), width, height) for r in rings]
+    kept = [r for r in clipped if len(r) >= 6]
+    if not kept:
+        return rle_from_mask(np.zeros((height, width), dtype=np.uint8))
+    return rle_to_json(mask_utils.merge(mask_utils.frPyObjects(kept, height, width)))
+
+
+def _clip_ring(ring: list[float], width: int, height: int) -> list[float]:
+    """The ring clipped (Sutherland-Hodgman) to the image and :data:`RASTER_MARGIN` around it; the ring
+    itself when it lies within."""
+    low_x, low_y = -RASTER_MARGIN, -RASTER_MARGIN
+    high_x, high_y = width + RASTER_MARGIN, height + RASTER_MARGIN
+    xs, ys = ring[0::2], ring[1::2]
+    if not xs or (min(xs) >= low_x and max(xs) <= high_x and min(ys) >= low_y and max(ys) <= high_y):
+        return ring
+    points = list(zip(xs, ys, strict=False))
+    for axis, bound, keep_below in (
+        (0, low_x, False),
+        (0, high_x, True),
+        (1, low_y, False),
+        (1, high_y, True),
+    ):
+        points = _clip_side(points, axis, bound, keep_below)
+    return [v for point in points for v in point]
+
+
+def _clip_side(
+    points: list[tuple[float, float]], axis: int, bound: float, keep_below: bool
+) -> list[tuple[float, float]]:
+    """The polygon ``points`` cut by the line ``point[axis] == bound``, keeping the side it names."""
+
+    def inside(p: tuple[float, float]) -> bool:
+        return p[axis] <= bound if keep_below else p[axis] >= bound
+
+    out: list[tuple[float, float]] = []
+    for i, current in enumerate(points):
+        previous = points[i - 1]
+        if inside(current) != inside(previous):
+            t = (bound - previous[axis]) / (current[axis] - previous[axis])
+            other = previous[1 - axis] + t * (current[1 - axis] - previous[1 - axis])
+            out.append((bound, other) if axis == 0 else (other, bound))
+        if inside(current):
+            out.append(current)
+    return out
 
 
 def rle_from_box(bbox_xywh: Sequence[float], height: int, width: int) -> Rle:

@@ -76,9 +76,10 @@ def read_labelstudio(
 
 
 def _decode(data: bytes, file: str) -> Any:
-    """The file's JSON; a :class:`FormatError` when it is not JSON in UTF-8 or nests too deeply to read."""
+    """The file's JSON (after a UTF-8 byte order mark, as Windows tools write one); a :class:`FormatError`
+    when it is not JSON in UTF-8 or nests too deeply to read."""
     try:
-        return msgspec.json.decode(data)
+        return msgspec.json.decode(data.removeprefix(b"\xef\xbb\xbf"))
     except msgspec.DecodeError as exc:
         raise FormatError("ls_json", f"is not valid JSON ({exc}).", file=file, path="$") from None
     except UnicodeDecodeError:
