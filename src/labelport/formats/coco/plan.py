@@ -20,7 +20,7 @@ from labelport.formats.coco.match import (
 )
 from labelport.formats.coco.ontology import object_for_category, shape_for
 from labelport.formats.coco.read import ParsedCoco
-from labelport.formats.coco.validate import category_problem, short
+from labelport.formats.coco.validate import category_problem, short, skeleton_out_of_range
 from labelport.imports.report import CategoryMatch, ImportReport
 from labelport.ontology import Attribute, Object, OntologyStructure, Shape
 
@@ -143,6 +143,9 @@ def plan_categories(
         if problem is not None:
             report.error(problem[0], f"{path}.{problem[1]}", problem[2])
             continue
+        loose = skeleton_out_of_range(category)
+        if loose is not None:
+            report.warning("skeleton_out_of_range", f"{path}.{loose[0]}", loose[1])
         plan.known_cats[cat_id] = i
         report.counts.categories += 1
         method = "mapping"
