@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,19 @@ import pytest
 
 from coco_builders import coco_template, make_project, object_count, with_value, write_json
 from evaluation_helpers import assert_same, coco_eval
-from labelport import OntologyStructure, UserClient
+from labelport import CocoError, ImportFailed, OntologyError, OntologyStructure, UserClient
+from labelport.errors import FieldError
 from labelport.formats.coco.ontology import ontology_from_coco
+from labelport.ontology import Attribute, AttributeType, Object, Shape
+from labelport.service import LocalService
+from labelport.store.base import LabelStore
 from labelport.viewer.draw import mark_of
+from pg import pg_url, postgres_server
+from test_coco_fast_path import comparable, import_both_ways
 from test_coco_trust import cli_env, cli_run
+from test_coco_trust_properties import _service_with_template, store_and_dump
 
-__all__ = ["cli_env"]  # a fixture, shared
+__all__ = ["cli_env", "pg_url", "postgres_server", "store_and_dump"]  # fixtures, shared
 
 #: COCO's 17-point person skeleton, as person_keypoints files write it (1-based)
 COCO_SKELETON = [
@@ -138,3 +146,249 @@ def test_evaluation_of_a_copied_skeleton_equals_pycocotools(
     ours = project.evaluate("pred", iou_type="keypoints", keypoint_sigmas=sigmas)
     assert_same(ours, coco_eval(gt, results, "keypoints", sigmas=sigmas))
     assert object_count(project) == len(gt["annotations"])
+
+
+# -- ids: numbers, whole floats and numeric strings are one id, on both validation paths ---------------
+
+
+def _with(*changes: tuple[str, Any]) -> dict[str, Any]:
+    doc = coco_template()
+    for where, value in changes:
+        doc = with_value(doc, where, value)
+    return doc
+
+
+#: valid files: (changes to the template, the warnings expected)
+VALID_IDS: dict[str, tuple[tuple[tuple[str, Any], ...], list[tuple[str, str]]]] = {
+    "category_id_string": (
+        (("categories[0].id", "1"), ("annotations[0].category_id", "1"), ("annotations[4].category_id", "1")),
+        [],
+    ),
+    "category_id_string_referred_to_as_number": (
+        (("categories[0].id", "1"),),
+        [("id_mixed_types", "annotations[0]")],
+    ),
+    "category_id_not_a_number": (
+        (
+            ("categories[0].id", "box-1"),
+            ("annotations[0].category_id", "box-1"),
+            ("annotations[4].category_id", "box-1"),
+        ),
+        [],
+    ),
+    "category_id_whole_float": ((("categories[1].id", 2.0),), []),
+    "annotation_id_whole_float": ((("annotations[0].id", 100.0),), []),
+    "annotation_id_numeric_string": ((("annotations[2].id", "300"),), []),
+    "image_id_whole_float": ((("images[0].id", 1.0), ("annotations[1].image_id", 1.0)), []),
+    "image_id_float_referred_to_as_string": (
+        (("images[1].id", 2.0), ("annotations[2].image_id", "2")),
+        [("id_mixed_types", "annotations[2]")],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(VALID_IDS))
+def test_ids_equal_as_numbers_are_one_id_on_both_paths(
+    client: UserClient, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    changes, warnings = VALID_IDS[name]
+    coco = _with(*changes)
+    (fast, fast_report), (exact, exact_report), _taken = import_both_ways(client, coco, monkeypatch)
+    assert comparable(fast_report) == comparable(exact_report)
+    assert exact_report.ok and exact_report.counts.imported == 5, exact_report.summary()
+    assert _warnings(exact_report) == warnings
+    for project in (fast, exact):
+        exported = project.export_coco_labels()
+        # exported in the form each id came in
+        assert exported["annotations"] == coco["annotations"]
+        assert sorted(map(repr, (c["id"] for c in exported["categories"]))) == sorted(
+            repr(c["id"]) for c in coco["categories"]
+        )
+        given = {i["file_name"]: repr(i["id"]) for i in coco["images"]}
+        assert {i["file_name"]: repr(i["id"]) for i in exported["images"] if i["file_name"] in given} == given
+
+
+#: refused: (changes, code, JSON path)
+REFUSED_IDS = {
+    "annotation_id_fraction": ((("annotations[0].id", 1.5),), "id_type", "annotations[0].id"),
+    "annotation_id_padded_string": ((("annotations[0].id", "07"),), "id_type", "annotations[0].id"),
+    "annotation_id_as_string_twice": ((("annotations[1].id", "1"),), "id_duplicate", "annotations[1].id"),
+    "annotation_id_as_float_twice": ((("annotations[1].id", 1.0),), "id_duplicate", "annotations[1].id"),
+    "image_id_as_float_twice": ((("images[1].id", 1.0),), "image_duplicate", "images[1].id"),
+    "category_id_as_string_twice": ((("categories[1].id", "1"),), "category_duplicate", "categories[1].id"),
+    "category_id_as_float_twice": ((("categories[1].id", 1.0),), "category_duplicate", "categories[1].id"),
+    "category_id_fraction": ((("categories[0].id", 1.5),), "category_id", "categories[0].id"),
+    "category_id_beyond_64_bits": ((("categories[0].id", 2**64),), "category_id", "categories[0].id"),
+}
+
+
+@pytest.mark.parametrize("name", list(REFUSED_IDS))
+def test_an_id_that_is_no_id_is_refused_on_both_paths(
+    client: UserClient, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    changes, code, path = REFUSED_IDS[name]
+    coco = _with(*changes)
+    (_fast, fast_report), (_exact, exact_report), _taken = import_both_ways(client, coco, monkeypatch)
+    assert comparable(fast_report) == comparable(exact_report)
+    assert (code, path) == (exact_report.errors[0].code, exact_report.errors[0].path)
+
+
+@pytest.mark.parametrize("name", ["annotation_id_as_string_twice", "category_id_fraction"])
+def test_the_cli_exits_1_for_an_id_that_is_no_id(cli_env: Path, tmp_path: Path, name: str) -> None:
+    changes, _code, path = REFUSED_IDS[name]
+    source = write_json(tmp_path / "ids.json", _with(*changes))
+    created = cli_run("project", "create", "ids", "--json")
+    project_hash = json.loads(created.stdout)["project_hash"]
+    result = cli_run(
+        "import", "coco", project_hash, source, "--create-missing-data-units", "--categories", "create"
+    )
+    assert result.exit_code == 1, result.output
+    assert f"error: {path}" in result.stderr, result.stderr
+
+
+# -- names: garbage refused alike on both stores, names that differ kept apart, the same name counted ----
+
+#: (category name, message fragment): refused as category_name at categories[0].name
+BAD_NAMES = {
+    "spaces": ("   ", "must not be blank"),
+    "tab_and_newline": ("\t\n", "must not be blank"),
+    "nul": ("b\x00x", "NUL"),
+    "nul_alone": ("\x00", "NUL"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_NAMES))
+def test_a_garbage_category_name_is_refused_on_both_stores(
+    store_and_dump: tuple[LabelStore, Callable[[], Any]], name: str
+) -> None:
+    store, dump = store_and_dump
+    service, project_hash = _service_with_template(store, OntologyStructure())
+    before = dump()
+    value, fragment = BAD_NAMES[name]
+    with pytest.raises(ImportFailed) as failed:
+        service.import_coco(
+            project_hash, with_value(coco_template(), "categories[0].name", value), {"categories": "create"}
+        )
+    first = failed.value.report.errors[0]
+    assert (first.code, first.path) == ("category_name", "categories[0].name") and fragment in first.message
+    assert dump() == before
+    with pytest.raises(CocoError) as refused:
+        ontology_from_coco(with_value(coco_template(), "categories[0].name", value))
+    assert refused.value.path == "categories[0].name"
+
+
+def test_the_cli_exits_1_for_a_blank_category_name(cli_env: Path, tmp_path: Path) -> None:
+    source = write_json(tmp_path / "blank.json", with_value(coco_template(), "categories[1].name", "  "))
+    project_hash = json.loads(cli_run("project", "create", "blank", "--json").stdout)["project_hash"]
+    result = cli_run(
+        "import", "coco", project_hash, source, "--create-missing-data-units", "--categories", "create"
+    )
+    assert result.exit_code == 1, result.output
+    assert "error: categories[1].name: a category name must not be blank" in result.stderr, result.stderr
+
+
+def _nul_ontology() -> OntologyStructure:
+    return OntologyStructure(objects=[Object(title="c\x00t", shape=Shape.POLYGON)])
+
+
+def _nul_attribute() -> OntologyStructure:
+    attribute = Attribute(name="n\x00te", type=AttributeType.TEXT)
+    return OntologyStructure(objects=[Object(title="cat", shape=Shape.POLYGON, attributes=[attribute])])
+
+
+#: each a text that reaches both stores, holding a NUL: (what to call, the field refused)
+NUL_TEXTS: dict[str, tuple[Callable[[LocalService, str], Any], str]] = {
+    "ontology_object_name": (
+        lambda s, p: s.create_ontology("o", _nul_ontology()),
+        "objects[0]: 'name'",
+    ),
+    "ontology_attribute_name": (
+        lambda s, p: s.create_ontology("o", _nul_attribute()),
+        "objects[0].attributes[0]: 'name'",
+    ),
+    "project_ontology": (
+        lambda s, p: s.create_project("p2", structure=_nul_ontology()),
+        "objects[0]: 'name'",
+    ),
+    "project_title_update": (lambda s, p: s.update_project(p, title="t\x00"), "title: "),
+    "project_description_update": (lambda s, p: s.update_project(p, description="d\x00"), "description: "),
+    "branch_copied_to": (lambda s, p: s.copy_branch(p, "main", "b\x00"), "target: "),
+    "branch_imported_to": (
+        lambda s, p: s.import_coco(p, coco_template(), {"branch_name": "b\x00"}),
+        "branch_name",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(NUL_TEXTS))
+def test_both_stores_refuse_a_nul_in_any_text_alike(
+    store_and_dump: tuple[LabelStore, Callable[[], Any]], name: str
+) -> None:
+    store, dump = store_and_dump
+    service, project_hash = _service_with_template(store)
+    service.import_coco(project_hash, coco_template(), {})
+    before = dump()
+    call, field = NUL_TEXTS[name]
+    with pytest.raises((FieldError, OntologyError)) as refused:
+        call(service, project_hash)
+    assert field in str(refused.value) and "NUL" in str(refused.value)
+    assert dump() == before
+
+
+def test_a_blank_name_in_an_ontology_file_is_refused() -> None:
+    with pytest.raises(OntologyError) as refused:
+        OntologyStructure.from_dict({"objects": [{"name": "  ", "shape": "polygon"}]})
+    assert refused.value.path == "objects[0]" and "blank" in str(refused.value)
+
+
+def _butterflies(second: str) -> dict[str, Any]:
+    doc = with_value(coco_template(), "categories[0].name", "Butterfly")
+    return with_value(doc, "categories[1]", {"id": 2, "name": second, "supercategory": "thing"})
+
+
+def test_categories_differing_only_in_case_stay_two_objects(client: UserClient) -> None:
+    project = make_project(client, ontology=OntologyStructure())
+    report = project.import_coco(_butterflies("butterfly"), categories="create")
+    assert report.ok and report.warnings == [] and report.counts.categories_created == 4, report.summary()
+    titles = sorted(o.title for o in project.ontology_structure.objects)
+    assert titles == ["Butterfly", "butterfly", "mask", "person"]
+    exported = project.export_coco_labels()
+    names = {c["id"]: c["name"] for c in exported["categories"]}
+    assert {a["id"]: names[a["category_id"]] for a in exported["annotations"]}[2] == "butterfly"
+    assert {a["id"]: names[a["category_id"]] for a in exported["annotations"]}[1] == "Butterfly"
+
+
+def test_a_category_does_not_take_the_object_another_category_of_the_file_names(client: UserClient) -> None:
+    """The ontology has "butterfly"; the file has both spellings: "Butterfly" must not land on it."""
+    ontology = OntologyStructure(objects=[Object(title="butterfly", shape=Shape.POLYGON)])
+    project = make_project(client, ontology=ontology)
+    report = project.import_coco(_butterflies("butterfly"), on_error="skip")
+    matched = {m.name: m.method for m in report.categories}
+    assert matched["Butterfly"] == "unmatched" and matched["butterfly"] == "exact"
+    assert ("category_unmatched", "annotations[0].category_id") in [(p.code, p.path) for p in report.errors]
+
+
+def test_two_categories_of_one_name_are_counted_and_warned(client: UserClient) -> None:
+    doc = with_value(coco_template(), "categories[1]", {"id": 9, "name": "box", "supercategory": "thing"})
+    doc = with_value(doc, "annotations[1].category_id", 9)
+    project = make_project(client, ontology=OntologyStructure())
+    report = project.import_coco(doc, categories="create")
+    assert report.ok and report.counts.imported == 5
+    assert _warnings(report) == [("category_same_name", "categories[1].name")]
+    assert "categories 1 (categories[0]) and 9 are both named 'box'" in report.warnings[0].message
+    assert sorted(o.title for o in project.ontology_structure.objects) == ["box", "mask", "person"]
+
+
+def test_the_stores_refuse_an_ontology_holding_a_nul_themselves(
+    store_and_dump: tuple[LabelStore, Callable[[], Any]],
+) -> None:
+    """Below the service (which reads an ontology back before storing it), each store checks too."""
+    store, dump = store_and_dump
+    before = dump()
+    with pytest.raises(FieldError) as refused:
+        store.create_ontology("o1", "o", _nul_attribute())
+    assert refused.value.field == "ontology: the attribute 'n\\x00te'"
+    with pytest.raises(FieldError) as refused:
+        store.create_ontology("o1", "o", _nul_ontology())
+    assert refused.value.field == "ontology.objects[0].name"
+    assert dump() == before

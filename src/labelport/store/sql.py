@@ -51,6 +51,7 @@ from labelport.store.rows import (
     UNIT_COLUMNS,
     UNIT_RECORD_COLUMNS,
     check_label_row,
+    check_ontology,
     check_texts,
     label_row_infos,
     ontologies_query,
@@ -287,6 +288,7 @@ class SqlStore(ManageMixin, EvaluationRows):
         self, ontology_hash: str, title: str, structure: OntologyStructure, created_by: int | None = None
     ) -> None:
         check_texts({"title": title})
+        check_ontology(structure)
         with self._tx() as db:
             self._run(
                 db,
@@ -313,6 +315,8 @@ class SqlStore(ManageMixin, EvaluationRows):
         check_texts(
             {"title": project.title, "description": project.description, "created_by": project.created_by}
         )
+        if structure is not None:
+            check_ontology(structure)
         with self._tx() as db:
             if structure is not None:
                 self._run(
@@ -566,6 +570,7 @@ class SqlBulk:
         self._insert_units(units)
 
     def save_ontology(self, structure: OntologyStructure) -> None:
+        check_ontology(structure)
         self._lock_ontology()
         save_project_ontology(self._db.execute, self._marker, self._project_id, dumps(structure.to_dict()))
 

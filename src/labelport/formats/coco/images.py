@@ -21,6 +21,7 @@ from labelport.formats.coco.match import (
     lookup,
     mapped_target,
     other_form,
+    whole_id,
 )
 from labelport.formats.coco.plan import EXAMPLES, ImageTarget, Plan
 from labelport.formats.coco.read import ParsedCoco, join_raw
@@ -50,6 +51,7 @@ def plan_images(
         if typed is None:
             report.error("image_type", path, "an image must be a JSON object.")
             continue
+        typed.id = whole_id(typed.id)  # 100.0 is image 100 (its record keeps how it was written)
         if not _register(plan, report, i, typed):
             continue
         image_id = typed.id
@@ -186,7 +188,7 @@ def _register(plan: Plan, report: ImportReport, i: int, typed: schema.Image) -> 
     """
     image_id, path = typed.id, f"images[{i}]"
     if not id_fits(image_id):
-        kind = "a number of at most 64 bits" if type(image_id) is int else "a number or a string"
+        kind = "a number of at most 64 bits" if type(image_id) is int else "a whole number or a string"
         shown = None if image_id is schema.MISSING else image_id
         report.error("image_id", f"{path}.id", f"an image id must be {kind}, not {short(shown)}.")
         return False
