@@ -7,8 +7,11 @@ asserts the exact code, the JSON path and (through the CLI) the exit status.
 from __future__ import annotations
 
 import copy
+import gzip
 import json
+import os
 import random
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,11 +28,13 @@ from labelport.service import LocalService
 from labelport.store.base import LabelStore
 from labelport.viewer.draw import mark_of
 from pg import pg_url, postgres_server
+from test_cli import labelport_executable
 from test_coco_fast_path import comparable, import_both_ways
 from test_coco_trust import cli_env, cli_run
 from test_coco_trust_properties import _service_with_template, store_and_dump
+from test_server import Team, team
 
-__all__ = ["cli_env", "pg_url", "postgres_server", "store_and_dump"]  # fixtures, shared
+__all__ = ["cli_env", "pg_url", "postgres_server", "store_and_dump", "team"]  # fixtures, shared
 
 #: COCO's 17-point person skeleton, as person_keypoints files write it (1-based)
 COCO_SKELETON = [
@@ -392,3 +397,121 @@ def test_the_stores_refuse_an_ontology_holding_a_nul_themselves(
         store.create_ontology("o1", "o", _nul_ontology())
     assert refused.value.field == "ontology.objects[0].name"
     assert dump() == before
+
+
+# -- the same annotations again, under another name --------------------------------------------------
+
+VAL = Path("coco-val2014-100/instances_val2014_100.json")
+
+
+def _copies(source: Path, folder: Path) -> dict[str, Path]:
+    """The same file renamed, gzipped, and re-encoded with another layout and annotation order."""
+    doc = json.loads(source.read_text())
+    shuffled = copy.deepcopy(doc)
+    random.Random(1).shuffle(shuffled["annotations"])
+    folder.mkdir(exist_ok=True)
+    (folder / "renamed.json").write_bytes(source.read_bytes())
+    (folder / "same.json.gz").write_bytes(gzip.compress(source.read_bytes()))
+    (folder / "indented.json").write_text(json.dumps(shuffled, indent=1))
+    return {p.stem: p for p in folder.iterdir()}
+
+
+@pytest.mark.parametrize("copy_name", ["renamed", "same.json", "indented"])
+def test_the_same_annotations_under_another_name_are_refused_on_both_stores(
+    store_and_dump: tuple[LabelStore, Callable[[], Any]],
+    shared_fixtures: Path,
+    tmp_path: Path,
+    copy_name: str,
+) -> None:
+    store, dump = store_and_dump
+    source = shared_fixtures / VAL
+    service = LocalService.embedded(store, name="ada", fingerprint="SHA256:ada")
+    project_hash = service.create_project("val", structure=ontology_from_coco(source))
+    first = service.import_coco(project_hash, source, {"create_missing_data_units": True})
+    assert first.counts.created == 839
+    before = dump()
+    again = _copies(source, tmp_path)[copy_name]
+    for dry_run in (True, False):
+        with pytest.raises(ImportFailed) as refused:
+            service.import_coco(project_hash, again, {"dry_run": dry_run})
+        problems = [(p.code, p.path) for p in refused.value.report.errors]
+        assert problems == [("already_imported", "annotations")]
+        message = refused.value.report.errors[0].message
+        assert f"imported from {source.name} on " in message and "--replace" in message, message
+        assert f"--source-name {source.name}" in message
+        assert dump() == before
+    # either way out: update in place under the first name, or replace
+    updated = service.import_coco(project_hash, again, {"source_name": source.name})
+    assert (updated.counts.created, updated.counts.updated) == (0, 839)
+    replaced = service.import_coco(project_hash, again, {"replace": True})
+    assert replaced.counts.created == 839
+    assert sum(1 for _ in store.iter_objects(project_hash, "main")) == 839
+
+
+def test_other_annotations_under_another_name_import(client: UserClient) -> None:
+    """A file with other annotation ids, or the same ids on other images, is other annotations."""
+    project = make_project(client)
+    project.import_coco(coco_template(), source_name="a.json")
+    renumbered = coco_template()
+    for ann in renumbered["annotations"]:
+        ann["id"] += 100
+    assert project.import_coco(renumbered, source_name="b.json").counts.created == 5
+    moved = with_value(coco_template(), "annotations[0].image_id", 2)
+    report = project.import_coco(moved, source_name="c.json")
+    assert report.ok and report.counts.created == 5
+    assert object_count(project) == 15
+
+
+def test_the_same_annotations_on_another_branch_import(client: UserClient) -> None:
+    project = make_project(client)
+    project.import_coco(coco_template(), source_name="a.json")
+    assert project.import_coco(coco_template(), source_name="b.json", branch_name="b").counts.created == 5
+
+
+def test_the_cli_refuses_the_same_file_from_standard_input_exit_1(
+    cli_env: Path, tmp_path: Path, shared_fixtures: Path
+) -> None:
+    source = shared_fixtures / VAL
+    created = cli_run("project", "create", "val", "--from-coco", source, "--json")
+    project_hash = json.loads(created.stdout)["project_hash"]
+    assert cli_run("import", "coco", project_hash, source, "--create-missing").exit_code == 0
+    environ = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    piped = subprocess.run(
+        [labelport_executable(), "import", "coco", project_hash, "/dev/stdin"],
+        input=source.read_bytes(),
+        capture_output=True,
+        env=environ,
+        check=False,
+    )
+    assert piped.returncode == 1, piped.stderr
+    last = piped.stderr.decode().rstrip("\n").rsplit("\n", 1)[-1]
+    assert "Traceback" not in piped.stderr.decode()
+    assert last.startswith(
+        f"Error: Nothing was imported from stdin: annotations: these annotations were imported from {source.name} on "
+    )
+    assert last.endswith(
+        f"use --replace to replace them, or --source-name {source.name} to update them in place."
+    )
+    again = cli_run("import", "coco", project_hash, source, "--source-name", source.name)
+    assert again.exit_code == 0 and "0 new, 839 updated" in again.output, again.output
+
+
+def test_the_server_refuses_the_same_annotations_under_another_name(team: Team, tmp_path: Path) -> None:
+    remote = team.client("ada")
+    try:
+        project = make_project(remote)
+        first = write_json(tmp_path / "first.json", coco_template())
+        assert project.import_coco(first).counts.created == 5
+        (tmp_path / "copy").mkdir()
+        again = write_json(tmp_path / "copy" / "second.json.gz", coco_template())
+        again.write_bytes(gzip.compress(again.read_bytes()))
+        with pytest.raises(ImportFailed) as refused:
+            project.import_coco(again)
+        assert [(p.code, p.path) for p in refused.value.report.errors] == [
+            ("already_imported", "annotations")
+        ]
+        assert "imported from first.json on " in str(refused.value)
+        assert project.import_coco(again, source_name="first.json").counts.updated == 5
+        assert object_count(project) == 5
+    finally:
+        remote.service.close()  # type: ignore[attr-defined]

@@ -91,10 +91,16 @@ class ImportReport(msgspec.Struct, kw_only=True):
     errors: list[Problem] = msgspec.field(default_factory=list)
     warnings: list[Problem] = msgspec.field(default_factory=list)
     seconds: float = 0.0
+    #: the imported annotations' count and ids, summed up (:mod:`labelport.imports.fingerprint`)
+    fingerprint: str = ""
 
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    def errors_of(self, code: str) -> list[Problem]:
+        """The errors with this code."""
+        return [p for p in self.errors if p.code == code]
 
     def error(self, code: str, path: str, message: str, *, annotation_id: int | str | None = None) -> None:
         self.errors.append(Problem(code, path, message, annotation_id))

@@ -23,6 +23,7 @@ from labelport.formats.coco.apart import Apart, annotations_apart
 from labelport.formats.coco.images import image_problems, plan_images
 from labelport.formats.coco.plan import Learned, Plan, ShapesLearned, plan_categories
 from labelport.formats.coco.read import ParsedCoco, read_coco
+from labelport.imports.fingerprint import refuse_repeat
 from labelport.imports.policy import ErrorPolicy
 from labelport.imports.report import ImportReport
 from labelport.labels import MAIN_BRANCH
@@ -128,8 +129,10 @@ def _import(
         apart.fill(parsed)
     # The workers start validating now, while the data units are stored.
     # (a dry run ends in _RolledBack: everything but the rows themselves was done, and undone)
+    # imports whose annotations this one may repeat under another name (unless told which name)
+    earlier = [] if replace or source_name or parsed.kind != "instances" else store.imports(project_hash)
     with Pass(parsed, plan, report, user, confidence_field) as importer, suppress(_RolledBack):
-        _write(store, project, parsed, plan, report, importer, ontology, replace, progress, started)
+        _write(store, project, parsed, plan, report, importer, ontology, replace, progress, started, earlier)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
@@ -149,6 +152,7 @@ def _write(
     replace: bool,
     progress: Progress | None,
     started: float,
+    earlier: list[dict[str, Any]],
 ) -> None:
     """The import's one transaction: data units, rows, ontology and project records, the report.
 
@@ -170,7 +174,10 @@ def _write(
         first = (lambda: session.set_data_unit_extra(extras)) if extras else None
         importer.run(session, progress, not report.dry_run, first)
         image_problems(parsed, plan, report)
-        if ErrorPolicy.of(report.on_error).stops(len(report.errors)):
+        report.fingerprint = importer.fingerprint.text()
+        if report.counts.created:
+            refuse_repeat(report, earlier)
+        if ErrorPolicy.of(report.on_error).stops(len(report.errors)) or report.errors_of("already_imported"):
             report.seconds = round(time.perf_counter() - started, 3)
             raise ImportFailed(_failure(report), report)
         if plan.ontology_changed:
