@@ -382,6 +382,11 @@ def test_two_categories_of_one_name_are_counted_and_warned(client: UserClient) -
     assert _warnings(report) == [("category_same_name", "categories[1].name")]
     assert "categories 1 (categories[0]) and 9 are both named 'box'" in report.warnings[0].message
     assert sorted(o.title for o in project.ontology_structure.objects) == ["box", "mask", "person"]
+    # a project made from the file has one object for the name, and its import says so too
+    made = client.create_project("made", from_coco=doc)
+    assert sorted(o.title for o in made.ontology_structure.objects) == ["box", "mask", "person"]
+    made_report = made.import_coco(doc, create_missing_data_units=True)
+    assert made_report.ok and _warnings(made_report) == [("category_same_name", "categories[1].name")]
 
 
 def test_the_stores_refuse_an_ontology_holding_a_nul_themselves(

@@ -170,7 +170,7 @@ def ontology_from_coco(source: Any) -> OntologyStructure:
         if problem is not None:
             raise CocoError(problem[2], path=f"categories[{i}].{problem[1]}")
         if category["name"] in seen:
-            raise CocoError(f"two categories are named {category['name']!r}.", path=f"categories[{i}].name")
+            continue  # one object for both: an import says so (category_same_name)
         seen.add(category["name"])
         cat_id = category.get("id")
         objects.append(
