@@ -282,6 +282,21 @@ def test_a_garbage_category_name_is_refused_on_both_stores(
     assert refused.value.path == "categories[0].name"
 
 
+def test_a_file_name_holding_a_nul_is_named_on_both_stores(
+    store_and_dump: tuple[LabelStore, Callable[[], Any]],
+) -> None:
+    """It would become a new data unit's title, which neither store takes: named where it is."""
+    store, dump = store_and_dump
+    service, project_hash = _service_with_template(store)
+    before = dump()
+    doc = with_value(coco_template(), "images[1].file_name", "b\x00.jpg")
+    with pytest.raises(ImportFailed) as failed:
+        service.import_coco(project_hash, doc, {"create_missing_data_units": True})
+    first = failed.value.report.errors[0]
+    assert (first.code, first.path) == ("image_file_name", "images[1].file_name") and "NUL" in first.message
+    assert dump() == before
+
+
 def test_the_cli_exits_1_for_a_blank_category_name(cli_env: Path, tmp_path: Path) -> None:
     source = write_json(tmp_path / "blank.json", with_value(coco_template(), "categories[1].name", "  "))
     project_hash = json.loads(cli_run("project", "create", "blank", "--json").stdout)["project_hash"]

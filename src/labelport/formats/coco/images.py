@@ -60,7 +60,9 @@ def plan_images(
         plain = (
             type(width) is int and type(height) is int and 0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE
         )
-        problem = None if plain and type(file_name) is str else image_problem(typed)
+        problem = (
+            None if plain and type(file_name) is str and "\x00" not in file_name else image_problem(typed)
+        )
         if problem is not None:
             report.error(problem[0], f"{path}.{problem[1]}", problem[2])
             plan.unmatched[image_id] = i

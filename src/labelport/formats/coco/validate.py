@@ -342,6 +342,8 @@ def image_problem(image: Any) -> tuple[str, str, str] | None:
     name = image.file_name
     if name is not None and name is not MISSING and type(name) is not str:
         return "image_file_name", "file_name", f"file_name must be a string, not {short(name)}."
+    if type(name) is str and "\x00" in name:  # (it may become a data unit's title: no store takes it)
+        return "image_file_name", "file_name", "file_name must not contain a NUL character (\\x00)."
     for side in ("width", "height"):
         value = getattr(image, side)
         if not (value is MISSING or value is None or (type(value) is int and 0 < value <= MAX_SIDE)):
