@@ -11,7 +11,9 @@ import gzip
 import json
 import os
 import random
+import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,11 +30,11 @@ from labelport.service import LocalService
 from labelport.store.base import LabelStore
 from labelport.viewer.draw import mark_of
 from pg import pg_url, postgres_server
-from test_cli import labelport_executable
 from test_coco_fast_path import comparable, import_both_ways
 from test_coco_trust import cli_env, cli_run
 from test_coco_trust_properties import _service_with_template, store_and_dump
 from test_server import Team, team
+from test_yolo import DETECT, make_yolo
 
 __all__ = ["cli_env", "pg_url", "postgres_server", "store_and_dump", "team"]  # fixtures, shared
 
@@ -497,7 +499,7 @@ def test_the_cli_refuses_the_same_file_from_standard_input_exit_1(
     assert cli_run("import", "coco", project_hash, source, "--create-missing").exit_code == 0
     environ = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
     piped = subprocess.run(
-        [labelport_executable(), "import", "coco", project_hash, "/dev/stdin"],
+        [str(Path(sys.executable).parent / "labelport"), "import", "coco", project_hash, "/dev/stdin"],
         input=source.read_bytes(),
         capture_output=True,
         env=environ,
@@ -535,3 +537,18 @@ def test_the_server_refuses_the_same_annotations_under_another_name(team: Team, 
         assert object_count(project) == 5
     finally:
         remote.service.close()  # type: ignore[attr-defined]
+
+
+def test_a_renamed_yolo_dataset_is_refused_too(client: UserClient, tmp_path: Path) -> None:
+    """Every format's import is the COCO import: a dataset folder copied under another name is the
+    same annotations (its reader's ids are deterministic)."""
+    root = make_yolo(tmp_path / "ds", DETECT)
+    project = client.create_project("y")
+    options: dict[str, Any] = {"categories": "create", "create_missing_data_units": True}
+    assert project.import_labels(root, format="yolo", **options).counts.created == 5
+    copied = shutil.copytree(root, tmp_path / "ds-copy")
+    with pytest.raises(ImportFailed) as refused:
+        project.import_labels(copied, format="yolo", **options)
+    assert [(p.code, p.path) for p in refused.value.report.errors] == [("already_imported", "annotations")]
+    assert "imported from ds on " in str(refused.value)
+    assert project.import_labels(copied, format="yolo", source_name="ds", **options).counts.updated == 5

@@ -682,14 +682,21 @@ class LocalService:
         )
         if coco_options.get("branch_name") is None and dataset.branch is not None:
             coco_options["branch_name"] = dataset.branch  # predictions go onto a branch of their own
-        if coco_options.get("source_name") is None:  # the folder's or file's name, as for COCO
+        repeat_check = coco_options.get("source_name") is None  # (the same annotations, renamed)
+        if repeat_check:  # the folder's or file's name, as for COCO
             coco_options["source_name"] = dataset.name or format
         # as JSON bytes, and the dicts let go: the import holds slices of its input, not the reader's objects
         payload = msgspec.json.encode(dataset.to_coco())
         dataset.images, dataset.annotations = [], []
         with nullcontext() if coco_options.get("dry_run") else self.store.project_lock(project_hash):
             report = import_coco(
-                self.store, project_hash, payload, user=self.user.name, progress=progress, **coco_options
+                self.store,
+                project_hash,
+                payload,
+                user=self.user.name,
+                progress=progress,
+                repeat_check=repeat_check,
+                **coco_options,
             )
         for problem in dataset.problems:
             report.error(problem.code, problem.where, problem.message)

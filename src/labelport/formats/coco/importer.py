@@ -49,8 +49,14 @@ def import_coco(
     create_missing_data_units: bool = False,
     replace: bool = False,
     source_name: str | None = None,
+    repeat_check: bool | None = None,
 ) -> ImportReport:
-    """Import a COCO source into a project; see the module docstring and README "Importing COCO"."""
+    """Import a COCO source into a project; see the module docstring and README "Importing COCO".
+
+    ``repeat_check``: refuse annotations an earlier import brought under another name
+    (``already_imported``); by default unless ``source_name`` is given (a reader of another format
+    names its source itself, and asks for the check).
+    """
     started = time.perf_counter()
     on_error = ErrorPolicy.of(on_error).name  # an unknown policy fails here, before reading
     with _collector_paused(), annotations_apart(source) as (now, apart):
@@ -68,6 +74,7 @@ def import_coco(
             create_missing_data_units=create_missing_data_units,
             replace=replace,
             source_name=source_name,
+            repeat_check=source_name is None if repeat_check is None else repeat_check,
             started=started,
             apart=apart,
         )
@@ -106,6 +113,7 @@ def _import(
     create_missing_data_units: bool,
     replace: bool,
     source_name: str | None,
+    repeat_check: bool,
     started: float,
     apart: Apart | None,
     learned: Learned | None = None,
@@ -130,7 +138,8 @@ def _import(
     # The workers start validating now, while the data units are stored.
     # (a dry run ends in _RolledBack: everything but the rows themselves was done, and undone)
     # imports whose annotations this one may repeat under another name (unless told which name)
-    earlier = [] if replace or source_name or parsed.kind != "instances" else store.imports(project_hash)
+    check = repeat_check and not replace and parsed.kind == "instances"
+    earlier = store.imports(project_hash) if check else []
     with Pass(parsed, plan, report, user, confidence_field) as importer, suppress(_RolledBack):
         _write(store, project, parsed, plan, report, importer, ontology, replace, progress, started, earlier)
     report.seconds = round(time.perf_counter() - started, 3)
