@@ -215,6 +215,19 @@ def test_ids_equal_as_numbers_are_one_id_on_both_paths(
         assert {i["file_name"]: repr(i["id"]) for i in exported["images"] if i["file_name"] in given} == given
 
 
+def test_string_category_ids_take_the_fast_path(client: UserClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file whose category ids are all strings is as clean as one of numbers."""
+    coco = coco_template()
+    for category in coco["categories"]:
+        category["id"] = f"c{category['id']}"
+    for ann in coco["annotations"]:
+        ann["category_id"] = f"c{ann['category_id']}"
+    (fast, fast_report), (_exact, exact_report), taken = import_both_ways(client, coco, monkeypatch)
+    assert taken == [True]
+    assert comparable(fast_report) == comparable(exact_report) and fast_report.ok
+    assert fast.export_coco_labels()["annotations"] == coco["annotations"]
+
+
 #: refused: (changes, code, JSON path)
 REFUSED_IDS = {
     "annotation_id_fraction": ((("annotations[0].id", 1.5),), "id_type", "annotations[0].id"),
