@@ -565,3 +565,16 @@ def test_a_renamed_yolo_dataset_is_refused_too(client: UserClient, tmp_path: Pat
     assert [(p.code, p.path) for p in refused.value.report.errors] == [("already_imported", "annotations")]
     assert "imported from ds on " in str(refused.value)
     assert project.import_labels(copied, format="yolo", source_name="ds", **options).counts.updated == 5
+
+
+def test_the_same_annotations_import_again_once_the_earlier_ones_are_deleted(
+    store_and_dump: tuple[LabelStore, Callable[[], Any]],
+) -> None:
+    store, _dump = store_and_dump
+    service, project_hash = _service_with_template(store)
+    options = {"source_name": "a.json", "branch_name": "b"}
+    service.import_coco(project_hash, coco_template(), options)
+    with pytest.raises(ImportFailed):
+        service.import_coco(project_hash, coco_template(), {"branch_name": "b"})
+    service.delete_branch(project_hash, "b")
+    assert service.import_coco(project_hash, coco_template(), {"branch_name": "b"}).counts.created == 5

@@ -18,7 +18,7 @@ False
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -80,11 +80,14 @@ class Fingerprint:
         return f"{self.count}:{self.total:016x}" if self.count else ""
 
 
-def refuse_repeat(report: ImportReport, earlier: list[dict[str, Any]]) -> None:
+def refuse_repeat(
+    report: ImportReport, earlier: list[dict[str, Any]], holds_objects: Callable[[str], bool]
+) -> None:
     """An ``already_imported`` error when ``report`` imported the same annotations (by fingerprint)
-    as an earlier import on its branch under another source name: importing them again would create
-    every object a second time. ``earlier`` is the store's list of imports
-    (:meth:`~labelport.store.base.LabelStore.imports`)."""
+    as an earlier import on its branch under another source name whose objects are still there:
+    importing them again would create every object a second time. ``earlier`` is the store's list of
+    imports (:meth:`~labelport.store.base.LabelStore.imports`); ``holds_objects`` tells whether a
+    source still holds objects on the branch (its labels may have been deleted since)."""
     if not report.fingerprint:
         return
     for record in reversed(earlier):
@@ -93,6 +96,7 @@ def refuse_repeat(report: ImportReport, earlier: list[dict[str, Any]]) -> None:
             record.get("branch") == report.branch
             and record.get("source") not in (None, report.source)
             and kept.get("fingerprint") == report.fingerprint
+            and holds_objects(record["source"])
         ):
             source, day = record["source"], str(record.get("created_at", ""))[:10]
             report.error(

@@ -559,6 +559,16 @@ class SqlBulk:
     def existing_keys(self) -> dict[int, tuple[str, int]]:
         return self._keys(self._run(EXISTING_KEYS, (self._source_id,)))
 
+    def source_has_objects(self, name: str) -> bool:
+        return (
+            self._run(
+                "SELECT 1 FROM objects WHERE source_id = (SELECT id FROM sources WHERE project_id = ? "
+                "AND branch = ? AND name = ?) LIMIT 1",
+                (self._project_id, self._branch, name),
+            ).fetchone()
+            is not None
+        )
+
     def write(self, rows: PlainRows | BulkRows) -> None:
         if not isinstance(rows, PlainRows | BulkRows):
             raise StoreError("an import writes rows as PlainRows or BulkRows.")

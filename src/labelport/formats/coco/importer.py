@@ -185,7 +185,7 @@ def _write(
         image_problems(parsed, plan, report)
         report.fingerprint = importer.fingerprint.text()
         if report.counts.created:
-            refuse_repeat(report, earlier)
+            refuse_repeat(report, earlier, session.source_has_objects)
         if ErrorPolicy.of(report.on_error).stops(len(report.errors)) or report.errors_of("already_imported"):
             report.seconds = round(time.perf_counter() - started, 3)
             raise ImportFailed(_failure(report), report)
