@@ -305,7 +305,7 @@ STRUCTURE_CASES = [
     ),
     (
         "categories[0].id",
-        "one",
+        1.5,  # ("one" is a category id as it is an image id)
         [
             ("category_id", "categories[0].id", None),
             ("category_unknown", "annotations[0].category_id", 1),
@@ -543,4 +543,4 @@ def test_an_image_without_an_id_is_named_in_plain_words(project: Any) -> None:
         project.import_coco(with_value(coco_template(), "images[0].id", DELETE))
     first = failed.value.report.errors[0]
     assert (first.code, first.path) == ("image_id", "images[0].id")
-    assert first.message == "an image id must be a number or a string, not None."
+    assert first.message == "an image id must be a whole number or a string, not None."

@@ -350,3 +350,20 @@ def test_the_pages_draw_under_their_content_security_policy(site: Site) -> None:
     assert swatch.value_of_css_property("background-color") not in ("rgba(0, 0, 0, 0)", "transparent")
     site.open(f"/projects/{site.project.project_hash}", "grid")
     assert console_errors(site.driver) == []
+
+
+def test_a_skeleton_edge_naming_a_keypoint_the_mark_lacks_is_not_drawn(site: Site) -> None:
+    """A skeleton copied from COCO's 17 points onto fewer keypoints names keypoints that are not
+    there: the page draws the edges between keypoints it has and no others, and throws nothing."""
+    site.open(f"/projects/{site.project.project_hash}/units/{site.hashes['every-shape.png']}", "unit")
+    lines = site.driver.execute_script(
+        """
+        const mark = {object_hash: "o-x", feature_hash: "fx", kind: "skeleton", color: "#ff0000",
+                      keypoints: [[1, 1, 2], [5, 5, 2], [9, 1, 2]],
+                      edges: [[0, 1], [15, 13], [-1, 0], [1, 2], [0, 0.5], [2, 3]]};
+        return Array.from(drawMark(mark, {w: 10, h: 10}).querySelectorAll("line.edge"),
+                          (l) => [l.getAttribute("x1"), l.getAttribute("x2")]);
+        """
+    )
+    assert lines == [["1", "5"], ["5", "9"]]
+    assert console_errors(site.driver) == []

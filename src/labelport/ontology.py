@@ -272,8 +272,26 @@ def _title(data: dict[str, Any], path: str, *keys: str) -> str:
     for key in keys:
         value = data.get(key)
         if isinstance(value, str) and value:
+            problem = name_problem(value)
+            if problem is not None:
+                raise OntologyError(f"'{key}' {problem}.", path=path)
             return value
     raise OntologyError(f"'{keys[0]}' must be a non-empty string.", path=path)
+
+
+def name_problem(name: str) -> str | None:
+    """What makes a name (of an object, attribute, option or classification) unusable, or None: only
+    spaces (garbage that no one can tell apart or type), or a NUL character (PostgreSQL's text
+    cannot hold one, so neither store takes it).
+
+    >>> name_problem("cat"), name_problem("   "), name_problem("c\\x00t")
+    (None, 'must not be blank', 'must not contain a NUL character (\\\\x00)')
+    """
+    if not name.strip():
+        return "must not be blank"
+    if "\x00" in name:
+        return "must not contain a NUL character (\\x00)"
+    return None
 
 
 def _object_to_dict(index: int, obj: Object) -> dict[str, Any]:

@@ -706,7 +706,8 @@ class LocalService:
         names_with_subsets(dataset.images)  # train/a.jpg and val/a.jpg: two data units, each found again
         if coco_options.get("branch_name") is None and dataset.branch is not None:
             coco_options["branch_name"] = dataset.branch  # predictions go onto a branch of their own
-        if coco_options.get("source_name") is None:  # the folder's or file's name, as for COCO
+        repeat_check = coco_options.get("source_name") is None  # (the same annotations, renamed)
+        if repeat_check:  # the folder's or file's name, as for COCO
             coco_options["source_name"] = dataset.name or format
         # as JSON bytes, and the dicts let go: the import holds slices of its input, not the reader's objects
         payload = msgspec.json.encode(dataset.to_coco())
@@ -719,6 +720,7 @@ class LocalService:
                 user=self.user.name,
                 progress=progress,
                 places=dataset.locate,  # problems name the reader's files, not the COCO it made
+                repeat_check=repeat_check,
                 **coco_options,
             )
         for problem in dataset.problems:

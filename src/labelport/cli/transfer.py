@@ -69,6 +69,7 @@ _IMPORT_KEYWORDS = (
     "confidence_field",
     "create_missing_data_units",
     "replace",
+    "source_name",
 )
 
 _IMPORT_DECORATORS: list[Callable[[Any], Any]] = [
@@ -109,6 +110,12 @@ _IMPORT_DECORATORS: list[Callable[[Any], Any]] = [
         help="Create a data unit for each image that matches none.",
     ),
     click.option("--replace", is_flag=True, help="Remove earlier labels of the matched data units first."),
+    click.option(
+        "--source-name",
+        metavar="NAME",
+        help="The name this import is known by: importing under a name again updates what that import "
+        "made. [default: the file's name]",
+    ),
     click.option(
         "--report",
         "report_file",

@@ -94,10 +94,16 @@ class ImportReport(msgspec.Struct, kw_only=True):
     #: files a local import of a folder read outside the dataset's folder (its paths led there)
     outside_files: list[str] = msgspec.field(default_factory=list)
     seconds: float = 0.0
+    #: the imported annotations' count and ids, summed up (:mod:`labelport.imports.fingerprint`)
+    fingerprint: str = ""
 
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    def errors_of(self, code: str) -> list[Problem]:
+        """The errors with this code."""
+        return [p for p in self.errors if p.code == code]
 
     def error(self, code: str, path: str, message: str, *, annotation_id: int | str | None = None) -> None:
         self.errors.append(Problem(code, path, message, annotation_id))

@@ -252,6 +252,10 @@ class BulkSession(Protocol):
         """Source keys already stored for this source: key -> (object_hash, label_row_id)."""
         ...
 
+    def source_has_objects(self, name: str) -> bool:
+        """Whether the import source ``name`` on this branch still holds objects."""
+        ...
+
     def label_row_ids(self, data_hashes: Sequence[str]) -> dict[str, int]:
         """Label row ids on the session's branch for these data units, creating rows that are missing."""
         ...

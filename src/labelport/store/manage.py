@@ -28,6 +28,7 @@ from labelport.store.base import (
     Removed,
     UserRecord,
 )
+from labelport.store.rows import check_texts
 
 #: label rows of a project (one parameter: the project id); callers add conditions
 _ROWS = "SELECT l.id FROM label_rows l JOIN data_units d ON d.id = l.data_unit_id WHERE d.project_id = ?"
@@ -163,6 +164,7 @@ class ManageMixin:
         description: str | None = None,
         unique_title_of: int | None = None,
     ) -> ProjectRecord:
+        check_texts({"title": title, "description": description})
         project_id = self._project_id(project_hash)
         changes = [
             (name, value)
@@ -307,6 +309,7 @@ class ManageMixin:
     def copy_branch(self, project_hash: str, source: str, target: str, *, replace: bool = False) -> Copied:
         if source == target:
             raise LabelportError(f"a branch cannot be copied onto itself ({source!r}).")
+        check_texts({"target": target})
         project_id = self._project_id(project_hash)
         with self._tx() as db:
             units = self._labelled_units(db, project_id, source)

@@ -15,7 +15,7 @@ from labelport.data import DataType, DataUnit, Member
 from labelport.errors import FieldError
 from labelport.hashing import new_uuid
 from labelport.labels import LabelRowInfo, now_iso
-from labelport.ontology import OntologyStructure
+from labelport.ontology import Object, OntologyStructure
 from labelport.store._json import dumps, loads
 from labelport.store.base import ClassificationRecord, ObjectRecord, OntologyRecord, ProjectRecord
 
@@ -94,6 +94,24 @@ def check_texts(fields: dict[str, str | None]) -> None:
                 value.encode()
             except UnicodeEncodeError:
                 raise FieldError(field, "is not Unicode text (it holds a lone surrogate)") from None
+
+
+def check_ontology(structure: OntologyStructure) -> None:
+    """:class:`FieldError` for a name in an ontology (of an object, attribute, option or
+    classification) that :func:`check_texts` refuses. The ontology is stored as JSON, which
+    either store would take; refused all the same, as a project title or a branch would be, so that
+    both stores and every face agree on what a name may hold.
+
+    >>> from labelport.ontology import Object, Shape
+    >>> check_ontology(OntologyStructure(objects=[Object(title="c\\x00t", shape=Shape.POLYGON)]))
+    Traceback (most recent call last):
+    labelport.errors.FieldError: ontology.objects[0].name: must not contain a NUL character (\\x00).
+    """
+    for i, obj in enumerate(structure.objects):
+        check_texts({f"ontology.objects[{i}].name": obj.title})
+    for node in structure.walk():
+        if not isinstance(node, Object):
+            check_texts({f"ontology: the {type(node).__name__.lower()} {node.title!r}": node.title})
 
 
 def check_label_row(

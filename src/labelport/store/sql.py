@@ -51,6 +51,7 @@ from labelport.store.rows import (
     UNIT_COLUMNS,
     UNIT_RECORD_COLUMNS,
     check_label_row,
+    check_ontology,
     check_texts,
     label_row_infos,
     ontologies_query,
@@ -287,6 +288,7 @@ class SqlStore(ManageMixin, EvaluationRows):
         self, ontology_hash: str, title: str, structure: OntologyStructure, created_by: int | None = None
     ) -> None:
         check_texts({"title": title})
+        check_ontology(structure)
         with self._tx() as db:
             self._run(
                 db,
@@ -318,6 +320,8 @@ class SqlStore(ManageMixin, EvaluationRows):
         check_texts(
             {"title": project.title, "description": project.description, "created_by": project.created_by}
         )
+        if structure is not None:
+            check_ontology(structure)
         with self._tx() as db:
             self._refuse_taken_title(db, project.title, unique_title_of, 0)
             if structure is not None:
@@ -561,6 +565,16 @@ class SqlBulk:
     def existing_keys(self) -> dict[int, tuple[str, int]]:
         return self._keys(self._run(EXISTING_KEYS, (self._source_id,)))
 
+    def source_has_objects(self, name: str) -> bool:
+        return (
+            self._run(
+                "SELECT 1 FROM objects WHERE source_id = (SELECT id FROM sources WHERE project_id = ? "
+                "AND branch = ? AND name = ?) LIMIT 1",
+                (self._project_id, self._branch, name),
+            ).fetchone()
+            is not None
+        )
+
     def write(self, rows: PlainRows | BulkRows) -> None:
         if not isinstance(rows, PlainRows | BulkRows):
             raise StoreError("an import writes rows as PlainRows or BulkRows.")
@@ -572,6 +586,7 @@ class SqlBulk:
         self._insert_units(units)
 
     def save_ontology(self, structure: OntologyStructure) -> None:
+        check_ontology(structure)
         self._lock_ontology()
         save_project_ontology(self._db.execute, self._marker, self._project_id, dumps(structure.to_dict()))
 

@@ -178,7 +178,8 @@ def mark_of(obj: Object, object_hash: str, coordinates: Coordinates, color: str 
         k = c.keypoints
         mark.kind = "skeleton"
         mark.keypoints = [(float(k[i]), float(k[i + 1]), int(k[i + 2])) for i in range(0, len(k), 3)]
-        mark.edges = [(a - 1, b - 1) for a, b in obj.skeleton]
+        n = len(mark.keypoints)  # (an edge naming a keypoint the skeleton lacks is not drawn)
+        mark.edges = [(a - 1, b - 1) for a, b in obj.skeleton if 1 <= a <= n and 1 <= b <= n]
     elif isinstance(c, Bitmask):
         mark.kind, mark.mask = "mask", _patch(c)
     return mark

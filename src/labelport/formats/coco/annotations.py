@@ -22,6 +22,7 @@ from labelport.formats.coco.records import conversion
 from labelport.formats.coco.rows import clean_rows, rows
 from labelport.formats.coco.slices import CHUNK, ChunkResult, Context, Evidence
 from labelport.imports import workers
+from labelport.imports.fingerprint import Fingerprint
 from labelport.imports.policy import ErrorPolicy
 from labelport.imports.report import ImportReport
 from labelport.imports.seen import SeenKeys
@@ -74,6 +75,8 @@ class Pass:
         self.attribute_keys: set[tuple[Any, str]] = set()
         self.mixed: tuple[int, Any] | None = None
         self.mixed_count = 0
+        #: the imported annotations' ids and image ids, to know them when they come again
+        self.fingerprint = Fingerprint()
         self.workers = WorkerPass(SliceTask(self.context), len(self.context.raws), PRELOAD)
         self.policy = ErrorPolicy.of(report.on_error)
 
@@ -138,6 +141,18 @@ class Pass:
                 f"object {title!r} has no attribute {name!r}; {count} answers kept only in the source records.",
             )
 
+    def _fingerprint(self, columns: Any, result: ChunkResult, duplicates: set[int]) -> None:
+        """Add the slice's imported annotations (their keys and image ids) to the fingerprint."""
+        if columns is not None:
+            keys, image_ids = columns[0], columns[1]
+            if duplicates:
+                kept = [j for j in range(len(keys)) if j not in duplicates]
+                keys, image_ids = [keys[j] for j in kept], [image_ids[j] for j in kept]
+            self.fingerprint.add(keys, image_ids)
+        else:
+            kept_rows = [r for r in result.rows if r[0] not in duplicates]
+            self.fingerprint.add([r[1] for r in kept_rows], [r[2] for r in kept_rows])
+
     def _assemble(
         self,
         chunks: Iterable[ChunkResult],
@@ -153,6 +168,7 @@ class Pass:
         seen = SeenKeys()
         tracks: dict[Any, str] = {}
         for sent in chunks:
+            columns = sent.columns  # (from a worker, arrays: fingerprinted before they become lists)
             result = sent.listed()
             start = result.start
             duplicates: set[int] = set()
@@ -188,6 +204,7 @@ class Pass:
             if result.mixed is not None:
                 self.mixed = self.mixed or result.mixed
                 self.mixed_count += result.mixed_count
+            self._fingerprint(columns if not duplicates else result.columns, result, duplicates)
             batches: list[PlainRows | BulkRows]
             if result.columns is not None and not duplicates and not existing:
                 batches = [clean_rows(result.columns, raws, start, images, features)]

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from labelport.formats.coco import fast, schema
-from labelport.formats.coco.match import ID_MAX, ID_MIN, fold, other_form
+from labelport.formats.coco.match import ID_MAX, ID_MIN, fold, numeric_id, other_form, whole_id
 from labelport.formats.coco.plan import CategoryTarget
 from labelport.formats.coco.read import join_raw
 from labelport.formats.coco.slices import (
@@ -125,6 +125,8 @@ def validate_chunk(
         mark = len(problems)
         ann_id = a.id
         here[0], here[1] = i, ann_id if type(ann_id) is int or type(ann_id) is str else None
+        if type(ann_id) is not int:
+            ann_id = numeric_id(ann_id)  # 7.0 and "7" are annotation 7 (the record keeps its form)
         if results:
             key = i + 1
         elif type(ann_id) is int and ID_MIN <= ann_id <= ID_MAX:
@@ -138,7 +140,7 @@ def validate_chunk(
                 fail("id_missing", "id", "the annotation has no 'id'.")
             else:
                 fail("id_type", "id", f"an annotation id must be a whole number, not {ann_id!r}.")
-        image_id = a.image_id
+        image_id = whole_id(a.image_id)  # (2299.0 is the JSON number 2299)
         hashable = type(image_id) is int or type(image_id) is str
         img = images_get(image_id) if hashable else None
         if img is None and hashable and (other := other_form(image_id)) in known_images:
@@ -154,14 +156,15 @@ def validate_chunk(
             width = height = 1 << 30
         else:
             width, height = img.width, img.height
-        cat_id = a.category_id
-        cat = cats_get(cat_id) if type(cat_id) is int or type(cat_id) is str else None
-        if cat is None and type(cat_id) is str and (other := other_form(cat_id)) in known_cats:
+        cat_id = whole_id(a.category_id)
+        hashable = type(cat_id) is int or type(cat_id) is str
+        cat = cats_get(cat_id) if hashable else None
+        if cat is None and hashable and (other := other_form(cat_id)) in known_cats:
             cat_id, cat = other, cats_get(other)  # 3 for "3": the same category
             mixed_count += 1
             mixed = mixed or (i, a.category_id)
         if cat is None:
-            if type(cat_id) is int and cat_id in known_cats:
+            if hashable and (cat_id in known_cats or other_form(cat_id) in known_cats):
                 fail("category_unmatched", "category_id", f"category {cat_id} matches no ontology object.")
             else:
                 fail(

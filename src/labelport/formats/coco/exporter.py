@@ -24,7 +24,7 @@ from labelport import geometry
 from labelport.data import DataType
 from labelport.errors import LabelportError
 from labelport.formats.coco import schema
-from labelport.formats.coco.match import fold, same_id
+from labelport.formats.coco.match import fold, id_fits, numeric_id, same_id
 from labelport.labels import (
     MAIN_BRANCH,
     Bitmask,
@@ -59,16 +59,17 @@ class _Allocator:
     """Hands out ids: kept ones when free, new ones above every kept id otherwise."""
 
     def __init__(self, kept: Sequence[Any]) -> None:
-        self.used: set[Any] = set()
-        self.next = max((k for k in kept if type(k) is int), default=0) + 1
+        self.used: set[Any] = set()  # as numbers where they spell one: 1, 1.0 and "1" are one id
+        self.next = max((n for k in kept if type(n := numeric_id(k)) is int), default=0) + 1
 
     def free(self, wanted: Any) -> bool:
-        """Whether ``wanted`` may be kept: an int or str id nobody took yet."""
-        return type(wanted) in (int, str) and wanted not in self.used
+        """Whether ``wanted`` may be kept: an id (a whole number, or a string) nobody took yet."""
+        return id_fits(number := numeric_id(wanted)) and number not in self.used
 
     def take(self, wanted: Any) -> Any:
+        """``wanted`` as it was written when it is free, else a new id."""
         if self.free(wanted):
-            self.used.add(wanted)
+            self.used.add(numeric_id(wanted))
             return wanted
         while self.next in self.used:
             self.next += 1
@@ -251,8 +252,8 @@ def _images(
                 later.append((len(out) - 1, key, unit, members, None))
                 continue
             wanted = _ids_decoder.decode(raw).id
-            if type(wanted) is int:
-                kept_max = max(kept_max, wanted)
+            if type(number := numeric_id(wanted)) is int:
+                kept_max = max(kept_max, number)
             if allocate.free(wanted):
                 ids[key] = allocate.take(wanted)
                 out[-1] = _encode(_decode(raw))  # its own id; written as the encoder writes it
@@ -422,7 +423,7 @@ class _AnnotationWriter:
             fresh = True
         else:
             fresh = False
-        if not self.results:
+        if not self.results and not same_id(ann.get("id"), new_id):  # ("7" for 7 stays as it came)
             ann["id"] = new_id
         image_id = self.image_ids[(o.data_hash, o.frame)]
         if not same_id(ann.get("image_id"), image_id):  # (2299 for an image "2299" stays as it came)

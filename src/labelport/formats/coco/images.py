@@ -21,6 +21,7 @@ from labelport.formats.coco.match import (
     lookup,
     mapped_target,
     other_form,
+    whole_id,
 )
 from labelport.formats.coco.plan import EXAMPLES, ImageTarget, Plan
 from labelport.formats.coco.read import ParsedCoco, join_raw
@@ -52,6 +53,7 @@ def plan_images(
         if typed is None:
             report.error("image_type", path, "an image must be a JSON object.")
             continue
+        typed.id = whole_id(typed.id)  # 100.0 is image 100 (its record keeps how it was written)
         if not _register(plan, report, i, typed):
             continue
         image_id = typed.id
@@ -60,7 +62,9 @@ def plan_images(
         plain = (
             type(width) is int and type(height) is int and 0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE
         )
-        problem = None if plain and type(file_name) is str else image_problem(typed)
+        problem = (
+            None if plain and type(file_name) is str and "\x00" not in file_name else image_problem(typed)
+        )
         if problem is not None:
             report.error(problem[0], f"{path}.{problem[1]}", problem[2])
             plan.unmatched[image_id] = i
@@ -243,7 +247,7 @@ def _register(plan: Plan, report: ImportReport, i: int, typed: schema.Image) -> 
     """
     image_id, path = typed.id, f"images[{i}]"
     if not id_fits(image_id):
-        kind = "a number of at most 64 bits" if type(image_id) is int else "a number or a string"
+        kind = "a number of at most 64 bits" if type(image_id) is int else "a whole number or a string"
         shown = None if image_id is schema.MISSING else image_id
         report.error("image_id", f"{path}.id", f"an image id must be {kind}, not {short(shown)}.")
         return False

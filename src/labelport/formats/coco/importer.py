@@ -23,6 +23,7 @@ from labelport.formats.coco.apart import Apart, annotations_apart
 from labelport.formats.coco.images import image_problems, plan_images
 from labelport.formats.coco.plan import Learned, Plan, ShapesLearned, plan_categories
 from labelport.formats.coco.read import ParsedCoco, read_coco
+from labelport.imports.fingerprint import refuse_repeat
 from labelport.imports.policy import ErrorPolicy
 from labelport.imports.report import ImportReport
 from labelport.labels import MAIN_BRANCH
@@ -49,11 +50,15 @@ def import_coco(
     replace: bool = False,
     source_name: str | None = None,
     places: Callable[[str], str] | None = None,
+    repeat_check: bool | None = None,
 ) -> ImportReport:
     """Import a COCO source into a project; see the module docstring and README "Importing COCO".
 
     ``places`` names each problem's place in the files a format reader read (its
     :meth:`~labelport.formats.base.Dataset.locate`), instead of the COCO path into what it made.
+    ``repeat_check``: refuse annotations an earlier import brought under another name
+    (``already_imported``); by default unless ``source_name`` is given (a reader of another format
+    names its source itself, and asks for the check).
     """
     started = time.perf_counter()
     on_error = ErrorPolicy.of(on_error).name  # an unknown policy fails here, before reading
@@ -72,6 +77,7 @@ def import_coco(
             create_missing_data_units=create_missing_data_units,
             replace=replace,
             source_name=source_name,
+            repeat_check=source_name is None if repeat_check is None else repeat_check,
             started=started,
             apart=apart,
             places=places,
@@ -111,6 +117,7 @@ def _import(
     create_missing_data_units: bool,
     replace: bool,
     source_name: str | None,
+    repeat_check: bool,
     started: float,
     apart: Apart | None,
     places: Callable[[str], str] | None,
@@ -135,8 +142,24 @@ def _import(
         apart.fill(parsed)
     # The workers start validating now, while the data units are stored.
     # (a dry run ends in _RolledBack: everything but the rows themselves was done, and undone)
+    # imports whose annotations this one may repeat under another name (unless told which name)
+    check = repeat_check and not replace and parsed.kind == "instances"
+    earlier = store.imports(project_hash) if check else []
     with Pass(parsed, plan, report, user, confidence_field) as importer, suppress(_RolledBack):
-        _write(store, project, parsed, plan, report, importer, ontology, replace, progress, started, places)
+        _write(
+            store,
+            project,
+            parsed,
+            plan,
+            report,
+            importer,
+            ontology,
+            replace,
+            progress,
+            started,
+            places,
+            earlier,
+        )
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
@@ -157,6 +180,7 @@ def _write(
     progress: Progress | None,
     started: float,
     places: Callable[[str], str] | None,
+    earlier: list[dict[str, Any]],
 ) -> None:
     """The import's one transaction: data units, rows, ontology and project records, the report.
 
@@ -178,9 +202,12 @@ def _write(
         first = (lambda: session.set_data_unit_extra(extras)) if extras else None
         importer.run(session, progress, not report.dry_run, first)
         image_problems(parsed, plan, report)
+        report.fingerprint = importer.fingerprint.text()
+        if report.counts.created:
+            refuse_repeat(report, earlier, session.source_has_objects)
         if places is not None:  # before the failure's sentence and the stored report are made
             report.relocate(places)
-        if ErrorPolicy.of(report.on_error).stops(len(report.errors)):
+        if ErrorPolicy.of(report.on_error).stops(len(report.errors)) or report.errors_of("already_imported"):
             report.seconds = round(time.perf_counter() - started, 3)
             raise ImportFailed(_failure(report), report)
         if plan.ontology_changed:

@@ -80,6 +80,31 @@ def other_form(value: Any) -> Any:
     return None
 
 
+def whole_id(value: Any) -> Any:
+    """A float id with no fraction (``100.0``, as tools that write every number as a float do) as
+    the whole number it is, when that fits in 64 bits; any other value as it is.
+
+    >>> whole_id(100.0), whole_id(100.5), whole_id(1e300), whole_id("7")
+    (100, 100.5, 1e+300, '7')
+    """
+    if type(value) is float and value.is_integer() and ID_MIN <= value < ID_MAX:
+        return int(value)
+    return value
+
+
+def numeric_id(value: Any) -> Any:
+    """An id as the whole number it spells (``"7"``, ``7.0`` and ``7`` are one id), else as it is.
+
+    >>> numeric_id("7"), numeric_id(7.0), numeric_id("07"), numeric_id("cat")
+    (7, 7, '07', 'cat')
+    """
+    value = whole_id(value)
+    if type(value) is str:
+        number = other_form(value)
+        return value if number is None else number
+    return value
+
+
 def same_id(a: Any, b: Any) -> bool:
     """Ids that are equal, or equal as numbers (``2299`` and ``"2299"``)."""
     return bool(a == b) or (a is not None and other_form(a) == b and type(a) is not type(b))

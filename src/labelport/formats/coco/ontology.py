@@ -21,8 +21,8 @@ import msgspec
 from labelport.errors import CocoError
 from labelport.formats.coco import schema
 from labelport.formats.coco.read import ParsedCoco, join_raw, read_coco
-from labelport.formats.coco.validate import category_problem
-from labelport.ontology import Attribute, AttributeType, Object, OntologyStructure, Shape
+from labelport.formats.coco.validate import category_problem, short
+from labelport.ontology import Attribute, AttributeType, Object, OntologyStructure, Shape, name_problem
 
 CHUNK = 50_000
 
@@ -161,11 +161,16 @@ def ontology_from_coco(source: Any) -> OntologyStructure:
             or not category["name"]
         ):
             raise CocoError("a category needs a non-empty 'name'.", path=f"categories[{i}]")
+        unusable = name_problem(category["name"])
+        if unusable is not None:
+            raise CocoError(
+                f"a category name {unusable}, not {short(category['name'])}.", path=f"categories[{i}].name"
+            )
         problem = category_problem(category)
         if problem is not None:
             raise CocoError(problem[2], path=f"categories[{i}].{problem[1]}")
         if category["name"] in seen:
-            raise CocoError(f"two categories are named {category['name']!r}.", path=f"categories[{i}].name")
+            continue  # one object for both: an import says so (category_same_name)
         seen.add(category["name"])
         cat_id = category.get("id")
         objects.append(

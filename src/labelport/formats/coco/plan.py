@@ -17,12 +17,14 @@ from labelport.formats.coco.match import (
     id_fits,
     load_mapping,
     lookup,
+    other_form,
+    whole_id,
 )
 from labelport.formats.coco.ontology import object_for_category, shape_for
 from labelport.formats.coco.read import ParsedCoco
-from labelport.formats.coco.validate import category_problem, short
+from labelport.formats.coco.validate import category_problem, short, skeleton_out_of_range
 from labelport.imports.report import CategoryMatch, ImportReport
-from labelport.ontology import Attribute, Object, OntologyStructure, Shape
+from labelport.ontology import Attribute, Object, OntologyStructure, Shape, name_problem
 
 EXAMPLES = 5
 
@@ -112,46 +114,43 @@ def plan_categories(
     if parsed.kind == "results":
         _plan_result_categories(ontology, mapping, plan)
         return
-    for i, raw in enumerate(parsed.categories):
+    records = [_category_record(raw) for raw in parsed.categories]
+    # The names the file gives: a category matches an object case-insensitively only when no other
+    # category of the file has that object's name (Butterfly and butterfly stay two).
+    taken = {c["name"] for c in records if isinstance(c, dict) and isinstance(c.get("name"), str)}
+    names: dict[str, tuple[Any, int]] = {}  # name -> (id, index) of the first category so named
+    for i, category in enumerate(records):
         path = f"categories[{i}]"
-        try:
-            category = schema.any_decoder.decode(raw)
-        except schema.RECORD_ERRORS:  # (read_coco has checked the bytes: a safety net)
-            category = None
         if not isinstance(category, dict):
             report.error("category_type", path, "a category must be a JSON object.")
             continue
-        cat_id, name = category.get("id"), category.get("name")
-        if type(cat_id) is not int or not id_fits(cat_id):
-            report.error(
-                "category_id",
-                f"{path}.id",
-                f"a category id must be a whole number of at most 64 bits, not {short(cat_id)}.",
-            )
+        cat_id = whole_id(category.get("id"))
+        refused = _refusal(plan, category, cat_id)
+        if refused is not None:
+            report.error(refused[0], f"{path}.{refused[1]}", refused[2])
             continue
-        if cat_id in plan.known_cats:
-            report.error(
-                "category_duplicate",
-                f"{path}.id",
-                f"category id {cat_id} is used again (first at categories[{plan.known_cats[cat_id]}]).",
-            )
-            continue
-        if not isinstance(name, str) or not name:
-            report.error("category_name", f"{path}.name", "a category needs a non-empty name.")
-            continue
-        problem = category_problem(category)
-        if problem is not None:
-            report.error(problem[0], f"{path}.{problem[1]}", problem[2])
-            continue
+        name: str = category["name"]
+        loose = skeleton_out_of_range(category)
+        if loose is not None:
+            report.warning("skeleton_out_of_range", f"{path}.{loose[0]}", loose[1])
         plan.known_cats[cat_id] = i
         report.counts.categories += 1
+        if name in names:
+            first_id, first_at = names[name]
+            report.warning(
+                "category_same_name",
+                f"{path}.name",
+                f"categories {first_id} (categories[{first_at}]) and {cat_id} are both named {name!r}: "
+                "their annotations go to one object.",
+            )
+        names.setdefault(name, (cat_id, i))
         method = "mapping"
         obj: Object | None
         if mapping is not None:
             target = lookup(mapping, cat_id, name)
             obj = None if target is None else _object_for(ontology, target)
         else:
-            obj, method = _object_by_name(ontology, name)
+            obj, method = _object_by_name(ontology, name, taken)
         if obj is None and categories == "create":
             obj, method = _create_object(ontology, plan, report, cat_id, category, learned), "created"
         if obj is None:
@@ -164,6 +163,31 @@ def plan_categories(
         report.counts.categories_matched += 1
         report.categories.append(CategoryMatch(cat_id, name, method, obj.feature_node_hash, obj.title))
         plan.cats[cat_id] = category_target(obj)
+
+
+def _refusal(plan: Plan, category: dict[str, Any], cat_id: Any) -> tuple[str, str, str] | None:
+    """Why a category cannot be imported, as (code, field, message); None when it can. Its id is a
+    whole number of at most 64 bits or a string, as an image's (``1``, ``1.0`` and ``"1"`` are one
+    id, used once); its name is a string that is neither blank nor holds a NUL."""
+    if not id_fits(cat_id):
+        kind = "a whole number of at most 64 bits or a string"
+        return "category_id", "id", f"a category id must be {kind}, not {short(cat_id)}."
+    first = plan.known_cats.get(cat_id)
+    if first is None:
+        first = plan.known_cats.get(other_form(cat_id))
+    if first is not None:
+        return (
+            "category_duplicate",
+            "id",
+            f"category id {cat_id!r} is used again (first at categories[{first}]).",
+        )
+    name = category.get("name")
+    if not isinstance(name, str) or not name:
+        return "category_name", "name", "a category needs a non-empty name."
+    unusable = name_problem(name)
+    if unusable is not None:
+        return "category_name", "name", f"a category name {unusable}, not {short(name)}."
+    return category_problem(category)
 
 
 def _plan_result_categories(ontology: OntologyStructure, mapping: dict[Any, Any] | None, plan: Plan) -> None:
@@ -266,11 +290,20 @@ def _object_for(ontology: OntologyStructure, target: Any) -> Object | None:
     return None
 
 
-def _object_by_name(ontology: OntologyStructure, name: str) -> tuple[Object | None, str]:
+def _category_record(raw: Any) -> Any:
+    try:
+        return schema.any_decoder.decode(raw)
+    except schema.RECORD_ERRORS:  # (read_coco has checked the bytes: a safety net)
+        return None
+
+
+def _object_by_name(ontology: OntologyStructure, name: str, taken: set[str]) -> tuple[Object | None, str]:
+    """The object titled ``name``, else the one titled so but for case and spaces, unless that
+    title is one of ``taken`` (the exact name of another category of the file)."""
     exact = [o for o in ontology.objects if o.title == name]
     if len(exact) == 1:
         return exact[0], "exact"
-    folded = [o for o in ontology.objects if fold(o.title) == fold(name)]
+    folded = [o for o in ontology.objects if fold(o.title) == fold(name) and o.title not in taken]
     if len(folded) == 1:
         return folded[0], "case_insensitive"
     return None, "unmatched"

@@ -91,7 +91,7 @@ class CleanAnnotation(msgspec.Struct):
 
     id: int
     image_id: int | str
-    category_id: int
+    category_id: int | str
     bbox: tuple[float, float, float, float]
     segmentation: msgspec.Raw = msgspec.Raw(b"null")  # read by the fast path's rings, not as lists
     keypoints: list[float] | None = None

@@ -279,7 +279,7 @@ def category_problem(category: dict[str, Any]) -> tuple[str, str, str] | None:
 
     >>> category_problem({"id": 1, "name": "p", "keypoints": "nose"})[0]
     'category_keypoints'
-    >>> category_problem({"id": 1, "name": "p", "keypoints": ["a", "b"], "skeleton": [[1, 3]]})[1]
+    >>> category_problem({"id": 1, "name": "p", "keypoints": ["a", "b"], "skeleton": [[1, "c"]]})[1]
     'skeleton[0]'
     """
     names = category.get("keypoints")
@@ -297,14 +297,34 @@ def category_problem(category: dict[str, Any]) -> tuple[str, str, str] | None:
                 f"skeleton[{j}]",
                 f"a skeleton edge must be two keypoint numbers, not {short(edge)}.",
             )
-        # (without names, keypoints are only numbered: Datumaro writes such skeletons from 0)
-        if names and not all(1 <= v <= len(names) for v in edge):
-            return (
-                "category_skeleton",
-                f"skeleton[{j}]",
-                f"edge {edge} names a keypoint the category does not have (it names {len(names)}, from 1).",
-            )
     return None
+
+
+def skeleton_out_of_range(category: dict[str, Any]) -> tuple[str, str] | None:
+    """(field path, message) naming the first edge of a category's skeleton that names a keypoint
+    the category does not have, and how many do; None when every edge fits (or nothing is named).
+
+    Such skeletons are found in the wild (COCO's 17-point skeleton copied onto fewer keypoints):
+    they are kept as given, and whatever draws or measures a skeleton ignores those edges.
+    Without names, keypoints are only numbered (Datumaro writes such skeletons from 0): nothing to
+    check against. Call after :func:`category_problem` found nothing.
+
+    >>> skeleton_out_of_range({"keypoints": ["a", "b"], "skeleton": [[1, 2], [16, 14], [2, 3]]})
+    ('skeleton[1]', 'the skeleton has 2 edges naming a keypoint the category does not have (the first is [16, 14]; it names 2 keypoints, from 1); kept as given, and not drawn.')
+    """
+    names, edges = category.get("keypoints"), category.get("skeleton")
+    if not names or not edges:
+        return None
+    outside = [j for j, edge in enumerate(edges) if not all(1 <= v <= len(names) for v in edge)]
+    if not outside:
+        return None
+    first = outside[0]
+    return (
+        f"skeleton[{first}]",
+        f"the skeleton has {plural(len(outside), 'edge')} naming a keypoint the category does not have "
+        f"(the first is {edges[first]}; it names {plural(len(names), 'keypoint')}, from 1); kept as given, "
+        "and not drawn.",
+    )
 
 
 #: The largest width or height an image may have: PostgreSQL's integer (both stores agree).
@@ -322,6 +342,8 @@ def image_problem(image: Any) -> tuple[str, str, str] | None:
     name = image.file_name
     if name is not None and name is not MISSING and type(name) is not str:
         return "image_file_name", "file_name", f"file_name must be a string, not {short(name)}."
+    if type(name) is str and "\x00" in name:  # (it may become a data unit's title: no store takes it)
+        return "image_file_name", "file_name", "file_name must not contain a NUL character (\\x00)."
     for side in ("width", "height"):
         value = getattr(image, side)
         if not (value is MISSING or value is None or (type(value) is int and 0 < value <= MAX_SIDE)):

@@ -121,6 +121,8 @@ function drawMark(mark, size, opts = {}) {
   } else if (mark.kind === "point" || mark.kind === "skeleton") {
     const points = mark.keypoints || [];
     for (const [a, b] of mark.edges || []) {
+      // an edge naming a keypoint the skeleton lacks (a copied skeleton) points nowhere: not drawn
+      if (!Number.isInteger(a) || !Number.isInteger(b) || a < 0 || b < 0 || a >= points.length || b >= points.length) continue;
       const pa = points[a], pb = points[b];
       if (pa && pb && pa[2] > 0 && pb[2] > 0) g.append(svg("line", { class: "edge", x1: pa[0], y1: pa[1], x2: pb[0], y2: pb[1], stroke: colour }));
     }
