@@ -129,7 +129,7 @@ def test_images_decode_reduced_and_refuse_over_the_pixel_limit(tmp_path: Path) -
 
 
 def _project_with_image(client: UserClient, image: Path) -> str:
-    project = client.create_project("pictures")
+    project = client.create_project(f"pictures of {image.name}")
     project.add_images([str(image)])
     client.service.store.close()  # type: ignore[attr-defined]
     return project.project_hash
@@ -475,19 +475,19 @@ def _coco_video(**image: Any) -> str:
         (
             "a.xml",
             CVAT_VIDEO.format(size="<size>10</size>", frame=BILLION),
-            "a.xml /annotations/track[1]/box[2]",
+            "a.xml line 4 /annotations/track[1]/box[2]",
             "frame 1,000,000,000 is beyond the video 'clip', which has 10 frames (meta/task/size).",
         ),
         (
             "a.xml",
             CVAT_VIDEO.format(size="<size>10</size><stop_frame>9</stop_frame>", frame=10),
-            "a.xml /annotations/track[1]/box[2]",
+            "a.xml line 4 /annotations/track[1]/box[2]",
             "frame 10 is beyond the video 'clip', which has 10 frames (meta/task/size).",
         ),
         (
             "a.xml",
             CVAT_VIDEO.format(size="", frame=BILLION),
-            "images[1].frame",
+            "a.xml line 4 /annotations/track[1]/box[2]/@frame",
             "frame 1,000,000,000 is beyond the 1,000,000 frames a video an import creates may have.",
         ),
         (
@@ -517,7 +517,7 @@ def test_convert_refuses_frames_past_a_video_with_memory_flat(
     good.write_text(
         CVAT_VIDEO.format(size="<size>10</size>", frame=9)
         if name.endswith(".xml")
-        else _coco_video(file_name="clip/0.jpg", frame=9)
+        else _coco_video(file_name="clip/9.jpg", frame=9)
     )
     status, output, idle = run_measured(["convert", str(good), str(tmp_path / "g"), "--to", "yolo"], tmp_path)
     assert status == 0, output
@@ -646,7 +646,7 @@ HUGE_BRUSH = """[{"id": 1, "data": {"image": "a.jpg"}, "annotations": [{"result"
         (
             "a.xml",
             HUGE_CVAT_MASK,
-            "a.xml /annotations/image[1]/mask[1]",
+            "a.xml line 2 /annotations/image[1]/mask[1]",
             "a mask is decoded over its 100,000x100,000 image, and labelport decodes masks of at most "
             "178,956,970 pixels.",
         ),

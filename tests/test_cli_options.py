@@ -23,6 +23,7 @@ from labelport.cli import cli
 #: What each command that refuses a group option refuses (every other command honours all three).
 REFUSED = {
     "init": {"server"},
+    "media-roots": {"home", "key", "server"},
     "convert": {"home", "key", "server"},
     "serve": {"home", "key", "server"},
     "user add": {"home", "key", "server"},
@@ -69,6 +70,12 @@ EXTRA = {
     "project rename": ["--title", "t"],
     "render": ["--title", "t"],
 }
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands run with made-up values (a database named ``x``): whatever they make lands in tmp."""
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture

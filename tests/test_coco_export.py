@@ -11,6 +11,7 @@ import contextlib
 import gzip
 import io
 import json
+import uuid
 import warnings
 from pathlib import Path
 from typing import Any
@@ -502,7 +503,7 @@ def _documents(draw: st.DrawFn) -> dict[str, Any]:
 )
 @given(coco=_documents())
 def test_any_valid_annotations_export_as_they_came(client: UserClient, coco: dict[str, Any]) -> None:
-    project = make_project(client, "property")
+    project = make_project(client, f"property-{uuid.uuid4().hex}")  # one project per example
     report = project.import_coco(coco)
     assert report.ok, report.summary()
     exported = project.export_coco_labels()

@@ -220,13 +220,15 @@ def test_a_polygon_reaching_far_outside_is_rasterised_clipped() -> None:
     assert geometry.rle_area(gone) == 0 and gone["size"] == [30, 40]
 
 
-def test_a_polygon_at_1e300_converts_to_voc_in_its_own_process(tmp_path: Path) -> None:
+def test_a_polygon_at_the_coordinate_limit_converts_to_voc_in_its_own_process(tmp_path: Path) -> None:
+    """A vertex 2 * 10^9 pixels out (5 * 10^7 widths of the 40-pixel image: inside the coordinate
+    limit, so the reader keeps it) is rasterised clipped, in memory and time a mask of the image takes."""
     import subprocess
     import sys
 
     files = {
         **TEMPLATES["yolo"](),
-        "labels/train/a.txt": b"0 0.5 0.5 0.25 0.5\n1 0.1 0.1 1e300 0.1 0.4 0.5\n",
+        "labels/train/a.txt": b"0 0.5 0.5 0.25 0.5\n1 0.1 0.1 5e7 0.1 0.4 0.5\n",
     }
     source = write(files, tmp_path / "in")
     # its own process: the old rasterising crashed the interpreter (a segmentation fault)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import random
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -476,7 +477,7 @@ def _check_generated(
     gt, results, params = case
     if not results:
         return  # pycocotools cannot load an empty results list (the empty branch has its own test)
-    project = project_with(client, gt, results, title=f"gen-{kind}-{random.random()}")
+    project = project_with(client, gt, results, title=f"gen-{kind}-{uuid.uuid4().hex}")
     ours = project.evaluate("pred", iou_type=kind, **params)
     assert_same(ours, coco_eval(gt, results, kind, **params))
 

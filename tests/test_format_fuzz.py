@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -261,7 +262,7 @@ def test_any_yolo_line_is_read_or_one_sentence(
 
 
 def _import_or_sentence(client: UserClient, path: Path, fmt: str) -> None:
-    project = client.create_project("h")
+    project = client.create_project(f"h-{uuid.uuid4().hex}")  # one project per example
     try:
         project.import_labels(path, fmt, categories="create", create_missing_data_units=True, on_error="skip")
     except LabelportError as exc:

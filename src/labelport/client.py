@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 from labelport.data import DataType, DataUnit, Member, image_from_file
 from labelport.errors import (
-    AmbiguousTitle,
     DataError,
     KeyFileError,
     LabelError,
@@ -57,6 +56,7 @@ from labelport.store.base import (
     Removed,
     UnitQuery,
     UserRecord,
+    project_named,
 )
 
 if TYPE_CHECKING:
@@ -164,15 +164,7 @@ class UserClient:
         """The hash of the project you can see whose hash or title this is: a hash first, then a
         title; a title that several of your projects have raises :class:`AmbiguousTitle` naming
         their hashes, one that none has :class:`NotFoundError`."""
-        projects = self.service.list_projects()
-        if any(p.project_hash == title_or_hash for p in projects):
-            return title_or_hash
-        matches = [p.project_hash for p in projects if p.title == title_or_hash]
-        if len(matches) > 1:
-            raise AmbiguousTitle(title_or_hash, matches)
-        if not matches:
-            raise NotFoundError("project", title_or_hash, key="hash or title")
-        return matches[0]
+        return project_named(self.service.list_projects(), title_or_hash)
 
     def list_projects(self) -> list[ProjectRecord]:
         return self.service.list_projects()

@@ -108,7 +108,7 @@ def convert_labels(
 
 
 #: what a reader takes that is not one of its options
-_READ_ONLY = ("source", "on_error", "sizes")
+_READ_ONLY = ("source", "on_error", "sizes", "confined")
 
 
 def _check_options(function: Any, options: dict[str, Any], what: str, not_options: tuple[str, ...]) -> None:

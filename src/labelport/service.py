@@ -700,7 +700,7 @@ class LocalService:
             source,
             on_error=coco_options.get("on_error", "fail"),
             sizes=sizes,
-            confined=confined,
+            **({"confined": confined} if reader.folder else {}),  # only a folder's files name others
             **reader_options,
         )
         names_with_subsets(dataset.images)  # train/a.jpg and val/a.jpg: two data units, each found again

@@ -73,6 +73,11 @@ def user_add(state: State, name: str, public_key_file: Path, admin: bool, db: st
 @click.option("--db", required=True, envvar="LABELPORT_DB", metavar="URL", help="The server's database URL.")
 @json_option
 @click.pass_obj
+@not_used(
+    home="it writes to the database named by --db",
+    key="it writes to the database named by --db and signs nothing",
+    server="it writes to the database named by --db",
+)
 def media_roots(state: State, project_hash: str, folders: tuple[str, ...], clear: bool, db: str) -> None:
     """Record the folders a team server serves PROJECT's images from (a server administrator's
     command, on the database); without FOLDER, list them.

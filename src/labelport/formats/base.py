@@ -275,9 +275,9 @@ class Losses(Counter[str]):
 class Format:
     """One format of the table in :mod:`labelport.formats`.
 
-    ``read(source, *, on_error="fail", sizes=None, confined=False, **options) -> Dataset`` (``confined``:
-    a server's reader, which never reads a file outside the source's folder; see
-    :mod:`labelport.formats.reach`),
+    ``read(source, *, on_error="fail", sizes=None, **options) -> Dataset``; a folder format's reader also
+    takes ``confined=False`` (a server's reader, which never reads a file outside the source's folder;
+    see :mod:`labelport.formats.reach`),
     ``write(coco, dest, **options) -> ExportReport``, ``sniff(path) -> bool``.
     ``folder`` says whether the format is a folder (YOLO, VOC) rather than one file.
     """

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from labelport.errors import KeyFileError, LabelportError, StoreError
 from labelport.keys import fingerprint_of, load_public_key, openssh_public_text
-from labelport.store.base import LabelStore, UserRecord
+from labelport.store.base import LabelStore, UserRecord, project_named
 from labelport.words import plural
 
 
@@ -91,7 +91,7 @@ def set_media_roots(db: str, project_hash: str, roots: Sequence[str], *, clear: 
             raise LabelportError(f"a media root is an absolute path on the server's machine, not {root!r}.")
     store = open_store(db)
     try:
-        store.get_project(project_hash)  # a NotFoundError for no such project
+        project_hash = project_named(store.list_projects(None), project_hash)  # a title names one too
         if given or clear:
             store.set_project_media_roots(project_hash, [os.path.normpath(root) for root in given])
         return store.project_media_roots(project_hash)

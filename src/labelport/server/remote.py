@@ -75,6 +75,7 @@ ERRORS: dict[str, type[LabelportError]] = {
     "FormatError": errors.FormatError,
     "TitleTaken": errors.TitleTaken,
     "AmbiguousTitle": errors.AmbiguousTitle,
+    "ImageError": errors.ImageError,
 }
 
 

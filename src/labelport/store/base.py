@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from labelport.data import DataUnit
-from labelport.errors import StoreError
+from labelport.errors import AmbiguousTitle, NotFoundError, StoreError
 from labelport.labels import LabelRowInfo as LabelRowInfo  # stores return it; defined with LabelRow
 from labelport.ontology import OntologyStructure
 
@@ -59,6 +59,20 @@ class ProjectRecord:
     created_at: str
     #: what source formats said of the whole project (COCO ``info`` and ``licenses``), for exports
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def project_named(projects: Sequence[ProjectRecord], title_or_hash: str) -> str:
+    """The hash of the one project of ``projects`` whose hash or title this is: a hash first, then a
+    title; a title that several have raises :class:`AmbiguousTitle` naming their hashes, one that none
+    has :class:`NotFoundError`."""
+    if any(p.project_hash == title_or_hash for p in projects):
+        return title_or_hash
+    matches = [p.project_hash for p in projects if p.title == title_or_hash]
+    if len(matches) > 1:
+        raise AmbiguousTitle(title_or_hash, matches)
+    if not matches:
+        raise NotFoundError("project", title_or_hash, key="hash or title")
+    return matches[0]
 
 
 class ObjectRecord(NamedTuple):
