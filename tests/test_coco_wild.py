@@ -567,6 +567,22 @@ def test_a_renamed_yolo_dataset_is_refused_too(client: UserClient, tmp_path: Pat
     assert project.import_labels(copied, format="yolo", source_name="ds", **options).counts.updated == 5
 
 
+def test_another_dataset_of_the_same_shape_is_not_taken_for_a_repeat(
+    client: UserClient, tmp_path: Path
+) -> None:
+    """Two datasets a reader numbers alike (ids 1, 2, 3 in both) whose images are other pictures land
+    on other data units: they are other annotations, and both import."""
+    first = make_yolo(tmp_path / "ds", DETECT)
+    second = shutil.copytree(first, tmp_path / "other")
+    for folder in ("images", "labels"):
+        for path in sorted((second / folder).rglob("*.*")):
+            path.rename(path.with_name(f"other-{path.name}"))
+    project = client.create_project("y")
+    options: dict[str, Any] = {"categories": "create", "create_missing_data_units": True}
+    assert project.import_labels(first, format="yolo", **options).counts.created == 5
+    assert project.import_labels(second, format="yolo", **options).counts.created == 5
+
+
 def test_the_same_annotations_import_again_once_the_earlier_ones_are_deleted(
     store_and_dump: tuple[LabelStore, Callable[[], Any]],
 ) -> None:

@@ -202,6 +202,7 @@ def _write(
         first = (lambda: session.set_data_unit_extra(extras)) if extras else None
         importer.run(session, progress, not report.dry_run, first)
         image_problems(parsed, plan, report)
+        importer.fingerprint.add_images((i, t.data_hash, t.frame) for i, t in plan.images.items())
         report.fingerprint = importer.fingerprint.text()
         if report.counts.created:
             refuse_repeat(report, earlier, session.source_has_objects)
