@@ -69,6 +69,7 @@ _IMPORT_KEYWORDS = (
     "confidence_field",
     "create_missing_data_units",
     "replace",
+    "subset",
 )
 
 _IMPORT_DECORATORS: list[Callable[[Any], Any]] = [
@@ -109,6 +110,12 @@ _IMPORT_DECORATORS: list[Callable[[Any], Any]] = [
         help="Create a data unit for each image that matches none.",
     ),
     click.option("--replace", is_flag=True, help="Remove earlier labels of the matched data units first."),
+    click.option(
+        "--subset",
+        metavar="NAME",
+        help="The subset (split) of every image of the file that names none, such as val for a file "
+        "of one subset (Datumaro's val.xml, instances_val.json): matched and kept apart from other subsets.",
+    ),
     click.option(
         "--report",
         "report_file",

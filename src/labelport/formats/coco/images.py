@@ -25,7 +25,7 @@ from labelport.formats.coco.match import (
 from labelport.formats.coco.plan import EXAMPLES, ImageTarget, Plan
 from labelport.formats.coco.read import ParsedCoco, join_raw
 from labelport.formats.coco.validate import MAX_SIDE, image_problem, short
-from labelport.formats.subsets import same_subset, subset_of
+from labelport.formats.subsets import own_title, same_subset, subset_of, with_subset
 from labelport.hashing import new_uuids
 from labelport.imports.report import ImageMatch, ImportReport
 from labelport.limits import MAX_VIDEO_FRAMES
@@ -33,10 +33,17 @@ from labelport.words import plural
 
 
 def plan_images(
-    parsed: ParsedCoco, units: list[DataUnit], match: Any, create: bool, plan: Plan, report: ImportReport
+    parsed: ParsedCoco,
+    units: list[DataUnit],
+    match: Any,
+    create: bool,
+    plan: Plan,
+    report: ImportReport,
+    subset: str | None = None,
 ) -> None:
     """Match the file's images to data units (or plan the units to create); a results list names
-    none, and goes by the ids kept from the ground truth's import (or a mapping)."""
+    none, and goes by the ids kept from the ground truth's import (or a mapping). ``subset``: the
+    subset of every image that names none (kept in its record as ``"subset"``)."""
     by_hash = {u.data_hash: u for u in units}
     if parsed.kind == "results":
         _plan_result_images(units, by_hash, match, plan)
@@ -45,9 +52,10 @@ def plan_images(
     index = UnitIndex(units) if mapping is None else None
     # Each image is kept as its raw record (a slice of the file, written back verbatim); matching
     # reads only the typed fields it needs. At train scale (120k images) full dicts cost ~200 MB.
-    creating: dict[tuple[str, str], list[tuple[int, schema.Image, msgspec.Raw]]] = defaultdict(list)
+    creating: Creating = defaultdict(list)
     no_units = index is not None and not units  # a new project: nothing to match, skip the work
-    for i, (raw, typed) in enumerate(zip(parsed.images, _typed_images(parsed.images), strict=True)):
+    raws = parsed.images if subset is None else [with_subset(raw, subset) for raw in parsed.images]
+    for i, (raw, typed) in enumerate(zip(raws, _typed_images(raws), strict=True)):
         path = f"images[{i}]"
         if typed is None:
             report.error("image_type", path, "an image must be a JSON object.")
@@ -75,28 +83,17 @@ def plan_images(
         else:
             assert index is not None
             method, found = index.match(typed.fields())
-        if len(found) > 1 or method in _BY_NAME_ALONE:
-            found = _in_its_subset(found, raw, method)
+        if mapping is None:
+            method, found, other = _in_its_subset(found, raw, method, index, typed)
+            if other is not None and not _apart(report, path, other, create):
+                plan.unmatched[image_id] = i
+                continue
         if len(found) > 1:
             _ambiguous(plan, report, i, ImageMatch(image_id, str(file_name), method), found)
             continue
         if not found:
-            key = _unit_to_create(typed, file_name) if create and sized else None
-            if key is not None and key[0] == "video" and not _frame_creatable(report, path, typed):
-                plan.unmatched[image_id] = i
-                continue
-            if key is not None and key[1]:
-                creating[key].append((i, typed, raw))
-                continue
-            plan.unmatched[image_id] = i
-            if key is not None:
-                report.error(
-                    "image_file_name",
-                    f"{path}.file_name",
-                    "the image matches no data unit, and a new one needs a file name to be created from.",
-                )
-            elif not sized:
-                report.error("image_size", path, "an image needs whole-number 'width' and 'height' > 0.")
+            key = _unit_to_create(typed, file_name, other) if create and sized else None
+            _unfound(plan, report, i, typed, raw, key, creating)
             continue
         unit, frame = found[0]
         if not _frame_fits(plan, report, path, i, image_id, unit, frame):
@@ -114,6 +111,37 @@ def plan_images(
     report.counts.images_unmatched = len(plan.unmatched) - report.counts.images_ambiguous
 
 
+Creating = dict[tuple[str, str], list[tuple[int, schema.Image, msgspec.Raw]]]
+
+
+def _unfound(
+    plan: Plan,
+    report: ImportReport,
+    i: int,
+    typed: schema.Image,
+    raw: msgspec.Raw,
+    key: tuple[str, str] | None,
+    creating: Creating,
+) -> None:
+    """Image ``i`` matched no data unit: one to create (``key``, under ``--create-missing``), else unmatched."""
+    path = f"images[{i}]"
+    if key is not None and key[0] == "video" and not _frame_creatable(report, path, typed):
+        plan.unmatched[typed.id] = i
+        return
+    if key is not None and key[1]:
+        creating[key].append((i, typed, raw))
+        return
+    plan.unmatched[typed.id] = i
+    if key is not None:
+        report.error(
+            "image_file_name",
+            f"{path}.file_name",
+            "the image matches no data unit, and a new one needs a file name to be created from.",
+        )
+    elif not (type(typed.width) is int and type(typed.height) is int):
+        report.error("image_size", path, "an image needs whole-number 'width' and 'height' > 0.")
+
+
 def _ambiguous(
     plan: Plan, report: ImportReport, i: int, match: ImageMatch, found: list[tuple[DataUnit, int]]
 ) -> None:
@@ -125,29 +153,58 @@ def _ambiguous(
         report.ambiguous_images.append(match)
 
 
-#: strategies that go by a name alone (not a title the image names): a unit of another subset is not its
-_BY_NAME_ALONE = ("path_suffix", "stem")
+#: An image matched by name whose kept image is of another subset: (the image's subset, the title to
+#: create it by, the unit it is not, that unit's subset)
+OtherSubset = tuple[str, str, DataUnit, str]
 
 
 def _in_its_subset(
-    found: list[tuple[DataUnit, int]], raw: msgspec.Raw, method: str
-) -> list[tuple[DataUnit, int]]:
+    found: list[tuple[DataUnit, int]], raw: msgspec.Raw, method: str, index: UnitIndex | None, image: Any
+) -> tuple[str, list[tuple[DataUnit, int]], OtherSubset | None]:
     """The candidates of an image of a subset, told apart by the subsets of the image records their
     units keep (CVAT's ``Validation`` is YOLO's ``val``): the one of its subset when there is one;
-    else, matched by a name alone, those of no other subset (val/a.jpg is not train's a.jpg)."""
+    else the unit an earlier import made of it (``<subset>/<file name>``); else those of no other
+    subset (val's a.jpg is not train's a.jpg: then the last item names the unit it is not)."""
     text = bytes(raw)
     if b"subset" not in text and b"_split" not in text:
-        return found  # (most images: no subset to read)
+        return method, found, None  # (most images: no subset to read)
     subset = _subset(raw)
     if subset is None:
-        return found
+        return method, found, None
     kept = [_subset(u.extra.get("coco_images", {}).get(str(f))) for u, f in found]
     alike = [c for c, k in zip(found, kept, strict=True) if k is not None and same_subset(k, subset)]
     if len(alike) == 1:
-        return alike
-    if method in _BY_NAME_ALONE:
-        return [c for c, k in zip(found, kept, strict=True) if k is None or same_subset(k, subset)]
-    return found
+        return method, alike, None
+    title = own_title(subset, str(image.file_name), image.id)
+    own = [(u, f) for u, f in (index.by_title.get(title, []) if index else []) if _fits(u, f, subset)]
+    if own:
+        return "file_name", list({(u.data_hash, f): (u, f) for u, f in own}.values()), None
+    fitting = [c for c, k in zip(found, kept, strict=True) if k is None or same_subset(k, subset)]
+    if fitting or not found:
+        return method, fitting, None
+    other = next(k for k in kept if k is not None)
+    return method, [], (subset, title, found[0][0], other)
+
+
+def _fits(unit: DataUnit, frame: int, subset: str) -> bool:
+    kept = _subset(unit.extra.get("coco_images", {}).get(str(frame)))
+    return kept is None or same_subset(kept, subset)
+
+
+def _apart(report: ImportReport, path: str, other: OtherSubset, create: bool) -> bool:
+    """An image of one subset that matched only a unit of another: True when it is to be created as a
+    unit of its own (``create``); else an error at the image (it is not imported)."""
+    if create:
+        return True
+    subset, title, unit, theirs = other
+    report.error(
+        "image_other_subset",
+        path,
+        f"the image of subset {subset!r} has the name of data unit {unit.title!r}, whose image is of "
+        f"subset {theirs!r}, and is not imported onto it; --create-missing makes it a data unit of its "
+        f"own, {title!r}.",
+    )
+    return False
 
 
 def _subset(record: Any) -> str | None:
@@ -177,14 +234,15 @@ def _plan_result_images(units: list[DataUnit], by_hash: dict[str, DataUnit], mat
                 plan.known_images[key] = -1
 
 
-def _unit_to_create(typed: schema.Image, file_name: Any) -> tuple[str, str]:
-    """The data unit an unmatched image would create: (kind, title), the title empty when it has none."""
+def _unit_to_create(typed: schema.Image, file_name: Any, other: OtherSubset | None) -> tuple[str, str]:
+    """The data unit an unmatched image would create: (kind, title), the title empty when it has none;
+    an image whose name a unit of another subset has is titled as ``other`` says."""
     video, group = typed.video_title, typed.data_title
     if isinstance(video, str):
         return "video", video
     if isinstance(group, str):
         return "group", group
-    return "image", file_name or ""
+    return "image", other[1] if other is not None else file_name or ""
 
 
 def _frame_creatable(report: ImportReport, path: str, typed: schema.Image) -> bool:

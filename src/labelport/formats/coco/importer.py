@@ -23,6 +23,7 @@ from labelport.formats.coco.apart import Apart, annotations_apart
 from labelport.formats.coco.images import image_problems, plan_images
 from labelport.formats.coco.plan import Learned, Plan, ShapesLearned, plan_categories
 from labelport.formats.coco.read import ParsedCoco, read_coco
+from labelport.formats.subsets import given_subset
 from labelport.imports.policy import ErrorPolicy
 from labelport.imports.report import ImportReport
 from labelport.labels import MAIN_BRANCH
@@ -48,6 +49,7 @@ def import_coco(
     create_missing_data_units: bool = False,
     replace: bool = False,
     source_name: str | None = None,
+    subset: str | None = None,
     places: Callable[[str], str] | None = None,
 ) -> ImportReport:
     """Import a COCO source into a project; see the module docstring and README "Importing COCO".
@@ -57,6 +59,7 @@ def import_coco(
     """
     started = time.perf_counter()
     on_error = ErrorPolicy.of(on_error).name  # an unknown policy fails here, before reading
+    subset = given_subset(subset)
     with _collector_paused(), annotations_apart(source) as (now, apart):
         parsed = read_coco(now)
         parsed.release()  # decoding read every page; the pass maps each slice again as it goes
@@ -72,6 +75,7 @@ def import_coco(
             create_missing_data_units=create_missing_data_units,
             replace=replace,
             source_name=source_name,
+            subset=subset,
             started=started,
             apart=apart,
             places=places,
@@ -111,6 +115,7 @@ def _import(
     create_missing_data_units: bool,
     replace: bool,
     source_name: str | None,
+    subset: str | None,
     started: float,
     apart: Apart | None,
     places: Callable[[str], str] | None,
@@ -130,7 +135,7 @@ def _import(
     units = store.list_data_units(project_hash)
     plan = Plan()
     plan_categories(parsed, ontology, categories, plan, report, learned)
-    plan_images(parsed, units, match, create_missing_data_units, plan, report)
+    plan_images(parsed, units, match, create_missing_data_units, plan, report, subset)
     if apart is not None:  # a dict's annotations, written by a child meanwhile
         apart.fill(parsed)
     # The workers start validating now, while the data units are stored.
