@@ -106,6 +106,7 @@ def import_each(project: Project, case: str, files: list[tuple[Path, dict[str, A
             path, format=fmt, categories="create", create_missing_data_units=True, **options
         )
         assert report.errors == [] and report.ok, report.errors
+        assert "image_subset_unknown" not in [w.code for w in report.warnings]
         assert report.counts.data_units_created == (0 if again else created)
         objects = 1 if path.name.startswith(("train", "task-train", "instances_train")) else 3
         assert (report.counts.created, report.counts.updated) == ((0, objects) if again else (objects, 0))
@@ -160,6 +161,43 @@ def test_an_image_of_another_subset_is_never_put_on_a_unit(
     skipped = project.import_labels(files["val"], format=fmt, subset="val", on_error="skip")
     assert [p.code for p in skipped.errors] == ["image_other_subset"]
     assert lefts(boxes(project)) == {"a.jpg": [1], "b.jpg": [7]}
+
+
+#: (train's subset= option, val's) -> whether val's import warns image_subset_unknown. With one side
+#: unnamed val's a.jpg goes to train's a.jpg by name (said once); with neither named no file tells them
+#: apart, and with both they are two units
+UNSURE: dict[tuple[str | None, str | None], bool] = {
+    ("train", None): True,
+    (None, "val"): True,
+    (None, None): False,
+}
+
+
+@pytest.mark.parametrize("told", list(UNSURE))
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_a_subset_named_on_one_side_only_is_said_once(
+    client: UserClient, tmp_path: Path, case: str, told: tuple[str | None, str | None]
+) -> None:
+    fmt, writer, place = REFUSED[case]
+    files = datumaro_export(tmp_path, writer)
+    project = client.create_project("p")
+    for subset, path in zip(told, (files["train"], files["val"]), strict=True):
+        report = project.import_labels(
+            path, format=fmt, categories="create", create_missing_data_units=True, subset=subset
+        )
+        assert report.errors == []
+    unsure = [(w.path, w.message) for w in report.warnings if w.code == "image_subset_unknown"]
+    named = (
+        "the data unit's kept image names a subset ('train')"
+        if told[0]
+        else "the image names a subset ('val')"
+    )
+    message = (
+        f"image 'a.jpg' went to data unit 'a.jpg' by its name, though only {named}; to keep files of "
+        "different subsets apart, give each file's import --subset NAME."
+    )
+    assert unsure == ([(_place(place, files["val"]), message)] if UNSURE[told] else [])
+    assert lefts(boxes(project)) == {"a.jpg": [1, 2, 5], "b.jpg": [7]}
 
 
 def _place(place: str, path: Path) -> str:

@@ -24,8 +24,9 @@ from labelport.formats.coco.match import (
 )
 from labelport.formats.coco.plan import EXAMPLES, ImageTarget, Plan
 from labelport.formats.coco.read import ParsedCoco, join_raw
+from labelport.formats.coco.subset_match import OtherSubset, SubsetMatch
 from labelport.formats.coco.validate import MAX_SIDE, image_problem, short
-from labelport.formats.subsets import own_title, same_subset, subset_of, with_subset
+from labelport.formats.subsets import with_subset
 from labelport.hashing import new_uuids
 from labelport.imports.report import ImageMatch, ImportReport
 from labelport.limits import MAX_VIDEO_FRAMES
@@ -53,6 +54,7 @@ def plan_images(
     # Each image is kept as its raw record (a slice of the file, written back verbatim); matching
     # reads only the typed fields it needs. At train scale (120k images) full dicts cost ~200 MB.
     creating: Creating = defaultdict(list)
+    subsets = SubsetMatch(index, create)
     no_units = index is not None and not units  # a new project: nothing to match, skip the work
     raws = parsed.images if subset is None else [with_subset(raw, subset) for raw in parsed.images]
     for i, (raw, typed) in enumerate(zip(raws, _typed_images(raws), strict=True)):
@@ -84,8 +86,8 @@ def plan_images(
             assert index is not None
             method, found = index.match(typed.fields())
         if mapping is None:
-            method, found, other = _in_its_subset(found, raw, method, index, typed)
-            if other is not None and not _apart(report, path, other, create):
+            method, found, other = subsets.candidates(found, raw, method, typed)
+            if other is not None and not subsets.other_subset(report, path, other):
                 plan.unmatched[image_id] = i
                 continue
         if len(found) > 1:
@@ -102,12 +104,14 @@ def plan_images(
         _check_size(report, path, unit, (uw, uh), (width, height) if sized else None)
         if not _lands(plan, i, image_id, unit, frame):
             continue
+        subsets.landed(path, raw, typed, (unit, frame))
         size = (width, height) if sized else (uw, uh)
         _matched(plan, report, image_id, file_name, raw, unit, frame, method, size)
     count = sum(len(m) if kind == "image" else 1 for (kind, _), m in creating.items())
     hashes = iter(new_uuids(count, ordered=True))
     for (kind, title), members in creating.items():
         _create_unit(plan, report, kind, title, members, hashes)
+    subsets.finish(report)
     report.counts.images_unmatched = len(plan.unmatched) - report.counts.images_ambiguous
 
 
@@ -151,70 +155,6 @@ def _ambiguous(
     if len(report.ambiguous_images) < 1000:
         match.candidates = [f"{u.title}#{f}" for u, f in found]
         report.ambiguous_images.append(match)
-
-
-#: An image matched by name whose kept image is of another subset: (the image's subset, the title to
-#: create it by, the unit it is not, that unit's subset)
-OtherSubset = tuple[str, str, DataUnit, str]
-
-
-def _in_its_subset(
-    found: list[tuple[DataUnit, int]], raw: msgspec.Raw, method: str, index: UnitIndex | None, image: Any
-) -> tuple[str, list[tuple[DataUnit, int]], OtherSubset | None]:
-    """The candidates of an image of a subset, told apart by the subsets of the image records their
-    units keep (CVAT's ``Validation`` is YOLO's ``val``): the one of its subset when there is one;
-    else the unit an earlier import made of it (``<subset>/<file name>``); else those of no other
-    subset (val's a.jpg is not train's a.jpg: then the last item names the unit it is not)."""
-    text = bytes(raw)
-    if b"subset" not in text and b"_split" not in text:
-        return method, found, None  # (most images: no subset to read)
-    subset = _subset(raw)
-    if subset is None:
-        return method, found, None
-    kept = [_subset(u.extra.get("coco_images", {}).get(str(f))) for u, f in found]
-    alike = [c for c, k in zip(found, kept, strict=True) if k is not None and same_subset(k, subset)]
-    if len(alike) == 1:
-        return method, alike, None
-    title = own_title(subset, str(image.file_name), image.id)
-    own = [(u, f) for u, f in (index.by_title.get(title, []) if index else []) if _fits(u, f, subset)]
-    if own:
-        return "file_name", list({(u.data_hash, f): (u, f) for u, f in own}.values()), None
-    fitting = [c for c, k in zip(found, kept, strict=True) if k is None or same_subset(k, subset)]
-    if fitting or not found:
-        return method, fitting, None
-    other = next(k for k in kept if k is not None)
-    return method, [], (subset, title, found[0][0], other)
-
-
-def _fits(unit: DataUnit, frame: int, subset: str) -> bool:
-    kept = _subset(unit.extra.get("coco_images", {}).get(str(frame)))
-    return kept is None or same_subset(kept, subset)
-
-
-def _apart(report: ImportReport, path: str, other: OtherSubset, create: bool) -> bool:
-    """An image of one subset that matched only a unit of another: True when it is to be created as a
-    unit of its own (``create``); else an error at the image (it is not imported)."""
-    if create:
-        return True
-    subset, title, unit, theirs = other
-    report.error(
-        "image_other_subset",
-        path,
-        f"the image of subset {subset!r} has the name of data unit {unit.title!r}, whose image is of "
-        f"subset {theirs!r}, and is not imported onto it; --create-missing makes it a data unit of its "
-        f"own, {title!r}.",
-    )
-    return False
-
-
-def _subset(record: Any) -> str | None:
-    """The subset of an image record, as the file gave it (its bytes) or as a data unit keeps it."""
-    if isinstance(record, msgspec.Raw):
-        try:
-            record = msgspec.json.decode(record)
-        except msgspec.DecodeError:
-            return None
-    return subset_of(record, named=True) if isinstance(record, dict) else None
 
 
 def _plan_result_images(units: list[DataUnit], by_hash: dict[str, DataUnit], match: Any, plan: Plan) -> None:
