@@ -259,3 +259,33 @@ def test_through_the_server_on_postgresql(
     assert lefts(first) == SPLIT
     import_each(project, case, files, again=True)
     assert boxes(project) == first
+
+
+#: case -> (the meta's <subset> text, a.jpg's subset attribute, the subsets a.jpg and b.jpg are read with)
+META: dict[str, tuple[str | None, str | None, str | None, str | None]] = {
+    "the task's subset": ("val", None, "val", "val"),
+    "no <subset>": (None, None, None, None),
+    "an empty <subset>": ("", None, None, None),
+    "a blank <subset>": ("  ", None, None, None),
+    "the image's own subset wins": ("val", "Train", "Train", "val"),
+    "a subset that names no folder is still its subset": ("../x", None, "../x", "../x"),
+}
+
+
+@pytest.mark.parametrize("case", list(META))
+def test_a_cvat_task_exports_meta_subset_is_its_images_subset(tmp_path: Path, case: str) -> None:
+    from labelport.formats.cvat.read import read_cvat
+    from labelport.formats.subsets import subset_of
+
+    meta, own, a, b = META[case]
+    text = datumaro_export(tmp_path, "cvat")["val"].read_text()
+    if meta is not None:
+        text = text.replace("</task>", f"<subset>{meta}</subset></task>")
+    if own is not None:
+        text = text.replace('<image id="0"', f'<image id="0" subset="{own}"')
+    path = tmp_path / "task.xml"
+    path.write_text(text)
+    assert [(image["file_name"], subset_of(image)) for image in read_cvat(path).images] == [
+        ("a.jpg", a),
+        ("b.jpg", b),
+    ]

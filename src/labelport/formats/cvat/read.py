@@ -130,8 +130,8 @@ def read_cvat(
 def _task_subset(meta: ET.Element | None) -> str | None:
     """The subset a task export names once in its meta (``meta/task/subset``), the subset of each of its
     images that names none; None when it names none (a project export names it on each image)."""
-    subset = meta.findtext("task/subset") if meta is not None else None
-    return subset.strip() or None if subset is not None else None
+    subset = (meta.findtext("task/subset") or "").strip() if meta is not None else ""
+    return subset or None
 
 
 def _join_groups(data: Dataset) -> None:
