@@ -128,6 +128,23 @@ def test_each_subsets_file_puts_its_objects_on_its_own_units(
     assert project.list_data_units() == units
 
 
+@pytest.mark.parametrize("spelling", ["Validation", "VAL", "val"])
+def test_a_subset_spelled_another_way_finds_its_unit(
+    client: UserClient, tmp_path: Path, spelling: str
+) -> None:
+    """val's file imported again as CVAT's Validation (or VAL): the same unit val/a.jpg, its objects updated."""
+    files = files_of(tmp_path, "cvat per-subset XML, subset=")
+    project = client.create_project("p")
+    import_each(project, "cvat per-subset XML, subset=", files, again=False)
+    first = boxes(project)
+    report = project.import_labels(
+        files[1][0], format="cvat", create_missing_data_units=True, subset=spelling
+    )
+    assert report.errors == [] and report.counts.data_units_created == 0
+    assert (report.counts.created, report.counts.updated) == (0, 3)
+    assert boxes(project) == first
+
+
 #: case -> (format, Datumaro's writer, the place the problem names in val's file)
 REFUSED: dict[str, tuple[str, str, str]] = {
     "cvat": ("cvat", "cvat", "/annotations/image[1]"),

@@ -17,7 +17,7 @@ import msgspec
 
 from labelport.data import DataUnit
 from labelport.formats.coco.match import UnitIndex
-from labelport.formats.subsets import own_title, same_subset, subset_of
+from labelport.formats.subsets import SPLIT_NAMES, own_title, same_subset, subset_of
 from labelport.imports.report import ImportReport
 
 Target = tuple[DataUnit, int]
@@ -69,7 +69,7 @@ class SubsetMatch:
         if len(alike) == 1:
             return method, alike, None
         title = own_title(subset, str(image.file_name), image.id)
-        own = [c for c in (self.index.by_title.get(title, []) if self.index else []) if _fits(c, subset)]
+        own = [c for t in self._titles(subset, title, image) for c in t if _fits(c, subset)]
         if own:
             return "file_name", list({(u.data_hash, f): (u, f) for u, f in own}.values()), None
         fitting = [c for c, k in zip(found, kept, strict=True) if k is None or same_subset(k, subset)]
@@ -77,6 +77,16 @@ class SubsetMatch:
             return method, fitting, None
         other = next(k for k in kept if k is not None)
         return method, [], (subset, title, found[0][0], other)
+
+    def _titles(self, subset: str, title: str, image: Any) -> list[list[Target]]:
+        """The units titled as an earlier import named the image: ``<subset>/<file name>``, its subset
+        also spelled as Ultralytics' split (CVAT's ``Validation`` is ``val/a.jpg``) or in lower case."""
+        if self.index is None:
+            return []
+        folded = subset.casefold()
+        spellings = dict.fromkeys((subset, folded, SPLIT_NAMES.get(folded, folded)))
+        titles = dict.fromkeys([title, *(own_title(s, str(image.file_name), image.id) for s in spellings)])
+        return [self.index.by_title.get(t, []) for t in titles]
 
     def landed(self, path: str, raw: msgspec.Raw, image: Any, target: Target) -> None:
         """Image ``raw`` (at ``path``) goes to ``target``: counted when one names a subset, the other none."""
