@@ -276,6 +276,16 @@ def test_through_the_server_on_postgresql(
     assert lefts(first) == SPLIT
     import_each(project, case, files, again=True)
     assert boxes(project) == first
+    # val's file onto a project of train's alone, creating nothing: refused at the image, nothing stored
+    alone = remote.create_project(f"subset-files-{case[:4]}-alone")
+    fmt, (train, told), (val, _) = CASES[case][0], *files
+    alone.import_labels(train, format=fmt, categories="create", create_missing_data_units=True, **told)
+    before = boxes(alone)
+    with pytest.raises(ImportFailed) as caught:
+        alone.import_labels(val, format=fmt, subset="val")
+    assert caught.value.report is not None
+    assert "image_other_subset" in [p.code for p in caught.value.report.errors]
+    assert boxes(alone) == before
 
 
 #: case -> (the meta's <subset> text, a.jpg's subset attribute, the subsets a.jpg and b.jpg are read with)
