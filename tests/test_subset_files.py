@@ -316,3 +316,24 @@ def test_a_cvat_task_exports_meta_subset_is_its_images_subset(tmp_path: Path, ca
         ("a.jpg", a),
         ("b.jpg", b),
     ]
+
+
+def test_an_explicit_map_is_followed_across_subsets(client: UserClient, tmp_path: Path) -> None:
+    """--match MAP.json puts val's a.jpg on train's a.jpg as asked (no image_other_subset); val's b.jpg,
+    which the map does not name, is created under --create-missing."""
+    files = datumaro_export(tmp_path, "coco_instances")
+    project = client.create_project("p")
+    project.import_labels(
+        files["train"], format="coco", categories="create", create_missing_data_units=True, subset="train"
+    )
+    (unit,) = project.list_data_units()
+    report = project.import_labels(
+        files["val"],
+        format="coco",
+        match={"a.jpg": unit.data_hash},
+        create_missing_data_units=True,
+        subset="val",
+    )
+    assert report.errors == [] and report.counts.data_units_created == 1
+    assert [w.code for w in report.warnings if "subset" in w.code] == []
+    assert lefts(boxes(project)) == {"a.jpg": [1, 2, 5], "b.jpg": [7]}

@@ -85,11 +85,7 @@ def plan_images(
         else:
             assert index is not None
             method, found = index.match(typed.fields())
-        if mapping is None:
-            method, found, other = subsets.candidates(found, raw, method, typed)
-            if other is not None and not subsets.other_subset(report, path, other):
-                plan.unmatched[image_id] = i
-                continue
+        method, found, other = subsets.candidates(report, path, found, raw, method, typed)
         if len(found) > 1:
             _ambiguous(plan, report, i, ImageMatch(image_id, str(file_name), method), found)
             continue

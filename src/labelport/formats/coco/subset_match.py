@@ -58,10 +58,11 @@ class SubsetMatch:
         self.first: tuple[str, str, str, str, str] | None = None
 
     def candidates(
-        self, found: list[Target], raw: msgspec.Raw, method: str, image: Any
+        self, report: ImportReport, path: str, found: list[Target], raw: msgspec.Raw, method: str, image: Any
     ) -> tuple[str, list[Target], OtherSubset | None]:
-        """(method, candidates, the unit of another subset it matched when that was its only candidate)."""
-        subset = subset_in(raw)
+        """(method, candidates, the unit of another subset it matched when that was its only candidate,
+        and it is to be created as a unit of its own); an explicit map (no index) is followed as given."""
+        subset = subset_in(raw) if self.index is not None else None
         if subset is None:
             return method, found, None
         kept = [_kept(c)[1] for c in found]
@@ -75,8 +76,8 @@ class SubsetMatch:
         fitting = [c for c, k in zip(found, kept, strict=True) if k is None or same_subset(k, subset)]
         if fitting or not found:
             return method, fitting, None
-        other = next(k for k in kept if k is not None)
-        return method, [], (subset, title, found[0][0], other)
+        other = (subset, title, found[0][0], next(k for k in kept if k is not None))
+        return method, [], other if self._apart(report, path, other) else None
 
     def _titles(self, subset: str, title: str, image: Any) -> list[list[Target]]:
         """The units titled as an earlier import named the image: ``<subset>/<file name>``, its subset
@@ -89,9 +90,10 @@ class SubsetMatch:
         return [self.index.by_title.get(t, []) for t in titles]
 
     def landed(self, path: str, raw: msgspec.Raw, image: Any, target: Target) -> None:
-        """Image ``raw`` (at ``path``) goes to ``target``: counted when one names a subset, the other none."""
+        """Image ``raw`` (at ``path``) goes to ``target``: counted when one names a subset, the other none
+        (not when an explicit map sent it there)."""
         has_record, theirs = _kept(target)
-        if not has_record:
+        if not has_record or self.index is None:
             return  # (a unit no import has kept an image for: one added from media takes any subset)
         ours = subset_in(raw)
         if (ours is None) == (theirs is None):
@@ -101,9 +103,9 @@ class SubsetMatch:
             named, whose = (theirs, "the data unit's kept image") if ours is None else (ours, "the image")
             self.first = (path, str(image.file_name), target[0].title, str(named), whose)
 
-    def other_subset(self, report: ImportReport, path: str, other: OtherSubset) -> bool:
+    def _apart(self, report: ImportReport, path: str, other: OtherSubset) -> bool:
         """An image of one subset that matched only a unit of another: True when it is to be created as a
-        unit of its own (``create``); else an error at the image (it is not imported)."""
+        unit of its own (``create``); else an error at the image (it is then unmatched, and not imported)."""
         if self.create:
             return True
         subset, title, unit, theirs = other
