@@ -62,6 +62,7 @@ IMPORT_OPTIONS: dict[str, tuple[type, ...]] = {
     "create_missing_data_units": (bool,),
     "replace": (bool,),
     "source_name": _TEXT,
+    "subset": _TEXT,
 }
 #: What the options of an export take (the keywords of formats.coco.exporter.write_coco).
 EXPORT_OPTIONS: dict[str, tuple[type, ...]] = {

@@ -70,6 +70,7 @@ _IMPORT_KEYWORDS = (
     "create_missing_data_units",
     "replace",
     "source_name",
+    "subset",
 )
 
 _IMPORT_DECORATORS: list[Callable[[Any], Any]] = [
@@ -115,6 +116,12 @@ _IMPORT_DECORATORS: list[Callable[[Any], Any]] = [
         metavar="NAME",
         help="The name this import is known by: importing under a name again updates what that import "
         "made. [default: the file's name]",
+    ),
+    click.option(
+        "--subset",
+        metavar="NAME",
+        help="The subset (split) of every image of the file that names none, such as val for a file "
+        "of one subset (Datumaro's val.xml, instances_val.json): matched and kept apart from other subsets.",
     ),
     click.option(
         "--report",

@@ -11,9 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import msgspec
+
+from labelport.errors import LabelportError
+
 
 def subset_of(image: Mapping[str, Any], *, named: bool = False) -> str | None:
-    """The subset (split) an image came with: YOLO's split, VOC's, or CVAT's ``subset``; None when none.
+    """The subset (split) an image came with: YOLO's split, VOC's, CVAT's ``subset``, or the one an
+    import's ``subset`` option gave it (its record's ``subset``); None when none.
     ``named``: None for ``default`` too, the name CVAT and Datumaro give the images of no subset.
 
     >>> subset_of({"cvat": {"subset": "Train"}}), subset_of({"yolo_split": "val"}), subset_of({})
@@ -26,6 +31,7 @@ def subset_of(image: Mapping[str, Any], *, named: bool = False) -> str | None:
         image.get("yolo_split"),
         image.get("voc_split"),
         cvat.get("subset") if isinstance(cvat, dict) else None,
+        image.get("subset"),  # an import's ``subset`` option (or a file's own field of that name)
     ):
         if isinstance(value, str) and value:
             return None if named and value == "default" else value
@@ -113,3 +119,42 @@ def names_within_subsets(images: list[dict[str, Any]]) -> list[dict[str, Any]]:
             image = {**image, "file_name": name[len(folder) + 1 :]}
         within.append(image)
     return within if _shared_by_subsets(within) else images
+
+
+def given_subset(subset: Any) -> str | None:
+    """An import's ``subset`` option (the subset of every image of the file that names none), checked:
+    a name that prints, not blank, of up to 255 bytes; a :class:`LabelportError` otherwise.
+
+    >>> given_subset("val"), given_subset(None)
+    ('val', None)
+    """
+    if subset is None:
+        return None
+    if not isinstance(subset, str) or not subset.strip() or not subset.isprintable():
+        raise LabelportError(f"the subset option must be a name that prints, not {subset!r}.")
+    if len(subset.encode("utf-8", "surrogatepass")) > 255:
+        raise LabelportError("the subset option must be a name of at most 255 bytes.")
+    return subset
+
+
+def with_subset(raw: msgspec.Raw, subset: str) -> msgspec.Raw:
+    """An image record (as the file wrote it) with ``"subset"`` added when it names no subset of its own."""
+    try:
+        record = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return raw  # (not JSON an image can be: refused where it is read)
+    if not isinstance(record, dict) or subset_of(record) is not None:
+        return raw
+    return msgspec.Raw(msgspec.json.encode({**record, "subset": subset}))
+
+
+def own_title(subset: str, file_name: str, image_id: Any) -> str:
+    """The title of a data unit an image of ``subset`` is given when a unit of another subset has its name:
+    ``<subset>/<file name>`` (as :func:`names_with_subsets` names it), else ``<file name>#<image id>``.
+
+    >>> own_title("val", "a.jpg", 7), own_title("val", "val/a.jpg", 7), own_title("../x", "a.jpg", 7)
+    ('val/a.jpg', 'val/a.jpg', 'a.jpg#7')
+    """
+    if names_a_folder(subset) and subset.isprintable():
+        return file_name if file_name.startswith(f"{subset}/") else f"{subset}/{file_name}"
+    return f"{file_name}#{image_id}"

@@ -25,8 +25,9 @@ from labelport.formats.coco.match import (
 )
 from labelport.formats.coco.plan import EXAMPLES, ImageTarget, Plan
 from labelport.formats.coco.read import ParsedCoco, join_raw
+from labelport.formats.coco.subset_match import OtherSubset, SubsetMatch
 from labelport.formats.coco.validate import MAX_SIDE, image_problem, short
-from labelport.formats.subsets import same_subset, subset_of
+from labelport.formats.subsets import with_subset
 from labelport.hashing import new_uuids
 from labelport.imports.report import ImageMatch, ImportReport
 from labelport.limits import MAX_VIDEO_FRAMES
@@ -34,10 +35,17 @@ from labelport.words import plural
 
 
 def plan_images(
-    parsed: ParsedCoco, units: list[DataUnit], match: Any, create: bool, plan: Plan, report: ImportReport
+    parsed: ParsedCoco,
+    units: list[DataUnit],
+    match: Any,
+    create: bool,
+    plan: Plan,
+    report: ImportReport,
+    subset: str | None = None,
 ) -> None:
     """Match the file's images to data units (or plan the units to create); a results list names
-    none, and goes by the ids kept from the ground truth's import (or a mapping)."""
+    none, and goes by the ids kept from the ground truth's import (or a mapping). ``subset``: the
+    subset of every image that names none (kept in its record as ``"subset"``)."""
     by_hash = {u.data_hash: u for u in units}
     if parsed.kind == "results":
         _plan_result_images(units, by_hash, match, plan)
@@ -46,9 +54,11 @@ def plan_images(
     index = UnitIndex(units) if mapping is None else None
     # Each image is kept as its raw record (a slice of the file, written back verbatim); matching
     # reads only the typed fields it needs. At train scale (120k images) full dicts cost ~200 MB.
-    creating: dict[tuple[str, str], list[tuple[int, schema.Image, msgspec.Raw]]] = defaultdict(list)
+    creating: Creating = defaultdict(list)
+    subsets = SubsetMatch(index, create)
     no_units = index is not None and not units  # a new project: nothing to match, skip the work
-    for i, (raw, typed) in enumerate(zip(parsed.images, _typed_images(parsed.images), strict=True)):
+    raws = parsed.images if subset is None else [with_subset(raw, subset) for raw in parsed.images]
+    for i, (raw, typed) in enumerate(zip(raws, _typed_images(raws), strict=True)):
         path = f"images[{i}]"
         if typed is None:
             report.error("image_type", path, "an image must be a JSON object.")
@@ -79,28 +89,13 @@ def plan_images(
         else:
             assert index is not None
             method, found = index.match(typed.fields())
-        if len(found) > 1 or method in _BY_NAME_ALONE:
-            found = _in_its_subset(found, raw, method)
+        method, found, other = subsets.candidates(report, path, found, raw, method, typed)
         if len(found) > 1:
             _ambiguous(plan, report, i, ImageMatch(image_id, str(file_name), method), found)
             continue
         if not found:
-            key = _unit_to_create(typed, file_name) if create and sized else None
-            if key is not None and key[0] == "video" and not _frame_creatable(report, path, typed):
-                plan.unmatched[image_id] = i
-                continue
-            if key is not None and key[1]:
-                creating[key].append((i, typed, raw))
-                continue
-            plan.unmatched[image_id] = i
-            if key is not None:
-                report.error(
-                    "image_file_name",
-                    f"{path}.file_name",
-                    "the image matches no data unit, and a new one needs a file name to be created from.",
-                )
-            elif not sized:
-                report.error("image_size", path, "an image needs whole-number 'width' and 'height' > 0.")
+            key = _unit_to_create(typed, file_name, other) if create and sized else None
+            _unfound(plan, report, i, typed, raw, key, creating)
             continue
         unit, frame = found[0]
         if not _frame_fits(plan, report, path, i, image_id, unit, frame):
@@ -109,13 +104,46 @@ def plan_images(
         _check_size(report, path, unit, (uw, uh), (width, height) if sized else None)
         if not _lands(plan, i, image_id, unit, frame):
             continue
+        subsets.landed(path, raw, typed, (unit, frame))
         size = (width, height) if sized else (uw, uh)
         _matched(plan, report, image_id, file_name, raw, unit, frame, method, size)
     count = sum(len(m) if kind == "image" else 1 for (kind, _), m in creating.items())
     hashes = iter(new_uuids(count, ordered=True))
     for (kind, title), members in creating.items():
         _create_unit(plan, report, kind, title, members, hashes)
+    subsets.finish(report)
     report.counts.images_unmatched = len(plan.unmatched) - report.counts.images_ambiguous
+
+
+Creating = dict[tuple[str, str], list[tuple[int, schema.Image, msgspec.Raw]]]
+
+
+def _unfound(
+    plan: Plan,
+    report: ImportReport,
+    i: int,
+    typed: schema.Image,
+    raw: msgspec.Raw,
+    key: tuple[str, str] | None,
+    creating: Creating,
+) -> None:
+    """Image ``i`` matched no data unit: one to create (``key``, under ``--create-missing``), else unmatched."""
+    path = f"images[{i}]"
+    if key is not None and key[0] == "video" and not _frame_creatable(report, path, typed):
+        plan.unmatched[typed.id] = i
+        return
+    if key is not None and key[1]:
+        creating[key].append((i, typed, raw))
+        return
+    plan.unmatched[typed.id] = i
+    if key is not None:
+        report.error(
+            "image_file_name",
+            f"{path}.file_name",
+            "the image matches no data unit, and a new one needs a file name to be created from.",
+        )
+    elif not (type(typed.width) is int and type(typed.height) is int):
+        report.error("image_size", path, "an image needs whole-number 'width' and 'height' > 0.")
 
 
 def _ambiguous(
@@ -127,41 +155,6 @@ def _ambiguous(
     if len(report.ambiguous_images) < 1000:
         match.candidates = [f"{u.title}#{f}" for u, f in found]
         report.ambiguous_images.append(match)
-
-
-#: strategies that go by a name alone (not a title the image names): a unit of another subset is not its
-_BY_NAME_ALONE = ("path_suffix", "stem")
-
-
-def _in_its_subset(
-    found: list[tuple[DataUnit, int]], raw: msgspec.Raw, method: str
-) -> list[tuple[DataUnit, int]]:
-    """The candidates of an image of a subset, told apart by the subsets of the image records their
-    units keep (CVAT's ``Validation`` is YOLO's ``val``): the one of its subset when there is one;
-    else, matched by a name alone, those of no other subset (val/a.jpg is not train's a.jpg)."""
-    text = bytes(raw)
-    if b"subset" not in text and b"_split" not in text:
-        return found  # (most images: no subset to read)
-    subset = _subset(raw)
-    if subset is None:
-        return found
-    kept = [_subset(u.extra.get("coco_images", {}).get(str(f))) for u, f in found]
-    alike = [c for c, k in zip(found, kept, strict=True) if k is not None and same_subset(k, subset)]
-    if len(alike) == 1:
-        return alike
-    if method in _BY_NAME_ALONE:
-        return [c for c, k in zip(found, kept, strict=True) if k is None or same_subset(k, subset)]
-    return found
-
-
-def _subset(record: Any) -> str | None:
-    """The subset of an image record, as the file gave it (its bytes) or as a data unit keeps it."""
-    if isinstance(record, msgspec.Raw):
-        try:
-            record = msgspec.json.decode(record)
-        except msgspec.DecodeError:
-            return None
-    return subset_of(record, named=True) if isinstance(record, dict) else None
 
 
 def _plan_result_images(units: list[DataUnit], by_hash: dict[str, DataUnit], match: Any, plan: Plan) -> None:
@@ -181,14 +174,15 @@ def _plan_result_images(units: list[DataUnit], by_hash: dict[str, DataUnit], mat
                 plan.known_images[key] = -1
 
 
-def _unit_to_create(typed: schema.Image, file_name: Any) -> tuple[str, str]:
-    """The data unit an unmatched image would create: (kind, title), the title empty when it has none."""
+def _unit_to_create(typed: schema.Image, file_name: Any, other: OtherSubset | None) -> tuple[str, str]:
+    """The data unit an unmatched image would create: (kind, title), the title empty when it has none;
+    an image whose name a unit of another subset has is titled as ``other`` says."""
     video, group = typed.video_title, typed.data_title
     if isinstance(video, str):
         return "video", video
     if isinstance(group, str):
         return "group", group
-    return "image", file_name or ""
+    return "image", other[1] if other is not None else file_name or ""
 
 
 def _frame_creatable(report: ImportReport, path: str, typed: schema.Image) -> bool:

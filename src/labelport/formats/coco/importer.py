@@ -23,6 +23,7 @@ from labelport.formats.coco.apart import Apart, annotations_apart
 from labelport.formats.coco.images import image_problems, plan_images
 from labelport.formats.coco.plan import Learned, Plan, ShapesLearned, plan_categories
 from labelport.formats.coco.read import ParsedCoco, read_coco
+from labelport.formats.subsets import given_subset
 from labelport.imports.fingerprint import refuse_repeat
 from labelport.imports.policy import ErrorPolicy
 from labelport.imports.report import ImportReport
@@ -49,6 +50,7 @@ def import_coco(
     create_missing_data_units: bool = False,
     replace: bool = False,
     source_name: str | None = None,
+    subset: str | None = None,
     places: Callable[[str], str] | None = None,
     repeat_check: bool | None = None,
 ) -> ImportReport:
@@ -62,6 +64,7 @@ def import_coco(
     """
     started = time.perf_counter()
     on_error = ErrorPolicy.of(on_error).name  # an unknown policy fails here, before reading
+    subset = given_subset(subset)
     with _collector_paused(), annotations_apart(source) as (now, apart):
         parsed = read_coco(now)
         parsed.release()  # decoding read every page; the pass maps each slice again as it goes
@@ -78,6 +81,7 @@ def import_coco(
             replace=replace,
             source_name=source_name,
             repeat_check=source_name is None if repeat_check is None else repeat_check,
+            subset=subset,
             started=started,
             apart=apart,
             places=places,
@@ -118,6 +122,7 @@ def _import(
     replace: bool,
     source_name: str | None,
     repeat_check: bool,
+    subset: str | None,
     started: float,
     apart: Apart | None,
     places: Callable[[str], str] | None,
@@ -137,7 +142,7 @@ def _import(
     units = store.list_data_units(project_hash)
     plan = Plan()
     plan_categories(parsed, ontology, categories, plan, report, learned)
-    plan_images(parsed, units, match, create_missing_data_units, plan, report)
+    plan_images(parsed, units, match, create_missing_data_units, plan, report, subset)
     if apart is not None:  # a dict's annotations, written by a child meanwhile
         apart.fill(parsed)
     # The workers start validating now, while the data units are stored.

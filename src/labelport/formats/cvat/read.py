@@ -113,7 +113,7 @@ def read_cvat(
             extra = {"keypoints": labels.nodes[name], "skeleton": labels.edges.get(name, [])}
         place = Place(file, labels.lines.get(name), f"/annotations/meta//label[name={name!r}]")
         data.category(name, place=place, **extra)
-    reader = _Reader(data, policy, labels, file)
+    reader = _Reader(data, policy, labels, file, _task_subset(meta))
     tracks = [(el, n) for el, n in numbered(root) if el.tag == "track"]
     if tracks:
         reader.video(root, tracks, path.stem, sizes)
@@ -125,6 +125,13 @@ def read_cvat(
     _join_groups(data)
     _points_as_keypoints(data)
     return data
+
+
+def _task_subset(meta: ET.Element | None) -> str | None:
+    """The subset a task export names once in its meta (``meta/task/subset``), the subset of each of its
+    images that names none; None when it names none (a project export names it on each image)."""
+    subset = (meta.findtext("task/subset") or "").strip() if meta is not None else ""
+    return subset or None
 
 
 def _join_groups(data: Dataset) -> None:
@@ -202,8 +209,12 @@ def _video_length(meta: ET.Element | None) -> int | None:
 
 
 class _Reader:
-    def __init__(self, data: Dataset, policy: ErrorPolicy, labels: _Labels, file: str) -> None:
+    def __init__(
+        self, data: Dataset, policy: ErrorPolicy, labels: _Labels, file: str, subset: str | None = None
+    ) -> None:
         self.data, self.policy, self.labels, self.file = data, policy, labels, file
+        #: the task's subset (its meta's), for the images that name none
+        self.subset = subset
         self.image_ids: set[int] = set()
         #: (name, subset) -> the element that gave it first
         self.names: dict[tuple[str, str | None], str] = {}
@@ -221,7 +232,7 @@ class _Reader:
         if width is None or height is None or width < 1 or height < 1:
             self.problem("cvat_size", "an image needs whole-number 'width' and 'height' > 0.", where)
             return
-        name, subset = element.get("name"), element.get("subset")
+        name, subset = element.get("name"), element.get("subset") or self.subset
         if name is not None:
             first = self.names.setdefault((name, subset), where)
             if first != where:
@@ -238,6 +249,8 @@ class _Reader:
             image_id = max(self.image_ids, default=-1) + 1
         self.image_ids.add(image_id)
         extra = {k: element.get(k) for k in ("subset", "task_id") if element.get(k) is not None}
+        if subset is not None:
+            extra["subset"] = subset
         self.data.image(
             element.get("name") or f"{image_id}.jpg",
             int(width),
