@@ -123,6 +123,44 @@ def test_a_unit_outside_the_projects_roots_is_refused_when_created(site: Site) -
     assert sorted(u.title for u in project.list_data_units()) == ["a.png", "rel.png"]
 
 
+@pytest.mark.parametrize("kind", ["import_coco", "import_labels"])
+def test_a_unit_an_import_would_make_outside_the_roots_is_refused(
+    site: Site, tmp_path: Path, kind: str
+) -> None:
+    """An import with --create-missing makes a data unit per unmatched image, located at its file name:
+    a file name leading out of the project's roots is refused before anything is stored."""
+    import json
+
+    project = site.alice.get_project(site.projects["alice"])
+    before = sorted(u.title for u in project.list_data_units())
+    bob = str(site.data / "bob" / "b.png")
+    for file_name in (bob, "../bob/b.png", f"file://{bob}"):
+        coco = {
+            "images": [{"id": 1, "file_name": file_name, "width": 32, "height": 24}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 4, 4]}],
+            "categories": [{"id": 1, "name": "cat"}],
+        }
+        path = tmp_path / "in.json"
+        path.write_text(json.dumps(coco))
+        with pytest.raises(FieldError) as caught:
+            _import(project, kind, path, source_name=file_name)
+        assert caught.value.field == "file_name" and "outside the project's media roots" in str(caught.value)
+    assert sorted(u.title for u in project.list_data_units()) == before  # nothing was added
+    inside = tmp_path / "ok.json"
+    inside.write_text(
+        json.dumps({**coco, "images": [{"id": 1, "file_name": "a.png", "width": 32, "height": 24}]})
+    )
+    assert _import(project, kind, inside, source_name=f"ok-{kind}").ok
+
+
+def _import(project: Any, kind: str, path: Path, **options: Any) -> Any:
+    """The COCO import itself, or the COCO format's reader and then the import (every other format's way)."""
+    options |= {"categories": "create", "create_missing_data_units": True}
+    if kind == "import_coco":
+        return project.import_coco(str(path), **options)
+    return project.import_labels(str(path), "coco", **options)
+
+
 def _media(site: Site, who: str, project_hash: str, unit: DataUnit) -> httpx.Response:
     return site.session(who).get(f"/ui/media/{project_hash}/{unit.data_hash}/0")
 

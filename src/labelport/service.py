@@ -17,6 +17,7 @@ import os
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePath
 from typing import Any, BinaryIO, Protocol
 
@@ -73,7 +74,7 @@ EXPORT_OPTIONS: dict[str, tuple[type, ...]] = {
     "results": (bool,),
 }
 #: the arguments of import_coco and export_coco that are not options
-_NOT_OPTIONS = {"store", "project_hash", "source", "out", "user", "progress", "places"}
+_NOT_OPTIONS = {"store", "project_hash", "source", "out", "user", "progress", "places", "check_units"}
 
 
 def options_of(
@@ -521,11 +522,24 @@ class LocalService:
 
     # -- data and labels -------------------------------------------------------------------------
 
+    def _unit_check(
+        self, project_hash: str, *, imported: bool = False
+    ) -> Callable[[Sequence[DataUnit]], None] | None:
+        """On a team server, what refuses a data unit (added, or made by an import) whose local location
+        lies outside the project's media roots; None on the embedded store, where one user's files are
+        theirs to name."""
+        if self.single_owner:
+            return None
+        return partial(
+            _check_locations, recorded=self.store.project_media_roots(project_hash), imported=imported
+        )
+
     def add_data_units(self, project_hash: str, units: Sequence[DataUnit]) -> None:
         """Add data units; a title the project has already is refused (titles match COCO images)."""
         self._check(project_hash, "write")
-        if not self.single_owner:  # a team server's project reads only its own media roots
-            _check_locations(units, self.store.project_media_roots(project_hash))
+        check = self._unit_check(project_hash)
+        if check is not None:
+            check(units)
         with self.store.project_lock(project_hash):  # not between an import's planning and its commit
             taken = self.store.units_titled(project_hash, [u.title for u in units])
             if taken:
@@ -636,7 +650,13 @@ class LocalService:
         # imports creating units for the same file names would otherwise each create one.
         with nullcontext() if dry_run else self.store.project_lock(project_hash):
             return import_coco(
-                self.store, project_hash, source, user=self.user.name, progress=progress, **options
+                self.store,
+                project_hash,
+                source,
+                user=self.user.name,
+                progress=progress,
+                check_units=self._unit_check(project_hash, imported=True),
+                **options,
             )
 
     def export_coco(
@@ -722,6 +742,7 @@ class LocalService:
                 progress=progress,
                 places=dataset.locate,  # problems name the reader's files, not the COCO it made
                 repeat_check=repeat_check,
+                check_units=self._unit_check(project_hash, imported=True),
                 **coco_options,
             )
         for problem in dataset.problems:
@@ -781,9 +802,10 @@ def _check_reader_options(function: Any, options: dict[str, Any], what: str) -> 
             raise FieldError(f"options.{name}", f"is not an option of {what}")
 
 
-def _check_locations(units: Sequence[DataUnit], recorded: Sequence[str]) -> None:
-    """A :class:`FieldError` (``units[i].location``) for the first local location outside ``recorded``,
-    a team server's media roots for the project. A project with none serves no local file at all (the
+def _check_locations(units: Sequence[DataUnit], recorded: Sequence[str], *, imported: bool = False) -> None:
+    """A :class:`FieldError` (``units[i].location``; for the units an import would make, whose location
+    is an image's ``file_name``: ``file_name``) for the first local location outside ``recorded``, a
+    team server's media roots for the project. A project with none serves no local file at all (the
     viewer refuses every one), so its locations are names only and are not checked here."""
     if not recorded:
         return
@@ -795,8 +817,9 @@ def _check_locations(units: Sequence[DataUnit], recorded: Sequence[str]) -> None
             path = local_file(location)
             if path is not None and file_inside(path, roots, relative=True) is None:
                 raise FieldError(
-                    where,
-                    f"{location!r} lies outside the project's media roots on this server; nothing was added",
+                    "file_name" if imported else where,
+                    f"{location!r} lies outside the project's media roots on this server; "
+                    f"nothing was {'imported' if imported else 'added'}",
                 )
 
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
+from labelport.data import DataUnit
 from labelport.errors import ImportFailed
 from labelport.formats.coco import schema
 from labelport.formats.coco.annotations import Pass
@@ -53,6 +54,7 @@ def import_coco(
     subset: str | None = None,
     places: Callable[[str], str] | None = None,
     repeat_check: bool | None = None,
+    check_units: Callable[[Sequence[DataUnit]], None] | None = None,
 ) -> ImportReport:
     """Import a COCO source into a project; see the module docstring and README "Importing COCO".
 
@@ -60,7 +62,8 @@ def import_coco(
     :meth:`~labelport.formats.base.Dataset.locate`), instead of the COCO path into what it made.
     ``repeat_check``: refuse annotations an earlier import brought under another name
     (``already_imported``); by default unless ``source_name`` is given (a reader of another format
-    names its source itself, and asks for the check).
+    names its source itself, and asks for the check). ``check_units`` sees the data units the import
+    would create before anything is stored, and may refuse them (a team server's media roots).
     """
     started = time.perf_counter()
     on_error = ErrorPolicy.of(on_error).name  # an unknown policy fails here, before reading
@@ -85,6 +88,7 @@ def import_coco(
             started=started,
             apart=apart,
             places=places,
+            check_units=check_units,
         )
         try:
             return _import(store, project_hash, parsed, **options)
@@ -126,6 +130,7 @@ def _import(
     started: float,
     apart: Apart | None,
     places: Callable[[str], str] | None,
+    check_units: Callable[[Sequence[DataUnit]], None] | None,
     learned: Learned | None = None,
 ) -> ImportReport:
     branch = branch_name or MAIN_BRANCH
@@ -143,6 +148,8 @@ def _import(
     plan = Plan()
     plan_categories(parsed, ontology, categories, plan, report, learned)
     plan_images(parsed, units, match, create_missing_data_units, plan, report, subset)
+    if check_units is not None and plan.new_units:
+        check_units(plan.new_units)
     if apart is not None:  # a dict's annotations, written by a child meanwhile
         apart.fill(parsed)
     # The workers start validating now, while the data units are stored.
