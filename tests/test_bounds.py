@@ -447,6 +447,56 @@ def test_a_yolo_label_file_over_the_cap_is_refused_unread(tmp_path: Path) -> Non
     )
 
 
+@pytest.mark.parametrize(
+    ("name", "fmt", "what"),
+    [("a.xml", "cvat", "a CVAT XML file"), ("a.json", "labelstudio", "a Label Studio export")],
+)
+def test_a_one_file_format_over_the_cap_is_refused_unread(
+    tmp_path: Path, name: str, fmt: str, what: str
+) -> None:
+    """A CVAT or Label Studio file is read whole into records (about 24 bytes of memory a byte): one
+    over the cap is one sentence, before a byte of it is read."""
+    from labelport.limits import MAX_DOCUMENT_BYTES
+
+    big = tmp_path / name
+    with big.open("wb") as sparse:  # no disk, no time to write
+        sparse.truncate(MAX_DOCUMENT_BYTES + 1)
+    status, output, peak = run_measured(
+        ["convert", str(big), str(tmp_path / "out"), "--from", fmt, "--to", "coco"], tmp_path
+    )
+    assert status == 1, output
+    assert (
+        f"{big}: is {MAX_DOCUMENT_BYTES + 1:,} bytes; {what} is read whole, and is at most 32 MiB" in output
+    )
+    assert peak < 300
+
+
+def test_a_cvat_file_under_the_cap_stays_within_the_budget(tmp_path: Path) -> None:
+    """What the cap rests on: memory of a CVAT conversion grows about 24 times the file, so a file of
+    a quarter of the cap keeps a quarter of the budget."""
+    from labelport.limits import MAX_DOCUMENT_BYTES
+
+    boxes = "".join(
+        f'<box label="car" xtl="{j}.5" ytl="{j}.25" xbr="{j + 20}.5" ybr="{j + 30}.75" occluded="0"/>\n'
+        for j in range(60)
+    )
+    images = [
+        f'<image id="{i}" name="i{i}.jpg" width="640" height="480">\n{boxes}</image>\n' for i in range(1200)
+    ]
+    xml = f"<annotations><version>1.1</version>\n{''.join(images)}</annotations>\n".encode()
+    assert len(xml) < MAX_DOCUMENT_BYTES // 4
+    source = tmp_path / "a.xml"
+    source.write_bytes(xml)
+    status, output, idle = run_measured(
+        ["convert", str(tmp_path / "none.xml"), str(tmp_path / "n")], tmp_path
+    )
+    status, output, peak = run_measured(
+        ["convert", str(source), str(tmp_path / "out.json"), "--to", "coco"], tmp_path
+    )
+    assert status == 0, output
+    assert peak - idle < BUDGET_MIB * len(xml) / MAX_DOCUMENT_BYTES * 1.25, (peak, idle, len(xml))
+
+
 # -- frames past a video's length --------------------------------------------------------------------
 
 BILLION = 1_000_000_000

@@ -27,6 +27,11 @@ MAX_LINE_BYTES = 4 * 1024 * 1024
 #: together, and 16 MiB of YOLO boxes (930,000 of them) take about 650 MiB.
 MAX_LABEL_FILE_BYTES = 16 * 1024 * 1024
 
+#: Bytes of a one-file format read whole into records (a CVAT XML file, a Label Studio JSON export):
+#: its records take about 24 bytes of memory for each of its bytes, so 32 MiB stays under 1 GiB.
+#: (COCO files are read by their own importer, which holds no record per annotation: no such cap.)
+MAX_DOCUMENT_BYTES = 32 * 1024 * 1024
+
 #: What a member of an uploaded archive is, when its name ends so: a label file (capped as above).
 LABEL_FILE_SUFFIXES = (".txt", ".xml", ".json", ".yaml", ".yml", ".meta")
 

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from labelport.errors import FormatError
+from labelport.limits import MAX_DOCUMENT_BYTES
+from labelport.words import plural
 
 #: each parsed element's 1-based line in its file (see :func:`source_line`)
 _LINES: weakref.WeakKeyDictionary[ET.Element, int] = weakref.WeakKeyDictionary()
@@ -71,8 +73,18 @@ def parse_xml(data: bytes, file: str) -> ET.Element:
         ) from None
 
 
-def read_bytes(path: Path) -> bytes:
+def read_bytes(path: Path, what: str = "a file of this format") -> bytes:
+    """A one-file format's file, read whole: a :class:`FormatError` when it is missing, unreadable or
+    over :data:`~labelport.limits.MAX_DOCUMENT_BYTES` (``file_size``, before anything is read)."""
     try:
+        size = path.stat().st_size
+        if size > MAX_DOCUMENT_BYTES:
+            raise FormatError(
+                "file_size",
+                f"is {plural(size, 'byte')}; {what} is read whole, and is at most "
+                f"{MAX_DOCUMENT_BYTES >> 20} MiB (split it, as a project export splits into tasks).",
+                file=str(path),
+            )
         return path.read_bytes()
     except FileNotFoundError:
         raise FormatError("file_missing", "no such file.", file=str(path)) from None

@@ -94,7 +94,7 @@ def read_cvat(
     other file to read, so ``confined`` (a server) changes nothing."""
     path = Path(source).expanduser()
     file = str(path)
-    root = parse_xml(read_bytes(path), file)
+    root = parse_xml(read_bytes(path, "a CVAT XML file"), file)
     policy = ErrorPolicy.of(on_error)
     if root.tag != "annotations":
         policy.problem(

@@ -56,7 +56,7 @@ def read_labelstudio(
     data units by, never read, so ``confined`` (a server) changes nothing."""
     path = Path(source).expanduser()
     file = str(path)
-    tasks = _decode(read_bytes(path), file)
+    tasks = _decode(read_bytes(path, "a Label Studio export"), file)
     if isinstance(tasks, dict):
         tasks = [tasks]
     if not isinstance(tasks, list):
