@@ -512,7 +512,7 @@ def test_the_cli_refuses_the_same_file_from_standard_input_exit_1(
     assert cli_run("import", "coco", project_hash, source, "--create-missing").exit_code == 0
     environ = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
     piped = subprocess.run(
-        [str(Path(sys.executable).parent / "labelport"), "import", "coco", project_hash, "/dev/stdin"],
+        [str(Path(sys.executable).parent / "labelport"), "import", "coco", project_hash, "-"],
         input=source.read_bytes(),
         capture_output=True,
         env=environ,

@@ -134,7 +134,7 @@ _IMPORT_DECORATORS: list[Callable[[Any], Any]] = [
 
 @import_.command("coco")
 @click.argument("project_hash", metavar="PROJECT")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path))
 @_import_options
 @json_option
 @click.pass_obj
@@ -143,7 +143,8 @@ def import_coco(
 ) -> None:
     """Import a COCO file (instances, keypoints or a results list); prints the import report.
 
-    Re-importing the same file updates what it imported before instead of adding duplicates.
+    Re-importing the same file updates what it imported before instead of adding duplicates. FILE
+    ``-`` reads standard input (its source name is then ``stdin``).
 
     \b
         labelport import coco PROJECT instances.json --dry-run
@@ -157,6 +158,8 @@ def _run_import(
 ) -> None:
     """Run ``project.import_labels`` with a progress bar; print (and write) its report, also when it failed."""
     target = state.client().get_project(project_hash)
+    if str(source) == "-":  # standard input: read as a stream, capped as any source is
+        source = Path("/dev/stdin")
     try:
         # over HTTP the bar counts the file's bytes as they are sent; embedded, the annotations imported
         uploading = state.server is not None
@@ -305,7 +308,7 @@ def import_command(name: str) -> click.Command:
             click.argument(
                 "source",
                 metavar="FOLDER" if fmt.folder else "FILE",
-                type=click.Path(exists=True, path_type=Path),
+                type=click.Path(exists=True, allow_dash=not fmt.folder, path_type=Path),
             ),
             *_IMPORT_DECORATORS,
             *FORMAT_IMPORT_OPTIONS.get(name, []),

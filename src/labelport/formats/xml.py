@@ -12,6 +12,7 @@ external references; every problem names its file and an XPath-like element path
 
 from __future__ import annotations
 
+import os
 import weakref
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -77,15 +78,18 @@ def read_bytes(path: Path, what: str = "a file of this format") -> bytes:
     """A one-file format's file, read whole: a :class:`FormatError` when it is missing, unreadable or
     over :data:`~labelport.limits.MAX_DOCUMENT_BYTES` (``file_size``, before anything is read)."""
     try:
-        size = path.stat().st_size
-        if size > MAX_DOCUMENT_BYTES:
+        with path.open("rb") as handle:  # (a pipe has no size to look at first: read one byte past)
+            size = os.fstat(handle.fileno()).st_size
+            data = b"" if size > MAX_DOCUMENT_BYTES else handle.read(MAX_DOCUMENT_BYTES + 1)
+        if size > MAX_DOCUMENT_BYTES or len(data) > MAX_DOCUMENT_BYTES:
             raise FormatError(
                 "file_size",
-                f"is {plural(size, 'byte')}; {what} is read whole, and is at most "
-                f"{MAX_DOCUMENT_BYTES >> 20} MiB (split it, as a project export splits into tasks).",
+                f"is {plural(size, 'byte') if size > MAX_DOCUMENT_BYTES else 'over the limit'}; {what} is "
+                f"read whole, and is at most {MAX_DOCUMENT_BYTES >> 20} MiB (split it, as a project export "
+                "splits into tasks).",
                 file=str(path),
             )
-        return path.read_bytes()
+        return data
     except FileNotFoundError:
         raise FormatError("file_missing", "no such file.", file=str(path)) from None
     except IsADirectoryError:
