@@ -8,8 +8,8 @@ A COCO import streams its source to the server gzip-compressed in chunks (8 MiB 
 asks the server to import the whole; ``progress(sent, total)`` counts the source's bytes as they go,
 then the annotations the server has written (its progress lines, as they arrive).
 
->>> # service = RemoteService("http://labels.example:8800", Identity.load("~/.ssh/id_ed25519"))
->>> # service.list_projects()
+A service is ``RemoteService("http://labels.example:8800", Identity.load("~/.ssh/id_ed25519"))``;
+its ``list_projects()`` then asks that server.
 """
 
 from __future__ import annotations

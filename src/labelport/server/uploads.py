@@ -66,7 +66,7 @@ class Uploads(Protocol):
 class DatabaseUploads:
     """Uploads in the store's database, which every server process on it shares (PostgreSQL).
 
-    >>> # DatabaseUploads(PostgresStore(url).server_tables())
+    Made as ``DatabaseUploads(PostgresStore(url).server_tables())``.
     """
 
     def __init__(self, tables: ServerTables) -> None:
@@ -146,7 +146,7 @@ def uploads_for(store: LabelStore) -> Uploads:
 class FileUploads:
     """Uploads in a folder: one sub-folder per upload, one file per chunk.
 
-    >>> # FileUploads(Path("labelport.db.uploads"))
+    Made as ``FileUploads(Path("labelport.db.uploads"))``.
     """
 
     def __init__(self, root: Path) -> None:

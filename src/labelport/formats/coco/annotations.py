@@ -51,7 +51,7 @@ class Pass:
     Used as a context manager: entering starts the validation workers (when they pay), so that
     they work while the caller stores the data units; :meth:`run` then consumes their results.
 
-    >>> # with Pass(parsed, plan, report, "ada", None) as importer: importer.run(session, None)
+    Used as ``with Pass(parsed, plan, report, "ada", None) as importer: importer.run(session, None)``.
     """
 
     def __init__(

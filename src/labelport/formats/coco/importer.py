@@ -5,7 +5,7 @@ is keyed by (branch, source name, COCO annotation id) — results lists, which h
 1-based position — so importing the same file again updates the same objects. Nothing is converted
 on the way in: each annotation's original bytes are stored, and an export gives them back.
 
->>> # import_coco(store, project_hash, "instances.json", user="ada") -> ImportReport
+``import_coco(store, project_hash, "instances.json", user="ada")`` returns an ``ImportReport``.
 """
 
 from __future__ import annotations
