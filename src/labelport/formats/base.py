@@ -297,7 +297,7 @@ def write_bytes(path: Path, data: bytes) -> None:
     """Write a small file with one system call each for open, write and close.
 
     Python's ``open`` builds a buffered text layer around every file; for the tens of thousands of
-    label files a YOLO export writes that costs more than the writing (0.5 ms a file, measured).
+    label files a YOLO export writes that costs more than the writing.
     """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:

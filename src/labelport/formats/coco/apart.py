@@ -1,12 +1,12 @@
 """A COCO dict's annotations written to JSON by a forked child while the import plans.
 
-The brief's script hands ``import_coco_labels`` the dict its ``json.loads`` made, and the import
-stores each annotation's JSON, so the dict is written back to JSON first: 1.1 s for COCO train's
-annotations, during which the second core had nothing to do. Here a child process (forked, so it
+A caller may hand ``import_coco_labels`` the dict its ``json.loads`` made, and the import stores
+each annotation's JSON, so the dict is written back to JSON first, a long step during which the
+second core would have nothing to do. Here a child process (forked, so it
 shares the dict's memory without copying it) writes the annotations into a file in memory while this
 process reads the rest of the dict, matches images and plans the categories; the import then maps
-the file, as it maps a file it was given. At COCO-train scale the child takes ~1.6 s and planning
-~1.1 s (measured), so the import waits about half a second where it spent 1.6. When forking is not
+the file, as it maps a file it was given, and waits only for what the writing takes beyond the
+planning. When forking is not
 safe (other threads run), the dict is small, or the child fails (orjson refuses what msgspec
 writes), the dict is read whole here, as before.
 
@@ -105,8 +105,8 @@ class Apart:
 
 
 def _memory_file() -> IO[bytes]:
-    """A file in memory (Linux's memfd: writing COCO train's annotations took 0.14 s there, 0.81 s
-    to an unlinked file on the disk's file system, measured), else an unlinked temporary file."""
+    """A file in memory (Linux's memfd, much faster to write than an unlinked file on the disk's
+    file system), else an unlinked temporary file."""
     if hasattr(os, "memfd_create"):
         return os.fdopen(os.memfd_create("labelport-annotations"), "w+b")
     return tempfile.TemporaryFile()

@@ -53,7 +53,7 @@ def plan_images(
     mapping = None if match == "auto" else load_mapping(match, "image")
     index = UnitIndex(units) if mapping is None else None
     # Each image is kept as its raw record (a slice of the file, written back verbatim); matching
-    # reads only the typed fields it needs. At train scale (120k images) full dicts cost ~200 MB.
+    # reads only the typed fields it needs. Full dicts of a large file's images would cost much memory.
     creating: Creating = defaultdict(list)
     subsets = SubsetMatch(index, create)
     no_units = index is not None and not units  # a new project: nothing to match, skip the work

@@ -210,7 +210,7 @@ def _write(
             report.counts.replaced = session.clear(sorted(set(row_ids.values())))
         extras = plan.unit_extras
         # the image records kept on existing units are stored by the writer thread while the
-        # workers validate (0.5 s at COCO-train scale); a failed import rolls them back with the rest
+        # workers validate, off the import's path; a failed import rolls them back with the rest
         first = (lambda: session.set_data_unit_extra(extras)) if extras else None
         importer.run(session, progress, not report.dry_run, first)
         image_problems(parsed, plan, report)
