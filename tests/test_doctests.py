@@ -22,7 +22,7 @@ import labelport
 WITH_EXAMPLES = {
     "labelport.formats.coco.rings",
     "labelport.imports.seen",
-    "labelport.formats.coco.apart",
+    "labelport.formats.coco.dict_annotations",
     "labelport.formats.coco.slices",
     "labelport.cli",
     "labelport.cli.base",
