@@ -2,7 +2,7 @@
 
 :class:`Pass` hands the file's slices to the import's worker pass (:mod:`labelport.imports.workers`),
 which validates them (:mod:`~labelport.formats.coco.chunks`, with its fast path in
-:mod:`~labelport.formats.coco.fast`) in worker processes when that pays, starting before the data
+:mod:`~labelport.formats.coco.column_checks`) in worker processes when that pays, starting before the data
 units are stored. Then, in file order, it checks annotation ids for duplicates across the whole file,
 builds each slice's rows (:mod:`~labelport.formats.coco.rows`) and hands batches to the import's
 writer thread (:mod:`labelport.imports.writer`); last, it settles the shapes of created objects and
