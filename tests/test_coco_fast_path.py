@@ -130,7 +130,7 @@ NEAR_MISSES = {
     "unknown_image": ("annotations[0].image_id", 77),
     "bbox_missing": ("annotations[0].bbox", None),
     "huge_number": ("annotations[0].bbox", [2, 3, 1e308, 8]),
-    # segmentations the fast path reads from their JSON (rings.py) rather than decoding them
+    # segmentations the fast path reads from their JSON (flat_polygons.py) rather than decoding them
     "segmentation_string": ("annotations[1].segmentation", "[[10,10,30,10,30,20]]"),
     "segmentation_number": ("annotations[1].segmentation", 7),
     "segmentation_true": ("annotations[1].segmentation", True),

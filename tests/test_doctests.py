@@ -20,7 +20,7 @@ import labelport
 
 #: Modules whose docstrings show runnable calls. Add a module here when it gains examples.
 WITH_EXAMPLES = {
-    "labelport.formats.coco.rings",
+    "labelport.formats.coco.flat_polygons",
     "labelport.imports.seen",
     "labelport.formats.coco.dict_annotations",
     "labelport.formats.coco.slices",
