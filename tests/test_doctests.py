@@ -21,7 +21,7 @@ import labelport
 #: Modules whose docstrings show runnable calls. Add a module here when it gains examples.
 WITH_EXAMPLES = {
     "labelport.formats.coco.flat_polygons",
-    "labelport.imports.seen",
+    "labelport.imports.seen_keys",
     "labelport.formats.coco.dict_annotations",
     "labelport.formats.coco.slices",
     "labelport.cli",

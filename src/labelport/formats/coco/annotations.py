@@ -25,7 +25,7 @@ from labelport.imports import workers
 from labelport.imports.fingerprint import Fingerprint
 from labelport.imports.policy import ErrorPolicy
 from labelport.imports.report import ImportReport
-from labelport.imports.seen import SeenKeys
+from labelport.imports.seen_keys import SeenKeys
 from labelport.imports.workers import PARALLEL_FROM, WorkerPass
 from labelport.imports.writer import Writer
 from labelport.ontology import Shape
