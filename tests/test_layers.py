@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
         "labelport.limits",
         "labelport.progress",
         "labelport.version",
-        "labelport.words",
+        "labelport.plural",
     ),
     # pure maths and keys
     ("labelport.geometry", "labelport.keys", "labelport.pixels"),

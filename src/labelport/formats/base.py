@@ -40,7 +40,7 @@ from labelport.formats.subsets import subset_of as subset_of
 from labelport.imports.policy import ErrorPolicy
 from labelport.imports.policy import Problem as Problem
 from labelport.limits import MAX_LABEL_FILE_BYTES, MAX_LINE_BYTES
-from labelport.words import plural
+from labelport.plural import plural
 
 #: How a reader finds an image's (title, width, height) when the image file is absent: by file name
 #: (the project's data units, in an import).

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from labelport.errors import KeyFileError, LabelportError, StoreError
 from labelport.keys import fingerprint_of, load_public_key, openssh_public_text
+from labelport.plural import plural
 from labelport.store.base import LabelStore, UserRecord, project_named
-from labelport.words import plural
 
 
 def open_store(db: str) -> LabelStore:

@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from labelport.errors import ImportFailed, LabelportError, NotFoundError, TooLarge
+from labelport.plural import plural
 from labelport.server import wire
 from labelport.server.redact import server_redact
 from labelport.server.sessions import Sessions
@@ -32,7 +33,6 @@ from labelport.server.signing import Verifier
 from labelport.server.uploads import Uploads
 from labelport.service import LocalService
 from labelport.store.base import LabelStore
-from labelport.words import plural
 
 log = logging.getLogger("labelport.server")
 

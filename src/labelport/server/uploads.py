@@ -30,9 +30,9 @@ from isal import isal_zlib  # zlib's formats, about twice as fast to inflate (IS
 
 from labelport.errors import FieldError, LabelportError, TooLarge
 from labelport.limits import LABEL_FILE_SUFFIXES, MAX_LABEL_FILE_BYTES
+from labelport.plural import plural
 from labelport.store.base import LabelStore, ServerTables
 from labelport.store.rows import check_texts
-from labelport.words import plural
 
 #: Decompress at most this much at a time: a small gzip chunk may hold gigabytes of zeros.
 _STEP = 8 * 1024 * 1024

@@ -31,7 +31,7 @@ from labelport.formats.subsets import with_subset
 from labelport.hashing import new_uuids
 from labelport.imports.report import ImageMatch, ImportReport
 from labelport.limits import MAX_VIDEO_FRAMES
-from labelport.words import plural
+from labelport.plural import plural
 
 
 def plan_images(

@@ -30,9 +30,9 @@ from labelport.imports.policy import ErrorPolicy
 from labelport.imports.report import ImportReport
 from labelport.labels import MAIN_BRANCH
 from labelport.ontology import OntologyStructure
+from labelport.plural import plural
 from labelport.progress import Progress
 from labelport.store.base import LabelStore, ProjectRecord
-from labelport.words import plural
 
 
 def import_coco(

@@ -34,7 +34,7 @@ import orjson
 
 from labelport.errors import CocoError, LabelportError
 from labelport.formats.coco import schema
-from labelport.words import plural
+from labelport.plural import plural
 
 #: The environment variable that sets :func:`max_source_bytes` for the embedded store.
 MAX_BYTES_ENV = "LABELPORT_MAX_IMPORT_BYTES"

@@ -23,7 +23,7 @@ import msgspec
 
 from labelport.formats.coco.schema import MISSING
 from labelport.geometry import compressed_counts_total
-from labelport.words import plural
+from labelport.plural import plural
 
 Report = Callable[[str, str, str], None]
 

@@ -37,7 +37,7 @@ from labelport.formats.xml import (
 )
 from labelport.imports.policy import ErrorPolicy
 from labelport.limits import MAX_IMAGE_PIXELS
-from labelport.words import plural
+from labelport.plural import plural
 
 SHAPES = ("box", "polygon", "polyline", "points", "mask", "skeleton")
 #: where an image's COCO fields are in a CVAT file (see :class:`Place`)

@@ -34,7 +34,7 @@ from labelport.formats.coco.validate import short
 from labelport.formats.reach import OUTSIDE, Reach
 from labelport.imports.policy import ErrorPolicy
 from labelport.limits import MAX_KEYPOINTS, MAX_LINE_NUMBERS
-from labelport.words import plural
+from labelport.plural import plural
 
 YAML_NAMES = ("data.yaml", "dataset.yaml")
 IMAGE_SUFFIXES = frozenset(

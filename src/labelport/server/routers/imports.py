@@ -24,6 +24,7 @@ from starlette.responses import Response, StreamingResponse
 
 from labelport.errors import FieldError, LabelportError, NotFoundError, TooLarge
 from labelport.formats import get_format
+from labelport.plural import plural
 from labelport.server import wire
 from labelport.server.import_process import ImportRequest, run_import_in_child
 from labelport.server.redact import for_upload, server_redact
@@ -36,7 +37,6 @@ from labelport.server.uploads import (
     unpack_archive,
 )
 from labelport.service import LocalService
-from labelport.words import plural
 
 #: Uploads not imported within this time are deleted when the next upload starts.
 UPLOAD_KEEP_SECONDS = 24 * 3600
