@@ -38,7 +38,7 @@ LAYERS: list[tuple[str, ...]] = [
     (
         "labelport.service",
         "labelport.server.remote",
-        "labelport.server.sending",
+        "labelport.server.upload_source",
         "labelport.server.wire",
         "labelport.server.signing",
     ),

@@ -35,8 +35,8 @@ from labelport.keys import Identity
 from labelport.ontology import OntologyStructure
 from labelport.progress import Progress
 from labelport.server import wire
-from labelport.server.sending import CHUNK_BYTES, GzipChunks, open_source, zip_folder
 from labelport.server.signing import sign_request
+from labelport.server.upload_source import CHUNK_BYTES, GzipChunks, open_source, zip_folder
 from labelport.service import UnitPage
 from labelport.store.base import (
     BranchRecord,
