@@ -72,7 +72,7 @@ WITH_EXAMPLES = {
     "labelport.server.routers.users",
     "labelport.server.signing",
     "labelport.server.uploads",
-    "labelport.server.wire",
+    "labelport.server.wire_format",
     "labelport.service",
     "labelport.version",
 }

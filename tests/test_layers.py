@@ -39,7 +39,7 @@ LAYERS: list[tuple[str, ...]] = [
         "labelport.service",
         "labelport.server.remote",
         "labelport.server.upload_source",
-        "labelport.server.wire",
+        "labelport.server.wire_format",
         "labelport.server.signing",
     ),
     # where the embedded store and the key live

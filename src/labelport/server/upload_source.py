@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 from isal import isal_zlib
 
 from labelport import errors
-from labelport.server import wire
+from labelport.server import wire_format
 
 #: Compressed bytes per upload request.
 CHUNK_BYTES = 8 * 1024 * 1024
@@ -59,7 +59,7 @@ def open_source(source: Any) -> tuple[str | None, BinaryIO, int]:
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
     elif isinstance(source, (dict, list)):
-        data = wire.encode(source)
+        data = wire_format.encode(source)
     else:
         raise errors.CocoError(
             f"a COCO source is a path, bytes, a dict or a list, not {type(source).__name__}."
