@@ -30,8 +30,7 @@ from coco_builders import (
     write_json,
 )
 from labelport import OntologyStructure, UserClient
-from labelport.formats.coco import annotations
-from labelport.formats.coco import fast as fast_path
+from labelport.formats.coco import annotations, column_checks
 from labelport.imports import workers as worker_pass
 
 
@@ -56,7 +55,7 @@ def import_both_ways(client: UserClient, coco: Any, monkeypatch: pytest.MonkeyPa
     """Import ``coco`` as it is and with the fast path switched off; return both projects and reports,
     and what the fast path returned for the first."""
     taken: list[bool] = []
-    clean_chunk = fast_path.clean_chunk
+    clean_chunk = column_checks.clean_chunk
 
     def spy(*args: Any) -> Any:
         result = clean_chunk(*args)
@@ -65,10 +64,10 @@ def import_both_ways(client: UserClient, coco: Any, monkeypatch: pytest.MonkeyPa
 
     data = (*DATA, ("d.jpg", W, H))
     fast = make_project(client, "fast", ontology=OntologyStructure(), data=data)
-    monkeypatch.setattr(fast_path, "clean_chunk", spy)
+    monkeypatch.setattr(column_checks, "clean_chunk", spy)
     fast_report = fast.import_coco(coco, categories="create", on_error="skip")
     exact = make_project(client, "exact", ontology=OntologyStructure(), data=data)
-    monkeypatch.setattr(fast_path, "clean_chunk", lambda *args: None)
+    monkeypatch.setattr(column_checks, "clean_chunk", lambda *args: None)
     exact_report = exact.import_coco(coco, categories="create", on_error="skip")
     return (fast, fast_report), (exact, exact_report), taken
 
@@ -131,7 +130,7 @@ NEAR_MISSES = {
     "unknown_image": ("annotations[0].image_id", 77),
     "bbox_missing": ("annotations[0].bbox", None),
     "huge_number": ("annotations[0].bbox", [2, 3, 1e308, 8]),
-    # segmentations the fast path reads from their JSON (rings.py) rather than decoding them
+    # segmentations the fast path reads from their JSON (flat_polygons.py) rather than decoding them
     "segmentation_string": ("annotations[1].segmentation", "[[10,10,30,10,30,20]]"),
     "segmentation_number": ("annotations[1].segmentation", 7),
     "segmentation_true": ("annotations[1].segmentation", True),

@@ -10,6 +10,8 @@ from __future__ import annotations
 import doctest
 import importlib
 import pkgutil
+import re
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -18,9 +20,9 @@ import labelport
 
 #: Modules whose docstrings show runnable calls. Add a module here when it gains examples.
 WITH_EXAMPLES = {
-    "labelport.formats.coco.rings",
-    "labelport.imports.seen",
-    "labelport.formats.coco.apart",
+    "labelport.formats.coco.flat_polygons",
+    "labelport.imports.seen_keys",
+    "labelport.formats.coco.dict_annotations",
     "labelport.formats.coco.slices",
     "labelport.cli",
     "labelport.cli.base",
@@ -70,7 +72,7 @@ WITH_EXAMPLES = {
     "labelport.server.routers.users",
     "labelport.server.signing",
     "labelport.server.uploads",
-    "labelport.server.wire",
+    "labelport.server.wire_format",
     "labelport.service",
     "labelport.version",
 }
@@ -102,3 +104,18 @@ def test_docstring_examples_run(name: str) -> None:
     failed, attempted = doctest.testmod(MODULES[name], optionflags=doctest.ELLIPSIS)
     assert attempted > 0
     assert failed == 0, f"{failed} docstring examples of {name} fail (run: python -m doctest -v)"
+
+
+COMMENT_ONLY = re.compile(r"^\s*>>>\s*#", re.MULTILINE)
+
+
+def test_no_comment_only_example_lines() -> None:
+    """``>>> # ...`` looks like an example but doctest skips it; write a real example or prose."""
+    source = Path(labelport.__file__).parent
+    found = [
+        f"{path.relative_to(source)}:{text.count(chr(10), 0, match.start()) + 1}"
+        for path in sorted(source.rglob("*.py"))
+        for text in [path.read_text(encoding="utf-8")]
+        for match in COMMENT_ONLY.finditer(text)
+    ]
+    assert not found, f"comment-only doctest lines (doctest runs none of them): {found}"

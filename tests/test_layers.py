@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
         "labelport.limits",
         "labelport.progress",
         "labelport.version",
-        "labelport.words",
+        "labelport.plural",
     ),
     # pure maths and keys
     ("labelport.geometry", "labelport.keys", "labelport.pixels"),
@@ -38,8 +38,8 @@ LAYERS: list[tuple[str, ...]] = [
     (
         "labelport.service",
         "labelport.server.remote",
-        "labelport.server.sending",
-        "labelport.server.wire",
+        "labelport.server.upload_source",
+        "labelport.server.wire_format",
         "labelport.server.signing",
     ),
     # where the embedded store and the key live

@@ -1,7 +1,7 @@
 """Every message with a count agrees in number, and none names an internal marker.
 
 Two checks: the source never puts a bare number before a counted noun (it goes through
-:func:`labelport.words.plural`), and a CLI session that makes counts of 0, 1 and 2 of everything
+:func:`labelport.plural.plural`), and a CLI session that makes counts of 0, 1 and 2 of everything
 prints no "1 objects" and no "2 object".
 """
 
@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from labelport.cli import cli
-from labelport.words import plural
+from labelport.plural import plural
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "labelport"
 

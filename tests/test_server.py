@@ -811,7 +811,7 @@ def test_uploaded_gzip_is_inflated_member_by_member_and_damage_is_one_sentence()
     import io
 
     from labelport.errors import LabelportError
-    from labelport.server.sending import GzipChunks
+    from labelport.server.upload_source import GzipChunks
     from labelport.server.uploads import gunzip_chunks
 
     data = json.dumps({"images": [{"id": i, "file_name": f"{i}.jpg"} for i in range(5000)]}).encode()

@@ -424,11 +424,11 @@ def test_yolo_and_cvat_through_the_server_on_postgresql(tmp_path: Path, team: Te
         # the route takes ?format= too (for clients that send no options)
         import gzip
 
-        from labelport.server import wire
+        from labelport.server import wire_format
 
         service = remote.service
         uploads = f"/projects/{cvat.project_hash}/uploads"
-        upload = service._call("POST", uploads, wire.StartUpload("q.xml"), into=wire.Upload)  # type: ignore[attr-defined]
+        upload = service._call("POST", uploads, wire_format.StartUpload("q.xml"), into=wire_format.Upload)  # type: ignore[attr-defined]
         target = f"{uploads}/{upload.upload_id}"
         service._send(
             "PUT", f"{target}/chunks/0", gzip.compress(IMAGES_XML.encode()), "application/octet-stream"
@@ -437,7 +437,7 @@ def test_yolo_and_cvat_through_the_server_on_postgresql(tmp_path: Path, team: Te
             # (the same annotations as a.xml's: replaced, as they are not imported twice)
             "POST",
             f"{target}/import?format=cvat",
-            wire.RunImport(1, {"replace": True}),
+            wire_format.RunImport(1, {"replace": True}),
             into=dict,
             wait=True,
         )  # type: ignore[attr-defined]

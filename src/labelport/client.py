@@ -273,7 +273,7 @@ class Project:
     def update(self, *, title: str | None = None, description: str | None = None) -> ProjectRecord:
         """Rename the project or change its description (its admins).
 
-        >>> # project.update(title="street scenes", description="Berlin, spring 2026")
+        Called as ``project.update(title="street scenes", description="Berlin, spring 2026")``.
         """
         self.record = self.service.update_project(self.project_hash, title=title, description=description)
         return self.record
@@ -546,7 +546,7 @@ class Project:
         annotation, so copying twice gives what copying once gave; ``replace=True`` first clears the
         target's labels of every data unit the source labels.
 
-        >>> # project.copy_branch("model-v2", "main")
+        Called as ``project.copy_branch("model-v2", "main")``.
         """
         return self.service.copy_branch(self.project_hash, source, target, replace=replace)
 

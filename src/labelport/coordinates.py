@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from labelport.errors import LabelError
 from labelport.ontology import Shape
-from labelport.words import plural
+from labelport.plural import plural
 
 Number = int | float
 

@@ -20,7 +20,7 @@ from typing import Any
 from labelport.errors import DataError
 from labelport.hashing import new_uuid
 from labelport.limits import MAX_VIDEO_FRAMES
-from labelport.words import plural
+from labelport.plural import plural
 
 
 class DataType(StrEnum):

@@ -27,8 +27,8 @@ from labelport.client import Project, UserClient
 from labelport.errors import ImportFailed, LabelportError
 from labelport.home import KEY_NAME
 from labelport.keys import write_new_key
+from labelport.plural import plural
 from labelport.viewer.render import render_all
-from labelport.words import plural
 
 WIDTH, HEIGHT = 320, 240
 #: Where ``make demo`` keeps what it made.

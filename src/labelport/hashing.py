@@ -23,11 +23,11 @@ def new_uuid() -> str:
 def new_uuids(count: int, *, ordered: bool = False) -> list[str]:
     """``count`` new random UUID4 strings, from one read of the system's random source; in sorted
     order with ``ordered``, for a batch that goes into a unique index: inserted in order, the index
-    takes them at a few places instead of at a random page each (at ten times COCO train, 1.2 M
-    units in random order missed SQLite's page cache on nearly every insert and took 13.8 s).
+    takes them at a few places instead of at a random page each (in random order, a
+    large batch misses SQLite's page cache on nearly every insert).
 
-    (``str(uuid.uuid4())`` makes an object and reads ``os.urandom`` once per call: at the 240,000
-    hashes an import of COCO train makes, that alone took half a second.)
+    (``str(uuid.uuid4())`` makes an object and reads ``os.urandom`` once per call, which adds up
+    over the hundreds of thousands of hashes a large import makes.)
 
     >>> [len(h) for h in new_uuids(2)], new_uuids(1)[0][14]
     ([36, 36], '4')

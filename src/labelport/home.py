@@ -34,7 +34,7 @@ def default_key(home: str | Path | None = None) -> Path | None:
 
     Once init has recorded a key, a key that appears later in ``~/.ssh`` changes nothing.
 
-    >>> # default_key()  ->  PosixPath('/home/ada/.labelport/id_ed25519')
+    For user ada that is ``/home/ada/.labelport/id_ed25519`` once init has made it.
     """
     folder = Path(home or default_home()).expanduser()
     try:

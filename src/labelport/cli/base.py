@@ -32,9 +32,9 @@ from labelport.keys import Identity
 from labelport.keys import write_new_key as write_new_key
 from labelport.labels import LabelRow
 from labelport.ontology import Attribute, OntologyStructure
+from labelport.plural import plural as plural
 from labelport.service import Progress
 from labelport.store.base import ProjectRecord, Removed
-from labelport.words import plural as plural
 
 F = TypeVar("F", bound=Callable[..., Any])
 

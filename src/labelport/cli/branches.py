@@ -7,7 +7,7 @@ from dataclasses import asdict
 import click
 
 from labelport.cli.base import State, json_option, removed_text
-from labelport.words import plural
+from labelport.plural import plural
 
 
 @click.group()

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from labelport.cli.base import State, json_option
-from labelport.words import plural
+from labelport.plural import plural
 
 
 def _range(d: dict[str, float] | None) -> str:

@@ -18,7 +18,7 @@ from labelport.errors import (
     ImportFailed,
     LabelportError,
 )
-from labelport.words import plural
+from labelport.plural import plural
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -5,7 +5,7 @@ that evaluating two branches here means what pycocotools' ``COCOeval`` means on 
 Imported annotations not edited since are read from their stored records (one typed decode per
 chunk); everything else from its geometry, as the exporter writes it.
 
->>> # load_branch(store.iter_evaluation_rows(project_hash, "main"), frame, "bbox", False) -> Branch
+``load_branch(store.iter_evaluation_rows(project_hash, "main"), frame, "bbox", False)`` returns a ``Branch``.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from pycocotools import mask as mask_utils
 from labelport.errors import LabelportError
 from labelport.evaluation.engine import Side
 from labelport.evaluation.params import COCO_PERSON_SIGMAS
-from labelport.words import plural
+from labelport.plural import plural
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]

@@ -4,7 +4,7 @@ The curves take their colours from :data:`labelport.evaluation.kinds.CURVES`, as
 does. The confusion matrix PNG shows the classes most confused with another (at most
 :data:`CONFUSED_SHOWN`, each cell its count); ``confusion_matrix.csv`` beside it holds every class.
 
->>> # write_plots(evaluation, "plots/") -> [Path("plots/pr_curves.png"), ...]
+``write_plots(evaluation, "plots/")`` returns the paths written, ``plots/pr_curves.png`` first.
 """
 
 from __future__ import annotations

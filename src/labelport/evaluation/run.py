@@ -5,7 +5,7 @@ A stored evaluation is returned as it is while both branches are in the state it
 it. The columns read from a branch for box evaluations are kept the same way, so that evaluating
 several prediction branches against one ground truth reads the ground truth once.
 
->>> # evaluate(store, project_hash, "model-v2", user="ada") -> (evaluation id, summary dict)
+``evaluate(store, project_hash, "model-v2", user="ada")`` returns the evaluation's id and its summary.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ from labelport.formats.subsets import subset_of as subset_of
 from labelport.imports.policy import ErrorPolicy
 from labelport.imports.policy import Problem as Problem
 from labelport.limits import MAX_LABEL_FILE_BYTES, MAX_LINE_BYTES
-from labelport.words import plural
+from labelport.plural import plural
 
 #: How a reader finds an image's (title, width, height) when the image file is absent: by file name
 #: (the project's data units, in an import).
@@ -297,7 +297,7 @@ def write_bytes(path: Path, data: bytes) -> None:
     """Write a small file with one system call each for open, write and close.
 
     Python's ``open`` builds a buffered text layer around every file; for the tens of thousands of
-    label files a YOLO export writes that costs more than the writing (0.5 ms a file, measured).
+    label files a YOLO export writes that costs more than the writing.
     """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:

@@ -20,7 +20,7 @@ from typing import Any
 
 from labelport.errors import FormatError
 from labelport.limits import MAX_DOCUMENT_BYTES
-from labelport.words import plural
+from labelport.plural import plural
 
 #: each parsed element's 1-based line in its file (see :func:`source_line`)
 _LINES: weakref.WeakKeyDictionary[ET.Element, int] = weakref.WeakKeyDictionary()

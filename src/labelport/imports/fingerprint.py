@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from labelport.imports.report import ImportReport
-from labelport.words import plural
+from labelport.plural import plural
 
 _MASK = (1 << 64) - 1
 _SPREAD = np.uint64(0x9E3779B97F4A7C15)

@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 
 from labelport.imports.policy import ErrorPolicy
-from labelport.words import plural
+from labelport.plural import plural
 
 
 class Problem(msgspec.Struct, omit_defaults=True):

@@ -29,12 +29,12 @@ from typing import Any, Protocol
 CHUNK = 20_000
 #: Files with fewer records than this are validated in-process (forking costs more than it saves).
 PARALLEL_FROM = 4 * CHUNK
-#: Slices each worker may validate ahead of the writer. Results are small (three columns of ids,
-#: 0.5 MB as the fast path sends them), and a deep queue keeps the workers busy while the data units
-#: are stored: with 12, the workers of a COCO-train import finished their window before the 120k
-#: units were stored and waited (py-spy).
+#: Slices each worker may validate ahead of the writer. Results are small (three columns of ids
+#: as arrays, as the fast path sends them), and a deep queue keeps the workers busy while the data
+#: units are stored: with a shallow one, the workers of a large import finish their window before
+#: the data units are stored, and wait.
 AHEAD_PER_WORKER = 32
-#: The same for workers that receive each slice's bytes (a slice of COCO train is ~9 MB).
+#: The same for workers that receive each slice's bytes (a slice's bytes are large: few wait at a time).
 SENT_AHEAD_PER_WORKER = 2
 WORKER_NICENESS = 10
 

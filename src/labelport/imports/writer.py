@@ -1,6 +1,6 @@
 """The writer thread of an import: row batches are stored while the next batch is validated.
 
->>> # writer = Writer(session, release); writer.put(rows); failure = writer.close()
+Used as ``writer = Writer(session, release)``, then ``writer.put(rows)``, then ``failure = writer.close()``.
 """
 
 from __future__ import annotations

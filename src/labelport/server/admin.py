@@ -2,7 +2,7 @@
 
 ``labelport user add``, ``labelport media-roots`` and ``labelport serve`` are these functions' faces.
 
->>> # add_user("postgresql://labelport@db/labelport", "ada", Path("ada.pub").read_text(), admin=True)
+For instance ``add_user("postgresql://labelport@db/labelport", "ada", Path("ada.pub").read_text(), admin=True)``.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from labelport.errors import KeyFileError, LabelportError, StoreError
 from labelport.keys import fingerprint_of, load_public_key, openssh_public_text
+from labelport.plural import plural
 from labelport.store.base import LabelStore, UserRecord, project_named
-from labelport.words import plural
 
 
 def open_store(db: str) -> LabelStore:
@@ -50,7 +50,7 @@ def add_user(
     ``file`` names where the key came from, in messages. Users who are not admins see only the projects they are members of; ``admin=True`` makes a user
     an administrator of every project on the server. Adding a user again never takes admin away.
 
-    >>> # add_user("postgresql://labelport@db/labelport", "ada", "ssh-ed25519 AAAA... ada@laptop")
+    Called as ``add_user("postgresql://labelport@db/labelport", "ada", "ssh-ed25519 AAAA... ada@laptop")``.
     """
     if not name.strip():
         raise LabelportError("a user needs a name.")
@@ -83,7 +83,7 @@ def set_media_roots(db: str, project_hash: str, roots: Sequence[str], *, clear: 
     inside the server's ``--media-root``. Each root is an absolute path of the server's machine; it is
     recorded as given (normalised), and resolved (links and all) when an image is served.
 
-    >>> # set_media_roots("postgresql://labelport@db/labelport", "3f9a...", ["/srv/images/team-a"])
+    Called as ``set_media_roots("postgresql://labelport@db/labelport", "3f9a...", ["/srv/images/team-a"])``.
     """
     given = [str(root) for root in roots]
     for root in given:

@@ -135,7 +135,7 @@ def serve(
     Request bodies over ``max_body_bytes`` are refused (413), and so are uploads that decompress to
     more than ``max_import_bytes``.
 
-    >>> # serve("postgresql://labelport@db.example/labelport", "0.0.0.0", 8800)
+    Called as ``serve("postgresql://labelport@db.example/labelport", "0.0.0.0", 8800)``.
     """
     import uvicorn
 

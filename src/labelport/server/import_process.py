@@ -2,7 +2,7 @@
 
 A server runs threads, so its imports' validation workers cannot be forked from it: the fork server
 starts them, and the importing thread sends each of them every slice of the file as bytes, which
-they decode again (at 60,000 images, 1.3 CPU-s more in the workers than forked ones take). A process
+they decode again (CPU time that forked workers, which share the parsed file, do not spend). A process
 the fork server starts runs one thread, so an import there forks its workers, which share the parsed
 file. That process opens its own connection to the database (every server process shares it, and
 the import is still one transaction on one connection), runs the import as the request's user, and

@@ -8,8 +8,8 @@ A COCO import streams its source to the server gzip-compressed in chunks (8 MiB 
 asks the server to import the whole; ``progress(sent, total)`` counts the source's bytes as they go,
 then the annotations the server has written (its progress lines, as they arrive).
 
->>> # service = RemoteService("http://labels.example:8800", Identity.load("~/.ssh/id_ed25519"))
->>> # service.list_projects()
+A service is ``RemoteService("http://labels.example:8800", Identity.load("~/.ssh/id_ed25519"))``;
+its ``list_projects()`` then asks that server.
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from labelport.formats.coco.report import ImportReport
 from labelport.keys import Identity
 from labelport.ontology import OntologyStructure
 from labelport.progress import Progress
-from labelport.server import wire
-from labelport.server.sending import CHUNK_BYTES, GzipChunks, open_source, zip_folder
+from labelport.server import wire_format
 from labelport.server.signing import sign_request
+from labelport.server.upload_source import CHUNK_BYTES, GzipChunks, open_source, zip_folder
 from labelport.service import UnitPage
 from labelport.store.base import (
     BranchRecord,
@@ -178,7 +178,7 @@ class RemoteService:
             try:
                 if response.status_code < 400 and into is not None:
                     # the size of what is written (a compressed answer says it in a header of ours)
-                    total = int(response.headers.get(wire.SIZE_HEADER) or 0)
+                    total = int(response.headers.get(wire_format.SIZE_HEADER) or 0)
                     done = 0
                     # progress lines as they come (a chunk size would hold them until a MiB had
                     # arrived, the whole answer of an import); a file's bytes a MiB at a time
@@ -221,7 +221,7 @@ class RemoteService:
         )
 
     def _call(self, method: str, path: str, body: Any = None, *, into: type[T], wait: bool = False) -> T:
-        content = b"" if body is None else wire.encode(body)
+        content = b"" if body is None else wire_format.encode(body)
         data = self._send(method, path, content, wait=wait)
         try:
             return msgspec.json.decode(data, type=into)
@@ -236,15 +236,15 @@ class RemoteService:
     # -- ontologies and projects -------------------------------------------------------------------
 
     def create_ontology(self, title: str, structure: OntologyStructure) -> str:
-        body = wire.CreateOntology(title, structure.to_dict())
-        return self._call("POST", "/ontologies", body, into=wire.Created).hash
+        body = wire_format.CreateOntology(title, structure.to_dict())
+        return self._call("POST", "/ontologies", body, into=wire_format.Created).hash
 
     def get_ontology(self, ontology_hash: str) -> OntologyRecord:
-        o = self._call("GET", f"/ontologies/{_segment(ontology_hash)}", into=wire.OntologyWire)
+        o = self._call("GET", f"/ontologies/{_segment(ontology_hash)}", into=wire_format.OntologyWire)
         return OntologyRecord(o.ontology_hash, o.title, OntologyStructure.from_dict(o.structure))
 
     def list_ontologies(self) -> list[OntologyRecord]:
-        found = self._call("GET", "/ontologies", into=list[wire.OntologyWire])
+        found = self._call("GET", "/ontologies", into=list[wire_format.OntologyWire])
         return [
             OntologyRecord(o.ontology_hash, o.title, OntologyStructure.from_dict(o.structure)) for o in found
         ]
@@ -257,13 +257,13 @@ class RemoteService:
         ontology_hash: str | None = None,
         structure: OntologyStructure | None = None,
     ) -> str:
-        body = wire.CreateProject(
+        body = wire_format.CreateProject(
             title, description, ontology_hash, None if structure is None else structure.to_dict()
         )
-        return self._call("POST", "/projects", body, into=wire.Created).hash
+        return self._call("POST", "/projects", body, into=wire_format.Created).hash
 
     def get_project(self, project_hash: str) -> tuple[ProjectRecord, OntologyStructure]:
-        found = self._call("GET", self._project(project_hash), into=wire.ProjectWire)
+        found = self._call("GET", self._project(project_hash), into=wire_format.ProjectWire)
         return found.project, OntologyStructure.from_dict(found.structure)
 
     def list_projects(self) -> list[ProjectRecord]:
@@ -271,26 +271,29 @@ class RemoteService:
 
     def add_member(self, project_hash: str, fingerprint: str, role: str) -> None:
         self._call(
-            "POST", self._project(project_hash, "/members"), wire.AddMember(fingerprint, role), into=dict
+            "POST",
+            self._project(project_hash, "/members"),
+            wire_format.AddMember(fingerprint, role),
+            into=dict,
         )
 
     # -- data and labels ---------------------------------------------------------------------------
 
     def add_data_units(self, project_hash: str, units: Sequence[DataUnit]) -> None:
-        body = wire.AddDataUnits(list(units))
+        body = wire_format.AddDataUnits(list(units))
         self._call("POST", self._project(project_hash, "/data-units"), body, into=dict)
 
     def list_data_units(self, project_hash: str) -> list[DataUnit]:
         return self._call("GET", self._project(project_hash, "/data-units"), into=list[DataUnit])
 
     def get_data_units(self, project_hash: str, data_hashes: Sequence[str]) -> list[DataUnit]:
-        body = wire.GetDataUnits(list(data_hashes))
+        body = wire_format.GetDataUnits(list(data_hashes))
         return self._call("POST", self._project(project_hash, "/data-units/get"), body, into=list[DataUnit])
 
     def find_data_units(
         self, project_hash: str, query: UnitQuery, limit: int = 48, offset: int = 0
     ) -> UnitPage:
-        body = wire.FindDataUnits(query, limit, offset)
+        body = wire_format.FindDataUnits(query, limit, offset)
         return self._call("POST", self._project(project_hash, "/data-units/find"), body, into=UnitPage)
 
     def class_counts(self, project_hash: str, query: UnitQuery) -> dict[str, int]:
@@ -299,7 +302,7 @@ class RemoteService:
     def list_label_rows(
         self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
     ) -> list[LabelRowInfo]:
-        body = wire.LoadLabelRows(branch, None if data_hashes is None else list(data_hashes))
+        body = wire_format.LoadLabelRows(branch, None if data_hashes is None else list(data_hashes))
         return self._call(
             "POST", self._project(project_hash, "/label-rows/list"), body, into=list[LabelRowInfo]
         )
@@ -307,7 +310,7 @@ class RemoteService:
     def load_label_rows(
         self, project_hash: str, branch: str, data_hashes: Sequence[str] | None = None
     ) -> list[LabelRowRecord]:
-        body = wire.LoadLabelRows(branch, None if data_hashes is None else list(data_hashes))
+        body = wire_format.LoadLabelRows(branch, None if data_hashes is None else list(data_hashes))
         return self._call(
             "POST", self._project(project_hash, "/label-rows/load"), body, into=list[LabelRowRecord]
         )
@@ -320,9 +323,9 @@ class RemoteService:
         objects: Sequence[ObjectRecord],
         classifications: Sequence[ClassificationRecord],
     ) -> str:
-        body = wire.SaveLabelRow(branch, data_hash, list(objects), list(classifications))
+        body = wire_format.SaveLabelRow(branch, data_hash, list(objects), list(classifications))
         return self._call(
-            "PUT", self._project(project_hash, "/label-rows"), body, into=wire.LabelHash
+            "PUT", self._project(project_hash, "/label-rows"), body, into=wire_format.LabelHash
         ).label_hash
 
     def list_branches(self, project_hash: str) -> list[str]:
@@ -336,29 +339,29 @@ class RemoteService:
     def update_project(
         self, project_hash: str, *, title: str | None = None, description: str | None = None
     ) -> ProjectRecord:
-        body = wire.UpdateProject(title, description)
+        body = wire_format.UpdateProject(title, description)
         return self._call("PATCH", self._project(project_hash), body, into=ProjectRecord)
 
     def delete_project(self, project_hash: str) -> Removed:
         return self._call("DELETE", self._project(project_hash), into=Removed)
 
     def delete_data_units(self, project_hash: str, data_hashes: Sequence[str]) -> Removed:
-        body = wire.DataHashes(list(data_hashes))
+        body = wire_format.DataHashes(list(data_hashes))
         return self._call("POST", self._project(project_hash, "/data-units/delete"), body, into=Removed)
 
     def delete_branch(self, project_hash: str, branch: str) -> Removed:
-        body = wire.Branch(branch)
+        body = wire_format.Branch(branch)
         return self._call("POST", self._project(project_hash, "/branches/delete"), body, into=Removed)
 
     def delete_labels(self, project_hash: str, branch: str, data_hash: str) -> Removed:
-        body = wire.DeleteLabels(branch, data_hash)
+        body = wire_format.DeleteLabels(branch, data_hash)
         return self._call("POST", self._project(project_hash, "/label-rows/delete"), body, into=Removed)
 
     def list_members(self, project_hash: str) -> list[MemberRecord]:
         return self._call("GET", self._project(project_hash, "/members"), into=list[MemberRecord])
 
     def remove_member(self, project_hash: str, fingerprint: str) -> MemberRecord:
-        body = wire.Fingerprint(fingerprint)
+        body = wire_format.Fingerprint(fingerprint)
         return self._call("POST", self._project(project_hash, "/members/remove"), body, into=MemberRecord)
 
     def list_users(self) -> list[UserRecord]:
@@ -368,11 +371,11 @@ class RemoteService:
         return self._call("GET", self._project(project_hash, "/branch-summaries"), into=list[BranchRecord])
 
     def copy_branch(self, project_hash: str, source: str, target: str, *, replace: bool = False) -> Copied:
-        body = wire.CopyBranch(source, target, replace)
+        body = wire_format.CopyBranch(source, target, replace)
         return self._call("POST", self._project(project_hash, "/branches/copy"), body, into=Copied)
 
     def project_stats(self, project_hash: str, branch: str) -> dict[str, Any]:
-        body = wire.Branch(branch)
+        body = wire_format.Branch(branch)
         return self._call("POST", self._project(project_hash, "/stats"), body, into=dict[str, Any])
 
     # -- COCO --------------------------------------------------------------------------------------
@@ -386,7 +389,7 @@ class RemoteService:
         list or bytes go as in-memory data. ``progress(sent, total)`` counts the source's bytes.
         """
         filename, reader, total = open_source(source)
-        wire_options = wire.import_options_to_wire(options)  # refuse bad options before uploading
+        wire_options = wire_format.import_options_to_wire(options)  # refuse bad options before uploading
         return self._import_upload(project_hash, filename, reader, total, wire_options, progress)
 
     def import_labels(
@@ -403,7 +406,7 @@ class RemoteService:
         """
         if format == "coco":
             return self.import_coco(project_hash, source, options, progress)
-        wire_options = {**wire.import_options_to_wire(options), "format": format}
+        wire_options = {**wire_format.import_options_to_wire(options), "format": format}
         path = Path(source).expanduser()
         if not path.exists():
             raise errors.FormatError("source_missing", "does not exist.", file=str(path))
@@ -427,13 +430,16 @@ class RemoteService:
     ) -> ImportReport:
         with reader:
             upload = self._call(
-                "POST", self._project(project_hash, "/uploads"), wire.StartUpload(filename), into=wire.Upload
+                "POST",
+                self._project(project_hash, "/uploads"),
+                wire_format.StartUpload(filename),
+                into=wire_format.Upload,
             )
             uploads = self._project(project_hash, f"/uploads/{upload.upload_id}")
             try:
                 count, size = self._upload(uploads, reader, total, progress)
                 events = _ImportEvents(progress)
-                body = wire.encode(wire.RunImport(count, wire_options, size))
+                body = wire_format.encode(wire_format.RunImport(count, wire_options, size))
                 # not gzip: compressed, the progress lines would wait in the compressor
                 self._send(
                     "POST",
@@ -441,7 +447,7 @@ class RemoteService:
                     body,
                     wait=True,
                     into=events,
-                    headers={"Accept-Encoding": "identity", "Accept": wire.PROGRESS_LINES},
+                    headers={"Accept-Encoding": "identity", "Accept": wire_format.PROGRESS_LINES},
                 )
                 report = events.result(self.domain)
             except BaseException:
@@ -505,19 +511,19 @@ class RemoteService:
         self, project_hash: str, options: dict[str, Any], out: BinaryIO, progress: Progress | None = None
     ) -> None:
         """Write the COCO file the server writes to ``out`` as it arrives (``progress``: bytes received)."""
-        body = wire.encode(wire.RunExport(dict(options)))
+        body = wire_format.encode(wire_format.RunExport(dict(options)))
         self._send(
             "POST", self._project(project_hash, "/export"), body, wait=True, into=out, progress=progress
         )
 
     def evaluate(self, project_hash: str, pred_branch: str, options: dict[str, Any]) -> dict[str, Any]:
-        body = wire.RunEvaluation(pred_branch, dict(options))
+        body = wire_format.RunEvaluation(pred_branch, dict(options))
         return self._call("POST", self._project(project_hash, "/evaluations"), body, into=dict, wait=True)
 
     def stored_evaluation(
         self, project_hash: str, pred_branch: str, gt_branch: str = "main", iou_type: str = "bbox"
     ) -> dict[str, Any] | None:
-        body = wire.StoredEvaluation(pred_branch, gt_branch, iou_type)
+        body = wire_format.StoredEvaluation(pred_branch, gt_branch, iou_type)
         path = self._project(project_hash, "/evaluations/stored")
         return self._call("POST", path, body, into=dict[str, Any] | None)  # type: ignore[arg-type]
 
@@ -526,7 +532,7 @@ class RemoteService:
         return self._send("GET", path, b"", wait=True)
 
     def diff_branches(self, project_hash: str, a: str, b: str, iou: float = 0.5) -> dict[str, Any]:
-        body = wire.RunDiff(a, b, iou)
+        body = wire_format.RunDiff(a, b, iou)
         return self._call("POST", self._project(project_hash, "/diff"), body, into=dict, wait=True)
 
 

@@ -25,14 +25,14 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from labelport.errors import ImportFailed, LabelportError, NotFoundError, TooLarge
-from labelport.server import wire
+from labelport.plural import plural
+from labelport.server import wire_format
 from labelport.server.redact import server_redact
 from labelport.server.sessions import Sessions
 from labelport.server.signing import Verifier
 from labelport.server.uploads import Uploads
 from labelport.service import LocalService
 from labelport.store.base import LabelStore
-from labelport.words import plural
 
 log = logging.getLogger("labelport.server")
 
@@ -88,7 +88,7 @@ async def handle(request: Request, work: Work) -> Response:
 
 def json_response(value: Any) -> Response:
     """``value`` in the wire's JSON."""
-    return Response(wire.encode(value), media_type="application/json")
+    return Response(wire_format.encode(value), media_type="application/json")
 
 
 def _target(scope: Scope) -> str:
@@ -116,7 +116,9 @@ def client_body(exc: LabelportError) -> dict[str, Any]:
 
 def error_response(exc: LabelportError) -> Response:
     """The one translation of a labelport error to HTTP: its ``status``, :func:`client_body` as the body."""
-    return Response(wire.encode(client_body(exc)), status_code=exc.status, media_type="application/json")
+    return Response(
+        wire_format.encode(client_body(exc)), status_code=exc.status, media_type="application/json"
+    )
 
 
 def _labelport_error(request: Request, exc: Exception) -> LabelportError:

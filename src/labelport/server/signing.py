@@ -113,7 +113,7 @@ def sign_request(
 ) -> dict[str, str]:
     """The four headers that sign one request; ``target`` is the path and query as sent.
 
-    >>> # headers = sign_request(identity, "POST", "/projects", b'{"title": "cats"}')
+    Called as ``sign_request(identity, "POST", "/projects", b'{"title": "cats"}')``.
     """
     stamp = str(int(time.time()) if timestamp is None else timestamp)
     once = nonce or secrets.token_urlsafe(18)
@@ -134,7 +134,7 @@ def _public_key(text: str) -> PublicKey:
 class Verifier:
     """Checks signed requests against the users in a store; :meth:`authenticate` names the user.
 
-    >>> # user = Verifier(store).authenticate("GET", "/projects", b"", request.headers)
+    Called as ``Verifier(store).authenticate("GET", "/projects", b"", request.headers)``.
     """
 
     def __init__(

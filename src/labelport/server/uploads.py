@@ -30,9 +30,9 @@ from isal import isal_zlib  # zlib's formats, about twice as fast to inflate (IS
 
 from labelport.errors import FieldError, LabelportError, TooLarge
 from labelport.limits import LABEL_FILE_SUFFIXES, MAX_LABEL_FILE_BYTES
+from labelport.plural import plural
 from labelport.store.base import LabelStore, ServerTables
 from labelport.store.rows import check_texts
-from labelport.words import plural
 
 #: Decompress at most this much at a time: a small gzip chunk may hold gigabytes of zeros.
 _STEP = 8 * 1024 * 1024
@@ -66,7 +66,7 @@ class Uploads(Protocol):
 class DatabaseUploads:
     """Uploads in the store's database, which every server process on it shares (PostgreSQL).
 
-    >>> # DatabaseUploads(PostgresStore(url).server_tables())
+    Made as ``DatabaseUploads(PostgresStore(url).server_tables())``.
     """
 
     def __init__(self, tables: ServerTables) -> None:
@@ -146,7 +146,7 @@ def uploads_for(store: LabelStore) -> Uploads:
 class FileUploads:
     """Uploads in a folder: one sub-folder per upload, one file per chunk.
 
-    >>> # FileUploads(Path("labelport.db.uploads"))
+    Made as ``FileUploads(Path("labelport.db.uploads"))``.
     """
 
     def __init__(self, root: Path) -> None:

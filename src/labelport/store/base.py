@@ -230,8 +230,8 @@ class BulkRows(list[BulkRow]):
 class LabelRowGuard:
     """The check a foreign key from objects to label rows would make, for an import's writes.
 
-    Both stores write imported objects without per-row foreign-key checks (on SQLite they were a
-    third of the insert time at COCO-train scale); instead each label row id an import writes to
+    Both stores write imported objects without per-row foreign-key checks (on SQLite they were a large
+    part of the insert time); instead each label row id an import writes to
     is checked once. Ids the session handed out itself (:meth:`allow`) pass; others are looked up
     with ``lookup``, which returns those of the given ids that are label rows of the project.
 

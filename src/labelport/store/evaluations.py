@@ -41,8 +41,8 @@ _EXISTS = (
     "WHERE d.project_id = ? AND l.branch = ? LIMIT 1"
 )
 #: what an evaluation reads of each object: (data unit row id, frame, object hash, feature hash, confidence,
-#: geometry, record, edited, id), in no particular order (sorting 861k rows cost SQLite more than
-#: the read; the reader puts them in id order itself)
+#: geometry, record, edited, id), in no particular order (sorting a large project's rows costs SQLite
+#: more than the read; the reader puts them in id order itself)
 EVALUATION_SELECT = (
     "SELECT l.data_unit_id, o.frame, o.object_hash, o.feature_hash, o.confidence, o.geometry, o.record, o.edited, "
     "o.id FROM objects o JOIN label_rows l ON l.id = o.label_row_id JOIN data_units d ON d.id = l.data_unit_id "

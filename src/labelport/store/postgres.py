@@ -410,8 +410,8 @@ def _insert_units(conn: Connection[tuple[Any, ...]], project_id: int, units: Seq
     """Insert units and their label rows on main, both with binary ``COPY``.
 
     The units' ids are drawn from their sequence first, so the label rows are written with them
-    rather than found again by data hash (at 60,000 units the look-up, a uuid made per row and the
-    text form of each unit's kept record were a third of PostgreSQL's time for the two tables).
+    rather than found again by data hash; the look-up, a uuid made per row and the text form of each
+    unit's kept record would be a large part of PostgreSQL's time for the two tables.
     """
     if not units:
         return

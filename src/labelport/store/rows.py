@@ -180,7 +180,7 @@ def save_project_ontology(
     alone, else as a copy that the project then uses (copy on write), so that no other project and
     no standalone ontology changes. ``execute`` is the store connection's, ``p`` its placeholder.
 
-    >>> # save_project_ontology(connection.execute, "?", project_id, b'{"objects": []}')
+    Called as ``save_project_ontology(connection.execute, "?", project_id, b'{"objects": []}')``.
     """
     ontology_id, title, copy = execute(_PROJECT_ONTOLOGY.format(p=p), (project_id, project_id)).fetchone()
     if not copy:

@@ -337,7 +337,7 @@ class SqlStore(AccessRows, EvaluationRows):
         args: tuple[Any, ...] = (branch, branch, project_id)
         if data_hashes is not None and len(data_hashes) <= FEW_UNITS:
             # a few units (a page of the viewer's grid): found by their hashes, not by listing
-            # every row of the project and keeping theirs (0.3 s a page at COCO-train scale)
+            # every row of the project and keeping theirs, which costs a large project's whole table each page
             marks = ", ".join([self._marker] * len(data_hashes)) or "NULL"
             select = select.replace(" ORDER BY d.id", f" AND d.data_hash IN ({marks}) ORDER BY d.id")
             args = (*args, *data_hashes)

@@ -64,8 +64,8 @@ class SqliteStore(SqlStore):
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the store at {self.path}: {exc}.") from exc
         try:
-            # Only a new, empty file takes the page size: the larger pages took a fifth off a
-            # COCO-train import's insert and commit (4.35 s -> 3.48 s with 4 KiB -> 16 KiB, measured).
+            # Only a new, empty file takes the page size: larger pages than SQLite's 4 KiB
+            # make a large import's insert and commit faster.
             self._db.execute(f"PRAGMA page_size={PAGE_SIZE}")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -245,8 +245,8 @@ class SqliteStore(SqlStore):
     @contextmanager
     def _read_once(self) -> Iterator[None]:
         """Reads that go through much of the store once (a listing, an export) use a small page
-        cache: at train scale the usual one would only fill up with pages never read again
-        (64 MiB of the process's memory, measured)."""
+        cache: at train scale the usual one would only fill up with pages never read again,
+        memory the process holds for nothing."""
         (size,) = self._one("PRAGMA cache_size")
         self._db.execute(f"PRAGMA cache_size={READ_ONCE_CACHE}")
         try:
@@ -264,8 +264,7 @@ class SqliteStore(SqlStore):
 
     def _batches(self, sql: str, args: Sequence[Any]) -> Iterator[list[Any]]:
         """A query's rows, :data:`CHUNK` at a time, as stored: an object's manual and edited stay
-        SQLite's 0 and 1 (converting each of a train-scale export's 861k rows cost the export 0.9 s,
-        measured); their truth is what readers use."""
+        SQLite's 0 and 1 (converting each row costs a large export noticeable time); their truth is what readers use."""
         with self._cursor(sql, args) as cursor:
             while batch := cursor.fetchmany(CHUNK):
                 yield batch
@@ -274,8 +273,8 @@ class SqliteStore(SqlStore):
     def bulk(self, project_hash: str, branch: str, source: str, user: str) -> Iterator[SqliteBulk]:
         """An import's transaction. SQLite's foreign keys are off for it (the pragma only changes
         outside a transaction): the session checks each label row it writes to once instead
-        (:class:`~labelport.store.base.LabelRowGuard`), which at COCO-train scale took a third off
-        the insert time; every other id it writes it has made or read itself in this transaction."""
+        (:class:`~labelport.store.base.LabelRowGuard`), which is much cheaper than a check per
+        inserted row; every other id it writes it has made or read itself in this transaction."""
         project_id = self._bulk_project(project_hash, branch, source, user)
         self._db.execute("PRAGMA foreign_keys=OFF")
         try:
@@ -323,9 +322,8 @@ def _insert_many(
     db: sqlite3.Connection, insert: str, values: str, rows: Sequence[Sequence[Any]], tail: str = ""
 ) -> None:
     """``{insert} VALUES {values} {tail}`` for every row, :data:`ROWS_PER_STATEMENT` rows a statement
-    (the rest one by one). For an import's objects, a fifth off the insert time of one row a
-    statement at COCO-train scale; for data units (random hashes in a unique index) it was slower,
-    so they go one by one. Both measured."""
+    (the rest one by one). For an import's objects this is faster than one row a statement;
+    for data units (random hashes in a unique index) it is slower, so they go one by one."""
     whole = len(rows) - len(rows) % ROWS_PER_STATEMENT
     if whole:
         width = len(rows[0]) * ROWS_PER_STATEMENT
@@ -379,8 +377,8 @@ class SqliteBulk(SqlBulk):
 
     def label_row_ids(self, data_hashes: Sequence[str]) -> dict[str, int]:
         if self._branch == "main" and all(h in self._added for h in data_hashes):
-            # units this session added: their rows on main were made with them (a third of a
-            # second at COCO-train scale, read back, measured)
+            # units this session added: their rows on main were made with them, so they are
+            # not read back
             return {h: self._added[h] for h in data_hashes}
         wanted = set(data_hashes)
         found: dict[str, int] = {}
@@ -446,8 +444,8 @@ class SqliteBulk(SqlBulk):
         self._guard.allow(added.values())
 
     def set_data_unit_extra(self, extras: dict[str, dict[str, Any]]) -> None:
-        # Units whose row ids this session read (the project's, by label_row_ids) are updated by id:
-        # at COCO-train scale that took 0.66 s to 0.39 s against looking up each data hash (measured).
+        # Units whose row ids this session read (the project's, by label_row_ids) are updated by id,
+        # cheaper than looking up each data hash.
         known = self._unit_ids
         self._db.executemany(
             "UPDATE data_units SET extra = ? WHERE id = ?",

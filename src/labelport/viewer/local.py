@@ -4,7 +4,7 @@ The printed address carries the token once (``/?token=...``); the first request 
 HttpOnly, SameSite=Strict cookie and redirects to the same page without it. Every other request
 needs the cookie: anything else on the machine that reaches the port sees 401.
 
->>> # serve_local(service, port=8765, media_roots=["~/images"])
+Called as ``serve_local(service, port=8765, media_roots=["~/images"])``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A data unit's picture with its labels drawn: the grid's labelled thumbnails and ``labelport render``.
 
->>> # render_unit(project, title="street-1.png", out="street-1.png", media_roots=["images"])
+Called as ``render_unit(project, title="street-1.png", out="street-1.png", media_roots=["images"])``.
 """
 
 from __future__ import annotations

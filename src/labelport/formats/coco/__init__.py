@@ -11,7 +11,7 @@ def prepare_import_workers() -> None:
     ready. ``labelport serve`` calls this at start-up, so that its first import does not wait; calling
     it again does nothing more.
 
-    >>> # prepare_import_workers()  (before the server's threads start)
+    Call it before the server's threads start.
     """
     from labelport.formats.coco.annotations import prepare_workers
 

@@ -2,7 +2,7 @@
 
 :class:`Pass` hands the file's slices to the import's worker pass (:mod:`labelport.imports.workers`),
 which validates them (:mod:`~labelport.formats.coco.chunks`, with its fast path in
-:mod:`~labelport.formats.coco.fast`) in worker processes when that pays, starting before the data
+:mod:`~labelport.formats.coco.column_checks`) in worker processes when that pays, starting before the data
 units are stored. Then, in file order, it checks annotation ids for duplicates across the whole file,
 builds each slice's rows (:mod:`~labelport.formats.coco.rows`) and hands batches to the import's
 writer thread (:mod:`labelport.imports.writer`); last, it settles the shapes of created objects and
@@ -25,7 +25,7 @@ from labelport.imports import workers
 from labelport.imports.fingerprint import Fingerprint
 from labelport.imports.policy import ErrorPolicy
 from labelport.imports.report import ImportReport
-from labelport.imports.seen import SeenKeys
+from labelport.imports.seen_keys import SeenKeys
 from labelport.imports.workers import PARALLEL_FROM, WorkerPass
 from labelport.imports.writer import Writer
 from labelport.ontology import Shape
@@ -51,7 +51,7 @@ class Pass:
     Used as a context manager: entering starts the validation workers (when they pay), so that
     they work while the caller stores the data units; :meth:`run` then consumes their results.
 
-    >>> # with Pass(parsed, plan, report, "ada", None) as importer: importer.run(session, None)
+    Used as ``with Pass(parsed, plan, report, "ada", None) as importer: importer.run(session, None)``.
     """
 
     def __init__(

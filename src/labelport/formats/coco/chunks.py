@@ -3,7 +3,7 @@
 :func:`validate_chunk` is pure: given a slice of raw annotations and the matching plan it returns
 the rows it would write, the evidence of what each imported annotation carried (from which created
 objects get their shapes and conversions are counted) and every problem it found, touching nothing
-shared. A clean slice is proven clean at once by :func:`labelport.formats.coco.fast.clean_chunk`;
+shared. A clean slice is proven clean at once by :func:`labelport.formats.coco.column_checks.clean_chunk`;
 any other goes annotation by annotation. :class:`SliceTask` is what the import's worker pass
 (:mod:`labelport.imports.workers`) runs.
 """
@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from labelport.formats.coco import fast, schema
+from labelport.formats.coco import column_checks, schema
 from labelport.formats.coco.match import ID_MAX, ID_MIN, fold, numeric_id, other_form, whole_id
 from labelport.formats.coco.plan import CategoryTarget
 from labelport.formats.coco.read import join_raw
@@ -95,7 +95,7 @@ def validate_chunk(
     def warn(code: str, where: str, message: str) -> None:
         problems.append((here[0], code, where, message, False, here[1]))
 
-    clean = fast.clean_chunk(ctx, chunk, start, array)
+    clean = column_checks.clean_chunk(ctx, chunk, start, array)
     if clean is not None:
         return clean
     if chunk is None:

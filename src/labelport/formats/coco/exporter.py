@@ -8,7 +8,7 @@ skeletons become keypoints with ``num_keypoints``; rotated boxes their unrotated
 members are images named ``<title>/<frame>.<ext>`` with ``video_title``/``image_title`` and ``frame``,
 so the file imports back with no matching code.
 
->>> # export_coco(store, project_hash) -> bytes of a COCO file
+``export_coco(store, project_hash)`` returns the bytes of a COCO file.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from labelport.formats.subsets import with_subset
 from labelport.hashing import new_uuids
 from labelport.imports.report import ImageMatch, ImportReport
 from labelport.limits import MAX_VIDEO_FRAMES
-from labelport.words import plural
+from labelport.plural import plural
 
 
 def plan_images(
@@ -53,7 +53,7 @@ def plan_images(
     mapping = None if match == "auto" else load_mapping(match, "image")
     index = UnitIndex(units) if mapping is None else None
     # Each image is kept as its raw record (a slice of the file, written back verbatim); matching
-    # reads only the typed fields it needs. At train scale (120k images) full dicts cost ~200 MB.
+    # reads only the typed fields it needs. Full dicts of a large file's images would cost much memory.
     creating: Creating = defaultdict(list)
     subsets = SubsetMatch(index, create)
     no_units = index is not None and not units  # a new project: nothing to match, skip the work

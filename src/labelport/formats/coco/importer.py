@@ -5,7 +5,7 @@ is keyed by (branch, source name, COCO annotation id) — results lists, which h
 1-based position — so importing the same file again updates the same objects. Nothing is converted
 on the way in: each annotation's original bytes are stored, and an export gives them back.
 
->>> # import_coco(store, project_hash, "instances.json", user="ada") -> ImportReport
+``import_coco(store, project_hash, "instances.json", user="ada")`` returns an ``ImportReport``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from labelport.data import DataUnit
 from labelport.errors import ImportFailed
 from labelport.formats.coco import schema
 from labelport.formats.coco.annotations import Pass
-from labelport.formats.coco.apart import Apart, annotations_apart
+from labelport.formats.coco.dict_annotations import AnnotationsChild, annotations_in_child
 from labelport.formats.coco.images import image_problems, plan_images
 from labelport.formats.coco.plan import Learned, Plan, ShapesLearned, plan_categories
 from labelport.formats.coco.read import ParsedCoco, read_coco
@@ -30,9 +30,9 @@ from labelport.imports.policy import ErrorPolicy
 from labelport.imports.report import ImportReport
 from labelport.labels import MAIN_BRANCH
 from labelport.ontology import OntologyStructure
+from labelport.plural import plural
 from labelport.progress import Progress
 from labelport.store.base import LabelStore, ProjectRecord
-from labelport.words import plural
 
 
 def import_coco(
@@ -68,7 +68,7 @@ def import_coco(
     started = time.perf_counter()
     on_error = ErrorPolicy.of(on_error).name  # an unknown policy fails here, before reading
     subset = given_subset(subset)
-    with _collector_paused(), annotations_apart(source) as (now, apart):
+    with _collector_paused(), annotations_in_child(source) as (now, child):
         parsed = read_coco(now)
         parsed.release()  # decoding read every page; the pass maps each slice again as it goes
         options: dict[str, Any] = dict(
@@ -86,7 +86,7 @@ def import_coco(
             repeat_check=source_name is None if repeat_check is None else repeat_check,
             subset=subset,
             started=started,
-            apart=apart,
+            child=child,
             places=places,
             check_units=check_units,
         )
@@ -128,7 +128,7 @@ def _import(
     repeat_check: bool,
     subset: str | None,
     started: float,
-    apart: Apart | None,
+    child: AnnotationsChild | None,
     places: Callable[[str], str] | None,
     check_units: Callable[[Sequence[DataUnit]], None] | None,
     learned: Learned | None = None,
@@ -150,8 +150,8 @@ def _import(
     plan_images(parsed, units, match, create_missing_data_units, plan, report, subset)
     if check_units is not None and plan.new_units:
         check_units(plan.new_units)
-    if apart is not None:  # a dict's annotations, written by a child meanwhile
-        apart.fill(parsed)
+    if child is not None:  # a dict's annotations, written by a child meanwhile
+        child.fill(parsed)
     # The workers start validating now, while the data units are stored.
     # (a dry run ends in _RolledBack: everything but the rows themselves was done, and undone)
     # imports whose annotations this one may repeat under another name (unless told which name)
@@ -210,7 +210,7 @@ def _write(
             report.counts.replaced = session.clear(sorted(set(row_ids.values())))
         extras = plan.unit_extras
         # the image records kept on existing units are stored by the writer thread while the
-        # workers validate (0.5 s at COCO-train scale); a failed import rolls them back with the rest
+        # workers validate, off the import's path; a failed import rolls them back with the rest
         first = (lambda: session.set_data_unit_extra(extras)) if extras else None
         importer.run(session, progress, not report.dry_run, first)
         image_problems(parsed, plan, report)

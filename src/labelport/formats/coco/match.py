@@ -32,7 +32,7 @@ from labelport.data import DataType, DataUnit
 from labelport.errors import LabelportError
 from labelport.formats.coco import schema
 from labelport.formats.coco.validate import short
-from labelport.words import plural
+from labelport.plural import plural
 
 Target = tuple[DataUnit, int]
 

@@ -34,7 +34,7 @@ import orjson
 
 from labelport.errors import CocoError, LabelportError
 from labelport.formats.coco import schema
-from labelport.words import plural
+from labelport.plural import plural
 
 #: The environment variable that sets :func:`max_source_bytes` for the embedded store.
 MAX_BYTES_ENV = "LABELPORT_MAX_IMPORT_BYTES"
@@ -199,10 +199,9 @@ def source_buffer(source: Any, max_bytes: int | None = None) -> tuple[Any, str]:
 
 
 def encode_document(document: dict[str, Any] | list[Any]) -> bytes:
-    """A COCO document given as Python objects (the brief's ``json.loads`` of a file), as JSON.
+    """A COCO document given as Python objects (a caller's ``json.loads`` of a file), as JSON.
 
-    orjson writes a train-scale document in two thirds of msgspec's time (1.3 s against 2.0 s,
-    measured) and the same bytes; what orjson refuses (keys that are not strings, integers beyond
+    orjson writes a large document faster than msgspec, and the same bytes; what orjson refuses (keys that are not strings, integers beyond
     64 bits) msgspec writes.
 
     >>> encode_document({"images": [], "annotations": [{"id": 1, "bbox": [0.5, 1, 2, 3]}]})
@@ -467,7 +466,7 @@ def slice_spans(raws: list[msgspec.Raw], buffer: Any, step: int) -> list[tuple[i
 
     A forked worker reads its slices this way instead of from the list of records it inherited:
     taking records from that list writes to each one's reference count, which copies the pages
-    holding them into the worker (at ten times COCO train, ~400 MiB a worker).
+    holding them into the worker (for a large file, hundreds of MiB a worker).
 
     >>> data = b'[{"a": 1}, {"b": 2},   {"c": 3}]'
     >>> spans = slice_spans(schema.raw_list.decode(data), data, 2)

@@ -84,8 +84,8 @@ class CleanAnnotation(msgspec.Struct):
     """An annotation as clean ground truth writes it, typed strictly for the import's fast path.
 
     A slice decodes into these only when every annotation fits (whole-number ids, a 4-number bbox);
-    the segmentation stays JSON, for :mod:`~labelport.formats.coco.rings` to read every polygon of
-    the slice at once. Any misfit sends the slice to the exact, per-annotation path. JSON has no NaN
+    the segmentation stays JSON, for :mod:`~labelport.formats.coco.flat_polygons` to read every
+    polygon of the slice at once. Any misfit sends the slice to the exact, per-annotation path. JSON has no NaN
     or infinity and msgspec refuses numbers beyond float range, so every float here is finite.
     """
 

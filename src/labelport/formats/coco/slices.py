@@ -86,7 +86,7 @@ class Context:
 
     def for_spawned_workers(self) -> SentContext:
         """What a worker that does not inherit this process's memory needs, pickled once per worker:
-        each image's size (not its target: at 120k images, a third of a second less to pickle)
+        each image's size (not its target, which is slower to pickle)
         and the categories; each slice then travels as its bytes."""
         plan = self.plan
         sizes = {image_id: (t.width, t.height) for image_id, t in plan.images.items()}

@@ -3,7 +3,7 @@
 The functions take a field's value and return nothing; they call ``fail(code, field_path, message)``
 for errors and ``warn(...)`` for warnings, and return whether the field is usable.
 :func:`labelport.formats.coco.chunks.validate_chunk` runs them over every annotation of a slice that
-the fast path (:mod:`labelport.formats.coco.fast`, which uses :func:`check_rle` and
+the fast path (:mod:`labelport.formats.coco.column_checks`, which uses :func:`check_rle` and
 :func:`check_keypoints` with a ``fail`` that raises) could not prove clean.
 
 Rules (see README "Validation"): bbox is 4 finite numbers with width and height > 0; a polygon ring
@@ -23,7 +23,7 @@ import msgspec
 
 from labelport.formats.coco.schema import MISSING
 from labelport.geometry import compressed_counts_total
-from labelport.words import plural
+from labelport.plural import plural
 
 Report = Callable[[str, str, str], None]
 

@@ -10,7 +10,7 @@ type) are kept in each record's ``cvat`` key; attributes go to ``attributes``; r
 ``attributes.rotation`` in degrees. The image id is kept as the COCO image id. Polygons of one
 ``group_id`` and label that differ only in their points are one object of several parts.
 
->>> # read_cvat("annotations.xml") -> Dataset; problems name an element: /annotations/image[2]/box[1]
+``read_cvat("annotations.xml")`` returns a ``Dataset``; problems name an element: ``/annotations/image[2]/box[1]``.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from labelport.formats.xml import (
 )
 from labelport.imports.policy import ErrorPolicy
 from labelport.limits import MAX_IMAGE_PIXELS
-from labelport.words import plural
+from labelport.plural import plural
 
 SHAPES = ("box", "polygon", "polyline", "points", "mask", "skeleton")
 #: where an image's COCO fields are in a CVAT file (see :class:`Place`)

@@ -11,7 +11,7 @@ or a YOLO or VOC split) is written on it, with a project's meta naming the subse
 (``occluded``, ``z_order``, ``group_id``, ``source``) are written back. What CVAT cannot carry is
 counted: scores, ``iscrowd``, COCO annotation and category ids (CVAT numbers neither), a second video.
 
->>> # write_cvat(coco, "annotations.xml") -> ExportReport
+``write_cvat(coco, "annotations.xml")`` returns an ``ExportReport``.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ centre), ``polygonlabels``, ``keypointlabels`` (one point each) and ``brushlabel
 RLE). Values are percent of the image. Other result types (choices, text...) are counted, not
 imported. Label Studio's ids are kept in each record's ``labelstudio`` key.
 
->>> # read_labelstudio("export.json") -> Dataset; problems name a JSON path: $[0].annotations[0].result[1].value
+``read_labelstudio("export.json")`` returns a ``Dataset``; problems name a JSON path: ``$[0].annotations[0].result[1].value``.
 """
 
 from __future__ import annotations

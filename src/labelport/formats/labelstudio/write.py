@@ -7,7 +7,7 @@ as ``keypointlabels``; skeletons as one key point per visible node (labelled wit
 With ``predictions=True`` the results go under ``predictions`` with their scores. What Label Studio
 cannot carry in these results is counted.
 
->>> # write_labelstudio(coco, "tasks.json") -> ExportReport
+``write_labelstudio(coco, "tasks.json")`` returns an ``ExportReport``.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ holds instance masks, instance k being the k-th object of the XML. Box corners a
 pixel coordinates (w = xmax - xmin), as Datumaro reads them. VOC's own fields are kept in each
 record's ``voc`` key; the split in the image's ``voc_split``.
 
->>> # read_voc("VOC2012/") -> Dataset; a problem names its element: Annotations/a.xml /annotation/object[2]/bndbox
+``read_voc("VOC2012/")`` returns a ``Dataset``; a problem names its element: ``Annotations/a.xml /annotation/object[2]/bndbox``.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ y4`` (an oriented box, ``task: obb``). Coordinates are fractions of the image, w
 the image file's header, or else from a data unit of that name (``sizes``); with neither the line is
 refused. Class ids follow ``names``' order: class k is category k + 1, with ``yolo_id`` k kept.
 
->>> # read_yolo("dataset/") -> Dataset; every problem names its file and line
+``read_yolo("dataset/")`` returns a ``Dataset``; every problem names its file and line.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from labelport.formats.coco.validate import short
 from labelport.formats.reach import OUTSIDE, Reach
 from labelport.imports.policy import ErrorPolicy
 from labelport.limits import MAX_KEYPOINTS, MAX_LINE_NUMBERS
-from labelport.words import plural
+from labelport.plural import plural
 
 YAML_NAMES = ("data.yaml", "dataset.yaml")
 IMAGE_SUFFIXES = frozenset(

@@ -8,7 +8,7 @@ before anything is written (:func:`label_files`). An object of several polygons 
 parts joined (:func:`labelport.geometry.join_rings`). Everything YOLO has no place for is counted in
 the report's ``losses``.
 
->>> # write_yolo(coco, "out/", classes=["cat", "dog"]) -> ExportReport with classes {"cat": 0, "dog": 1}
+``write_yolo(coco, "out/", classes=["cat", "dog"])`` returns an ``ExportReport`` whose classes are ``{"cat": 0, "dog": 1}``.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from labelport.server import wire
+from labelport.server import wire_format
 from labelport.server.requests import handle
 from labelport.service import LocalService
 
@@ -23,7 +23,7 @@ router = APIRouter()
 @router.post("/projects/{project_hash}/evaluations")
 async def run_evaluation(request: Request, project_hash: str) -> Response:
     def work(s: LocalService, body: bytes) -> Any:
-        data = wire.decode(body, wire.RunEvaluation)
+        data = wire_format.decode(body, wire_format.RunEvaluation)
         return s.evaluate(project_hash, data.pred_branch, data.options)
 
     return await handle(request, work)
@@ -34,7 +34,7 @@ async def stored_evaluation(request: Request, project_hash: str) -> Response:
     """The stored, current evaluation of two branches with COCO's default parameters (null when none)."""
 
     def work(s: LocalService, body: bytes) -> Any:
-        data = wire.decode(body, wire.StoredEvaluation)
+        data = wire_format.decode(body, wire_format.StoredEvaluation)
         return s.stored_evaluation(project_hash, data.pred_branch, data.gt_branch, data.iou_type)
 
     return await handle(request, work)
@@ -52,7 +52,7 @@ async def evaluation_matches(request: Request, project_hash: str, evaluation_id:
 @router.post("/projects/{project_hash}/diff")
 async def diff_branches(request: Request, project_hash: str) -> Response:
     def work(s: LocalService, body: bytes) -> Any:
-        data = wire.decode(body, wire.RunDiff)
+        data = wire_format.decode(body, wire_format.RunDiff)
         return s.diff_branches(project_hash, data.a, data.b, data.iou)
 
     return await handle(request, work)

@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
-from labelport.server import wire
+from labelport.server import wire_format
 from labelport.server.requests import handle
 from labelport.service import LocalService
 
@@ -23,7 +23,7 @@ router = APIRouter()
 @router.post("/projects/{project_hash}/export")
 async def export(request: Request, project_hash: str) -> Response:
     def work(s: LocalService, body: bytes) -> Any:
-        data = wire.decode(body, wire.RunExport)
+        data = wire_format.decode(body, wire_format.RunExport)
         spool = tempfile.TemporaryFile(prefix="labelport-export-")  # noqa: SIM115 (closed by _pieces)
         try:
             s.write_coco(project_hash, data.options, spool)
@@ -33,7 +33,7 @@ async def export(request: Request, project_hash: str) -> Response:
             spool.close()
             raise
         # the file's size before any compression on the wire: the client's progress total
-        headers = {wire.SIZE_HEADER: str(size)}
+        headers = {wire_format.SIZE_HEADER: str(size)}
         return StreamingResponse(_pieces(spool), media_type="application/json", headers=headers)
 
     return await handle(request, work)

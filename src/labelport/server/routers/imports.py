@@ -24,7 +24,8 @@ from starlette.responses import Response, StreamingResponse
 
 from labelport.errors import FieldError, LabelportError, NotFoundError, TooLarge
 from labelport.formats import get_format
-from labelport.server import wire
+from labelport.plural import plural
+from labelport.server import wire_format
 from labelport.server.import_process import ImportRequest, run_import_in_child
 from labelport.server.redact import for_upload, server_redact
 from labelport.server.requests import Server, client_body, handle, log, server_failure, server_of
@@ -36,7 +37,6 @@ from labelport.server.uploads import (
     unpack_archive,
 )
 from labelport.service import LocalService
-from labelport.words import plural
 
 #: Uploads not imported within this time are deleted when the next upload starts.
 UPLOAD_KEEP_SECONDS = 24 * 3600
@@ -54,15 +54,15 @@ async def start_upload(request: Request, project_hash: str) -> Response:
     server = server_of(request)
 
     def work(s: LocalService, body: bytes) -> Any:
-        data = wire.decode(body, wire.StartUpload)
+        data = wire_format.decode(body, wire_format.StartUpload)
         s.check_upload(project_hash)
         safe_file_name(data.filename)  # a name the import could not use is refused now
         upload_id = new_upload_id()
-        meta = wire.encode(data)
+        meta = wire_format.encode(data)
         server.uploads.create_upload(
             upload_id, project_hash, s.user.id, meta, server.clock(), UPLOAD_KEEP_SECONDS
         )
-        return wire.Upload(upload_id)
+        return wire_format.Upload(upload_id)
 
     return await handle(request, work)
 
@@ -105,15 +105,15 @@ async def run_import(request: Request, project_hash: str, upload_id: str) -> Res
     :func:`import_lines`); asked without, it is the report, or the error with its status."""
     server = server_of(request)
     query_format = request.query_params.get("format", "coco")
-    streamed = wire.PROGRESS_LINES in request.headers.get("accept", "")
+    streamed = wire_format.PROGRESS_LINES in request.headers.get("accept", "")
 
     def work(s: LocalService, body: bytes) -> Any:
         meta = _owned(server, s, project_hash, upload_id)
         folder = tempfile.TemporaryDirectory(prefix="labelport-import-")
         redact = for_upload(Path(folder.name))  # the upload's files named as the client named them
         try:  # whatever the outcome, the upload is gone when the import ends
-            data = wire.decode(body, wire.RunImport)
-            options = wire.import_options_from_wire(data.options)
+            data = wire_format.decode(body, wire_format.RunImport)
+            options = wire_format.import_options_from_wire(data.options)
             # any format of the table: ?format= or the options' "format" (COCO when neither)
             fmt = str(options.pop("format", query_format))
             archive = bool(options.pop("archive", False))
@@ -146,7 +146,7 @@ async def run_import(request: Request, project_hash: str, upload_id: str) -> Res
         if not streamed:
             with folder:  # a plain answer: the report, or the error with its status
                 return run(None)
-        return StreamingResponse(import_lines(run, folder.cleanup), media_type=wire.PROGRESS_LINES)
+        return StreamingResponse(import_lines(run, folder.cleanup), media_type=wire_format.PROGRESS_LINES)
 
     return await handle(request, work)
 
@@ -182,7 +182,7 @@ def import_lines(
                 value = {**client_body(value), "status": value.status}
             elif kind == "report":
                 value = server_redact().value(value)
-            yield wire.encode({kind: value}) + b"\n"
+            yield wire_format.encode({kind: value}) + b"\n"
             if kind != "progress":
                 return
     finally:
@@ -190,17 +190,22 @@ def import_lines(
         cleanup()
 
 
-def _owned(server: Server, s: LocalService, project_hash: str, upload_id: str) -> wire.StartUpload:
+def _owned(server: Server, s: LocalService, project_hash: str, upload_id: str) -> wire_format.StartUpload:
     """The upload's start, if ``s``'s user started it in this project; else there is no such upload."""
     found = is_upload_id(upload_id)
     meta = server.uploads.upload_meta(upload_id, project_hash, s.user.id) if found else None
     if meta is None:
         raise NotFoundError("upload", upload_id, key="id")
-    return wire.decode(meta, wire.StartUpload)
+    return wire_format.decode(meta, wire_format.StartUpload)
 
 
 def _source(
-    server: Server, upload_id: str, run: wire.RunImport, meta: wire.StartUpload, folder: Path, archive: bool
+    server: Server,
+    upload_id: str,
+    run: wire_format.RunImport,
+    meta: wire_format.StartUpload,
+    folder: Path,
+    archive: bool,
 ) -> Any:
     """The upload as an import's source: its file in ``folder`` (or its bytes, for in-memory data),
     or the folder a zip archive unpacks to. The upload's chunks are deleted once they are in the file,
@@ -216,7 +221,7 @@ def _source(
     return source
 
 
-def _unpack(server: Server, upload_id: str, run: wire.RunImport, path: Path) -> None:
+def _unpack(server: Server, upload_id: str, run: wire_format.RunImport, path: Path) -> None:
     """The upload's chunks inflated into ``path``, never past the server's limit.
 
     When the client said what they inflate to (it compressed them), they are inflated once, into

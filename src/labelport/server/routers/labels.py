@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from labelport.server import wire
+from labelport.server import wire_format
 from labelport.server.requests import handle
 from labelport.service import LocalService
 
@@ -23,7 +23,7 @@ router = APIRouter()
 @router.post("/projects/{project_hash}/label-rows/list")
 async def list_label_rows(request: Request, project_hash: str) -> Response:
     def work(s: LocalService, body: bytes) -> Any:
-        data = wire.decode(body, wire.LoadLabelRows)
+        data = wire_format.decode(body, wire_format.LoadLabelRows)
         return s.list_label_rows(project_hash, data.branch, data.data_hashes)
 
     return await handle(request, work)
@@ -32,7 +32,7 @@ async def list_label_rows(request: Request, project_hash: str) -> Response:
 @router.post("/projects/{project_hash}/label-rows/load")
 async def load_label_rows(request: Request, project_hash: str) -> Response:
     def work(s: LocalService, body: bytes) -> Any:
-        data = wire.decode(body, wire.LoadLabelRows)
+        data = wire_format.decode(body, wire_format.LoadLabelRows)
         return s.load_label_rows(project_hash, data.branch, data.data_hashes)
 
     return await handle(request, work)
@@ -41,11 +41,11 @@ async def load_label_rows(request: Request, project_hash: str) -> Response:
 @router.put("/projects/{project_hash}/label-rows")
 async def save_label_row(request: Request, project_hash: str) -> Response:
     def work(s: LocalService, body: bytes) -> Any:
-        data = wire.decode(body, wire.SaveLabelRow)
+        data = wire_format.decode(body, wire_format.SaveLabelRow)
         label_hash = s.save_label_row(
             project_hash, data.branch, data.data_hash, data.objects, data.classifications
         )
-        return wire.LabelHash(label_hash)
+        return wire_format.LabelHash(label_hash)
 
     return await handle(request, work)
 
@@ -53,7 +53,7 @@ async def save_label_row(request: Request, project_hash: str) -> Response:
 @router.post("/projects/{project_hash}/label-rows/delete")
 async def delete_labels(request: Request, project_hash: str) -> Response:
     def work(s: LocalService, body: bytes) -> Any:
-        data = wire.decode(body, wire.DeleteLabels)
+        data = wire_format.decode(body, wire_format.DeleteLabels)
         return s.delete_labels(project_hash, data.branch, data.data_hash)
 
     return await handle(request, work)
@@ -72,7 +72,7 @@ async def branch_summaries(request: Request, project_hash: str) -> Response:
 @router.post("/projects/{project_hash}/branches/delete")
 async def delete_branch(request: Request, project_hash: str) -> Response:
     def work(s: LocalService, body: bytes) -> Any:
-        return s.delete_branch(project_hash, wire.decode(body, wire.Branch).branch)
+        return s.delete_branch(project_hash, wire_format.decode(body, wire_format.Branch).branch)
 
     return await handle(request, work)
 
@@ -80,7 +80,7 @@ async def delete_branch(request: Request, project_hash: str) -> Response:
 @router.post("/projects/{project_hash}/branches/copy")
 async def copy_branch(request: Request, project_hash: str) -> Response:
     def work(s: LocalService, body: bytes) -> Any:
-        data = wire.decode(body, wire.CopyBranch)
+        data = wire_format.decode(body, wire_format.CopyBranch)
         return s.copy_branch(project_hash, data.source, data.target, replace=data.replace)
 
     return await handle(request, work)

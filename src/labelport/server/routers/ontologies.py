@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from labelport.ontology import OntologyStructure
-from labelport.server import wire
+from labelport.server import wire_format
 from labelport.server.requests import handle
 from labelport.service import LocalService
 from labelport.store.base import OntologyRecord
@@ -20,8 +20,8 @@ from labelport.store.base import OntologyRecord
 router = APIRouter()
 
 
-def _wire(o: OntologyRecord) -> wire.OntologyWire:
-    return wire.OntologyWire(o.ontology_hash, o.title, o.structure.to_dict())
+def _wire(o: OntologyRecord) -> wire_format.OntologyWire:
+    return wire_format.OntologyWire(o.ontology_hash, o.title, o.structure.to_dict())
 
 
 @router.get("/ontologies")
@@ -32,8 +32,8 @@ async def list_ontologies(request: Request) -> Response:
 @router.post("/ontologies")
 async def create_ontology(request: Request) -> Response:
     def work(s: LocalService, body: bytes) -> Any:
-        data = wire.decode(body, wire.CreateOntology)
-        return wire.Created(s.create_ontology(data.title, OntologyStructure.from_dict(data.structure)))
+        data = wire_format.decode(body, wire_format.CreateOntology)
+        return wire_format.Created(s.create_ontology(data.title, OntologyStructure.from_dict(data.structure)))
 
     return await handle(request, work)
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from labelport.ontology import OntologyStructure
-from labelport.server import wire
+from labelport.server import wire_format
 from labelport.server.requests import handle
 from labelport.service import LocalService
 
@@ -29,9 +29,9 @@ async def list_projects(request: Request) -> Response:
 @router.post("/projects")
 async def create_project(request: Request) -> Response:
     def work(s: LocalService, body: bytes) -> Any:
-        data = wire.decode(body, wire.CreateProject)
+        data = wire_format.decode(body, wire_format.CreateProject)
         structure = None if data.structure is None else OntologyStructure.from_dict(data.structure)
-        return wire.Created(
+        return wire_format.Created(
             s.create_project(
                 data.title,
                 description=data.description,
@@ -47,7 +47,7 @@ async def create_project(request: Request) -> Response:
 async def get_project(request: Request, project_hash: str) -> Response:
     def work(s: LocalService, body: bytes) -> Any:
         project, structure = s.get_project(project_hash)
-        return wire.ProjectWire(project, structure.to_dict())
+        return wire_format.ProjectWire(project, structure.to_dict())
 
     return await handle(request, work)
 
@@ -55,7 +55,7 @@ async def get_project(request: Request, project_hash: str) -> Response:
 @router.patch("/projects/{project_hash}")
 async def update_project(request: Request, project_hash: str) -> Response:
     def work(s: LocalService, body: bytes) -> Any:
-        data = wire.decode(body, wire.UpdateProject)
+        data = wire_format.decode(body, wire_format.UpdateProject)
         return s.update_project(project_hash, title=data.title, description=data.description)
 
     return await handle(request, work)
@@ -74,7 +74,7 @@ async def list_members(request: Request, project_hash: str) -> Response:
 @router.post("/projects/{project_hash}/members")
 async def add_member(request: Request, project_hash: str) -> Response:
     def work(s: LocalService, body: bytes) -> Any:
-        data = wire.decode(body, wire.AddMember)
+        data = wire_format.decode(body, wire_format.AddMember)
         s.add_member(project_hash, data.fingerprint, data.role)
         return {}
 
@@ -84,7 +84,7 @@ async def add_member(request: Request, project_hash: str) -> Response:
 @router.post("/projects/{project_hash}/members/remove")
 async def remove_member(request: Request, project_hash: str) -> Response:
     def work(s: LocalService, body: bytes) -> Any:
-        return s.remove_member(project_hash, wire.decode(body, wire.Fingerprint).fingerprint)
+        return s.remove_member(project_hash, wire_format.decode(body, wire_format.Fingerprint).fingerprint)
 
     return await handle(request, work)
 
@@ -92,6 +92,6 @@ async def remove_member(request: Request, project_hash: str) -> Response:
 @router.post("/projects/{project_hash}/stats")
 async def project_stats(request: Request, project_hash: str) -> Response:
     def work(s: LocalService, body: bytes) -> Any:
-        return s.project_stats(project_hash, wire.decode(body, wire.Branch).branch)
+        return s.project_stats(project_hash, wire_format.decode(body, wire_format.Branch).branch)
 
     return await handle(request, work)

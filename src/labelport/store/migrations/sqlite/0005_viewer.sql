@@ -8,5 +8,5 @@ CREATE TABLE viewer_sessions (
 CREATE INDEX viewer_sessions_user ON viewer_sessions(user_id);
 CREATE INDEX viewer_sessions_expiry ON viewer_sessions(expires_at);
 -- The viewer's grid filters units by class and counts objects per class: a covering index answers
--- both from the index alone (at COCO-train scale the class filter went from 0.37 s to 0.08 s).
+-- both from the index alone, without reading the table.
 CREATE INDEX objects_row_class ON objects(label_row_id, feature_hash, confidence);

@@ -1,6 +1,6 @@
 """A COCO dict's annotations are written to JSON by a forked child while the import plans
-(formats/coco/apart.py): the import must store exactly what it stores from the dict's JSON, fall
-back to reading the dict whole when the child cannot write it, and leave no child behind."""
+(formats/coco/dict_annotations.py): the import must store exactly what it stores from the dict's
+JSON, fall back to reading the dict whole when the child cannot write it, and leave no child behind."""
 
 from __future__ import annotations
 
@@ -12,21 +12,21 @@ import pytest
 from coco_builders import DATA, coco_template, make_project, to_bytes
 from labelport import OntologyStructure, UserClient
 from labelport.errors import LabelportError
-from labelport.formats.coco import apart
+from labelport.formats.coco import dict_annotations
 
 
 @pytest.fixture
-def children(monkeypatch: pytest.MonkeyPatch) -> list[apart.Apart | None]:
-    """Every dict is written apart, however small; the children started are recorded."""
-    monkeypatch.setattr(apart, "APART_FROM", 1)
-    started: list[apart.Apart | None] = []
-    start = apart.Apart.start
+def children(monkeypatch: pytest.MonkeyPatch) -> list[dict_annotations.AnnotationsChild | None]:
+    """Every dict is written by a child, however small; the children started are recorded."""
+    monkeypatch.setattr(dict_annotations, "CHILD_FROM", 1)
+    started: list[dict_annotations.AnnotationsChild | None] = []
+    start = dict_annotations.AnnotationsChild.start
 
-    def recorded(source: Any) -> apart.Apart | None:
+    def recorded(source: Any) -> dict_annotations.AnnotationsChild | None:
         started.append(start(source))
         return started[-1]
 
-    monkeypatch.setattr(apart.Apart, "start", staticmethod(recorded))
+    monkeypatch.setattr(dict_annotations.AnnotationsChild, "start", staticmethod(recorded))
     return started
 
 
@@ -45,7 +45,7 @@ def exported(client: UserClient, title: str, source: Any) -> tuple[Any, dict[str
 
 
 def test_a_dict_written_apart_imports_as_its_json(
-    client: UserClient, children: list[apart.Apart | None]
+    client: UserClient, children: list[dict_annotations.AnnotationsChild | None]
 ) -> None:
     coco = coco_template()
     report, labels = exported(client, "apart", coco)
@@ -58,7 +58,7 @@ def test_a_dict_written_apart_imports_as_its_json(
 
 
 def test_what_orjson_refuses_is_read_whole_here(
-    client: UserClient, children: list[apart.Apart | None]
+    client: UserClient, children: list[dict_annotations.AnnotationsChild | None]
 ) -> None:
     """An integer key orjson will not write: the child fails, and the dict is read whole (by msgspec,
     which writes the key as a string) with the same outcome as before."""
@@ -74,7 +74,7 @@ def test_what_orjson_refuses_is_read_whole_here(
 
 
 def test_an_import_that_fails_before_it_needs_the_annotations_stops_the_child(
-    client: UserClient, children: list[apart.Apart | None]
+    client: UserClient, children: list[dict_annotations.AnnotationsChild | None]
 ) -> None:
     project = make_project(client, "fails", ontology=OntologyStructure(), data=DATA)
     with pytest.raises(LabelportError, match=r"map\.json"):

@@ -1,7 +1,7 @@
 """The keys an import has seen so far, to find a key used twice in one file.
 
-A dict of every key and where it was first cost ~110 bytes an annotation (95 MiB at COCO-train
-scale, ten times that at ten times train). Keys are almost always small whole numbers, seen once:
+A dict of every key and where it was first costs some hundred bytes an annotation, which is much
+memory for a large file. Keys are almost always small whole numbers, seen once:
 those are kept as one byte each in a numpy array indexed by the key, with each slice's keys in file
 order beside it. The first key seen again (or one that does not fit) turns the record into the dict,
 built once from the slices kept, which then names every first position as before.

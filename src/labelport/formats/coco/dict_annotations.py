@@ -1,17 +1,16 @@
 """A COCO dict's annotations written to JSON by a forked child while the import plans.
 
-The brief's script hands ``import_coco_labels`` the dict its ``json.loads`` made, and the import
-stores each annotation's JSON, so the dict is written back to JSON first: 1.1 s for COCO train's
-annotations, during which the second core had nothing to do. Here a child process (forked, so it
-shares the dict's memory without copying it) writes the annotations into a file in memory while this
-process reads the rest of the dict, matches images and plans the categories; the import then maps
-the file, as it maps a file it was given. At COCO-train scale the child takes ~1.6 s and planning
-~1.1 s (measured), so the import waits about half a second where it spent 1.6. When forking is not
-safe (other threads run), the dict is small, or the child fails (orjson refuses what msgspec
+A caller may hand ``import_coco_labels`` the dict its ``json.loads`` made, and the import stores
+each annotation's JSON, so the dict is written back to JSON first, a long step during which the
+second core would have nothing to do. Here a child process (forked, so it shares the dict's memory
+without copying it) writes the annotations into a file in memory while this process reads the rest
+of the dict, matches images and plans the categories; the import then maps the file, as it maps a
+file it was given, and waits only for what the writing takes beyond the planning. When forking is
+not safe (other threads run), the dict is small, or the child fails (orjson refuses what msgspec
 writes), the dict is read whole here, as before.
 
->>> with annotations_apart({"images": [], "annotations": [], "categories": []}) as (source, apart):
-...     apart is None  # a small dict is read whole
+>>> with annotations_in_child({"images": [], "annotations": [], "categories": []}) as (source, child):
+...     child is None  # a small dict is read whole
 True
 """
 
@@ -32,10 +31,10 @@ from labelport.formats.coco import schema
 from labelport.formats.coco.read import ParsedCoco, read_coco
 
 #: Dicts with fewer annotations than this are written here (forking costs more than it saves).
-APART_FROM = 50_000
+CHILD_FROM = 50_000
 
 
-class Apart:
+class AnnotationsChild:
     """The annotations of ``source`` being written by a child process; :meth:`fill` waits for them."""
 
     def __init__(self, source: dict[str, Any]) -> None:
@@ -55,18 +54,18 @@ class Apart:
                 os._exit(code)
 
     @staticmethod
-    def start(source: Any) -> Apart | None:
+    def start(source: Any) -> AnnotationsChild | None:
         """A child writing ``source``'s annotations, or None when the dict is to be read whole."""
         if not (
             isinstance(source, dict)
             and isinstance(source.get("annotations"), list)
-            and len(source["annotations"]) >= APART_FROM
+            and len(source["annotations"]) >= CHILD_FROM
             and hasattr(os, "fork")
             and threading.active_count() == 1
         ):
             return None
         try:
-            return Apart(source)
+            return AnnotationsChild(source)
         except OSError:  # no process or temporary file to be had: read the dict whole
             return None
 
@@ -105,20 +104,20 @@ class Apart:
 
 
 def _memory_file() -> IO[bytes]:
-    """A file in memory (Linux's memfd: writing COCO train's annotations took 0.14 s there, 0.81 s
-    to an unlinked file on the disk's file system, measured), else an unlinked temporary file."""
+    """A file in memory (Linux's memfd, much faster to write than an unlinked file on the disk's
+    file system), else an unlinked temporary file."""
     if hasattr(os, "memfd_create"):
         return os.fdopen(os.memfd_create("labelport-annotations"), "w+b")
     return tempfile.TemporaryFile()
 
 
 @contextmanager
-def annotations_apart(source: Any) -> Iterator[tuple[Any, Apart | None]]:
+def annotations_in_child(source: Any) -> Iterator[tuple[Any, AnnotationsChild | None]]:
     """What to read now (the dict without its annotations, or ``source`` itself) and the child
     writing them (None when there is none); the child is stopped on leaving if still at work."""
-    apart = Apart.start(source)
+    child = AnnotationsChild.start(source)
     try:
-        yield (source if apart is None else apart.rest), apart
+        yield (source if child is None else child.rest), child
     finally:
-        if apart is not None:
-            apart.close()
+        if child is not None:
+            child.close()

@@ -1,9 +1,9 @@
 """Polygon rings read straight from their JSON, for the import's fast path: every ring's numbers in
 one numpy array, with no Python list or float made per ring or number.
 
-A slice of COCO train holds ~800,000 polygon numbers. Decoding them as nested lists, walking the
-lists into an array and freeing them was most of what validating a clean slice cost (py-spy, full
-scale); here the slice's segmentations are joined, checked for shape by counting brackets, and
+A slice of a large file holds hundreds of thousands of polygon numbers. Decoding them as nested
+lists, walking the lists into an array and freeing them would be most of what validating a clean
+slice costs; here the slice's segmentations are joined, checked for shape by counting brackets, and
 decoded as one flat list of floats.
 
 >>> values, lengths, rings = polygons([b"[[1,2,3,4,5,6]]", b"[[0,0,1,0,1,1],[2,2,3,2,3,3,4,4]]"])

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 from isal import isal_zlib
 
 from labelport import errors
-from labelport.server import wire
+from labelport.server import wire_format
 
 #: Compressed bytes per upload request.
 CHUNK_BYTES = 8 * 1024 * 1024
@@ -59,7 +59,7 @@ def open_source(source: Any) -> tuple[str | None, BinaryIO, int]:
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
     elif isinstance(source, (dict, list)):
-        data = wire.encode(source)
+        data = wire_format.encode(source)
     else:
         raise errors.CocoError(
             f"a COCO source is a path, bytes, a dict or a list, not {type(source).__name__}."
@@ -82,7 +82,7 @@ class GzipChunks:
     def __iter__(self) -> Iterator[tuple[bytes, int]]:
         head = self.reader.read(2)
         already = head == b"\x1f\x8b"
-        # ISA-L's level 1: gzip as zlib writes it, three times as fast (COCO train: 1.0 s, not 3.5 s)
+        # ISA-L's level 1: gzip as zlib writes it, much faster than zlib's level 6 and still small
         compressor = None if already else isal_zlib.compressobj(1, isal_zlib.DEFLATED, 31)
         pending = bytearray()
         sent = 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from labelport.imports.seen import SMALL, SeenKeys
+from labelport.imports.seen_keys import SMALL, SeenKeys
 
 keys = st.one_of(st.integers(0, 40), st.integers(0, SMALL + 5), st.integers(-(2**63), 2**63 - 1))
 slices = st.lists(st.tuples(st.lists(keys, max_size=12), st.booleans()), max_size=8)

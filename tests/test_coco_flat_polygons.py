@@ -10,7 +10,7 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from labelport.formats.coco.rings import polygons
+from labelport.formats.coco.flat_polygons import polygons
 
 numbers = st.one_of(st.integers(-(10**6), 10**6), st.floats(allow_nan=False, allow_infinity=False, width=64))
 rings = st.lists(numbers, min_size=1, max_size=12)
