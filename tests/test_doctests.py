@@ -34,7 +34,6 @@ WITH_EXAMPLES = {
     "labelport.formats.coco.match",
     "labelport.formats.coco.ontology",
     "labelport.formats.coco.read",
-    "labelport.formats.coco.records",
     "labelport.formats.coco.schema",
     "labelport.formats.coco.validate",
     "labelport.formats.labelstudio.read",
@@ -72,6 +71,10 @@ WITH_EXAMPLES = {
     "labelport.server.uploads",
     "labelport.server.wire",
     "labelport.service",
+    "labelport.stored.codec",
+    "labelport.stored.decode",
+    "labelport.stored.encode",
+    "labelport.stored.ids",
     "labelport.version",
 }
 
