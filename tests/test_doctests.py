@@ -36,7 +36,6 @@ WITH_EXAMPLES = {
     "labelport.formats.coco.match",
     "labelport.formats.coco.ontology",
     "labelport.formats.coco.read",
-    "labelport.formats.coco.records",
     "labelport.formats.coco.schema",
     "labelport.formats.coco.validate",
     "labelport.formats.labelstudio.read",
@@ -74,6 +73,10 @@ WITH_EXAMPLES = {
     "labelport.server.uploads",
     "labelport.server.wire_format",
     "labelport.service",
+    "labelport.stored.codec",
+    "labelport.stored.decode",
+    "labelport.stored.encode",
+    "labelport.stored.ids",
     "labelport.version",
 }
 

@@ -34,7 +34,6 @@ from labelport.labels import (
     MAIN_BRANCH,
     Bitmask,
     ClassificationInstance,
-    Coordinates,
     LabelRow,
     ObjectFrame,
     ObjectInstance,
@@ -43,7 +42,6 @@ from labelport.labels import (
 )
 from labelport.ontology import Classification, Object, OntologyStructure, Shape
 from labelport.service import LocalService, Progress, Service, UnitPage, require_branch
-from labelport.store._json import dumps, loads
 from labelport.store.base import (
     BranchRecord,
     ClassificationRecord,
@@ -58,6 +56,8 @@ from labelport.store.base import (
     UserRecord,
     project_named,
 )
+from labelport.stored.codec import dumps, loads
+from labelport.stored.decode import stored_coordinates
 
 if TYPE_CHECKING:
     from labelport.evaluation.result import Evaluation
@@ -179,12 +179,6 @@ class UserClient:
         return self.service.list_users()
 
 
-def _record_coordinates(shape: Shape, record: bytes, size: tuple[int, int]) -> Coordinates:
-    from labelport.formats.coco.records import coordinates_from_record
-
-    return coordinates_from_record(shape, record, *size)
-
-
 def write_file(out: Path, data: bytes) -> Path:
     """Write ``data`` to ``out`` atomically (gzip-compressed for a ``.gz`` name)."""
     if out.name.endswith(".gz"):
@@ -215,7 +209,7 @@ def stored_mask(frame: ObjectFrame, width: int, height: int) -> Bitmask | None:
     if origin is None or origin.geometry_edited or b'"counts"' not in origin.record:
         return None
     try:
-        found = _record_coordinates(Shape.BITMASK, origin.record, (width, height))
+        found = stored_coordinates(Shape.BITMASK, None, origin.record, width, height)
     except LabelportError:
         return None
     return found if isinstance(found, Bitmask) else None
@@ -461,7 +455,7 @@ class Project:
                 assert o.record is not None
                 in_unit = unit is not None and o.frame < unit.frames
                 size = unit.frame_size(o.frame) if unit is not None and in_unit else (row.width, row.height)
-                load = partial(_record_coordinates, ontology_object.shape, o.record, size)
+                load = partial(stored_coordinates, ontology_object.shape, None, o.record, *size)
                 frame = ObjectFrame(
                     o.frame, None, o.confidence, o.manual, o.created_by, o.created_at, origin, load=load
                 )

@@ -29,7 +29,6 @@ from labelport.hashing import new_uuid
 from labelport.labels import MAIN_BRANCH, coordinates_from_json, now_iso
 from labelport.ontology import OntologyStructure
 from labelport.progress import Progress as Progress
-from labelport.store._json import loads
 from labelport.store.base import (
     EVERY_PROJECT,
     ROLES,
@@ -48,6 +47,7 @@ from labelport.store.base import (
     UserRecord,
 )
 from labelport.store.rows import check_texts
+from labelport.stored.codec import loads
 
 _TEXT = (str, type(None))
 _HASHES = (list, tuple, type(None))

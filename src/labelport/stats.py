@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from labelport.labels import Coordinates, coordinates_from_json
-from labelport.store._json import loads
 from labelport.store.base import LabelStore, ObjectRecord
+from labelport.stored.decode import stored_coordinates
+from labelport.stored.encode import area_and_bbox
 
 #: COCO's size buckets: an area under 32² pixels is small, under 96² medium, else large
 SMALL, MEDIUM = 32**2, 96**2
@@ -84,9 +84,6 @@ def distribution(values: Sequence[float]) -> dict[str, float] | None:
 
 def branch_stats(store: LabelStore, project_hash: str, branch: str) -> dict[str, Any]:
     """The numbers of one branch of a project, as JSON-ready data."""
-    from labelport.formats.coco.exporter import area_and_bbox
-    from labelport.formats.coco.records import coordinates_from_record
-
     project = store.get_project(project_hash)
     ontology = store.get_ontology(project.ontology_hash).structure
     units = {u.data_hash: u for u in store.list_data_units(project_hash)}
@@ -103,12 +100,7 @@ def branch_stats(store: LabelStore, project_hash: str, branch: str) -> dict[str,
         labelled.add(o.data_hash)
         shape = objects[o.feature_hash].shape
         width, height = unit.frame_size(o.frame) if o.frame < unit.frames else (unit.width, unit.height)
-        coordinates: Coordinates
-        if o.geometry is not None:
-            coordinates = coordinates_from_json(shape, loads(o.geometry))
-        else:
-            assert o.record is not None
-            coordinates = coordinates_from_record(shape, bytes(o.record), width, height)
+        coordinates = stored_coordinates(shape, o.geometry, o.record, width, height)
         area, bbox = area_and_bbox(coordinates, height=height, width=width)
         found.add(o, area, bbox)
     listed = [c.to_dict() for c in classes.values()]

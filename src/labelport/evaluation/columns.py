@@ -20,9 +20,10 @@ import numpy as np
 from labelport import geometry
 from labelport.errors import LabelportError
 from labelport.evaluation.engine import Side
-from labelport.formats.coco.exporter import _Allocator, _categories, _put_geometry
-from labelport.labels import coordinates_from_json
 from labelport.ontology import Object, OntologyStructure
+from labelport.stored.decode import stored_coordinates
+from labelport.stored.encode import put_geometry
+from labelport.stored.ids import Allocator, category_ids
 
 CHUNK = 50_000
 
@@ -65,7 +66,7 @@ class Frame:
         ids, sizes, order = _image_ids(units)
         keys = sorted(order, key=lambda k: _sortable(ids[k]))
         hashes = {u[0]: u[1] for u in units}
-        _, cat_ids = _categories(list(ontology.objects))
+        cat_ids = category_ids(ontology.objects)
         by_hash = {o.feature_node_hash: o for o in ontology.objects}
         cats = sorted(cat_ids, key=lambda h: _sortable(cat_ids[h]))
         frame = cls(
@@ -127,7 +128,7 @@ def _image_ids(
             record = kept.get(str(frame))
             if record is not None:
                 kept_all.append((key, record.id))
-    allocate = _Allocator([i for _, i in kept_all])
+    allocate = Allocator([i for _, i in kept_all])
     ids = {key: allocate.take(wanted) for key, wanted in kept_all}
     for key in order:
         if key not in ids:
@@ -249,7 +250,7 @@ def _from_geometry(row: Sequence[Any], frame: Frame) -> _SegAnn:
     obj = frame.objects[feature_hash]
     height, width = frame.sizes_hw[frame.image_index[(unit_id, frame_no)]]
     ann: dict[str, Any] = {}
-    _put_geometry(ann, coordinates_from_json(obj.shape, msgspec.json.decode(geometry_json)), width, height)
+    put_geometry(ann, stored_coordinates(obj.shape, geometry_json, None, width, height), width, height)
     return _SegAnn(
         ann.get("bbox"),
         ann.get("area"),

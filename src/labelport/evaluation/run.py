@@ -32,8 +32,8 @@ from labelport.evaluation.report import (
     per_category,
     pr_curves,
 )
-from labelport.store._json import dumps, loads
 from labelport.store.base import LabelStore
+from labelport.stored.codec import dumps, loads
 
 #: bump when what an evaluation computes changes, so stored ones are computed again
 ENGINE_VERSION = 1

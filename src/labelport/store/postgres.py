@@ -31,7 +31,6 @@ from labelport.data import DataUnit
 from labelport.errors import SchemaVersionError, StoreError
 from labelport.hashing import new_uuids
 from labelport.labels import now_iso
-from labelport.store._json import dumps
 from labelport.store.base import (
     BulkRows,
     ClassificationRecord,
@@ -49,6 +48,7 @@ from labelport.store.rows import (
 )
 from labelport.store.schema import migrations
 from labelport.store.sql import CHUNK, EXISTING_KEYS, POSTGRES, SqlBulk, SqlStore, label_rows_from
+from labelport.stored.codec import dumps
 
 #: Rows an import writes before the store refreshes the planner's statistics.
 ANALYZE_AFTER = 50_000

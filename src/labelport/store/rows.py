@@ -16,8 +16,8 @@ from labelport.errors import FieldError
 from labelport.hashing import new_uuid
 from labelport.labels import LabelRowInfo, now_iso
 from labelport.ontology import Object, OntologyStructure
-from labelport.store._json import dumps, loads
 from labelport.store.base import ClassificationRecord, ObjectRecord, OntologyRecord, ProjectRecord
+from labelport.stored.codec import dumps, loads
 
 #: data_units columns, in the order of :func:`unit_to_row` (after the project id)
 UNIT_COLUMNS = "data_hash, title, data_type, width, height, frames, fps, location, members, extra"

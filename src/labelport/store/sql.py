@@ -26,7 +26,6 @@ from labelport.errors import NotFoundError, StoreError
 from labelport.labels import now_iso
 from labelport.ontology import OntologyStructure
 from labelport.store import browse
-from labelport.store._json import dumps, loads
 from labelport.store.access import AccessRows
 from labelport.store.base import (
     BulkRows,
@@ -59,6 +58,7 @@ from labelport.store.rows import (
     save_project_ontology,
     unit_from_row,
 )
+from labelport.stored.codec import dumps, loads
 
 #: an object's columns as :meth:`SqlStore.save_label_row` writes them
 _OBJECT_COLUMNS = (

@@ -20,7 +20,6 @@ from labelport.data import DataUnit
 from labelport.errors import SchemaVersionError, StoreError
 from labelport.hashing import new_uuid, new_uuids
 from labelport.labels import now_iso
-from labelport.store._json import dumps
 from labelport.store.base import (
     BulkRows,
     ClassificationRecord,
@@ -37,6 +36,7 @@ from labelport.store.rows import (
 )
 from labelport.store.schema import LATEST, migrations
 from labelport.store.sql import CHUNK, SQLITE, SqlBulk, SqlStore, label_rows_from
+from labelport.stored.codec import dumps
 
 #: Rows an import inserts per statement (9 parameters each, well under SQLite's limit).
 ROWS_PER_STATEMENT = 100

@@ -18,7 +18,6 @@ from typing import Any
 from labelport.formats.coco.chunks import SliceTask
 from labelport.formats.coco.plan import Plan, settle_created
 from labelport.formats.coco.read import ParsedCoco, slice_spans
-from labelport.formats.coco.records import conversion
 from labelport.formats.coco.rows import clean_rows, rows
 from labelport.formats.coco.slices import CHUNK, ChunkResult, Context, Evidence
 from labelport.imports import workers
@@ -31,6 +30,7 @@ from labelport.imports.writer import Writer
 from labelport.ontology import Shape
 from labelport.progress import Progress
 from labelport.store.base import BulkRows, BulkSession, PlainRows
+from labelport.stored.decode import conversion
 
 #: What a fork server's workers import before their first slice.
 PRELOAD = ("labelport.formats.coco.chunks",)

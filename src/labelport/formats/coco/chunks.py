@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from labelport.formats.coco import column_checks, schema
-from labelport.formats.coco.match import ID_MAX, ID_MIN, fold, numeric_id, other_form, whole_id
+from labelport.formats.coco.match import fold
 from labelport.formats.coco.plan import CategoryTarget
 from labelport.formats.coco.read import join_raw
 from labelport.formats.coco.slices import (
@@ -38,7 +38,8 @@ from labelport.formats.coco.validate import (
     short,
 )
 from labelport.ontology import AttributeType, Shape
-from labelport.store._json import dumps
+from labelport.stored.codec import dumps
+from labelport.stored.ids import ID_MAX, ID_MIN, numeric_id, other_form, whole_id
 
 _POLYGON_FORMS = ("polygon", "flat_polygon", "other")
 _RLE_FORMS = ("rle", "rle_compressed")

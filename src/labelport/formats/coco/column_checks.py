@@ -13,10 +13,10 @@ import numpy as np
 
 from labelport.formats.coco import schema
 from labelport.formats.coco.flat_polygons import WHITESPACE, polygons
-from labelport.formats.coco.match import ID_MAX, ID_MIN
 from labelport.formats.coco.read import join_raw
 from labelport.formats.coco.slices import ChunkResult, Context
 from labelport.formats.coco.validate import check_keypoints, check_rle
+from labelport.stored.ids import ID_MAX, ID_MIN
 
 
 class _Unusual(Exception):

@@ -24,22 +24,14 @@ from labelport import geometry
 from labelport.data import DataType
 from labelport.errors import LabelportError
 from labelport.formats.coco import schema
-from labelport.formats.coco.match import fold, id_fits, numeric_id, same_id
-from labelport.labels import (
-    MAIN_BRANCH,
-    Bitmask,
-    BoundingBox,
-    Coordinates,
-    Point,
-    Polygon,
-    Polyline,
-    RotatableBoundingBox,
-    Skeleton,
-    coordinates_from_json,
-)
+from labelport.formats.coco.match import fold
+from labelport.labels import MAIN_BRANCH
 from labelport.ontology import Object, OntologyStructure, Shape
 from labelport.progress import Progress
 from labelport.store.base import DataUnitRecord, LabelStore, ObjectRecord
+from labelport.stored.decode import stored_coordinates
+from labelport.stored.encode import put_geometry
+from labelport.stored.ids import Allocator, category_ids, numeric_id, same_id
 
 _encode = schema.encoder.encode
 _decode = schema.any_decoder.decode
@@ -53,29 +45,6 @@ class _Ids(msgspec.Struct):
 
 
 _ids_decoder = msgspec.json.Decoder(_Ids)
-
-
-class _Allocator:
-    """Hands out ids: kept ones when free, new ones above every kept id otherwise."""
-
-    def __init__(self, kept: Sequence[Any]) -> None:
-        self.used: set[Any] = set()  # as numbers where they spell one: 1, 1.0 and "1" are one id
-        self.next = max((n for k in kept if type(n := numeric_id(k)) is int), default=0) + 1
-
-    def free(self, wanted: Any) -> bool:
-        """Whether ``wanted`` may be kept: an id (a whole number, or a string) nobody took yet."""
-        return id_fits(number := numeric_id(wanted)) and number not in self.used
-
-    def take(self, wanted: Any) -> Any:
-        """``wanted`` as it was written when it is free, else a new id."""
-        if self.free(wanted):
-            self.used.add(numeric_id(wanted))
-            return wanted
-        while self.next in self.used:
-            self.next += 1
-        self.used.add(self.next)
-        self.next += 1
-        return self.next - 1
 
 
 def export_coco(store: LabelStore, project_hash: str, **options: Any) -> bytes:
@@ -179,11 +148,7 @@ class _Array:
 
 
 def _categories(objects: list[Object]) -> tuple[list[bytes], dict[str, Any]]:
-    allocate = _Allocator([o.extra.get("coco", {}).get("id") for o in objects])
-    kept_first = sorted(objects, key=lambda o: "coco" not in o.extra)
-    ids: dict[str, Any] = {}
-    for obj in kept_first:
-        ids[obj.feature_node_hash] = allocate.take(obj.extra.get("coco", {}).get("id"))
+    ids = category_ids(objects)
     out = []
     for obj in objects:
         category = dict(obj.extra.get("coco") or {"supercategory": ""})
@@ -232,7 +197,7 @@ def _images(
     as stored; the others (and kept ones whose id is taken) get fresh ids above every kept one, once
     all are known.
     """
-    allocate = _Allocator([])
+    allocate = Allocator([])
     ids: dict[ImageKey, Any] = {}
     sizes: dict[ImageKey, tuple[int, int]] = {}
     out: list[bytes] = []
@@ -394,7 +359,7 @@ class _AnnotationWriter:
             return
         # Ids for the spooled rows: first those that came in (edited, answered) take their own,
         # then new annotations get fresh ones above every kept id.
-        allocate = _Allocator([kept_max, *(w for w, came in pending if came)])
+        allocate = Allocator([kept_max, *(w for w, came in pending if came)])
         allocate.used = used
         given: list[Any] = [None] * len(pending)
         if not self.results:
@@ -432,9 +397,7 @@ class _AnnotationWriter:
             ann["category_id"] = self.cat_ids[o.feature_hash]
         if fresh or o.edited:
             assert o.geometry is not None
-            _put_geometry(
-                ann, coordinates_from_json(obj.shape, msgspec.json.decode(o.geometry)), width, height
-            )
+            put_geometry(ann, stored_coordinates(obj.shape, o.geometry, None, width, height), width, height)
             ann.setdefault("iscrowd", 0)
         if o.answers:
             attributes = dict(ann.get("attributes") or {})
@@ -522,66 +485,3 @@ def _same_answer(given: Any, answer: Any, options: bool) -> bool:
     if options and isinstance(given, str) and isinstance(answer, str):
         return fold(given) == fold(answer)
     return bool(given == answer and type(given) is type(answer))
-
-
-def _put_geometry(ann: dict[str, Any], c: Coordinates, width: int, height: int) -> None:
-    """Write coordinates into an annotation: bbox, segmentation, keypoints and area."""
-    for key in ("segmentation", "keypoints", "num_keypoints"):
-        ann.pop(key, None)
-    if isinstance(c, BoundingBox):
-        ann["bbox"] = c.to_json()
-        ann["area"] = c.w * c.h
-        ann["segmentation"] = []
-    elif isinstance(c, RotatableBoundingBox):
-        ann["bbox"] = [c.x, c.y, c.w, c.h]
-        ann["area"] = c.w * c.h
-        ann["segmentation"] = []
-        ann["attributes"] = {**(ann.get("attributes") or {}), "rotation": c.theta}
-    elif isinstance(c, Polygon):
-        rings = c.to_json()
-        ann["segmentation"] = rings
-        ann["bbox"] = geometry.polygons_bbox(rings)
-        ann["area"] = geometry.polygon_area(rings, height, width)
-    elif isinstance(c, Polyline):
-        ann["segmentation"] = [c.to_json()]
-        ann["bbox"] = _never_empty(geometry.polygons_bbox([c.to_json()]))
-        ann["area"] = 0
-        ann["attributes"] = {**(ann.get("attributes") or {}), "polyline": True}
-    elif isinstance(c, Bitmask):
-        rle = c.to_json()
-        ann["segmentation"] = rle
-        ann["bbox"] = geometry.rle_bbox(rle)
-        ann["area"] = geometry.rle_area(rle)
-        ann["iscrowd"] = ann.get("iscrowd", 0)
-    elif isinstance(c, Skeleton):
-        kp = c.to_json()
-        visible = [(kp[i], kp[i + 1]) for i in range(0, len(kp), 3) if kp[i + 2]]
-        ann["keypoints"] = kp
-        ann["num_keypoints"] = len(visible)
-        if "bbox" not in ann:
-            xs, ys = [p[0] for p in visible] or [0], [p[1] for p in visible] or [0]
-            ann["bbox"] = _never_empty([min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)])
-        ann.setdefault("area", ann["bbox"][2] * ann["bbox"][3])
-    elif isinstance(c, Point):
-        # A point has no box: its one keypoint is its geometry (a 0 x 0 bbox is not valid COCO).
-        ann["keypoints"] = [c.x, c.y, 2]
-        ann["num_keypoints"] = 1
-        ann.pop("bbox", None)
-        ann["area"] = 0
-
-
-def _never_empty(bbox: list[Any]) -> list[Any]:
-    """A box around points that lie on one line is widened to 1 pixel, so it is valid COCO."""
-    x, y, w, h = bbox
-    return [x, y, w if w > 0 else 1, h if h > 0 else 1]
-
-
-def area_and_bbox(c: Coordinates, width: int, height: int) -> tuple[float, list[Any] | None]:
-    """The ``area`` and ``bbox`` an export writes for these coordinates (a point has no box).
-
-    >>> area_and_bbox(BoundingBox(1, 2, 3, 4), 10, 10)
-    (12, [1, 2, 3, 4])
-    """
-    ann: dict[str, Any] = {}
-    _put_geometry(ann, c, width, height)
-    return ann["area"], ann.get("bbox")

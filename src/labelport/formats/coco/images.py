@@ -13,16 +13,7 @@ import msgspec
 
 from labelport.data import DataType, DataUnit, Member
 from labelport.formats.coco import schema
-from labelport.formats.coco.match import (
-    UnitIndex,
-    frame_number,
-    id_fits,
-    load_mapping,
-    lookup,
-    mapped_target,
-    other_form,
-    whole_id,
-)
+from labelport.formats.coco.match import UnitIndex, frame_number, load_mapping, lookup, mapped_target
 from labelport.formats.coco.plan import EXAMPLES, ImageTarget, Plan
 from labelport.formats.coco.read import ParsedCoco, join_raw
 from labelport.formats.coco.subset_match import OtherSubset, SubsetMatch
@@ -32,6 +23,7 @@ from labelport.hashing import new_uuids
 from labelport.imports.report import ImageMatch, ImportReport
 from labelport.limits import MAX_VIDEO_FRAMES
 from labelport.plural import plural
+from labelport.stored.ids import id_fits, other_form, whole_id
 
 
 def plan_images(

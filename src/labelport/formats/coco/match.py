@@ -51,65 +51,6 @@ def fold(text: str) -> str:
     return "".join(text.split()).casefold()
 
 
-#: Ids are whole numbers of at most 64 bits (what both stores keep as integers), or strings.
-ID_MIN, ID_MAX = -(2**63), 2**63 - 1
-
-
-def id_fits(value: Any) -> bool:
-    """An id that is a string, or a whole number of at most 64 bits.
-
-    >>> id_fits(2299), id_fits("2299"), id_fits(2**64), id_fits(True)
-    (True, True, False, False)
-    """
-    return type(value) is str or (type(value) is int and ID_MIN <= value <= ID_MAX)
-
-
-def other_form(value: Any) -> Any:
-    """The same id written the other way: ``2299`` for ``"2299"`` and back; None when there is none.
-
-    Only the canonical spelling of a number counts ("07" and "+7" stay strings of their own).
-
-    >>> other_form("2299"), other_form(2299), other_form("07"), other_form("cat")
-    (2299, '2299', None, None)
-    """
-    if type(value) is int:
-        return str(value)
-    if type(value) is str and value.isascii() and value.lstrip("-").isdigit() and len(value) < 20:
-        number = int(value)
-        return number if str(number) == value and ID_MIN <= number <= ID_MAX else None
-    return None
-
-
-def whole_id(value: Any) -> Any:
-    """A float id with no fraction (``100.0``, as tools that write every number as a float do) as
-    the whole number it is, when that fits in 64 bits; any other value as it is.
-
-    >>> whole_id(100.0), whole_id(100.5), whole_id(1e300), whole_id("7")
-    (100, 100.5, 1e+300, '7')
-    """
-    if type(value) is float and value.is_integer() and ID_MIN <= value < ID_MAX:
-        return int(value)
-    return value
-
-
-def numeric_id(value: Any) -> Any:
-    """An id as the whole number it spells (``"7"``, ``7.0`` and ``7`` are one id), else as it is.
-
-    >>> numeric_id("7"), numeric_id(7.0), numeric_id("07"), numeric_id("cat")
-    (7, 7, '07', 'cat')
-    """
-    value = whole_id(value)
-    if type(value) is str:
-        number = other_form(value)
-        return value if number is None else number
-    return value
-
-
-def same_id(a: Any, b: Any) -> bool:
-    """Ids that are equal, or equal as numbers (``2299`` and ``"2299"``)."""
-    return bool(a == b) or (a is not None and other_form(a) == b and type(a) is not type(b))
-
-
 def _stem(name: str) -> str:
     base = name.rsplit("/", 1)[-1]
     return base.rsplit(".", 1)[0] if "." in base else base

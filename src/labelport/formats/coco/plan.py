@@ -12,19 +12,13 @@ from typing import Any
 
 from labelport.data import DataUnit
 from labelport.formats.coco import schema
-from labelport.formats.coco.match import (
-    fold,
-    id_fits,
-    load_mapping,
-    lookup,
-    other_form,
-    whole_id,
-)
+from labelport.formats.coco.match import fold, load_mapping, lookup
 from labelport.formats.coco.ontology import object_for_category, shape_for
 from labelport.formats.coco.read import ParsedCoco
 from labelport.formats.coco.validate import category_problem, short, skeleton_out_of_range
 from labelport.imports.report import CategoryMatch, ImportReport
 from labelport.ontology import Attribute, Object, OntologyStructure, Shape, name_problem
+from labelport.stored.ids import id_fits, other_form, whole_id
 
 EXAMPLES = 5
 

@@ -1,4 +1,4 @@
-"""Coordinates from a stored COCO annotation record (the bytes as imported).
+"""Coordinates from stored geometry: its JSON, or the COCO annotation record it came in (as imported).
 
 An imported annotation is stored once, as its original record. Its coordinates for the ontology
 object's shape are read from that record on demand, converting when the record's form differs from
@@ -10,6 +10,8 @@ conversion, for the import report.
 BoundingBox(x=1, y=2, w=3, h=4)
 >>> coordinates_from_record(Shape.BOUNDING_BOX, b'{"segmentation": [[1, 1, 5, 1, 5, 4]]}', 10, 10)
 BoundingBox(x=1, y=1, w=4, h=3)
+>>> stored_coordinates(Shape.POINT, b"[3, 4]", None, 10, 10)
+Point(x=3, y=4)
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from typing import Any
 
 from labelport import geometry
 from labelport.errors import LabelError
-from labelport.formats.coco import schema
 from labelport.labels import (
     Bitmask,
     BoundingBox,
@@ -28,8 +29,10 @@ from labelport.labels import (
     Polyline,
     RotatableBoundingBox,
     Skeleton,
+    coordinates_from_json,
 )
 from labelport.ontology import Shape
+from labelport.stored.codec import decoder
 
 
 def form_of(segmentation: Any) -> str | None:
@@ -72,7 +75,7 @@ def _rings(segmentation: Any) -> list[list[float]]:
 
 def coordinates_from_record(shape: Shape, record: bytes, width: int, height: int) -> Coordinates:
     """The coordinates of ``shape`` that a COCO annotation record carries (converted when need be)."""
-    ann: dict[str, Any] = schema.any_decoder.decode(record)
+    ann: dict[str, Any] = decoder.decode(record)
     bbox = ann.get("bbox")
     seg: Any = ann.get("segmentation")
     form = form_of(seg)
@@ -126,3 +129,14 @@ def coordinates_from_record(shape: Shape, record: bytes, width: int, height: int
             if keypoints[i + 2]:
                 return Point(keypoints[i], keypoints[i + 1])
     return Point(x + w / 2, y + h / 2)
+
+
+def stored_coordinates(
+    shape: Shape, geometry_json: bytes | None, record: bytes | None, width: int, height: int
+) -> Coordinates:
+    """The coordinates an object stores: its geometry's JSON, else those of its source record."""
+    if geometry_json is not None:
+        return coordinates_from_json(shape, decoder.decode(geometry_json))
+    if record is None:
+        raise LabelError("this object stores no geometry.")
+    return coordinates_from_record(shape, bytes(record), width, height)
