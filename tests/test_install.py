@@ -24,7 +24,7 @@ def test_make_demo_installs_the_plots_extra_from_the_checkout(tmp_path: Path) ->
     if make is None:
         pytest.skip("make is not installed")
     planned = subprocess.run(
-        [make, "-n", "-B", "demo", f"VENV={tmp_path / 'venv'}"],
+        [make, "--no-print-directory", "-n", "-B", "demo", f"VENV={tmp_path / 'venv'}"],
         cwd=ROOT,
         capture_output=True,
         text=True,
