@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from multiprocessing.util import get_temp_dir
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,8 @@ def pytest_configure(config: pytest.Config) -> None:
     stat = os.statvfs(MEMORY)
     if stat.f_bavail * stat.f_frsize < MEMORY_NEEDED:
         return
+    # this process's own multiprocessing folder stays where it was: it is removed at exit, after the session's
+    get_temp_dir()
     folder = Path(tempfile.mkdtemp(prefix="lp-", dir=MEMORY))
     folder.chmod(0o711)  # under root PostgreSQL runs as another user and must reach its cluster folder
     os.environ["TMPDIR"] = str(folder)
