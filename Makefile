@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint docs bench clean
+.PHONY: demo test pytest lint docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,15 +26,20 @@ demo: $(VENV)/.runtime
 	$(BIN)/python -m labelport.demo
 
 lint: $(VENV)/.test
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
-	$(BIN)/mypy
+	$(BIN)/ruff check --quiet src tests bench
+	$(BIN)/ruff format --check --quiet src tests bench
+	$(BIN)/mypy --no-error-summary
 
 # The reference under docs/, built strictly: a broken link or anchor fails.
 docs: $(VENV)/.test
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site
 
-test: lint docs
+# The checks and the docs build run beside the tests (the suite mostly keeps one core busy, and a fresh
+# clone's mypy has no cache); they print only what is wrong, and any of them failing fails `make test`.
+test: $(VENV)/.test
+	$(MAKE) --no-print-directory -j3 lint docs pytest
+
+pytest: $(VENV)/.test
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: $(VENV)/.bench

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from multiprocessing.util import get_temp_dir
 from pathlib import Path
 
 import pytest
@@ -11,6 +15,43 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from labelport import UserClient
 
 SHARED_FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+
+
+#: the RAM-backed folder the session's temporary files go to, when it has room
+MEMORY = Path("/dev/shm")
+MEMORY_NEEDED = 4 * 1024**3
+MEMORY_KEY = pytest.StashKey[Path]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Put the session's temporary files on /dev/shm when it has room: ``tmp_path`` and ``tempfile``,
+    and through ``TMPDIR`` the PostgreSQL cluster and the servers and commands the tests start. SQLite
+    syncs each commit and each close to disk, which is slow on a virtual machine's disk and free on
+    tmpfs; what is stored and checked is the same. The folder's name is short, as ``/tmp``'s is,
+    because the workers' Unix socket paths under it must stay within 107 bytes. It is deleted when
+    the session passes and kept for a look when it fails.
+    """
+    if not (MEMORY.is_dir() and os.access(MEMORY, os.W_OK | os.X_OK)):
+        return
+    stat = os.statvfs(MEMORY)
+    if stat.f_bavail * stat.f_frsize < MEMORY_NEEDED:
+        return
+    # this process's own multiprocessing folder stays where it was: it is removed at exit, after the session's
+    get_temp_dir()
+    folder = Path(tempfile.mkdtemp(prefix="lp-", dir=MEMORY))
+    folder.chmod(0o711)  # under root PostgreSQL runs as another user and must reach its cluster folder
+    os.environ["TMPDIR"] = str(folder)
+    tempfile.tempdir = str(folder)
+    if config.option.basetemp is None:
+        config.option.basetemp = str(folder / "t")
+    config.stash[MEMORY_KEY] = folder
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    folder = session.config.stash.get(MEMORY_KEY, None)
+    if folder is not None and exitstatus == 0:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def write_key(path: Path, kind: str = "ed25519", fmt: str = "openssh", password: bytes | None = None) -> Path:
