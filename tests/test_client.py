@@ -95,6 +95,14 @@ def test_add_images_reads_sizes(client: UserClient, tmp_path: Path) -> None:
     assert [u.data_hash for u in project.list_data_units()] == [u.data_hash for u in added]
 
 
+@pytest.mark.parametrize("form", [str, Path])
+def test_add_images_takes_one_path_as_well_as_a_list(client: UserClient, tmp_path: Path, form: type) -> None:
+    project = client.create_project("p", ontology=ontology())
+    (one,) = images(tmp_path / "imgs", (64, 48))
+    added = project.add_images(form(one))  # not walked as a sequence of characters
+    assert [(u.title, u.width, u.height) for u in added] == [("img0.png", 64, 48)]
+
+
 def test_one_bad_image_adds_nothing(client: UserClient, tmp_path: Path) -> None:
     project = client.create_project("p", ontology=ontology())
     good = images(tmp_path / "imgs", (5, 5))

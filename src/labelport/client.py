@@ -304,9 +304,11 @@ class Project:
         self.service.add_data_units(self.project_hash, units)
         return list(units)
 
-    def add_images(self, paths: Iterable[str | Path]) -> list[DataUnit]:
-        """Add image files; sizes come from each file's header. One bad file adds nothing."""
-        return self.add_data_units([image_from_file(Path(p)) for p in paths])
+    def add_images(self, paths: str | Path | Iterable[str | Path]) -> list[DataUnit]:
+        """Add image files (one path, or several); sizes come from each file's header. One bad file
+        adds nothing."""
+        given = [paths] if isinstance(paths, (str, Path)) else list(paths)
+        return self.add_data_units([image_from_file(Path(p)) for p in given])
 
     def add_data(self, items: Iterable[tuple[Any, ...]]) -> list[DataUnit]:
         """Add data units from ``(title, width, height[, frames])``: images, or videos when frames > 1."""
