@@ -488,7 +488,7 @@ def test_a_one_file_format_over_the_cap_is_refused_unread(
     )
     assert status == 1, output
     assert (
-        f"{big}: is {MAX_DOCUMENT_BYTES + 1:,} bytes; {what} is read whole, and is at most 32 MiB" in output
+        f"{big}: is {MAX_DOCUMENT_BYTES + 1:,} bytes; {what} is at most 32 MiB, as it is read whole" in output
     )
     assert peak < 300
 

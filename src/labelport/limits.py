@@ -31,6 +31,8 @@ MAX_LABEL_FILE_BYTES = 16 * 1024 * 1024
 #: its records take about 24 bytes of memory for each of its bytes, so 32 MiB stays under 1 GiB.
 #: (COCO files are read by their own importer, which holds no record per annotation: no such cap.)
 MAX_DOCUMENT_BYTES = 32 * 1024 * 1024
+#: What a refusal of such a file says after its limit.
+READ_WHOLE = ", as it is read whole (split a larger one, as a project export splits into tasks)"
 
 #: What a member of an uploaded archive is, when its name ends so: a label file (capped as above).
 LABEL_FILE_SUFFIXES = (".txt", ".xml", ".json", ".yaml", ".yml", ".meta")

@@ -337,19 +337,11 @@ def unwritable(dest: Path, exc: OSError) -> FormatError:
     )
 
 
-def read_lines(path: Path, code: str) -> list[str]:
-    """A small text file's lines (a list file, a split list), read whole: a :class:`FormatError`
-    (``code``, with the line) when it is over :data:`~labelport.limits.MAX_LABEL_FILE_BYTES`, is not
-    UTF-8 or cannot be read. Label files, which may be large, are read by :func:`text_lines`."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_LABEL_FILE_BYTES:
-            raise FormatError(
-                code, f"is {plural(size, 'byte')}; at most {MAX_LABEL_FILE_BYTES >> 20} MiB.", file=str(path)
-            )
-        data = read_bytes(path)
-    except OSError as exc:
-        raise FormatError(code, f"cannot be read ({exc.strerror or exc}).", file=str(path)) from None
+def read_lines(path: Path, code: str, what: str) -> list[str]:
+    """A small text file's lines (a split list, ``images.meta``), read whole by :func:`capped_bytes`:
+    a :class:`FormatError` (``code``, with the line) when it is not UTF-8. Label files, which may be
+    large, are read a line at a time by :func:`text_lines`."""
+    data = capped_bytes(path, what)
     try:
         return data.decode("utf-8-sig").splitlines()
     except UnicodeDecodeError as exc:
@@ -359,22 +351,30 @@ def read_lines(path: Path, code: str) -> list[str]:
         ) from None
 
 
-def capped_bytes(path: Path, what: str, limit: int = MAX_LABEL_FILE_BYTES) -> bytes:
-    """A small file read whole, when it is at most ``limit`` bytes; else a :class:`FormatError`
-    (``file_size``) naming it, before anything is read."""
+def capped_bytes(path: Path, what: str, limit: int = MAX_LABEL_FILE_BYTES, *, why: str = "") -> bytes:
+    """A file read whole, when it is at most ``limit`` bytes; else a :class:`FormatError`
+    (``file_size``, ``why`` said after the limit) naming it, before anything is read. A pipe, whose
+    size cannot be looked at first, is read one byte past the limit at the most."""
     try:
-        size = path.stat().st_size
-        if size > limit:
-            raise FormatError(
-                "file_size",
-                f"is {plural(size, 'byte')}; {what} is at most {limit >> 20} MiB.",
-                file=str(path),
-            )
-        return read_bytes(path)
+        with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            data = b"" if size > limit else handle.read(limit + 1)
+    except FileNotFoundError:
+        raise FormatError("file_missing", "no such file.", file=str(path)) from None
+    except IsADirectoryError:
+        raise FormatError("file_missing", "is a folder, not a file.", file=str(path)) from None
     except OSError as exc:
         raise FormatError(
             "file_unreadable", f"cannot be read ({exc.strerror or exc}).", file=str(path)
         ) from None
+    if size > limit or len(data) > limit:
+        raise FormatError(
+            "file_size",
+            f"is {plural(size, 'byte') if size > limit else 'over the limit'}; {what} is at most "
+            f"{limit >> 20} MiB{why}.",
+            file=str(path),
+        )
+    return data
 
 
 def text_lines(

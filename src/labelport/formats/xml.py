@@ -12,15 +12,12 @@ external references; every problem names its file and an XPath-like element path
 
 from __future__ import annotations
 
-import os
 import weakref
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 from labelport.errors import FormatError
-from labelport.limits import MAX_DOCUMENT_BYTES
-from labelport.plural import plural
 
 #: each parsed element's 1-based line in its file (see :func:`source_line`)
 _LINES: weakref.WeakKeyDictionary[ET.Element, int] = weakref.WeakKeyDictionary()
@@ -71,32 +68,6 @@ def parse_xml(data: bytes, file: str) -> ET.Element:
             "xml_unsafe",
             f"uses {type(exc).__name__}, which labelport refuses (XML bombs, external files).",
             file=file,
-        ) from None
-
-
-def read_bytes(path: Path, what: str = "a file of this format") -> bytes:
-    """A one-file format's file, read whole: a :class:`FormatError` when it is missing, unreadable or
-    over :data:`~labelport.limits.MAX_DOCUMENT_BYTES` (``file_size``, before anything is read)."""
-    try:
-        with path.open("rb") as handle:  # (a pipe has no size to look at first: read one byte past)
-            size = os.fstat(handle.fileno()).st_size
-            data = b"" if size > MAX_DOCUMENT_BYTES else handle.read(MAX_DOCUMENT_BYTES + 1)
-        if size > MAX_DOCUMENT_BYTES or len(data) > MAX_DOCUMENT_BYTES:
-            raise FormatError(
-                "file_size",
-                f"is {plural(size, 'byte') if size > MAX_DOCUMENT_BYTES else 'over the limit'}; {what} is "
-                f"read whole, and is at most {MAX_DOCUMENT_BYTES >> 20} MiB (split it, as a project export "
-                "splits into tasks).",
-                file=str(path),
-            )
-        return data
-    except FileNotFoundError:
-        raise FormatError("file_missing", "no such file.", file=str(path)) from None
-    except IsADirectoryError:
-        raise FormatError("file_missing", "is a folder, not a file.", file=str(path)) from None
-    except OSError as exc:
-        raise FormatError(
-            "file_unreadable", f"cannot be read ({exc.strerror or exc}).", file=str(path)
         ) from None
 
 

@@ -23,20 +23,19 @@ from typing import Any
 import numpy as np
 
 from labelport import geometry
-from labelport.formats.base import COORDINATE_LIMIT, Dataset, Place, Sizes, far_coordinate
+from labelport.formats.base import COORDINATE_LIMIT, Dataset, Place, Sizes, capped_bytes, far_coordinate
 from labelport.formats.xml import (
     answer_value,
     element_path,
     numbered,
     parse_xml,
     plain,
-    read_bytes,
     source_line,
     text_number,
     whole_number,
 )
 from labelport.imports.policy import ErrorPolicy
-from labelport.limits import MAX_IMAGE_PIXELS
+from labelport.limits import MAX_DOCUMENT_BYTES, MAX_IMAGE_PIXELS, READ_WHOLE
 from labelport.plural import plural
 
 SHAPES = ("box", "polygon", "polyline", "points", "mask", "skeleton")
@@ -94,7 +93,7 @@ def read_cvat(
     other file to read, so ``confined`` (a server) changes nothing."""
     path = Path(source).expanduser()
     file = str(path)
-    root = parse_xml(read_bytes(path, "a CVAT XML file"), file)
+    root = parse_xml(capped_bytes(path, "a CVAT XML file", MAX_DOCUMENT_BYTES, why=READ_WHOLE), file)
     policy = ErrorPolicy.of(on_error)
     if root.tag != "annotations":
         policy.problem(

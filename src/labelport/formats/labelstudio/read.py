@@ -22,10 +22,11 @@ import msgspec
 
 from labelport import geometry
 from labelport.errors import FormatError
-from labelport.formats.base import COORDINATE_LIMIT, Dataset, Place, Sizes, far_coordinate
+from labelport.formats.base import COORDINATE_LIMIT, Dataset, Place, Sizes, capped_bytes, far_coordinate
 from labelport.formats.labelstudio.rle import mask_from_rle
-from labelport.formats.xml import plain, read_bytes
+from labelport.formats.xml import plain
 from labelport.imports.policy import ErrorPolicy
+from labelport.limits import MAX_DOCUMENT_BYTES, READ_WHOLE
 
 KINDS = ("rectanglelabels", "polygonlabels", "keypointlabels", "brushlabels")
 #: where a result's COCO fields are in its JSON (see :class:`Place`)
@@ -56,7 +57,7 @@ def read_labelstudio(
     data units by, never read, so ``confined`` (a server) changes nothing."""
     path = Path(source).expanduser()
     file = str(path)
-    tasks = _decode(read_bytes(path, "a Label Studio export"), file)
+    tasks = _decode(capped_bytes(path, "a Label Studio export", MAX_DOCUMENT_BYTES, why=READ_WHOLE), file)
     if isinstance(tasks, dict):
         tasks = [tasks]
     if not isinstance(tasks, list):

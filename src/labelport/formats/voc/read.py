@@ -89,7 +89,7 @@ def _splits(root: Path, reach: Reach) -> dict[str, str]:
     for split in (*SPLITS, *others):
         path = main / f"{split}.txt"
         if path.is_file() and reach.may_read(path):
-            for line in read_lines(path, "voc_splits"):
+            for line in read_lines(path, "voc_splits", "a VOC split list"):
                 if line.split():
                     found.setdefault(line.split()[0], split)
     return found

@@ -189,7 +189,7 @@ def _read_meta(path: Path) -> dict[str, tuple[str, int, int]]:
 
     found: dict[str, tuple[str, int, int]] = {}
     if path.is_file():
-        for line in read_lines(path, "yolo_meta"):
+        for line in read_lines(path, "yolo_meta", "an images.meta file"):
             try:
                 parts = shlex.split(line, comments=True)
             except ValueError:
@@ -238,7 +238,7 @@ def _split_items(entry: Path, root: Path, reach: Reach) -> list[tuple[str, Path 
     images: dict[str, Path] = {}
     if entry.is_file() and entry.suffix == ".txt" and reach.may_read(entry):
         base = entry.parent
-        for number, line in enumerate(read_lines(entry, "yolo_split"), 1):
+        for number, line in enumerate(read_lines(entry, "yolo_split", "a YOLO split list"), 1):
             if line.strip():
                 p = Path(line.strip())
                 near = base / p  # beside the list, else under the dataset's root (on a server: inside)
