@@ -16,7 +16,7 @@ from typing import Any
 
 from labelport.client import UserClient
 from labelport.errors import FormatError, LabelportError
-from labelport.formats.base import unwritable
+from labelport.formats.base import READER_ARGUMENTS, options_taken, unwritable
 from labelport.service import LocalService
 
 __all__ = ["Conversion", "convert_labels"]
@@ -82,8 +82,10 @@ def convert_labels(
         to_format = _format_of_dest(out)
         guessed.append("to")
     reader, writer = get_format(from_format), get_format(to_format)  # unknown names fail before any work
-    _check_options(reader.read, read_options or {}, f"{from_format}'s reader", _READ_ONLY)
-    _check_options(writer.write, write_options, f"{to_format}'s writer", ())
+    _check_options(
+        options_taken(reader.read, READER_ARGUMENTS), read_options or {}, f"{from_format}'s reader"
+    )
+    _check_options(options_taken(writer.write), write_options, f"{to_format}'s writer")
     check_destination(out, writer.folder, overwrite)
     _check_apart(Path(source).expanduser(), out)
     with tempfile.TemporaryDirectory(prefix="labelport-convert-") as folder:
@@ -107,16 +109,8 @@ def convert_labels(
     return Conversion(from_format, to_format, guessed, report, exported)
 
 
-#: what a reader takes that is not one of its options
-_READ_ONLY = ("source", "on_error", "sizes", "confined")
-
-
-def _check_options(function: Any, options: dict[str, Any], what: str, not_options: tuple[str, ...]) -> None:
-    """A :class:`LabelportError` naming the first option ``function`` (a format's reader or writer) does not take."""
-    import inspect
-
-    parameters = inspect.signature(function).parameters
-    accepted = [n for n, p in parameters.items() if p.kind is p.KEYWORD_ONLY and n not in not_options]
+def _check_options(accepted: list[str], options: dict[str, Any], what: str) -> None:
+    """A :class:`LabelportError` naming the first option not ``accepted`` (a format's reader's or writer's)."""
     for name in options:
         if name not in accepted:
             takes = f"it takes {', '.join(accepted)}" if accepted else "it takes none"

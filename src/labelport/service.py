@@ -25,6 +25,7 @@ import msgspec
 
 from labelport.data import DataUnit, file_inside, local_file
 from labelport.errors import DataError, FieldError, LabelportError, NotFoundError, PermissionDenied
+from labelport.formats.base import READER_ARGUMENTS, options_taken
 from labelport.hashing import new_uuid
 from labelport.labels import MAIN_BRANCH, coordinates_from_json, now_iso
 from labelport.ontology import OntologyStructure
@@ -795,8 +796,7 @@ class LocalService:
 
 def _check_reader_options(function: Any, options: dict[str, Any], what: str) -> None:
     """:class:`FieldError` (``options.<key>``) naming the first option a format's reader does not take."""
-    given = ("source", "on_error", "sizes", "confined")  # the import's to give, never an option
-    accepted = [n for n in inspect.signature(function).parameters if n not in given]
+    accepted = options_taken(function, READER_ARGUMENTS)
     for name in options:
         if name not in accepted:
             raise FieldError(f"options.{name}", f"is not an option of {what}")

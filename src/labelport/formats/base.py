@@ -290,6 +290,23 @@ class Format:
     folder: bool = False
 
 
+#: What a reader is given by the import that calls it, never an option of its own.
+READER_ARGUMENTS = ("source", "on_error", "sizes", "confined")
+
+
+def options_taken(function: Callable[..., Any], given: Sequence[str] = ()) -> list[str]:
+    """The keyword-only options a format's ``read`` or ``write`` takes, less those in ``given``.
+
+    >>> def read(source, *, on_error="fail", sizes=None, task=None): ...
+    >>> options_taken(read, READER_ARGUMENTS)
+    ['task']
+    """
+    import inspect
+
+    parameters = inspect.signature(function).parameters
+    return [n for n, p in parameters.items() if p.kind is p.KEYWORD_ONLY and n not in given]
+
+
 # -- helpers the format modules share ------------------------------------------------------------------
 
 
