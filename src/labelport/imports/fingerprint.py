@@ -63,6 +63,18 @@ def _numbers(ids: Sequence[Any] | np.ndarray) -> np.ndarray:
         )
 
 
+def _text_numbers(texts: Sequence[str]) -> np.ndarray:
+    """Texts (data hashes) as uint64, each its UTF-8 bytes' 8-byte words folded by :func:`_mix`:
+    a numpy pass a word, not a hash call per text."""
+    encoded = [t.encode() for t in texts]
+    width = -(-max(map(len, encoded), default=1) // 8) * 8
+    words = np.array(encoded, dtype=f"S{width}").view(np.uint64).reshape(len(texts), width // 8)
+    folded = np.zeros(len(texts), dtype=np.uint64)
+    for column in words.T:
+        folded = _mix(folded * _SPREAD + column)
+    return folded
+
+
 class Fingerprint:
     """Annotations (their ids and their images' ids) added slice by slice; :meth:`text` sums them up."""
 
@@ -81,13 +93,15 @@ class Fingerprint:
 
     def add_images(self, targets: Iterable[tuple[Any, str, int]]) -> None:
         """Add the images (image id, the data unit's hash, frame) the annotations went onto."""
-        ids, places = [], []
+        ids, hashes, frames = [], [], []
         for image_id, data_hash, frame in targets:
             ids.append(image_id)
-            places.append(f"{data_hash}#{frame}")
+            hashes.append(data_hash)
+            frames.append(frame)
         if ids:
             with np.errstate(over="ignore"):
-                mixed = _mix(_numbers(ids) * _SPREAD + _mix(_numbers(places)))
+                place = _text_numbers(hashes) * _SPREAD + np.asarray(frames, dtype=np.uint64)
+                mixed = _mix(_numbers(ids) * _SPREAD + _mix(place))
                 self.images = (self.images + int(mixed.sum(dtype=np.uint64))) & _MASK
 
     def text(self) -> str:
