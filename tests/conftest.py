@@ -14,6 +14,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from labelport import UserClient
 
+#: the PostgreSQL cluster and the server fixtures, registered before any test module imports them
+#: (a module that imports ``pg`` plainly would otherwise keep pytest from rewriting its asserts)
+pytest_plugins = ["pg", "test_server"]
+
 SHARED_FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 
 

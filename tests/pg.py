@@ -7,12 +7,9 @@ in its own directory), trusts local connections, and is stopped and deleted when
 named by ``LABELPORT_TEST_PG_USER``, else ``labelport-test`` or ``nobody`` when they exist, else a
 ``labelport-test`` system user created with ``useradd``.
 
-The cluster itself is :class:`bench.pgcluster.PostgresCluster`, which the benchmark uses too. Use it
-from a test module by importing the fixtures::
-
-    from pg import pg_url, postgres_server  # noqa: F401
-
-Tests using them skip only when the PostgreSQL binaries are not installed.
+The cluster itself is :class:`bench.pgcluster.PostgresCluster`, which the benchmark uses too.
+``tests/conftest.py`` registers this module as a plugin, so every test module may ask for
+``pg_url`` or ``postgres_server`` by name. Tests using them skip only when the PostgreSQL binaries are not installed.
 """
 
 from __future__ import annotations

@@ -23,8 +23,6 @@ from labelport.errors import FieldError, FormatError, ImageError, LabelportError
 from labelport.limits import MAX_AREA_RANGES, MAX_IMAGE_PIXELS, MAX_IOU_THRESHOLDS, MAX_MAX_DETS
 from labelport.pixels import header_size, open_image
 
-pytest_plugins = ["pg", "test_server"]  # the server fixtures: PostgreSQL, uvicorn
-
 #: What a hostile input may cost a process above the same process on a harmless one.
 BUDGET_MIB = 1024
 #: the source the measured processes run (another checkout's, to see a test fail before its fix)

@@ -29,8 +29,6 @@ from labelport.formats import FORMATS
 from labelport.keys import Identity
 from labelport.store.sqlite import SqliteStore
 
-pytest_plugins = ["pg"]
-
 CLI_PAGE = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 
 ONTOLOGY = {

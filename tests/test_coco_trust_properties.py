@@ -36,8 +36,6 @@ from test_coco_validation import CASES as BROKEN_FIELDS
 if TYPE_CHECKING:
     pass
 
-pytest_plugins = ["pg"]
-
 LIMITS = settings(
     max_examples=25,
     deadline=None,

@@ -29,14 +29,13 @@ from labelport.ontology import Attribute, AttributeType, Object, Shape
 from labelport.service import LocalService
 from labelport.store.base import LabelStore
 from labelport.viewer.draw import mark_of
-from pg import pg_url, postgres_server
 from test_coco_fast_path import comparable, import_both_ways
 from test_coco_trust import cli_env, cli_run
 from test_coco_trust_properties import _service_with_template, store_and_dump
-from test_server import Team, team
+from test_server import Team
 from test_yolo import DETECT, make_yolo
 
-__all__ = ["cli_env", "pg_url", "postgres_server", "store_and_dump", "team"]  # fixtures, shared
+__all__ = ["cli_env", "store_and_dump"]  # fixtures, shared
 
 #: COCO's 17-point person skeleton, as person_keypoints files write it (1-based)
 COCO_SKELETON = [

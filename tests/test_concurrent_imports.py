@@ -18,8 +18,6 @@ from labelport import UserClient
 from test_server import ServerProcess, Team, _animals
 
 # the shared team fixture (a database and a server process on it, per module) comes from test_server
-pytest_plugins = ["pg", "test_server"]
-
 IMAGES, PER_IMAGE = 200, 10
 
 

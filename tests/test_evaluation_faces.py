@@ -18,9 +18,6 @@ from labelport.cli import cli
 from labelport.errors import LabelportError
 from labelport.store.postgres import PostgresStore
 from labelport.store.sqlite import SqliteStore
-from test_server import closing, team  # noqa: F401  (the server fixtures: PostgreSQL, uvicorn)
-
-pytest_plugins = ["pg"]
 
 VAL = Path("coco-val2014-100/instances_val2014_100.json")
 FAKE_BBOX = Path("predictions/instances_val2014_fakebbox100_results.json")
@@ -226,8 +223,8 @@ def test_diff_command_and_its_errors(client: UserClient, home: Path, key_path: P
 
 
 def test_a_viewer_runs_an_evaluation_over_the_server(
-    team: Any,  # noqa: F811
-    closing: list[UserClient],  # noqa: F811
+    team: Any,
+    closing: list[UserClient],
     shared_fixtures: Path,
 ) -> None:
     owner = team.client("eval-lead")

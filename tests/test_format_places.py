@@ -177,8 +177,6 @@ def test_the_cli_names_the_source_place(
     assert f"Error: Nothing was imported from {report['source']}: {folder}/{place}" in result.stderr
 
 
-# a PostgreSQL database and a labelport server process on it (per module), from test_server
-pytest_plugins = ["pg", "test_server"]
 LS_CASES = [case for case in CASES if case[1] == "labelstudio"]
 
 

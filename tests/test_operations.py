@@ -29,8 +29,6 @@ with warnings.catch_warnings():  # starlette would rather have httpx2; httpx is 
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-pytest_plugins = ["pg"]
-
 RING = [10, 10, 50, 12, 44, 40, 12, 30]
 
 

@@ -31,8 +31,6 @@ from test_server import ServerProcess
 if TYPE_CHECKING:
     from bench.pgcluster import PostgresCluster
 
-pytest_plugins = ["pg"]
-
 
 def _older_project(store: SqliteStore | PostgresStore, title: str, owner_id: int, project_hash: str) -> None:
     """A project written as a store before this rule wrote it: no check of its title."""

@@ -54,8 +54,6 @@ from labelport.store.sqlite import SqliteStore
 if TYPE_CHECKING:
     from bench.pgcluster import PostgresCluster
 
-pytest_plugins = ["pg"]
-
 REFUSED = {"error": "AuthError", "message": "Authentication failed."}
 ROOT = Path(__file__).resolve().parents[1]
 

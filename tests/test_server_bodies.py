@@ -15,8 +15,6 @@ from test_server_inputs import snapshot
 from test_server_trust import call
 
 # the shared team fixture (a database and a server process on it, per module) comes from test_server
-pytest_plugins = ["pg", "test_server"]
-
 NOT_UTF8 = b'{"title": "\xff\xfe\x80", "filename": "\xc3(", "branch": "\xed\xa0\x80"}'
 
 

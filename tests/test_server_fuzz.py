@@ -21,8 +21,6 @@ from test_server_inputs import snapshot
 from test_server_trust import call, upload_import
 
 # the shared team fixture (a database and a server process on it, per module) comes from test_server
-pytest_plugins = ["pg", "test_server"]
-
 BUDGET_SECONDS = 25.0
 EXAMPLES = 70
 FIXTURES = (

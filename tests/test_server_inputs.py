@@ -33,8 +33,6 @@ from test_server import REFUSED, ServerProcess, Team, _animals, _send, synthetic
 from test_server_trust import call, upload_import
 
 # the shared team fixture (a database and a server process on it, per module) comes from test_server
-pytest_plugins = ["pg", "test_server"]
-
 TABLES = (
     "users",
     "ontologies",

@@ -28,8 +28,6 @@ from labelport.server.app import create_app
 from labelport.server.sessions import login_link
 from labelport.store.base import LabelStore
 
-pytest_plugins = ["pg"]
-
 BOB_RED = (200, 10, 10)
 
 

@@ -28,8 +28,6 @@ from labelport.keys import Identity
 from labelport.server.admin import add_user
 from test_server import ServerProcess, _send, _signed
 
-pytest_plugins = ["pg"]
-
 #: a line of the other user's label file: no answer may quote it
 SECRET_LINE = "0 0.123456 0.654321 0.111111 0.222222"
 

@@ -26,8 +26,6 @@ from labelport.store.sqlite import SqliteStore
 from test_server import Team
 from test_server_trust import call
 
-pytest_plugins = ["pg", "test_server"]
-
 #: The routes FastAPI adds by itself (none: the app has no docs pages), and where the viewer's live.
 VIEWER = "labelport.viewer."
 

@@ -17,7 +17,6 @@ from labelport.keys import Identity
 from test_server import Team, _animals, _send, _signed
 
 # the shared team fixture (a database and a server process on it, per module) comes from test_server
-pytest_plugins = ["pg", "test_server"]
 
 
 def call(identity: Identity, method: str, url: str, payload: Any = None) -> httpx.Response:

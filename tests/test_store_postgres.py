@@ -38,8 +38,6 @@ from labelport.store.sqlite import SqliteStore
 if TYPE_CHECKING:
     from bench.pgcluster import PostgresCluster
 
-pytest_plugins = ["pg"]
-
 HOSTILE = [
     "'); DROP TABLE projects;--",
     "Robert'); --",

@@ -20,10 +20,8 @@ from labelport.data import DataUnit
 from labelport.errors import ImportFailed
 from labelport.keys import Identity
 from labelport.service import LocalService
-from test_server import Team, closing, team  # noqa: F401  (the server fixtures: PostgreSQL, uvicorn)
+from test_server import Team
 from test_subsets import boxes, lefts
-
-pytest_plugins = ["pg"]
 
 W, H = 40, 30
 #: (subset, image id, the left edges of its boxes): a in both subsets, b in val only
@@ -262,8 +260,8 @@ def test_a_subset_option_that_names_nothing_is_refused(
 
 @pytest.mark.parametrize("case", ["cvat per-subset XML, subset=", "coco per-subset JSON, subset="])
 def test_through_the_server_on_postgresql(
-    team: Team,  # noqa: F811
-    closing: list[UserClient],  # noqa: F811
+    team: Team,
+    closing: list[UserClient],
     tmp_path: Path,
     case: str,
 ) -> None:

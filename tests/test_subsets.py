@@ -17,9 +17,7 @@ from pycocotools.coco import COCO
 from labelport import UserClient
 from labelport.client import Project
 from labelport.errors import FormatError
-from test_server import Team, closing, team  # noqa: F401  (the server fixtures: PostgreSQL, uvicorn)
-
-pytest_plugins = ["pg"]
+from test_server import Team
 
 W, H = 40, 30
 
@@ -279,8 +277,8 @@ def test_units_an_older_import_named_by_image_id_are_found_again(client: UserCli
 
 @pytest.mark.parametrize("fmt", ["cvat", "yolo", "voc", "coco"])
 def test_through_the_server_on_postgresql(
-    team: Team,  # noqa: F811
-    closing: list[UserClient],  # noqa: F811
+    team: Team,
+    closing: list[UserClient],
     tmp_path: Path,
     fmt: str,
 ) -> None:

@@ -25,8 +25,6 @@ from labelport.server.sessions import login_link
 from labelport.store.sqlite import SqliteStore
 from labelport.viewer.render import render_unit
 
-pytest_plugins = ["pg"]
-
 
 class Team:
     def __init__(self, url: str, keys: dict[str, Identity], project_hash: str, db: Any) -> None:

@@ -16,8 +16,6 @@ from labelport.store.base import LabelStore, UnitQuery
 from labelport.store.postgres import PostgresStore
 from labelport.store.sqlite import SqliteStore
 
-pytest_plugins = ["pg"]
-
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LabelStore]:

@@ -22,7 +22,6 @@ from labelport.cli import cli
 from labelport.errors import FormatError, NotFoundError
 from labelport.formats import FORMATS, get_format, guess_format
 from labelport.formats.yolo import read_yolo, write_yolo
-from pg import pg_url, postgres_server  # noqa: F401  (fixtures)
 from test_server import ServerProcess, Team
 
 NAMES = ["cat", "dog", "bird"]
@@ -384,7 +383,7 @@ def test_cli_import_and_export_yolo(tmp_path: Path, home: Path, key_path: Path) 
 
 
 @pytest.fixture(scope="module")
-def team(postgres_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:  # noqa: F811
+def team(postgres_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
     folder = tmp_path_factory.mktemp("yolo-team")
     db = postgres_server.create_database()
     server = ServerProcess(db, folder / "server.log")
