@@ -22,6 +22,17 @@ from labelport.errors import (
 # -- the team server ---------------------------------------------------------------------------------
 
 
+#: the server's database, which a server administrator's commands write to directly
+DB_OPTION = click.option(
+    "--db", required=True, envvar="LABELPORT_DB", metavar="URL", help="The server's database URL."
+)
+#: why those commands take no --home or --server
+ON_THE_DATABASE = {
+    "home": "it writes to the database named by --db",
+    "server": "it writes to the database named by --db",
+}
+
+
 @click.group()
 def user() -> None:
     """Manage the users of a team server's database."""
@@ -37,14 +48,10 @@ def user() -> None:
     help="The user's OpenSSH public key file (KEY.pub).",
 )
 @click.option("--admin", is_flag=True, help="Make the user an administrator of the whole server.")
-@click.option("--db", required=True, envvar="LABELPORT_DB", metavar="URL", help="The server's database URL.")
+@DB_OPTION
 @json_option
 @click.pass_obj
-@not_used(
-    home="it writes to the database named by --db",
-    key="the new user's public key is `user add --key KEY.pub`, given after `add`",
-    server="it writes to the database named by --db",
-)
+@not_used(**ON_THE_DATABASE, key="the new user's public key is `user add --key KEY.pub`, given after `add`")
 def user_add(state: State, name: str, public_key_file: Path, admin: bool, db: str) -> None:
     """Add a user (or update their name) by their public key; prints their fingerprint.
 
@@ -70,14 +77,10 @@ def user_add(state: State, name: str, public_key_file: Path, admin: bool, db: st
 @click.argument("project_hash", metavar="PROJECT")
 @click.argument("folders", nargs=-1)
 @click.option("--clear", is_flag=True, help="Record no folder: the project serves no local file.")
-@click.option("--db", required=True, envvar="LABELPORT_DB", metavar="URL", help="The server's database URL.")
+@DB_OPTION
 @json_option
 @click.pass_obj
-@not_used(
-    home="it writes to the database named by --db",
-    key="it writes to the database named by --db and signs nothing",
-    server="it writes to the database named by --db",
-)
+@not_used(**ON_THE_DATABASE, key="it writes to the database named by --db and signs nothing")
 def media_roots(state: State, project_hash: str, folders: tuple[str, ...], clear: bool, db: str) -> None:
     """Record the folders a team server serves PROJECT's images from (a server administrator's
     command, on the database); without FOLDER, list them.
